@@ -1,0 +1,2 @@
+//! sairing benchmarks: see benches/ and src/bin/.
+#![deny(missing_docs)]

@@ -1,0 +1,2 @@
+//! loom models of the ring: see tests/.
+#![deny(missing_docs)]

@@ -1,0 +1,2 @@
+//! sairing orchagent: not built yet; see the open issues.
+#![deny(missing_docs)]

@@ -1,0 +1,1081 @@
+//! The single-producer / single-consumer ring of variable-length records.
+//!
+//! # Algorithm
+//!
+//! Two monotonically increasing 64-bit byte positions: `tail` (written only by
+//! the producer: the end of the last committed record) and `head` (written only
+//! by the consumer: the start of the first record not yet released). The byte at
+//! position `p` lives at `p & (capacity - 1)` of the data area, so `tail - head`
+//! is the number of bytes in use and never exceeds the capacity. Positions never
+//! wrap in practice (2^64 bytes).
+//!
+//! Records are 8-byte aligned and contiguous: when a record does not fit before
+//! the end of the data area, the producer fills the rest with a padding record
+//! (or, when fewer than 16 bytes remain, leaves an implicit gap both sides can
+//! compute) and writes the record at the start.
+//!
+//! Publishing: the producer writes a record's bytes, then stores `tail` with
+//! Release. The consumer loads `tail` with Acquire and may then read every byte
+//! below it. Releasing: the consumer stores `head` (and the sequence number
+//! found there) with Release once it no longer borrows the bytes below it; the
+//! producer loads `head` with Acquire before reusing them. Each side keeps a
+//! private copy of the other's cursor and reloads it only when that copy says the
+//! ring is full (producer) or empty (consumer): one shared-line transfer per
+//! batch, not per record.
+//!
+//! Sleeping: see [`Consumer::sleep_prepare`] and [`Producer::space_wait_prepare`]
+//! (a Dekker-style store, SeqCst fence, load on each side).
+//!
+//! Crash safety: a half-written record is not below `tail`, so it is invisible.
+//! A producer that reattaches reads `tail` and continues the sequence after the
+//! last record below it; a consumer that reattaches resumes at `head`.
+//!
+//! Everything read from the shared memory is validated before use: cursors
+//! against each other and the capacity, every record header against the space
+//! it claims, the ring's checksum setting, and the expected sequence number.
+
+use crate::error::{Corruption, Error, PushError, Result, Role};
+use crate::layout::*;
+use crate::mem::Mem;
+use crate::sync::{fence, order, Access, Ordering::Relaxed};
+
+#[cfg(not(loom))]
+use crate::file::{self, CreateOptions, OpenOptions};
+#[cfg(not(loom))]
+use std::path::Path;
+
+/// What holds a role: an OS lock on the file, or a flag of a heap ring.
+enum RoleHold {
+    #[cfg(not(loom))]
+    File(std::fs::File),
+    Heap(std::sync::Arc<[std::sync::atomic::AtomicBool; 2]>, usize),
+}
+
+impl Drop for RoleHold {
+    fn drop(&mut self) {
+        if let RoleHold::Heap(flags, i) = self {
+            flags[*i].store(false, std::sync::atomic::Ordering::Release);
+        }
+    }
+}
+
+/// One step of a scan: a record, or padding to skip.
+enum Step {
+    Record(RecordHeader, u64),
+    Skip(u64),
+}
+
+#[inline(always)]
+fn check_cursors(head: u64, tail: u64, capacity: u64) -> Result<(), Corruption> {
+    let bad = |why| {
+        Err(Corruption::BadCursors {
+            head,
+            tail,
+            capacity,
+            why,
+        })
+    };
+    if head % RECORD_ALIGN as u64 != 0 || tail % RECORD_ALIGN as u64 != 0 {
+        return bad("not 8-byte aligned");
+    }
+    if head > tail {
+        return bad("head is beyond tail");
+    }
+    if tail - head > capacity {
+        return bad("more bytes in use than the capacity");
+    }
+    Ok(())
+}
+
+/// Reads and validates the record (or padding) at `pos`, which must be below `limit`.
+#[inline(always)]
+fn parse_at(mem: &Mem, pos: u64, limit: u64, checksum: bool) -> Result<Step, Corruption> {
+    let cap = mem.capacity();
+    let off = (pos & (cap - 1)) as usize;
+    let to_end = cap - off as u64;
+    if to_end < RECORD_HEADER_LEN as u64 {
+        if pos + to_end > limit {
+            return Err(Corruption::BadCursors {
+                head: pos,
+                tail: limit,
+                capacity: cap,
+                why: "tail falls inside the gap at the end of the data area",
+            });
+        }
+        return Ok(Step::Skip(pos + to_end));
+    }
+    let access = mem.tracker().read(off, RECORD_HEADER_LEN);
+    // SAFETY: `off + 16 <= capacity`, so both words are inside the data area;
+    // `off` is 8-aligned and the data area is page-aligned, so both loads are
+    // aligned. Volatile: the bytes are shared with another process, and each is
+    // read exactly once into a local before it is judged.
+    let (w0, seq) = unsafe {
+        let p = mem.data().add(off) as *const u64;
+        (p.read_volatile(), p.add(1).read_volatile())
+    };
+    drop(access);
+    let h = RecordHeader::from_words(w0, seq);
+    let bad = |why| {
+        Err(Corruption::BadRecord {
+            pos,
+            why,
+            len: h.len,
+            kind: h.kind,
+            flags: h.flags,
+            seq: h.seq,
+        })
+    };
+    if h.kind == KIND_PAD {
+        if h.len as u64 != to_end - RECORD_HEADER_LEN as u64 {
+            return bad("padding does not end at the end of the data area");
+        }
+        if pos + to_end > limit {
+            return bad("padding runs past the producer's tail");
+        }
+        return Ok(Step::Skip(pos + to_end));
+    }
+    if h.kind == 0 {
+        return bad("kind 0 (zeroed or never-written memory)");
+    }
+    if h.flags != if checksum { REC_FLAG_CRC } else { 0 } {
+        return bad("flags disagree with the ring's checksum setting");
+    }
+    let size = record_size(h.len as usize, checksum) as u64;
+    if size > to_end {
+        return bad("record runs past the end of the data area");
+    }
+    if pos + size > limit {
+        return bad("record runs past the producer's tail");
+    }
+    if checksum {
+        verify_crc(mem, off, h, pos)?;
+    }
+    Ok(Step::Record(h, size))
+}
+
+#[cold]
+fn verify_crc(mem: &Mem, off: usize, h: RecordHeader, pos: u64) -> Result<(), Corruption> {
+    let n = RECORD_HEADER_LEN + h.len as usize;
+    let _access = mem.tracker().read(off, n + CRC_LEN);
+    // SAFETY: the caller checked that the record, trailer included, lies inside
+    // the data area.
+    let bytes = unsafe { std::slice::from_raw_parts(mem.data().add(off), n + CRC_LEN) };
+    let expected = crc32c::crc32c(&bytes[..n]);
+    let found = u32::from_le_bytes([bytes[n], bytes[n + 1], bytes[n + 2], bytes[n + 3]]);
+    if found != expected {
+        return Err(Corruption::RecordChecksum {
+            pos,
+            seq: h.seq,
+            found,
+            expected,
+        });
+    }
+    Ok(())
+}
+
+fn attach_role(mem: &Mem, role: Role) {
+    let ctl = mem.ctl();
+    let line = match role {
+        Role::Producer => &ctl.producer_role,
+        Role::Consumer => &ctl.consumer_role,
+    };
+    line.pid.store(std::process::id(), Relaxed);
+    line.epoch.fetch_add(1, Relaxed);
+}
+
+/// The writing side of a ring.
+pub struct Producer {
+    mem: Mem,
+    mask: u64,
+    tail: u64,
+    head_cache: u64,
+    next_seq: u64,
+    checksum: bool,
+    max_payload: usize,
+    sync_on_commit: bool,
+    synced_to: u64,
+    sticky: Option<std::io::Error>,
+    epoch: u64,
+    role: RoleHold,
+}
+
+/// The reading side of a ring.
+pub struct Consumer {
+    mem: Mem,
+    mask: u64,
+    head: u64,
+    head_seq: u64,
+    read_pos: u64,
+    read_seq: u64,
+    tail_cache: u64,
+    checksum: bool,
+    batch: Vec<Desc>,
+    epoch: u64,
+    role: RoleHold,
+}
+
+#[derive(Clone, Copy)]
+struct Desc {
+    off: usize,
+    len: u32,
+    kind: u16,
+    seq: u64,
+}
+
+/// A position in the stream that the consumer has read up to, for releasing
+/// later (see [`Consumer::release_to`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Mark {
+    /// Byte position.
+    pub pos: u64,
+    /// Sequence number of the next record after it.
+    pub seq: u64,
+}
+
+/// A record borrowed from the ring.
+pub struct Record<'a> {
+    seq: u64,
+    kind: u16,
+    payload: &'a [u8],
+    _access: Access,
+}
+
+impl<'a> Record<'a> {
+    /// Its sequence number.
+    #[inline]
+    pub fn seq(&self) -> u64 {
+        self.seq
+    }
+    /// Its kind (1..=0xFFFE).
+    #[inline]
+    pub fn kind(&self) -> u16 {
+        self.kind
+    }
+    /// Its payload, borrowed from the ring's memory.
+    #[inline]
+    pub fn payload(&self) -> &'a [u8] {
+        self.payload
+    }
+}
+
+impl std::fmt::Debug for Record<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Record")
+            .field("seq", &self.seq)
+            .field("kind", &self.kind)
+            .field("len", &self.payload.len())
+            .finish()
+    }
+}
+
+/// Space reserved for one record: fill it, then [`commit`](Reservation::commit).
+/// Dropping it without committing publishes nothing.
+pub struct Reservation<'a> {
+    p: &'a mut Producer,
+    roff: usize,
+    len: usize,
+    pad: u64,
+    _access: Access,
+}
+
+impl Producer {
+    fn attach(mem: Mem, checksum: bool, role: RoleHold, sync_on_commit: bool) -> Result<Producer> {
+        let cap = mem.capacity();
+        let ctl = mem.ctl();
+        let head = ctl.consumer.head.load(order::HEAD_ACQUIRE);
+        let tail = ctl.producer.tail.load(Relaxed);
+        let bad = |p| Error::Corrupt {
+            path: mem.path().to_owned(),
+            problem: p,
+        };
+        check_cursors(head, tail, cap).map_err(bad)?;
+        // The sequence continues after the last record below the tail; with no
+        // record there, at the sequence number the consumer expects next.
+        let mut next_seq = ctl.consumer.head_seq.load(Relaxed);
+        let mut pos = head;
+        let mut last: Option<u64> = None;
+        while pos < tail {
+            match parse_at(&mem, pos, tail, checksum).map_err(bad)? {
+                Step::Skip(to) => pos = to,
+                Step::Record(h, size) => {
+                    if let Some(prev) = last {
+                        if h.seq != prev.wrapping_add(1) {
+                            return Err(bad(Corruption::BadSequence {
+                                pos,
+                                found: h.seq,
+                                expected: prev.wrapping_add(1),
+                            }));
+                        }
+                    }
+                    last = Some(h.seq);
+                    pos += size;
+                }
+            }
+        }
+        if let Some(l) = last {
+            next_seq = l.wrapping_add(1);
+        }
+        attach_role(&mem, Role::Producer);
+        let epoch = mem.ctl().producer_role.epoch.load(Relaxed);
+        Ok(Producer {
+            mask: cap - 1,
+            tail,
+            head_cache: head,
+            next_seq,
+            checksum,
+            max_payload: max_payload(cap, checksum),
+            sync_on_commit,
+            synced_to: tail,
+            sticky: None,
+            epoch,
+            role,
+            mem,
+        })
+    }
+
+    /// Opens the ring file at `path` as its producer. Fails with
+    /// [`Error::RoleHeld`] while another live process (or another handle in this
+    /// one) is its producer.
+    #[cfg(not(loom))]
+    pub fn open(path: impl AsRef<Path>, opts: &OpenOptions) -> Result<Producer> {
+        let path = path.as_ref();
+        let o = file::open(path, opts)?;
+        if !file::try_lock(path, &o.file, Role::Producer)? {
+            let pid = o.mem.ctl().producer_role.pid.load(Relaxed);
+            return Err(Error::RoleHeld {
+                path: path.to_owned(),
+                role: Role::Producer,
+                pid,
+            });
+        }
+        let checksum = o.header.flags & FLAG_CHECKSUM != 0;
+        Producer::attach(o.mem, checksum, RoleHold::File(o.file), opts.sync_on_commit)
+    }
+
+    /// Reserves space for a record of `len` payload bytes and the given kind
+    /// (1..=0xFFFE). Never waits: a full ring is [`PushError::Full`].
+    #[inline]
+    pub fn reserve(&mut self, len: usize, kind: u16) -> Result<Reservation<'_>, PushError> {
+        if kind == 0 || kind == KIND_PAD {
+            return Err(PushError::BadKind(kind));
+        }
+        if len > self.max_payload {
+            return Err(PushError::TooLarge {
+                len,
+                max: self.max_payload,
+            });
+        }
+        if let Some(e) = self.sticky.take() {
+            return Err(PushError::Ring(Error::Io {
+                path: self.mem.path().to_owned(),
+                op: "msync",
+                source: e,
+            }));
+        }
+        let cap = self.mask + 1;
+        let size = record_size(len, self.checksum) as u64;
+        let off = self.tail & self.mask;
+        let to_end = cap - off;
+        let pad = if size <= to_end { 0 } else { to_end };
+        let need = pad + size;
+        if self.tail + need - self.head_cache > cap {
+            self.refresh_head()?;
+            if self.tail + need - self.head_cache > cap {
+                return Err(PushError::Full {
+                    needed: need as usize,
+                    free: (cap - (self.tail - self.head_cache)) as usize,
+                });
+            }
+        }
+        let mut access = Access::default();
+        if pad >= RECORD_HEADER_LEN as u64 {
+            let h = RecordHeader {
+                len: (pad - RECORD_HEADER_LEN as u64) as u32,
+                kind: KIND_PAD,
+                flags: 0,
+                seq: self.next_seq,
+            };
+            access.join(self.mem.tracker().write(off as usize, RECORD_HEADER_LEN));
+            self.write_header(off as usize, h);
+        }
+        let roff = ((self.tail + pad) & self.mask) as usize;
+        access.join(self.mem.tracker().write(roff, size as usize));
+        let h = RecordHeader {
+            len: len as u32,
+            kind,
+            flags: if self.checksum { REC_FLAG_CRC } else { 0 },
+            seq: self.next_seq,
+        };
+        self.write_header(roff, h);
+        Ok(Reservation {
+            p: self,
+            roff,
+            len,
+            pad,
+            _access: access,
+        })
+    }
+
+    /// Copies `payload` into a new record and commits it; returns its sequence number.
+    #[inline]
+    pub fn push(&mut self, kind: u16, payload: &[u8]) -> Result<u64, PushError> {
+        let mut r = self.reserve(payload.len(), kind)?;
+        r.copy_from_slice(payload);
+        Ok(r.commit())
+    }
+
+    #[inline(always)]
+    fn write_header(&self, off: usize, h: RecordHeader) {
+        // SAFETY: `off + 16 <= capacity` (the caller reserved at least a header
+        // there), `off` is 8-aligned, and the space is free: below `head +
+        // capacity` and at or above `tail`, so the consumer does not read it.
+        unsafe {
+            let p = self.mem.data().add(off) as *mut u64;
+            p.write(h.word0());
+            p.add(1).write(h.seq);
+        }
+    }
+
+    #[cold]
+    fn refresh_head(&mut self) -> Result<(), Error> {
+        let h = self.mem.ctl().consumer.head.load(order::HEAD_ACQUIRE);
+        if h < self.head_cache || h > self.tail || h % RECORD_ALIGN as u64 != 0 {
+            return Err(self.corrupt(Corruption::BadCursors {
+                head: h,
+                tail: self.tail,
+                capacity: self.mask + 1,
+                why: "the consumer's head moved backwards or past the tail",
+            }));
+        }
+        self.head_cache = h;
+        Ok(())
+    }
+
+    #[cold]
+    fn corrupt(&self, problem: Corruption) -> Error {
+        let problem = if self.mem.faulted() {
+            Corruption::TruncatedWhileMapped
+        } else {
+            problem
+        };
+        Error::Corrupt {
+            path: self.mem.path().to_owned(),
+            problem,
+        }
+    }
+
+    /// The sequence number the next committed record will carry.
+    pub fn next_seq(&self) -> u64 {
+        self.next_seq
+    }
+
+    /// Bytes free as of the last look at the consumer's cursor.
+    pub fn free_bytes(&mut self) -> Result<usize, Error> {
+        self.refresh_head()?;
+        Ok((self.mask + 1 - (self.tail - self.head_cache)) as usize)
+    }
+
+    /// The largest payload this ring accepts.
+    pub fn max_payload(&self) -> usize {
+        self.max_payload
+    }
+
+    /// The data area's size.
+    pub fn capacity(&self) -> u64 {
+        self.mask + 1
+    }
+
+    /// How many times a producer has attached to this ring, this one included.
+    pub fn epoch(&self) -> u64 {
+        self.epoch
+    }
+
+    /// Whether the file behind this ring was truncated under us; if so every
+    /// further operation fails.
+    pub fn check(&self) -> Result<(), Error> {
+        if self.mem.faulted() {
+            return Err(self.corrupt(Corruption::TruncatedWhileMapped));
+        }
+        Ok(())
+    }
+
+    /// After committing: whether the consumer has announced it is going to sleep
+    /// and must be woken. At most one call returns `true` per announcement, so
+    /// exactly one bell is rung; a busy consumer costs one fence and one load of a
+    /// line it rarely writes.
+    #[inline]
+    pub fn take_consumer_wakeup(&self) -> bool {
+        fence(order::SLEEP_FENCE);
+        let w = &self.mem.ctl().consumer_wait.sleeping;
+        w.load(Relaxed) != 0 && w.swap(0, Relaxed) != 0
+    }
+
+    /// Before blocking for space: announces that the producer waits for `len`
+    /// payload bytes of space, then looks again. Returns `true` if the caller
+    /// should now block on its doorbell (the consumer will ring it after its next
+    /// release), `false` if space appeared (the announcement is withdrawn).
+    pub fn space_wait_prepare(&mut self, len: usize) -> Result<bool, Error> {
+        let w = &self.mem.ctl().producer_wait.sleeping;
+        w.store(1, Relaxed);
+        fence(order::SPACE_FENCE);
+        self.refresh_head()?;
+        let size = record_size(len.min(self.max_payload), self.checksum) as u64;
+        let off = self.tail & self.mask;
+        let pad = if size <= self.mask + 1 - off { 0 } else { self.mask + 1 - off };
+        if self.tail + pad + size - self.head_cache <= self.mask + 1 {
+            self.mem.ctl().producer_wait.sleeping.store(0, Relaxed);
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
+    /// After waking (or giving up waiting) for space.
+    pub fn space_wait_done(&mut self) {
+        self.mem.ctl().producer_wait.sleeping.store(0, Relaxed);
+    }
+
+    /// Writes every committed record, then the cursors, through to the file
+    /// (`msync`). A no-op for heap rings.
+    pub fn sync(&mut self) -> Result<(), Error> {
+        #[cfg(not(loom))]
+        {
+            let path = self.mem.path().to_owned();
+            let io = |source| Error::Io {
+                path,
+                op: "msync",
+                source,
+            };
+            let r = match self.sticky.take() {
+                Some(e) => Err(e),
+                None => self
+                    .sync_range(self.synced_to, self.tail)
+                    .and_then(|()| self.mem.sync_header()),
+            };
+            r.map_err(io)?;
+        }
+        Ok(())
+    }
+
+    #[cfg(not(loom))]
+    fn sync_range(&mut self, from: u64, to: u64) -> std::io::Result<()> {
+        if to <= from || !self.mem.is_file() {
+            self.synced_to = to;
+            return Ok(());
+        }
+        let cap = self.mask + 1;
+        if to - from >= cap {
+            self.mem.sync_data(0, cap as usize)?;
+        } else {
+            let a = (from & self.mask) as usize;
+            let b = (to & self.mask) as usize;
+            if a < b || b == 0 {
+                let end = if b == 0 { cap as usize } else { b };
+                self.mem.sync_data(a, end - a)?;
+            } else {
+                self.mem.sync_data(a, cap as usize - a)?;
+                self.mem.sync_data(0, b)?;
+            }
+        }
+        self.synced_to = to;
+        Ok(())
+    }
+
+    /// Whether a consumer holds this ring now (an OS-lock query: it is `false`
+    /// as soon as the consumer's process has died).
+    pub fn consumer_alive(&self) -> Result<bool, Error> {
+        match &self.role {
+            #[cfg(not(loom))]
+            RoleHold::File(f) => file::is_locked(self.mem.path(), f, Role::Consumer),
+            RoleHold::Heap(flags, _) => Ok(flags[1].load(std::sync::atomic::Ordering::Acquire)),
+        }
+    }
+}
+
+impl Reservation<'_> {
+    /// The sequence number this record will carry.
+    pub fn seq(&self) -> u64 {
+        self.p.next_seq
+    }
+
+    /// Publishes the record; returns its sequence number.
+    #[inline]
+    pub fn commit(self) -> u64 {
+        let len = self.len;
+        self.commit_len(len)
+    }
+
+    /// Publishes only the first `len` bytes of the reservation (at most what was
+    /// reserved): for encoders that reserve an upper bound.
+    #[inline]
+    pub fn commit_len(self, len: usize) -> u64 {
+        let Reservation {
+            p,
+            roff,
+            len: reserved,
+            pad,
+            _access,
+        } = self;
+        let len = len.min(reserved);
+        let checksum = p.checksum;
+        if len != reserved {
+            let h = RecordHeader {
+                len: len as u32,
+                kind: 0,
+                flags: 0,
+                seq: 0,
+            };
+            // SAFETY: the header word lies at `roff`, inside the reservation.
+            unsafe {
+                let w = p.mem.data().add(roff) as *mut u64;
+                let old = w.read();
+                w.write((old & !0xFFFF_FFFF) | h.word0());
+            }
+        }
+        if checksum {
+            let n = RECORD_HEADER_LEN + len;
+            // SAFETY: the record with its trailer lies inside the reservation,
+            // which only this producer touches until it is published.
+            unsafe {
+                let base = p.mem.data().add(roff);
+                let crc = crc32c::crc32c(std::slice::from_raw_parts(base, n));
+                std::ptr::copy_nonoverlapping(crc.to_le_bytes().as_ptr(), base.add(n), CRC_LEN);
+            }
+        }
+        drop(_access);
+        let new_tail = p.tail + pad + record_size(len, checksum) as u64;
+        #[cfg(not(loom))]
+        if p.sync_on_commit {
+            let (from, to) = (p.synced_to, new_tail);
+            if let Err(e) = p.sync_range(from, to) {
+                p.sticky = Some(e);
+            }
+        }
+        p.mem.ctl().producer.tail.store(new_tail, order::TAIL_PUBLISH);
+        p.tail = new_tail;
+        let seq = p.next_seq;
+        p.next_seq += 1;
+        #[cfg(not(loom))]
+        if p.sync_on_commit {
+            if let Err(e) = p.mem.sync_header() {
+                p.sticky = Some(e);
+            }
+        }
+        seq
+    }
+}
+
+impl std::ops::Deref for Reservation<'_> {
+    type Target = [u8];
+    #[inline(always)]
+    fn deref(&self) -> &[u8] {
+        // SAFETY: the payload lies inside the reserved record, which the consumer
+        // cannot read until it is committed and this borrow has ended.
+        unsafe { std::slice::from_raw_parts(self.p.mem.data().add(self.roff + RECORD_HEADER_LEN), self.len) }
+    }
+}
+
+impl std::ops::DerefMut for Reservation<'_> {
+    #[inline(always)]
+    fn deref_mut(&mut self) -> &mut [u8] {
+        // SAFETY: as for `deref`; `&mut self` makes this the only borrow.
+        unsafe {
+            std::slice::from_raw_parts_mut(self.p.mem.data().add(self.roff + RECORD_HEADER_LEN), self.len)
+        }
+    }
+}
+
+impl Consumer {
+    fn attach(mem: Mem, checksum: bool, role: RoleHold) -> Result<Consumer> {
+        let cap = mem.capacity();
+        let ctl = mem.ctl();
+        let head = ctl.consumer.head.load(Relaxed);
+        let tail = ctl.producer.tail.load(order::TAIL_ACQUIRE);
+        let bad = |p| Error::Corrupt {
+            path: mem.path().to_owned(),
+            problem: p,
+        };
+        check_cursors(head, tail, cap).map_err(bad)?;
+        // Resume at the record at `head`; its own sequence number is the truth
+        // (`head_seq` may be one release ahead if the last consumer died between
+        // its two stores). With nothing there, `head_seq` is exact.
+        let mut seq = ctl.consumer.head_seq.load(Relaxed);
+        let mut pos = head;
+        while pos < tail {
+            match parse_at(&mem, pos, tail, checksum).map_err(bad)? {
+                Step::Skip(to) => pos = to,
+                Step::Record(h, _) => {
+                    seq = h.seq;
+                    break;
+                }
+            }
+        }
+        attach_role(&mem, Role::Consumer);
+        let epoch = mem.ctl().consumer_role.epoch.load(Relaxed);
+        Ok(Consumer {
+            mask: cap - 1,
+            head,
+            head_seq: seq,
+            read_pos: head,
+            read_seq: seq,
+            tail_cache: tail,
+            checksum,
+            batch: Vec::new(),
+            epoch,
+            role,
+            mem,
+        })
+    }
+
+    /// Opens the ring file at `path` as its consumer. Fails with
+    /// [`Error::RoleHeld`] while another live process (or another handle in this
+    /// one) is its consumer.
+    #[cfg(not(loom))]
+    pub fn open(path: impl AsRef<Path>, opts: &OpenOptions) -> Result<Consumer> {
+        let path = path.as_ref();
+        let o = file::open(path, opts)?;
+        if !file::try_lock(path, &o.file, Role::Consumer)? {
+            let pid = o.mem.ctl().consumer_role.pid.load(Relaxed);
+            return Err(Error::RoleHeld {
+                path: path.to_owned(),
+                role: Role::Consumer,
+                pid,
+            });
+        }
+        let checksum = o.header.flags & FLAG_CHECKSUM != 0;
+        Consumer::attach(o.mem, checksum, RoleHold::File(o.file))
+    }
+
+    #[cold]
+    fn corrupt(&self, problem: Corruption) -> Error {
+        let problem = if self.mem.faulted() {
+            Corruption::TruncatedWhileMapped
+        } else {
+            problem
+        };
+        Error::Corrupt {
+            path: self.mem.path().to_owned(),
+            problem,
+        }
+    }
+
+    /// Reloads the producer's tail; `Ok(false)` if there is still nothing new.
+    #[cold]
+    fn refresh_tail(&mut self) -> Result<bool, Error> {
+        let t = self.mem.ctl().producer.tail.load(order::TAIL_ACQUIRE);
+        if t < self.tail_cache || t % RECORD_ALIGN as u64 != 0 || t - self.head > self.mask + 1 {
+            return Err(self.corrupt(Corruption::BadCursors {
+                head: self.head,
+                tail: t,
+                capacity: self.mask + 1,
+                why: "the producer's tail moved backwards or too far ahead",
+            }));
+        }
+        if self.mem.faulted() {
+            return Err(self.corrupt(Corruption::TruncatedWhileMapped));
+        }
+        self.tail_cache = t;
+        Ok(t != self.read_pos)
+    }
+
+    /// Reads the next record without releasing it. `Ok(None)` when there is
+    /// nothing new. Never waits.
+    #[inline]
+    pub fn read(&mut self) -> Result<Option<Record<'_>>, Error> {
+        match self.next_desc()? {
+            None => Ok(None),
+            Some(d) => {
+                let access = self.mem.tracker().read(d.off, d.len as usize);
+                Ok(Some(self.record(d, access)))
+            }
+        }
+    }
+
+    #[inline(always)]
+    fn record(&self, d: Desc, access: Access) -> Record<'_> {
+        Record {
+            seq: d.seq,
+            kind: d.kind,
+            // SAFETY: `parse_at` checked that the payload lies inside the data
+            // area and below the tail loaded with Acquire; the producer does not
+            // write there until `head` passes it, which needs `&mut self`.
+            payload: unsafe { std::slice::from_raw_parts(self.mem.data().add(d.off), d.len as usize) },
+            _access: access,
+        }
+    }
+
+    #[inline(always)]
+    fn next_desc(&mut self) -> Result<Option<Desc>, Error> {
+        loop {
+            if self.read_pos == self.tail_cache && !self.refresh_tail()? {
+                return Ok(None);
+            }
+            match parse_at(&self.mem, self.read_pos, self.tail_cache, self.checksum) {
+                Ok(Step::Record(h, size)) => {
+                    if h.seq != self.read_seq {
+                        return Err(self.corrupt(Corruption::BadSequence {
+                            pos: self.read_pos,
+                            found: h.seq,
+                            expected: self.read_seq,
+                        }));
+                    }
+                    let off = (self.read_pos & self.mask) as usize + RECORD_HEADER_LEN;
+                    self.read_pos += size;
+                    self.read_seq += 1;
+                    return Ok(Some(Desc {
+                        off,
+                        len: h.len,
+                        kind: h.kind,
+                        seq: h.seq,
+                    }));
+                }
+                Ok(Step::Skip(to)) => self.read_pos = to,
+                Err(p) => return Err(self.corrupt(p)),
+            }
+        }
+    }
+
+    /// Reads up to `max` records at once (reloading the producer's cursor at most
+    /// once), to be used together and released together.
+    pub fn read_batch(&mut self, max: usize) -> Result<Batch<'_>, Error> {
+        let mut descs = std::mem::take(&mut self.batch);
+        descs.clear();
+        let mut access = Access::default();
+        let result = (|| {
+            while descs.len() < max {
+                if self.read_pos == self.tail_cache && !descs.is_empty() {
+                    break;
+                }
+                match self.next_desc()? {
+                    Some(d) => {
+                        access.join(self.mem.tracker().read(d.off, d.len as usize));
+                        descs.push(d);
+                    }
+                    None => break,
+                }
+            }
+            Ok(())
+        })();
+        if let Err(e) = result {
+            self.batch = descs;
+            return Err(e);
+        }
+        Ok(Batch {
+            c: self,
+            descs,
+            _access: access,
+        })
+    }
+
+    /// Releases every record read so far: the producer may reuse their space.
+    /// One store of the cursor, however many records.
+    #[inline]
+    pub fn release(&mut self) {
+        let m = self.mark();
+        self.release_to(m);
+    }
+
+    /// The position read up to now.
+    #[inline]
+    pub fn mark(&self) -> Mark {
+        Mark {
+            pos: self.read_pos,
+            seq: self.read_seq,
+        }
+    }
+
+    /// Releases the records before `mark` (a mark taken earlier from this
+    /// consumer). Returns `false`, releasing nothing, if the mark is behind the
+    /// released position or ahead of the read position.
+    #[inline]
+    pub fn release_to(&mut self, mark: Mark) -> bool {
+        if mark.pos < self.head || mark.pos > self.read_pos {
+            return false;
+        }
+        if mark.pos != self.head {
+            let ctl = self.mem.ctl();
+            ctl.consumer.head_seq.store(mark.seq, Relaxed);
+            ctl.consumer.head.store(mark.pos, order::HEAD_RELEASE);
+            self.head = mark.pos;
+            self.head_seq = mark.seq;
+        }
+        true
+    }
+
+    /// Forgets what was read but not released: the next read starts again at the
+    /// released position.
+    pub fn rewind(&mut self) {
+        self.read_pos = self.head;
+        self.read_seq = self.head_seq;
+    }
+
+    /// The sequence number of the next record to be read.
+    pub fn next_seq(&self) -> u64 {
+        self.read_seq
+    }
+
+    /// The sequence number of the first record not yet released.
+    pub fn released_seq(&self) -> u64 {
+        self.head_seq
+    }
+
+    /// Bytes committed and not yet released, as of the last look at the tail.
+    pub fn pending_bytes(&self) -> u64 {
+        self.tail_cache - self.head
+    }
+
+    /// The data area's size.
+    pub fn capacity(&self) -> u64 {
+        self.mask + 1
+    }
+
+    /// How many times a consumer has attached to this ring, this one included.
+    pub fn epoch(&self) -> u64 {
+        self.epoch
+    }
+
+    /// Before blocking for records: announces that the consumer is about to
+    /// sleep, then looks again. Returns `true` if the caller should now block on
+    /// its doorbell (the producer's next commit will take the announcement and
+    /// ring it), `false` if a record appeared (the announcement is withdrawn).
+    pub fn sleep_prepare(&mut self) -> Result<bool, Error> {
+        let w = &self.mem.ctl().consumer_wait.sleeping;
+        w.store(1, Relaxed);
+        fence(order::SLEEP_FENCE);
+        if self.read_pos != self.tail_cache || self.refresh_tail()? {
+            self.mem.ctl().consumer_wait.sleeping.store(0, Relaxed);
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
+    /// After waking (or giving up sleeping).
+    pub fn sleep_done(&mut self) {
+        self.mem.ctl().consumer_wait.sleeping.store(0, Relaxed);
+    }
+
+    /// After releasing: whether the producer waits for space and must be woken.
+    /// At most one call returns `true` per announcement.
+    #[inline]
+    pub fn take_producer_wakeup(&self) -> bool {
+        fence(order::SPACE_FENCE);
+        let w = &self.mem.ctl().producer_wait.sleeping;
+        w.load(Relaxed) != 0 && w.swap(0, Relaxed) != 0
+    }
+
+    /// Whether the file behind this ring was truncated under us.
+    pub fn check(&self) -> Result<(), Error> {
+        if self.mem.faulted() {
+            return Err(self.corrupt(Corruption::TruncatedWhileMapped));
+        }
+        Ok(())
+    }
+
+    /// Whether a producer holds this ring now (an OS-lock query).
+    pub fn producer_alive(&self) -> Result<bool, Error> {
+        match &self.role {
+            #[cfg(not(loom))]
+            RoleHold::File(f) => file::is_locked(self.mem.path(), f, Role::Producer),
+            RoleHold::Heap(flags, _) => Ok(flags[0].load(std::sync::atomic::Ordering::Acquire)),
+        }
+    }
+}
+
+/// Records read together; they stay borrowed until the batch is dropped or
+/// released.
+pub struct Batch<'a> {
+    c: &'a mut Consumer,
+    descs: Vec<Desc>,
+    _access: Access,
+}
+
+impl Batch<'_> {
+    /// How many records.
+    pub fn len(&self) -> usize {
+        self.descs.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.descs.is_empty()
+    }
+
+    /// The records, in order.
+    pub fn iter(&self) -> impl Iterator<Item = Record<'_>> + '_ {
+        self.descs.iter().map(|d| self.c.record(*d, Access::default()))
+    }
+
+    /// Releases the whole batch (and anything read before it) with one store.
+    pub fn release(mut self) {
+        // The read guards end before the release publishes the space.
+        drop(std::mem::take(&mut self._access));
+        self.c.release();
+    }
+}
+
+impl Drop for Batch<'_> {
+    fn drop(&mut self) {
+        self.c.batch = std::mem::take(&mut self.descs);
+    }
+}
+
+/// A ring in this process's memory: the same algorithm and layout as a file
+/// ring, for tests, benchmarks and loom models.
+pub struct HeapRing {
+    mem: Mem,
+    checksum: bool,
+    roles: std::sync::Arc<[std::sync::atomic::AtomicBool; 2]>,
+}
+
+impl HeapRing {
+    /// A new, empty ring. `capacity` is checked like a file ring's, except that
+    /// under loom any power of two of at least 32 bytes is accepted so that
+    /// models can wrap around after a few records.
+    pub fn new(capacity: u64, checksum: bool) -> Result<HeapRing> {
+        let ok = if cfg!(loom) {
+            capacity.is_power_of_two() && capacity >= 32
+        } else {
+            capacity_is_valid(capacity)
+        };
+        if !ok {
+            return Err(Error::BadCapacity { capacity });
+        }
+        Ok(HeapRing {
+            mem: Mem::heap(capacity),
+            checksum,
+            roles: Default::default(),
+        })
+    }
+
+    fn take(&self, role: Role) -> Result<RoleHold> {
+        let i = match role {
+            Role::Producer => 0,
+            Role::Consumer => 1,
+        };
+        if self.roles[i].swap(true, std::sync::atomic::Ordering::AcqRel) {
+            return Err(Error::RoleHeld {
+                path: self.mem.path().to_owned(),
+                role,
+                pid: std::process::id(),
+            });
+        }
+        Ok(RoleHold::Heap(std::sync::Arc::clone(&self.roles), i))
+    }
+
+    /// Attaches the producer (once at a time).
+    pub fn producer(&self) -> Result<Producer> {
+        let role = self.take(Role::Producer)?;
+        Producer::attach(self.mem.share(), self.checksum, role, false)
+    }
+
+    /// Attaches the consumer (once at a time; again after the previous one is dropped).
+    pub fn consumer(&self) -> Result<Consumer> {
+        let role = self.take(Role::Consumer)?;
+        Consumer::attach(self.mem.share(), self.checksum, role)
+    }
+}
+
+/// Creates a ring file (see [`CreateOptions`]).
+#[cfg(not(loom))]
+pub fn create(path: impl AsRef<Path>, opts: &CreateOptions) -> Result<()> {
+    file::create(path.as_ref(), opts)
+}
