@@ -1,1 +1,239 @@
-fn main() {}
+//! `ringstress`: a producer, consumer or role holder for a ring file, used by the
+//! ring's multi-process tests and usable as a soak test by hand.
+//!
+//! The producer writes records 1..=N whose size, kind and bytes are a function of
+//! their sequence number, so the consumer can check every byte of every record,
+//! and either side can be killed and restarted at any moment:
+//!
+//! ```text
+//! ringstress create /dev/shm/r --capacity 65536
+//! ringstress produce /dev/shm/r --count 1000000 &
+//! ringstress consume /dev/shm/r --count 1000000
+//! ```
+//!
+//! Output, one line per event, flushed at once: `resume SEQ` at start,
+//! `progress SEQ` (producer, committed up to) or `released SEQ` (consumer), and
+//! `done SEQ` at the end. A bad record exits with status 2 and one line on stderr.
+
+use std::io::{BufRead, Write};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use clap::{Parser, Subcommand, ValueEnum};
+use sairing_ring::{create, Consumer, CreateOptions, OpenOptions, Producer, PushError};
+
+#[derive(Parser)]
+#[command(about = "Produce, consume or hold a sairing ring file for testing")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum RoleArg {
+    Producer,
+    Consumer,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Create a ring file.
+    Create {
+        path: PathBuf,
+        #[arg(long, default_value_t = 1 << 16)]
+        capacity: u64,
+        #[arg(long)]
+        checksums: bool,
+    },
+    /// Write records up to sequence number COUNT, resuming after the last committed one.
+    Produce {
+        path: PathBuf,
+        #[arg(long)]
+        count: u64,
+        /// Largest payload (sizes vary from 0 to this).
+        #[arg(long, default_value_t = 300)]
+        max_size: usize,
+        /// Print `progress` every this many records.
+        #[arg(long, default_value_t = 1000)]
+        every: u64,
+    },
+    /// Read and verify records up to sequence number COUNT, resuming at the released position.
+    Consume {
+        path: PathBuf,
+        #[arg(long)]
+        count: u64,
+        #[arg(long, default_value_t = 300)]
+        max_size: usize,
+        /// Release after this many records.
+        #[arg(long, default_value_t = 64)]
+        batch: u64,
+        /// Give up after this long without a new record.
+        #[arg(long, default_value_t = 120)]
+        idle_secs: u64,
+    },
+    /// Take a role and keep it until standard input closes.
+    Hold {
+        path: PathBuf,
+        #[arg(long, value_enum)]
+        role: RoleArg,
+    },
+}
+
+/// The payload of record `seq`: its length and its bytes are functions of `seq`.
+fn expected_len(seq: u64, max: usize) -> usize {
+    let h = seq.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 40;
+    (h % (max as u64 + 1)) as usize
+}
+
+fn expected_kind(seq: u64) -> u16 {
+    1 + (seq % 7) as u16
+}
+
+fn fill(seq: u64, buf: &mut [u8]) {
+    for (i, b) in buf.iter_mut().enumerate() {
+        *b = (seq as u8).wrapping_mul(31).wrapping_add((i as u8).wrapping_mul(7)) ^ (seq >> 8) as u8;
+    }
+}
+
+fn say(out: &mut impl Write, line: std::fmt::Arguments) -> anyhow::Result<()> {
+    out.write_fmt(line)?;
+    out.write_all(b"\n")?;
+    out.flush()?;
+    Ok(())
+}
+
+fn backoff(spins: &mut u32) {
+    *spins += 1;
+    if *spins < 64 {
+        std::hint::spin_loop();
+    } else if *spins < 256 {
+        std::thread::yield_now();
+    } else {
+        std::thread::sleep(Duration::from_micros(50));
+    }
+}
+
+fn produce(path: PathBuf, count: u64, max: usize, every: u64) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    let mut p = Producer::open(&path, &OpenOptions::default())?;
+    say(&mut out, format_args!("resume {}", p.next_seq()))?;
+    while p.next_seq() <= count {
+        let seq = p.next_seq();
+        let len = expected_len(seq, max);
+        let mut spins = 0;
+        loop {
+            match p.reserve(len, expected_kind(seq)) {
+                Ok(mut r) => {
+                    fill(seq, &mut r);
+                    r.commit();
+                    break;
+                }
+                Err(PushError::Full { .. }) => backoff(&mut spins),
+                Err(e) => return Err(e.into()),
+            }
+        }
+        if seq % every == 0 {
+            say(&mut out, format_args!("progress {seq}"))?;
+        }
+    }
+    say(&mut out, format_args!("done {}", p.next_seq() - 1))
+}
+
+fn consume(path: PathBuf, count: u64, max: usize, batch: u64, idle: Duration) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    let mut c = Consumer::open(&path, &OpenOptions::default())?;
+    say(&mut out, format_args!("resume {}", c.next_seq()))?;
+    let mut expect = vec![0u8; max];
+    let mut unreleased = 0;
+    let mut last_seen = Instant::now();
+    let mut spins = 0;
+    while c.released_seq() <= count {
+        let rec = c.read()?;
+        let Some(rec) = rec else {
+            if unreleased > 0 {
+                c.release();
+                unreleased = 0;
+                say(&mut out, format_args!("released {}", c.released_seq() - 1))?;
+                continue;
+            }
+            if last_seen.elapsed() > idle {
+                bail!("no record for {idle:?}; next expected {}", c.next_seq());
+            }
+            backoff(&mut spins);
+            continue;
+        };
+        spins = 0;
+        last_seen = Instant::now();
+        let seq = rec.seq();
+        let len = expected_len(seq, max);
+        fill(seq, &mut expect[..len]);
+        if rec.kind() != expected_kind(seq) || rec.payload() != &expect[..len] {
+            eprintln!(
+                "record {seq}: kind {} len {}, expected kind {} len {} (contents {})",
+                rec.kind(),
+                rec.payload().len(),
+                expected_kind(seq),
+                len,
+                if rec.payload().len() == len { "differ" } else { "-" }
+            );
+            std::process::exit(2);
+        }
+        unreleased += 1;
+        if unreleased >= batch || seq == count {
+            c.release();
+            unreleased = 0;
+            say(&mut out, format_args!("released {}", c.released_seq() - 1))?;
+        }
+    }
+    say(&mut out, format_args!("done {}", c.released_seq() - 1))
+}
+
+fn hold(path: PathBuf, role: RoleArg) -> anyhow::Result<()> {
+    let opts = OpenOptions::default();
+    let _held: Box<dyn std::any::Any> = match role {
+        RoleArg::Producer => Box::new(Producer::open(&path, &opts)?),
+        RoleArg::Consumer => Box::new(Consumer::open(&path, &opts)?),
+    };
+    say(&mut std::io::stdout(), format_args!("held {}", std::process::id()))?;
+    let mut line = String::new();
+    while std::io::stdin().lock().read_line(&mut line).context("read stdin")? > 0 {}
+    Ok(())
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let r = match cli.cmd {
+        Cmd::Create {
+            path,
+            capacity,
+            checksums,
+        } => create(
+            &path,
+            &CreateOptions {
+                capacity,
+                checksums,
+                group: None,
+            },
+        )
+        .map_err(Into::into),
+        Cmd::Produce {
+            path,
+            count,
+            max_size,
+            every,
+        } => produce(path, count, max_size, every),
+        Cmd::Consume {
+            path,
+            count,
+            max_size,
+            batch,
+            idle_secs,
+        } => consume(path, count, max_size, batch, Duration::from_secs(idle_secs)),
+        Cmd::Hold { path, role } => hold(path, role),
+    };
+    if let Err(e) = r {
+        eprintln!("ringstress: {e:#}");
+        std::process::exit(1);
+    }
+}
