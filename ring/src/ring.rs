@@ -59,6 +59,25 @@ impl Drop for RoleHold {
     }
 }
 
+impl RoleHold {
+    /// Whether the file behind the ring has shrunk below its full size (the
+    /// pages past the new end read as zeros, or fault; both are caught).
+    #[cold]
+    fn shrunk(&self, mem: &Mem) -> bool {
+        if mem.faulted() {
+            return true;
+        }
+        match self {
+            #[cfg(not(loom))]
+            RoleHold::File(f) => f
+                .metadata()
+                .map(|m| m.len() < HEADER_LEN as u64 + mem.capacity())
+                .unwrap_or(false),
+            RoleHold::Heap(..) => false,
+        }
+    }
+}
+
 /// One step of a scan: a record, or padding to skip.
 enum Step {
     Record(RecordHeader, u64),
@@ -453,7 +472,7 @@ impl Producer {
 
     #[cold]
     fn corrupt(&self, problem: Corruption) -> Error {
-        let problem = if self.mem.faulted() {
+        let problem = if self.role.shrunk(&self.mem) {
             Corruption::TruncatedWhileMapped
         } else {
             problem
@@ -493,7 +512,7 @@ impl Producer {
     /// Whether the file behind this ring was truncated under us; if so every
     /// further operation fails.
     pub fn check(&self) -> Result<(), Error> {
-        if self.mem.faulted() {
+        if self.role.shrunk(&self.mem) {
             return Err(self.corrupt(Corruption::TruncatedWhileMapped));
         }
         Ok(())
@@ -747,7 +766,7 @@ impl Consumer {
 
     #[cold]
     fn corrupt(&self, problem: Corruption) -> Error {
-        let problem = if self.mem.faulted() {
+        let problem = if self.role.shrunk(&self.mem) {
             Corruption::TruncatedWhileMapped
         } else {
             problem
@@ -964,7 +983,7 @@ impl Consumer {
 
     /// Whether the file behind this ring was truncated under us.
     pub fn check(&self) -> Result<(), Error> {
-        if self.mem.faulted() {
+        if self.role.shrunk(&self.mem) {
             return Err(self.corrupt(Corruption::TruncatedWhileMapped));
         }
         Ok(())

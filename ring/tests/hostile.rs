@@ -1,0 +1,411 @@
+//! Hostile files: every way a ring file can be wrong gives an error that names
+//! the file and the problem, and nothing crashes the process.
+
+use std::fs::OpenOptions as FsOpen;
+use std::os::unix::fs::{FileExt, MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use sairing_ring::layout::{HEADER_LEN, MAGIC, RECORD_HEADER_LEN};
+use sairing_ring::{create, Consumer, Corruption, CreateOptions, Error, OpenOptions, Producer};
+
+const CAP: u64 = 4096;
+const OFF_TAIL: u64 = 128;
+const OFF_HEAD: u64 = 256;
+
+fn fresh(dir: &tempfile::TempDir, name: &str) -> PathBuf {
+    let p = dir.path().join(name);
+    create(&p, &CreateOptions::with_capacity(CAP)).unwrap();
+    p
+}
+
+fn fresh_with(dir: &tempfile::TempDir, name: &str, checksums: bool) -> PathBuf {
+    let p = dir.path().join(name);
+    create(
+        &p,
+        &CreateOptions {
+            capacity: CAP,
+            checksums,
+            group: None,
+        },
+    )
+    .unwrap();
+    p
+}
+
+fn poke(path: &Path, off: u64, bytes: &[u8]) {
+    FsOpen::new().write(true).open(path).unwrap().write_all_at(bytes, off).unwrap();
+}
+
+fn peek(path: &Path, off: u64, len: usize) -> Vec<u8> {
+    let mut b = vec![0; len];
+    std::fs::File::open(path).unwrap().read_exact_at(&mut b, off).unwrap();
+    b
+}
+
+/// Rewrites the header's checksum after a field was changed on purpose, so the
+/// test reaches the check it aims at.
+fn fix_header_crc(path: &Path) {
+    let b = peek(path, 0, 56);
+    poke(path, 56, &crc32c::crc32c(&b).to_le_bytes());
+}
+
+fn open_c(path: &Path) -> Result<Consumer, Error> {
+    Consumer::open(path, &OpenOptions::default())
+}
+
+fn open_p(path: &Path) -> Result<Producer, Error> {
+    Producer::open(path, &OpenOptions::default())
+}
+
+#[track_caller]
+fn expect_corrupt<T>(path: &Path, r: Result<T, Error>, check: impl FnOnce(&Corruption) -> bool) {
+    match r {
+        Err(e) => {
+            let msg = e.to_string();
+            assert!(msg.starts_with(&path.display().to_string()), "error does not name the file: {msg}");
+            let c = e.corruption().unwrap_or_else(|| panic!("not a corruption error: {msg}"));
+            assert!(check(c), "unexpected problem: {msg}");
+        }
+        Ok(_) => panic!("{} opened/read although it is corrupt", path.display()),
+    }
+}
+
+/// Writes `n` records through the real producer and returns their positions.
+fn fill(path: &Path, sizes: &[usize]) -> Vec<u64> {
+    let mut p = open_p(path).unwrap();
+    let mut pos = Vec::new();
+    let mut at = 0u64;
+    for (i, &s) in sizes.iter().enumerate() {
+        pos.push(at);
+        p.push(1, &vec![i as u8; s]).unwrap();
+        at += sairing_ring::layout::record_size(s, false) as u64;
+    }
+    pos
+}
+
+#[test]
+fn wrong_magic() {
+    let d = tempfile::tempdir().unwrap();
+    let p = fresh(&d, "r");
+    poke(&p, 0, b"REDIS001");
+    expect_corrupt(&p, open_c(&p), |c| matches!(c, Corruption::BadMagic { found } if found == b"REDIS001"));
+    expect_corrupt(&p, open_p(&p), |c| matches!(c, Corruption::BadMagic { .. }));
+}
+
+#[test]
+fn wrong_version() {
+    let d = tempfile::tempdir().unwrap();
+    let p = fresh(&d, "r");
+    poke(&p, 8, &7u32.to_le_bytes());
+    fix_header_crc(&p);
+    expect_corrupt(&p, open_c(&p), |c| matches!(c, Corruption::BadVersion { found: 7, expected: 1 }));
+}
+
+#[test]
+fn header_checksum_and_fields() {
+    let d = tempfile::tempdir().unwrap();
+    // A flipped bit anywhere in the static header is caught by its checksum.
+    let p = fresh(&d, "crc");
+    let mut b = peek(&p, 20, 1);
+    b[0] ^= 0x10;
+    poke(&p, 20, &b);
+    expect_corrupt(&p, open_c(&p), |c| matches!(c, Corruption::HeaderChecksum { .. }));
+    // Fields with a valid checksum but impossible values.
+    for (i, (off, val, field)) in [
+        (16u64, 5000u64.to_le_bytes().to_vec(), "capacity"),
+        (16, 2048u64.to_le_bytes().to_vec(), "capacity"),
+        (16, (1u64 << 50).to_le_bytes().to_vec(), "capacity"),
+        (12, 512u32.to_le_bytes().to_vec(), "header_len"),
+        (24, 6u64.to_le_bytes().to_vec(), "flags"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let p = fresh(&d, &format!("{field}-{i}"));
+        poke(&p, off, &val);
+        fix_header_crc(&p);
+        expect_corrupt(&p, open_c(&p), |c| matches!(c, Corruption::BadHeaderField { field: f, .. } if *f == field));
+    }
+    // A capacity that is valid but disagrees with the file's size.
+    let p = fresh(&d, "size");
+    poke(&p, 16, &8192u64.to_le_bytes());
+    fix_header_crc(&p);
+    expect_corrupt(&p, open_c(&p), |c| matches!(c, Corruption::WrongSize { expected: 12288, found: 8192, .. }));
+}
+
+#[test]
+fn truncated_at_each_region_boundary() {
+    let d = tempfile::tempdir().unwrap();
+    let total = HEADER_LEN as u64 + CAP;
+    for size in [0, 1, 8, 63, 64, 128, 256, 4095, 4096, 4096 + 16, 4096 + CAP / 2, total - 8, total - 1, total + 1, total + 4096] {
+        let p = fresh(&d, &format!("t{size}"));
+        std::fs::File::options().write(true).open(&p).unwrap().set_len(size).unwrap();
+        let r = open_c(&p);
+        if size < 64 {
+            expect_corrupt(&p, r, |c| matches!(c, Corruption::WrongSize { .. }));
+        } else {
+            expect_corrupt(&p, r, |c| matches!(c, Corruption::WrongSize { found, .. } if *found == size));
+        }
+        expect_corrupt(&p, open_p(&p), |c| matches!(c, Corruption::WrongSize { .. }));
+    }
+}
+
+#[test]
+fn cursors_out_of_range() {
+    let d = tempfile::tempdir().unwrap();
+    let cases: [(&str, u64, u64); 4] = [
+        ("head beyond tail", 64, 32),
+        ("more than capacity", 0, CAP + 8),
+        ("misaligned tail", 0, 20),
+        ("misaligned head", 4, 40),
+    ];
+    for (name, head, tail) in cases {
+        let p = fresh(&d, name);
+        poke(&p, OFF_HEAD, &head.to_le_bytes());
+        poke(&p, OFF_TAIL, &tail.to_le_bytes());
+        expect_corrupt(&p, open_c(&p), |c| matches!(c, Corruption::BadCursors { .. }));
+        expect_corrupt(&p, open_p(&p), |c| matches!(c, Corruption::BadCursors { .. }));
+    }
+}
+
+#[test]
+fn cursors_corrupted_while_attached() {
+    let d = tempfile::tempdir().unwrap();
+    let p = fresh(&d, "live");
+    let mut c = open_c(&p).unwrap();
+    let mut prod = open_p(&p).unwrap();
+    prod.push(1, b"abc").unwrap();
+    assert_eq!(c.read().unwrap().unwrap().payload(), b"abc");
+    c.release();
+    // A foreign writer moves the tail far ahead: the consumer refuses it.
+    poke(&p, OFF_TAIL, &(CAP * 3).to_le_bytes());
+    expect_corrupt(&p, c.read().map(|_| ()), |x| matches!(x, Corruption::BadCursors { .. }));
+    // ... and moves the head past the tail: the producer refuses it when it looks.
+    poke(&p, OFF_TAIL, &24u64.to_le_bytes());
+    poke(&p, OFF_HEAD, &(1u64 << 40).to_le_bytes());
+    let mut refused = false;
+    for _ in 0..1000 {
+        match prod.push(1, &[0; 100]) {
+            Ok(_) => continue,
+            Err(sairing_ring::PushError::Ring(e)) => {
+                assert!(matches!(e.corruption(), Some(Corruption::BadCursors { .. })), "{e}");
+                refused = true;
+                break;
+            }
+            Err(e) => panic!("{e}"),
+        }
+    }
+    assert!(refused, "producer never noticed the head moving past the tail");
+}
+
+#[test]
+fn record_lengths_out_of_range() {
+    let d = tempfile::tempdir().unwrap();
+    let data = HEADER_LEN as u64;
+    // Length past the tail.
+    let p = fresh(&d, "pasttail");
+    fill(&p, &[10, 10]);
+    poke(&p, data, &100u32.to_le_bytes());
+    expect_corrupt(&p, open_c(&p).and_then(|mut c| c.read().map(|_| ())), |c| {
+        matches!(c, Corruption::BadRecord { why, len: 100, .. } if why.contains("past the producer's tail"))
+    });
+    // Length past the end of the data area.
+    let p = fresh(&d, "pastend");
+    fill(&p, &[10]);
+    poke(&p, data, &u32::MAX.to_le_bytes());
+    expect_corrupt(&p, open_c(&p).and_then(|mut c| c.read().map(|_| ())), |c| {
+        matches!(c, Corruption::BadRecord { why, .. } if why.contains("end of the data area"))
+    });
+    // Padding of the wrong length.
+    let p = fresh(&d, "pad");
+    fill(&p, &[10]);
+    let mut w = peek(&p, data, 8);
+    w[0..4].copy_from_slice(&8u32.to_le_bytes());
+    w[4..6].copy_from_slice(&0xFFFFu16.to_le_bytes());
+    poke(&p, data, &w);
+    expect_corrupt(&p, open_c(&p).and_then(|mut c| c.read().map(|_| ())), |c| {
+        matches!(c, Corruption::BadRecord { why, .. } if why.contains("padding"))
+    });
+    // Kind 0 and unknown flags.
+    for (name, off, bytes) in [("kind0", 4u64, vec![0u8, 0]), ("flags", 6, vec![0x80, 0])] {
+        let p = fresh(&d, name);
+        fill(&p, &[10]);
+        poke(&p, data + off, &bytes);
+        expect_corrupt(&p, open_c(&p).and_then(|mut c| c.read().map(|_| ())), |c| matches!(c, Corruption::BadRecord { .. }));
+    }
+}
+
+#[test]
+fn sequence_gap_is_refused() {
+    let d = tempfile::tempdir().unwrap();
+    let p = fresh(&d, "seq");
+    let pos = fill(&p, &[5, 5, 5]);
+    poke(&p, HEADER_LEN as u64 + pos[1] + 8, &9u64.to_le_bytes());
+    let mut c = open_c(&p).unwrap();
+    assert_eq!(c.read().unwrap().unwrap().seq(), 1);
+    expect_corrupt(&p, c.read().map(|_| ()), |x| matches!(x, Corruption::BadSequence { found: 9, expected: 2, .. }));
+    // The producer's recovery scan refuses the same file.
+    expect_corrupt(&p, open_p(&p), |x| matches!(x, Corruption::BadSequence { .. }));
+}
+
+#[test]
+fn checksum_catches_a_torn_record() {
+    let d = tempfile::tempdir().unwrap();
+    let p = fresh_with(&d, "torn", true);
+    let mut prod = open_p(&p).unwrap();
+    for i in 0..3u8 {
+        prod.push(3, &[i; 40]).unwrap();
+    }
+    prod.sync().unwrap();
+    drop(prod);
+    let second = HEADER_LEN as u64 + sairing_ring::layout::record_size(40, true) as u64;
+    poke(&p, second + RECORD_HEADER_LEN as u64 + 17, &[0xEE]);
+    let mut c = open_c(&p).unwrap();
+    assert_eq!(c.read().unwrap().unwrap().payload(), &[0u8; 40]);
+    expect_corrupt(&p, c.read().map(|_| ()), |x| matches!(x, Corruption::RecordChecksum { seq: 2, .. }));
+}
+
+#[test]
+fn garbage_in_the_data_area_never_panics() {
+    let d = tempfile::tempdir().unwrap();
+    let mut rng = 0x1234_5678_9abc_def0u64;
+    let mut next = || {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        rng
+    };
+    let mut errors = 0;
+    for round in 0..300 {
+        let p = fresh(&d, &format!("g{round}"));
+        let mut bytes = vec![0u8; CAP as usize];
+        for b in bytes.iter_mut() {
+            *b = next() as u8;
+        }
+        // Sometimes keep a plausible first header so deeper checks are reached.
+        if round % 3 == 0 {
+            bytes[4] = 1;
+            bytes[5] = 0;
+            bytes[6] = 0;
+            bytes[7] = 0;
+            bytes[8..16].copy_from_slice(&1u64.to_le_bytes());
+            bytes[0..4].copy_from_slice(&((next() % 64) as u32).to_le_bytes());
+        }
+        poke(&p, HEADER_LEN as u64, &bytes);
+        let tail = (next() % (CAP / 8 + 1)) * 8;
+        poke(&p, OFF_TAIL, &tail.to_le_bytes());
+        // Every outcome is a record or a clean error; reading stops at the first error.
+        let r = open_c(&p).and_then(|mut c| {
+            let mut n = 0;
+            while let Some(rec) = c.read()? {
+                assert_eq!(rec.seq(), 1 + n);
+                n += 1;
+            }
+            Ok(n)
+        });
+        if let Err(e) = r {
+            assert!(e.corruption().is_some(), "{e}");
+            errors += 1;
+        }
+        let _ = open_p(&p).map(drop);
+    }
+    assert!(errors > 250, "garbage was accepted too often: {errors} errors in 300");
+}
+
+#[test]
+fn truncated_by_another_process_while_mapped() {
+    let d = tempfile::tempdir().unwrap();
+    for cut in [0u64, 100, HEADER_LEN as u64, HEADER_LEN as u64 + 1024] {
+        let p = fresh(&d, &format!("cut{cut}"));
+        let mut prod = open_p(&p).unwrap();
+        let mut c = open_c(&p).unwrap();
+        for i in 0..40u8 {
+            prod.push(1, &[i; 60]).unwrap();
+        }
+        assert_eq!(c.read().unwrap().unwrap().seq(), 1);
+        let status = std::process::Command::new("truncate")
+            .args(["-s", &cut.to_string()])
+            .arg(&p)
+            .status()
+            .expect("run truncate(1)");
+        assert!(status.success());
+        // Reading on touches pages that no longer exist: an error, not a SIGBUS.
+        let mut got = Ok(());
+        for _ in 0..100 {
+            match c.read() {
+                Ok(Some(_)) => continue,
+                Ok(None) => break,
+                Err(e) => {
+                    got = Err(e);
+                    break;
+                }
+            }
+        }
+        expect_corrupt(&p, got, |x| *x == Corruption::TruncatedWhileMapped);
+        c.release();
+        // The producer finds out at its next check, and its pushes fail or land
+        // in memory nobody reads; it never crashes.
+        for i in 0..200u8 {
+            let _ = prod.push(1, &[i; 60]);
+        }
+        expect_corrupt(&p, prod.check(), |x| *x == Corruption::TruncatedWhileMapped);
+    }
+}
+
+#[test]
+fn files_that_are_not_ours() {
+    let d = tempfile::tempdir().unwrap();
+    let p = fresh(&d, "real");
+    // A symlink is never followed.
+    let link = d.path().join("link");
+    std::os::unix::fs::symlink(&p, &link).unwrap();
+    assert!(matches!(open_c(&link), Err(Error::Symlink { .. })));
+    // A directory is not a ring.
+    assert!(matches!(open_c(d.path()), Err(Error::Io { .. }) | Err(Error::NotRegular { .. })));
+    // Another user's file is refused unless allowed.
+    std::os::unix::fs::chown(&p, Some(4242), None).unwrap();
+    match open_c(&p) {
+        Err(Error::ForeignOwner { owner: 4242, .. }) => {}
+        other => panic!("foreign file not refused: {:?}", other.err()),
+    }
+    let allowed = OpenOptions {
+        allow_foreign_owner: true,
+        ..Default::default()
+    };
+    Consumer::open(&p, &allowed).unwrap();
+    // An existing file is never overwritten.
+    match create(&p, &CreateOptions::with_capacity(CAP)) {
+        Err(Error::AlreadyExists { .. }) => {}
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(peek(&p, 0, 8), MAGIC);
+    // Bad capacities are refused before anything is written.
+    for cap in [0, 1000, 2048, 3 << 12] {
+        assert!(matches!(create(d.path().join(format!("c{cap}")), &CreateOptions::with_capacity(cap)), Err(Error::BadCapacity { .. })));
+        assert!(!d.path().join(format!("c{cap}")).exists());
+    }
+}
+
+#[test]
+fn created_with_private_modes() {
+    let d = tempfile::tempdir().unwrap();
+    let p = fresh(&d, "private");
+    let m = std::fs::metadata(&p).unwrap();
+    assert_eq!(m.permissions().mode() & 0o777, 0o600);
+    assert_eq!(m.len(), HEADER_LEN as u64 + CAP);
+    let g = d.path().join("group");
+    create(
+        &g,
+        &CreateOptions {
+            capacity: CAP,
+            checksums: false,
+            group: Some(4243),
+        },
+    )
+    .unwrap();
+    let m = std::fs::metadata(&g).unwrap();
+    assert_eq!(m.permissions().mode() & 0o777, 0o660);
+    assert_eq!(m.gid(), 4243);
+    // No temporary file is left behind.
+    assert_eq!(std::fs::read_dir(d.path()).unwrap().count(), 2);
+}

@@ -1,0 +1,231 @@
+//! Property test: random sequences of reserve/commit/abandon/read/batch/release/
+//! rewind/reopen against a reference model built on a `VecDeque`, on a real
+//! file-backed ring of 4 KiB so that wrap-around, padding, full and empty all
+//! happen often. The model predicts exactly when the ring is full (from the
+//! format's padding rule), which records come out and in what order, and where
+//! a reopened side resumes.
+
+use std::collections::VecDeque;
+
+use proptest::prelude::*;
+use sairing_ring::layout::{max_payload, record_size};
+use sairing_ring::{create, Consumer, CreateOptions, OpenOptions, Producer, PushError};
+
+const CAP: u64 = 4096;
+
+#[derive(Debug, Clone)]
+enum Op {
+    Push { len: usize, kind: u16 },
+    Abandon { len: usize },
+    Read,
+    Batch(usize),
+    Release,
+    Rewind,
+    ReopenConsumer,
+    ReopenProducer,
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        6 => (0usize..700, 1u16..0xFFFF).prop_map(|(len, kind)| Op::Push { len, kind }),
+        1 => (1900usize..2100, 1u16..10).prop_map(|(len, kind)| Op::Push { len, kind }),
+        1 => (0usize..300).prop_map(|len| Op::Abandon { len }),
+        5 => Just(Op::Read),
+        2 => (1usize..8).prop_map(Op::Batch),
+        3 => Just(Op::Release),
+        1 => Just(Op::Rewind),
+        1 => Just(Op::ReopenConsumer),
+        1 => Just(Op::ReopenProducer),
+    ]
+}
+
+struct Entry {
+    seq: u64,
+    kind: u16,
+    payload: Vec<u8>,
+    advance: u64,
+}
+
+struct Model {
+    checksum: bool,
+    tail: u64,
+    head: u64,
+    queue: VecDeque<Entry>,
+    read: usize,
+    next_seq: u64,
+}
+
+impl Model {
+    /// `Some(advance)` if a record of `len` fits now, by the format's rules.
+    fn fits(&self, len: usize) -> Option<u64> {
+        let size = record_size(len, self.checksum) as u64;
+        let to_end = CAP - self.tail % CAP;
+        let pad = if size <= to_end { 0 } else { to_end };
+        (self.tail + pad + size - self.head <= CAP).then_some(pad + size)
+    }
+}
+
+fn payload(seq: u64, len: usize) -> Vec<u8> {
+    (0..len).map(|i| (seq as usize * 131 + i) as u8).collect()
+}
+
+fn run(ops: Vec<Op>, checksum: bool) -> Result<(), TestCaseError> {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ring");
+    create(
+        &path,
+        &CreateOptions {
+            capacity: CAP,
+            checksums: checksum,
+            group: None,
+        },
+    )
+    .unwrap();
+    let opts = OpenOptions::default();
+    let mut p = Some(Producer::open(&path, &opts).unwrap());
+    let mut c = Some(Consumer::open(&path, &opts).unwrap());
+    let max = max_payload(CAP, checksum);
+    let mut m = Model {
+        checksum,
+        tail: 0,
+        head: 0,
+        queue: VecDeque::new(),
+        read: 0,
+        next_seq: 1,
+    };
+    for op in ops {
+        let prod = p.as_mut().unwrap();
+        let cons = c.as_mut().unwrap();
+        match op {
+            Op::Push { len, kind } => {
+                let r = prod.push(kind, &payload(m.next_seq, len));
+                if len > max {
+                    prop_assert!(matches!(r, Err(PushError::TooLarge { .. })), "{r:?}");
+                } else if kind == 0xFFFF {
+                    prop_assert!(matches!(r, Err(PushError::BadKind(_))), "{r:?}");
+                } else {
+                    match m.fits(len) {
+                        Some(advance) => {
+                            prop_assert_eq!(r.unwrap(), m.next_seq);
+                            m.queue.push_back(Entry {
+                                seq: m.next_seq,
+                                kind,
+                                payload: payload(m.next_seq, len),
+                                advance,
+                            });
+                            m.tail += advance;
+                            m.next_seq += 1;
+                        }
+                        None => prop_assert!(matches!(r, Err(PushError::Full { .. })), "{r:?}"),
+                    }
+                }
+            }
+            Op::Abandon { len } => {
+                let r = prod.reserve(len, 1);
+                prop_assert_eq!(r.is_ok(), m.fits(len).is_some());
+                if let Ok(mut r) = r {
+                    r.fill(0xAB);
+                }
+            }
+            Op::Read => {
+                let r = cons.read().unwrap();
+                match m.queue.get(m.read) {
+                    None => prop_assert!(r.is_none()),
+                    Some(e) => {
+                        let r = r.expect("model has a record");
+                        prop_assert_eq!((r.seq(), r.kind(), r.payload()), (e.seq, e.kind, &e.payload[..]));
+                        m.read += 1;
+                    }
+                }
+            }
+            Op::Batch(n) => {
+                let b = cons.read_batch(n).unwrap();
+                let left = m.queue.len() - m.read;
+                prop_assert!(b.len() <= n.min(left));
+                prop_assert_eq!(b.is_empty(), left == 0);
+                for (r, e) in b.iter().zip(m.queue.iter().skip(m.read)) {
+                    prop_assert_eq!((r.seq(), r.kind(), r.payload()), (e.seq, e.kind, &e.payload[..]));
+                }
+                m.read += b.len();
+            }
+            Op::Release => {
+                cons.release();
+                for e in m.queue.drain(..m.read) {
+                    m.head += e.advance;
+                }
+                m.read = 0;
+                prop_assert_eq!(cons.released_seq(), m.queue.front().map_or(m.next_seq, |e| e.seq));
+            }
+            Op::Rewind => {
+                cons.rewind();
+                m.read = 0;
+            }
+            Op::ReopenConsumer => {
+                c = None;
+                c = Some(Consumer::open(&path, &opts).unwrap());
+                m.read = 0;
+                prop_assert_eq!(c.as_ref().unwrap().next_seq(), m.queue.front().map_or(m.next_seq, |e| e.seq));
+            }
+            Op::ReopenProducer => {
+                p = None;
+                p = Some(Producer::open(&path, &opts).unwrap());
+                prop_assert_eq!(p.as_ref().unwrap().next_seq(), m.next_seq);
+            }
+        }
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+    #[test]
+    fn ring_agrees_with_vecdeque(ops in proptest::collection::vec(op(), 1..400)) {
+        run(ops, false)?;
+    }
+
+    #[test]
+    fn ring_with_checksums_agrees_with_vecdeque(ops in proptest::collection::vec(op(), 1..400)) {
+        run(ops, true)?;
+    }
+}
+
+/// The unit cases the random ones are built on, spelled out.
+#[test]
+fn exact_fill_wrap_and_padding() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ring");
+    create(&path, &CreateOptions::with_capacity(CAP)).unwrap();
+    let mut p = Producer::open(&path, &OpenOptions::default()).unwrap();
+    let mut c = Consumer::open(&path, &OpenOptions::default()).unwrap();
+    // Empty: nothing to read.
+    assert!(c.read().unwrap().is_none());
+    // Exactly full: 4096 / 256 = 16 records of 240 payload bytes.
+    for i in 0..16 {
+        assert_eq!(p.push(1, &[i; 240]).unwrap(), i as u64 + 1);
+    }
+    assert!(matches!(p.push(1, &[]), Err(PushError::Full { needed: 16, free: 0 })));
+    // Release one: exactly one more fits, at the start of the data area.
+    assert_eq!(c.read().unwrap().unwrap().payload(), &[0u8; 240]);
+    c.release();
+    assert!(matches!(p.push(1, &[0; 241]), Err(PushError::Full { .. })));
+    p.push(1, &[99; 240]).unwrap();
+    // A record that does not fit at the end gets a padding record before it.
+    for _ in 0..15 {
+        c.read().unwrap().unwrap();
+    }
+    assert_eq!(c.read().unwrap().unwrap().payload(), &[99u8; 240]);
+    c.release();
+    p.push(1, &[1; 1000]).unwrap(); // at 256..1272
+    p.push(1, &[2; 2000]).unwrap(); // at 1272..3288
+    // 808 bytes left before the end, 1064 free in all: the padding (808) plus
+    // the record (1016) do not fit until the first record is released.
+    assert!(matches!(p.push(1, &[3; 1000]), Err(PushError::Full { needed: 1824, free: 1064 })));
+    assert_eq!(c.read().unwrap().unwrap().payload(), &[1u8; 1000]);
+    c.release();
+    p.push(1, &[3; 1000]).unwrap(); // padding at 3288..4096, then the record at 0
+    assert_eq!(c.read().unwrap().unwrap().payload(), &[2u8; 2000]);
+    assert_eq!(c.read().unwrap().unwrap().payload(), &[3u8; 1000]);
+    assert!(c.read().unwrap().is_none());
+    // A payload over half the ring can never fit.
+    assert!(matches!(p.push(1, &vec![0; 2033]), Err(PushError::TooLarge { max: 2032, .. })));
+}
