@@ -192,6 +192,10 @@ fn verify_crc(mem: &Mem, off: usize, h: RecordHeader, pos: u64) -> Result<(), Co
     Ok(())
 }
 
+fn extra(checksum: bool) -> u64 {
+    (RECORD_HEADER_LEN + RECORD_ALIGN - 1 + if checksum { CRC_LEN } else { 0 }) as u64
+}
+
 fn attach_role(mem: &Mem, role: Role) {
     let ctl = mem.ctl();
     let line = match role {
@@ -206,6 +210,12 @@ fn attach_role(mem: &Mem, role: Role) {
 pub struct Producer {
     mem: Mem,
     mask: u64,
+    /// `record_size(len) == (len + extra) & !7`: header, trailer and rounding.
+    extra: u64,
+    /// The flags half-word of every record header, in place (`flags << 48`).
+    flag_bits: u64,
+    /// Checksums or sync-on-commit: the paths that do more than the common case.
+    slow: bool,
     tail: u64,
     head_cache: u64,
     next_seq: u64,
@@ -222,6 +232,13 @@ pub struct Producer {
 pub struct Consumer {
     mem: Mem,
     mask: u64,
+    /// `record_size(len) == (len + extra) & !7`.
+    extra: u64,
+    /// `(flags << 16 | 1)` of a valid record without a checksum: `tag -
+    /// tag_base < 0xFFFE` accepts exactly the user kinds 1..=0xFFFE with no flags.
+    /// For a ring with checksums it is a value no tag passes, which sends every
+    /// record to the slow path that verifies them.
+    tag_base: u32,
     head: u64,
     head_seq: u64,
     read_pos: u64,
@@ -294,6 +311,7 @@ pub struct Reservation<'a> {
     roff: usize,
     len: usize,
     pad: u64,
+    size: u64,
     _access: Access,
 }
 
@@ -338,6 +356,9 @@ impl Producer {
         let epoch = mem.ctl().producer_role.epoch.load(Relaxed);
         Ok(Producer {
             mask: cap - 1,
+            extra: extra(checksum),
+            flag_bits: if checksum { (REC_FLAG_CRC as u64) << 48 } else { 0 },
+            slow: checksum || sync_on_commit,
             tail,
             head_cache: head,
             next_seq,
@@ -375,6 +396,40 @@ impl Producer {
     /// (1..=0xFFFE). Never waits: a full ring is [`PushError::Full`].
     #[inline]
     pub fn reserve(&mut self, len: usize, kind: u16) -> Result<Reservation<'_>, PushError> {
+        if len > self.max_payload || kind.wrapping_sub(1) >= 0xFFFE || self.slow {
+            self.reserve_check(len, kind)?;
+        }
+        let cap = self.mask + 1;
+        let size = (len as u64 + self.extra) & !(RECORD_ALIGN as u64 - 1);
+        let off = self.tail & self.mask;
+        let to_end = cap - off;
+        let pad = if size <= to_end { 0 } else { to_end };
+        if self.tail + pad + size - self.head_cache > cap {
+            self.refresh_head()?;
+            if self.tail + pad + size - self.head_cache > cap {
+                return Err(self.full(pad + size));
+            }
+        }
+        let mut access = Access::default();
+        if pad != 0 {
+            self.write_padding(off, pad, &mut access);
+        }
+        let roff = ((self.tail + pad) & self.mask) as usize;
+        access.join(self.mem.tracker().write(roff, size as usize));
+        self.write_words(roff, len as u64 | (kind as u64) << 32 | self.flag_bits, self.next_seq);
+        Ok(Reservation {
+            p: self,
+            roff,
+            len,
+            pad,
+            size,
+            _access: access,
+        })
+    }
+
+    /// The rare cases of `reserve`: bad arguments, and a failed sync to report.
+    #[cold]
+    fn reserve_check(&mut self, len: usize, kind: u16) -> Result<(), PushError> {
         if kind == 0 || kind == KIND_PAD {
             return Err(PushError::BadKind(kind));
         }
@@ -391,22 +446,21 @@ impl Producer {
                 source: e,
             }));
         }
-        let cap = self.mask + 1;
-        let size = record_size(len, self.checksum) as u64;
-        let off = self.tail & self.mask;
-        let to_end = cap - off;
-        let pad = if size <= to_end { 0 } else { to_end };
-        let need = pad + size;
-        if self.tail + need - self.head_cache > cap {
-            self.refresh_head()?;
-            if self.tail + need - self.head_cache > cap {
-                return Err(PushError::Full {
-                    needed: need as usize,
-                    free: (cap - (self.tail - self.head_cache)) as usize,
-                });
-            }
+        Ok(())
+    }
+
+    #[cold]
+    fn full(&self, needed: u64) -> PushError {
+        PushError::Full {
+            needed: needed as usize,
+            free: (self.mask + 1 - (self.tail - self.head_cache)) as usize,
         }
-        let mut access = Access::default();
+    }
+
+    /// Fills `[off, capacity)` with a padding record (or leaves the implicit gap
+    /// when it is shorter than a header).
+    #[cold]
+    fn write_padding(&self, off: u64, pad: u64, access: &mut Access) {
         if pad >= RECORD_HEADER_LEN as u64 {
             let h = RecordHeader {
                 len: (pad - RECORD_HEADER_LEN as u64) as u32,
@@ -417,22 +471,6 @@ impl Producer {
             access.join(self.mem.tracker().write(off as usize, RECORD_HEADER_LEN));
             self.write_header(off as usize, h);
         }
-        let roff = ((self.tail + pad) & self.mask) as usize;
-        access.join(self.mem.tracker().write(roff, size as usize));
-        let h = RecordHeader {
-            len: len as u32,
-            kind,
-            flags: if self.checksum { REC_FLAG_CRC } else { 0 },
-            seq: self.next_seq,
-        };
-        self.write_header(roff, h);
-        Ok(Reservation {
-            p: self,
-            roff,
-            len,
-            pad,
-            _access: access,
-        })
     }
 
     /// Copies `payload` into a new record and commits it; returns its sequence number.
@@ -445,29 +483,39 @@ impl Producer {
 
     #[inline(always)]
     fn write_header(&self, off: usize, h: RecordHeader) {
+        self.write_words(off, h.word0(), h.seq);
+    }
+
+    #[inline(always)]
+    fn write_words(&self, off: usize, w0: u64, seq: u64) {
         // SAFETY: `off + 16 <= capacity` (the caller reserved at least a header
         // there), `off` is 8-aligned, and the space is free: below `head +
         // capacity` and at or above `tail`, so the consumer does not read it.
         unsafe {
             let p = self.mem.data().add(off) as *mut u64;
-            p.write(h.word0());
-            p.add(1).write(h.seq);
+            p.write(w0);
+            p.add(1).write(seq);
         }
     }
 
-    #[cold]
+    #[inline]
     fn refresh_head(&mut self) -> Result<(), Error> {
         let h = self.mem.ctl().consumer.head.load(order::HEAD_ACQUIRE);
         if h < self.head_cache || h > self.tail || h % RECORD_ALIGN as u64 != 0 {
-            return Err(self.corrupt(Corruption::BadCursors {
-                head: h,
-                tail: self.tail,
-                capacity: self.mask + 1,
-                why: "the consumer's head moved backwards or past the tail",
-            }));
+            return Err(self.bad_head(h));
         }
         self.head_cache = h;
         Ok(())
+    }
+
+    #[cold]
+    fn bad_head(&self, h: u64) -> Error {
+        self.corrupt(Corruption::BadCursors {
+            head: h,
+            tail: self.tail,
+            capacity: self.mask + 1,
+            why: "the consumer's head moved backwards or past the tail",
+        })
     }
 
     #[cold]
@@ -632,54 +680,74 @@ impl Reservation<'_> {
             roff,
             len: reserved,
             pad,
+            mut size,
             _access,
         } = self;
-        let len = len.min(reserved);
-        let checksum = p.checksum;
-        if len != reserved {
-            let h = RecordHeader {
-                len: len as u32,
-                kind: 0,
-                flags: 0,
-                seq: 0,
-            };
-            // SAFETY: the header word lies at `roff`, inside the reservation.
-            unsafe {
-                let w = p.mem.data().add(roff) as *mut u64;
-                let old = w.read();
-                w.write((old & !0xFFFF_FFFF) | h.word0());
-            }
+        if len < reserved {
+            size = p.shorten(roff, len);
         }
-        if checksum {
-            let n = RECORD_HEADER_LEN + len;
-            // SAFETY: the record with its trailer lies inside the reservation,
-            // which only this producer touches until it is published.
-            unsafe {
-                let base = p.mem.data().add(roff);
-                let crc = crc32c::crc32c(std::slice::from_raw_parts(base, n));
-                std::ptr::copy_nonoverlapping(crc.to_le_bytes().as_ptr(), base.add(n), CRC_LEN);
-            }
+        let new_tail = p.tail + pad + size;
+        if p.slow {
+            p.commit_slow(roff, len.min(reserved), new_tail, _access);
+        } else {
+            drop(_access);
+            p.mem.ctl().producer.tail.store(new_tail, order::TAIL_PUBLISH);
         }
-        drop(_access);
-        let new_tail = p.tail + pad + record_size(len, checksum) as u64;
-        #[cfg(not(loom))]
-        if p.sync_on_commit {
-            let (from, to) = (p.synced_to, new_tail);
-            if let Err(e) = p.sync_range(from, to) {
-                p.sticky = Some(e);
-            }
-        }
-        p.mem.ctl().producer.tail.store(new_tail, order::TAIL_PUBLISH);
         p.tail = new_tail;
         let seq = p.next_seq;
         p.next_seq += 1;
+        seq
+    }
+}
+
+impl Producer {
+    /// Rewrites the length of the reserved record at `roff`; returns its new size.
+    #[cold]
+    fn shorten(&self, roff: usize, len: usize) -> u64 {
+        // SAFETY: the header word lies at `roff`, inside the reservation, which
+        // only this producer touches until it is published.
+        unsafe {
+            let w = self.mem.data().add(roff) as *mut u64;
+            let old = w.read();
+            w.write((old & !0xFFFF_FFFF) | len as u64);
+        }
+        (len as u64 + self.extra) & !(RECORD_ALIGN as u64 - 1)
+    }
+
+    #[cold]
+    fn write_crc(&self, roff: usize, len: usize) {
+        let n = RECORD_HEADER_LEN + len;
+        // SAFETY: the record with its trailer lies inside the reservation, which
+        // only this producer touches until it is published.
+        unsafe {
+            let base = self.mem.data().add(roff);
+            let crc = crc32c::crc32c(std::slice::from_raw_parts(base, n));
+            std::ptr::copy_nonoverlapping(crc.to_le_bytes().as_ptr(), base.add(n), CRC_LEN);
+        }
+    }
+
+    /// Commit with a checksum and/or a sync: the trailer is written, then (with
+    /// sync on commit) the data is written through first and the cursor after,
+    /// so a reboot never finds a cursor covering unwritten records.
+    #[cold]
+    fn commit_slow(&mut self, roff: usize, len: usize, new_tail: u64, access: Access) {
+        if self.checksum {
+            self.write_crc(roff, len);
+        }
+        drop(access);
         #[cfg(not(loom))]
-        if p.sync_on_commit {
-            if let Err(e) = p.mem.sync_header() {
-                p.sticky = Some(e);
+        if self.sync_on_commit {
+            if let Err(e) = self.sync_range(self.synced_to, new_tail) {
+                self.sticky = Some(e);
             }
         }
-        seq
+        self.mem.ctl().producer.tail.store(new_tail, order::TAIL_PUBLISH);
+        #[cfg(not(loom))]
+        if self.sync_on_commit {
+            if let Err(e) = self.mem.sync_header() {
+                self.sticky = Some(e);
+            }
+        }
     }
 }
 
@@ -732,6 +800,8 @@ impl Consumer {
         let epoch = mem.ctl().consumer_role.epoch.load(Relaxed);
         Ok(Consumer {
             mask: cap - 1,
+            extra: extra(checksum),
+            tag_base: if checksum { 0x8000_0000 } else { 1 },
             head,
             head_seq: seq,
             read_pos: head,
@@ -778,22 +848,29 @@ impl Consumer {
     }
 
     /// Reloads the producer's tail; `Ok(false)` if there is still nothing new.
-    #[cold]
+    #[inline]
     fn refresh_tail(&mut self) -> Result<bool, Error> {
         let t = self.mem.ctl().producer.tail.load(order::TAIL_ACQUIRE);
-        if t < self.tail_cache || t % RECORD_ALIGN as u64 != 0 || t - self.head > self.mask + 1 {
-            return Err(self.corrupt(Corruption::BadCursors {
-                head: self.head,
-                tail: t,
-                capacity: self.mask + 1,
-                why: "the producer's tail moved backwards or too far ahead",
-            }));
+        if t == self.read_pos {
+            return Ok(false);
         }
-        if self.mem.faulted() {
-            return Err(self.corrupt(Corruption::TruncatedWhileMapped));
+        // Forward, and by no more than the free space. (A misaligned tail is
+        // caught by the record checks: no record can end on it.)
+        if t.wrapping_sub(self.tail_cache) > self.head + self.mask + 1 - self.tail_cache {
+            return Err(self.bad_tail(t));
         }
         self.tail_cache = t;
-        Ok(t != self.read_pos)
+        Ok(true)
+    }
+
+    #[cold]
+    fn bad_tail(&self, t: u64) -> Error {
+        self.corrupt(Corruption::BadCursors {
+            head: self.head,
+            tail: t,
+            capacity: self.mask + 1,
+            why: "the producer's tail moved backwards or too far ahead",
+        })
     }
 
     /// Reads the next record without releasing it. `Ok(None)` when there is
@@ -824,6 +901,46 @@ impl Consumer {
 
     #[inline(always)]
     fn next_desc(&mut self) -> Result<Option<Desc>, Error> {
+        if self.read_pos == self.tail_cache && !self.refresh_tail()? {
+            return Ok(None);
+        }
+        // The common case, judged with a few comparisons: an ordinary record,
+        // not at the end of the data area, no checksum. Anything else (padding,
+        // checksums, every kind of corruption) goes to `next_desc_slow`, which
+        // applies the full rules of `parse_at`.
+        let pos = self.read_pos;
+        let off = (pos & self.mask) as usize;
+        let to_end = self.mask + 1 - off as u64;
+        if to_end >= RECORD_HEADER_LEN as u64 {
+            let access = self.mem.tracker().read(off, RECORD_HEADER_LEN);
+            // SAFETY: `off + 16 <= capacity`; both loads are 8-aligned (see
+            // `parse_at`); each word is read once and judged as a local.
+            let (w0, seq) = unsafe {
+                let p = self.mem.data().add(off) as *const u64;
+                (p.read_volatile(), p.add(1).read_volatile())
+            };
+            drop(access);
+            let tag = (w0 >> 32) as u32;
+            let size = ((w0 as u32) as u64 + self.extra) & !(RECORD_ALIGN as u64 - 1);
+            if tag.wrapping_sub(self.tag_base) < 0xFFFE
+                && size <= to_end.min(self.tail_cache - pos)
+                && seq == self.read_seq
+            {
+                self.read_pos = pos + size;
+                self.read_seq += 1;
+                return Ok(Some(Desc {
+                    off: off + RECORD_HEADER_LEN,
+                    len: w0 as u32,
+                    kind: tag as u16,
+                    seq,
+                }));
+            }
+        }
+        self.next_desc_slow()
+    }
+
+    #[cold]
+    fn next_desc_slow(&mut self) -> Result<Option<Desc>, Error> {
         loop {
             if self.read_pos == self.tail_cache && !self.refresh_tail()? {
                 return Ok(None);
@@ -889,8 +1006,18 @@ impl Consumer {
     /// One store of the cursor, however many records.
     #[inline]
     pub fn release(&mut self) {
-        let m = self.mark();
-        self.release_to(m);
+        if self.read_pos != self.head {
+            self.publish_head(self.read_pos, self.read_seq);
+        }
+    }
+
+    #[inline(always)]
+    fn publish_head(&mut self, pos: u64, seq: u64) {
+        let ctl = self.mem.ctl();
+        ctl.consumer.head_seq.store(seq, Relaxed);
+        ctl.consumer.head.store(pos, order::HEAD_RELEASE);
+        self.head = pos;
+        self.head_seq = seq;
     }
 
     /// The position read up to now.
@@ -911,11 +1038,7 @@ impl Consumer {
             return false;
         }
         if mark.pos != self.head {
-            let ctl = self.mem.ctl();
-            ctl.consumer.head_seq.store(mark.seq, Relaxed);
-            ctl.consumer.head.store(mark.pos, order::HEAD_RELEASE);
-            self.head = mark.pos;
-            self.head_seq = mark.seq;
+            self.publish_head(mark.pos, mark.seq);
         }
         true
     }
