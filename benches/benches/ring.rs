@@ -51,7 +51,12 @@ fn single_thread(c: &mut Criterion) {
 }
 
 /// Streams `n` records from this thread to a consumer thread; returns the time.
-fn sairing_stream(tx: &mut sairing_ring::Producer, rx: &mut sairing_ring::Consumer, size: usize, n: u64) -> Duration {
+fn sairing_stream(
+    tx: &mut sairing_ring::Producer,
+    rx: &mut sairing_ring::Consumer,
+    size: usize,
+    n: u64,
+) -> Duration {
     let payload = vec![7u8; size];
     std::thread::scope(|s| {
         let consumer = s.spawn(|| {

@@ -81,7 +81,13 @@ fn cpath(path: &Path) -> Result<CString> {
 fn open_raw(path: &Path, flags: libc::c_int, mode: libc::mode_t) -> Result<File> {
     let c = cpath(path)?;
     // SAFETY: `c` is a NUL-terminated path that lives across the call.
-    let fd = unsafe { libc::open(c.as_ptr(), flags | libc::O_CLOEXEC | libc::O_NOFOLLOW, mode as libc::c_uint) };
+    let fd = unsafe {
+        libc::open(
+            c.as_ptr(),
+            flags | libc::O_CLOEXEC | libc::O_NOFOLLOW,
+            mode as libc::c_uint,
+        )
+    };
     if fd < 0 {
         let e = io::Error::last_os_error();
         return Err(match e.raw_os_error() {
@@ -128,7 +134,12 @@ pub fn create(path: &Path, opts: &CreateOptions) -> Result<()> {
     })?;
     let mut tmp_name = std::ffi::OsString::from(".");
     tmp_name.push(name);
-    tmp_name.push(format!(".{}.{:02x}{:02x}.tmp", std::process::id(), id[0], id[1]));
+    tmp_name.push(format!(
+        ".{}.{:02x}{:02x}.tmp",
+        std::process::id(),
+        id[0],
+        id[1]
+    ));
     let tmp = dir.join(tmp_name);
 
     let mode = if opts.group.is_some() { 0o660 } else { 0o600 };
@@ -210,14 +221,19 @@ pub(crate) fn read_header(path: &Path, file: &File) -> Result<(StaticHeader, u64
             },
         ));
     }
-    file.read_exact_at(&mut raw, 0).map_err(io_err(path, "read header"))?;
+    file.read_exact_at(&mut raw, 0)
+        .map_err(io_err(path, "read header"))?;
     let h = StaticHeader::decode(&raw);
     validate_header(&h, &raw, size).map_err(|p| corrupt(path, p))?;
     Ok((h, size))
 }
 
 /// Checks a decoded header against its raw bytes and the file's size.
-pub fn validate_header(h: &StaticHeader, raw: &[u8; STATIC_LEN], size: u64) -> Result<(), Corruption> {
+pub fn validate_header(
+    h: &StaticHeader,
+    raw: &[u8; STATIC_LEN],
+    size: u64,
+) -> Result<(), Corruption> {
     if h.magic != MAGIC {
         return Err(Corruption::BadMagic { found: h.magic });
     }

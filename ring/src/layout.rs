@@ -180,7 +180,6 @@ impl RecordHeader {
             seq,
         }
     }
-
 }
 
 /// One cache line pair (128 bytes: x86 prefetches lines in pairs) holding the
@@ -228,7 +227,9 @@ const _: () = {
     use core::mem::{offset_of, size_of};
     assert!(OFF_CONTROL + offset_of!(Control, producer) == 128);
     assert!(OFF_CONTROL + offset_of!(Control, consumer) == 256);
-    assert!(OFF_CONTROL + offset_of!(Control, consumer) + offset_of!(ConsumerLine, head_seq) == 264);
+    assert!(
+        OFF_CONTROL + offset_of!(Control, consumer) + offset_of!(ConsumerLine, head_seq) == 264
+    );
     assert!(OFF_CONTROL + offset_of!(Control, consumer_wait) == 384);
     assert!(OFF_CONTROL + offset_of!(Control, producer_wait) == 512);
     assert!(OFF_CONTROL + offset_of!(Control, producer_role) == LOCK_PRODUCER as usize);

@@ -50,7 +50,12 @@ impl Drop for Backing {
             #[cfg(loom)]
             Backing::Loom { data, words, .. } => {
                 // SAFETY: `data` came from a leaked `Box<[u64]>` of `words` words.
-                drop(unsafe { Box::from_raw(std::ptr::slice_from_raw_parts_mut(data.as_ptr() as *mut u64, *words)) })
+                drop(unsafe {
+                    Box::from_raw(std::ptr::slice_from_raw_parts_mut(
+                        data.as_ptr() as *mut u64,
+                        *words,
+                    ))
+                })
             }
         }
     }

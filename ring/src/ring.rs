@@ -34,6 +34,10 @@
 //! against each other and the capacity, every record header against the space
 //! it claims, the ring's checksum setting, and the expected sequence number.
 
+// `drop(access)` marks where an access to the data area ends: a no-op outside
+// loom, a tracked end of access inside it.
+#![allow(clippy::drop_non_drop)]
+
 use crate::error::{Corruption, Error, PushError, Result, Role};
 use crate::layout::*;
 use crate::mem::Mem;
@@ -94,7 +98,7 @@ fn check_cursors(head: u64, tail: u64, capacity: u64) -> Result<(), Corruption> 
             why,
         })
     };
-    if head % RECORD_ALIGN as u64 != 0 || tail % RECORD_ALIGN as u64 != 0 {
+    if !head.is_multiple_of(RECORD_ALIGN as u64) || !tail.is_multiple_of(RECORD_ALIGN as u64) {
         return bad("not 8-byte aligned");
     }
     if head > tail {
@@ -357,7 +361,11 @@ impl Producer {
         Ok(Producer {
             mask: cap - 1,
             extra: extra(checksum),
-            flag_bits: if checksum { (REC_FLAG_CRC as u64) << 48 } else { 0 },
+            flag_bits: if checksum {
+                (REC_FLAG_CRC as u64) << 48
+            } else {
+                0
+            },
             slow: checksum || sync_on_commit,
             tail,
             head_cache: head,
@@ -416,7 +424,11 @@ impl Producer {
         }
         let roff = ((self.tail + pad) & self.mask) as usize;
         access.join(self.mem.tracker().write(roff, size as usize));
-        self.write_words(roff, len as u64 | (kind as u64) << 32 | self.flag_bits, self.next_seq);
+        self.write_words(
+            roff,
+            len as u64 | (kind as u64) << 32 | self.flag_bits,
+            self.next_seq,
+        );
         Ok(Reservation {
             p: self,
             roff,
@@ -501,7 +513,7 @@ impl Producer {
     #[inline]
     fn refresh_head(&mut self) -> Result<(), Error> {
         let h = self.mem.ctl().consumer.head.load(order::HEAD_ACQUIRE);
-        if h < self.head_cache || h > self.tail || h % RECORD_ALIGN as u64 != 0 {
+        if h < self.head_cache || h > self.tail || !h.is_multiple_of(RECORD_ALIGN as u64) {
             return Err(self.bad_head(h));
         }
         self.head_cache = h;
@@ -588,7 +600,11 @@ impl Producer {
         self.refresh_head()?;
         let size = record_size(len.min(self.max_payload), self.checksum) as u64;
         let off = self.tail & self.mask;
-        let pad = if size <= self.mask + 1 - off { 0 } else { self.mask + 1 - off };
+        let pad = if size <= self.mask + 1 - off {
+            0
+        } else {
+            self.mask + 1 - off
+        };
         if self.tail + pad + size - self.head_cache <= self.mask + 1 {
             self.mem.ctl().producer_wait.sleeping.store(0, Relaxed);
             return Ok(false);
@@ -691,7 +707,11 @@ impl Reservation<'_> {
             p.commit_slow(roff, len.min(reserved), new_tail, _access);
         } else {
             drop(_access);
-            p.mem.ctl().producer.tail.store(new_tail, order::TAIL_PUBLISH);
+            p.mem
+                .ctl()
+                .producer
+                .tail
+                .store(new_tail, order::TAIL_PUBLISH);
         }
         p.tail = new_tail;
         let seq = p.next_seq;
@@ -741,7 +761,11 @@ impl Producer {
                 self.sticky = Some(e);
             }
         }
-        self.mem.ctl().producer.tail.store(new_tail, order::TAIL_PUBLISH);
+        self.mem
+            .ctl()
+            .producer
+            .tail
+            .store(new_tail, order::TAIL_PUBLISH);
         #[cfg(not(loom))]
         if self.sync_on_commit {
             if let Err(e) = self.mem.sync_header() {
@@ -757,7 +781,12 @@ impl std::ops::Deref for Reservation<'_> {
     fn deref(&self) -> &[u8] {
         // SAFETY: the payload lies inside the reserved record, which the consumer
         // cannot read until it is committed and this borrow has ended.
-        unsafe { std::slice::from_raw_parts(self.p.mem.data().add(self.roff + RECORD_HEADER_LEN), self.len) }
+        unsafe {
+            std::slice::from_raw_parts(
+                self.p.mem.data().add(self.roff + RECORD_HEADER_LEN),
+                self.len,
+            )
+        }
     }
 }
 
@@ -766,7 +795,10 @@ impl std::ops::DerefMut for Reservation<'_> {
     fn deref_mut(&mut self) -> &mut [u8] {
         // SAFETY: as for `deref`; `&mut self` makes this the only borrow.
         unsafe {
-            std::slice::from_raw_parts_mut(self.p.mem.data().add(self.roff + RECORD_HEADER_LEN), self.len)
+            std::slice::from_raw_parts_mut(
+                self.p.mem.data().add(self.roff + RECORD_HEADER_LEN),
+                self.len,
+            )
         }
     }
 }
@@ -894,7 +926,9 @@ impl Consumer {
             // SAFETY: `parse_at` checked that the payload lies inside the data
             // area and below the tail loaded with Acquire; the producer does not
             // write there until `head` passes it, which needs `&mut self`.
-            payload: unsafe { std::slice::from_raw_parts(self.mem.data().add(d.off), d.len as usize) },
+            payload: unsafe {
+                std::slice::from_raw_parts(self.mem.data().add(d.off), d.len as usize)
+            },
             _access: access,
         }
     }
@@ -1143,7 +1177,9 @@ impl Batch<'_> {
 
     /// The records, in order.
     pub fn iter(&self) -> impl Iterator<Item = Record<'_>> + '_ {
-        self.descs.iter().map(|d| self.c.record(*d, Access::default()))
+        self.descs
+            .iter()
+            .map(|d| self.c.record(*d, Access::default()))
     }
 
     /// Releases the whole batch (and anything read before it) with one store.

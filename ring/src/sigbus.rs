@@ -108,8 +108,7 @@ fn install() {
             libc::sigaction(libc::SIGBUS, &new, &mut old);
         }
         Previous(old)
-    })
-    ;
+    });
 }
 
 extern "C" fn handler(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut libc::c_void) {
@@ -155,7 +154,8 @@ extern "C" fn handler(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut li
                 f(sig, info, ctx);
             } else {
                 // SAFETY: without SA_SIGINFO the previous handler takes only the signal number.
-                let f: extern "C" fn(libc::c_int) = unsafe { std::mem::transmute(prev.sa_sigaction) };
+                let f: extern "C" fn(libc::c_int) =
+                    unsafe { std::mem::transmute(prev.sa_sigaction) };
                 f(sig);
             }
         }

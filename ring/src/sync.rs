@@ -66,7 +66,9 @@ pub(crate) mod order {
 /// bytes are borrowed. A zero-sized no-op outside loom.
 #[cfg(not(loom))]
 #[derive(Default)]
-pub(crate) struct Access;
+pub(crate) struct Access {
+    _none: (),
+}
 
 #[cfg(not(loom))]
 impl Access {
@@ -121,7 +123,10 @@ impl Tracker {
     }
 
     pub(crate) fn write(&self, off: usize, len: usize) -> Access {
-        let writes = self.span(off, len).map(|i| self.words[i].get_mut()).collect();
+        let writes = self
+            .span(off, len)
+            .map(|i| self.words[i].get_mut())
+            .collect();
         Access {
             reads: Vec::new(),
             writes,
@@ -137,11 +142,11 @@ pub(crate) struct Tracker;
 impl Tracker {
     #[inline(always)]
     pub(crate) fn read(&self, _off: usize, _len: usize) -> Access {
-        Access
+        Access::default()
     }
 
     #[inline(always)]
     pub(crate) fn write(&self, _off: usize, _len: usize) -> Access {
-        Access
+        Access::default()
     }
 }

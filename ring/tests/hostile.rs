@@ -33,12 +33,20 @@ fn fresh_with(dir: &tempfile::TempDir, name: &str, checksums: bool) -> PathBuf {
 }
 
 fn poke(path: &Path, off: u64, bytes: &[u8]) {
-    FsOpen::new().write(true).open(path).unwrap().write_all_at(bytes, off).unwrap();
+    FsOpen::new()
+        .write(true)
+        .open(path)
+        .unwrap()
+        .write_all_at(bytes, off)
+        .unwrap();
 }
 
 fn peek(path: &Path, off: u64, len: usize) -> Vec<u8> {
     let mut b = vec![0; len];
-    std::fs::File::open(path).unwrap().read_exact_at(&mut b, off).unwrap();
+    std::fs::File::open(path)
+        .unwrap()
+        .read_exact_at(&mut b, off)
+        .unwrap();
     b
 }
 
@@ -62,8 +70,13 @@ fn expect_corrupt<T>(path: &Path, r: Result<T, Error>, check: impl FnOnce(&Corru
     match r {
         Err(e) => {
             let msg = e.to_string();
-            assert!(msg.starts_with(&path.display().to_string()), "error does not name the file: {msg}");
-            let c = e.corruption().unwrap_or_else(|| panic!("not a corruption error: {msg}"));
+            assert!(
+                msg.starts_with(&path.display().to_string()),
+                "error does not name the file: {msg}"
+            );
+            let c = e
+                .corruption()
+                .unwrap_or_else(|| panic!("not a corruption error: {msg}"));
             assert!(check(c), "unexpected problem: {msg}");
         }
         Ok(_) => panic!("{} opened/read although it is corrupt", path.display()),
@@ -88,7 +101,11 @@ fn wrong_magic() {
     let d = tempfile::tempdir().unwrap();
     let p = fresh(&d, "r");
     poke(&p, 0, b"REDIS001");
-    expect_corrupt(&p, open_c(&p), |c| matches!(c, Corruption::BadMagic { found } if found == b"REDIS001"));
+    expect_corrupt(
+        &p,
+        open_c(&p),
+        |c| matches!(c, Corruption::BadMagic { found } if found == b"REDIS001"),
+    );
     expect_corrupt(&p, open_p(&p), |c| matches!(c, Corruption::BadMagic { .. }));
 }
 
@@ -98,7 +115,15 @@ fn wrong_version() {
     let p = fresh(&d, "r");
     poke(&p, 8, &7u32.to_le_bytes());
     fix_header_crc(&p);
-    expect_corrupt(&p, open_c(&p), |c| matches!(c, Corruption::BadVersion { found: 7, expected: 1 }));
+    expect_corrupt(&p, open_c(&p), |c| {
+        matches!(
+            c,
+            Corruption::BadVersion {
+                found: 7,
+                expected: 1
+            }
+        )
+    });
 }
 
 #[test]
@@ -109,7 +134,9 @@ fn header_checksum_and_fields() {
     let mut b = peek(&p, 20, 1);
     b[0] ^= 0x10;
     poke(&p, 20, &b);
-    expect_corrupt(&p, open_c(&p), |c| matches!(c, Corruption::HeaderChecksum { .. }));
+    expect_corrupt(&p, open_c(&p), |c| {
+        matches!(c, Corruption::HeaderChecksum { .. })
+    });
     // Fields with a valid checksum but impossible values.
     for (i, (off, val, field)) in [
         (16u64, 5000u64.to_le_bytes().to_vec(), "capacity"),
@@ -124,29 +151,69 @@ fn header_checksum_and_fields() {
         let p = fresh(&d, &format!("{field}-{i}"));
         poke(&p, off, &val);
         fix_header_crc(&p);
-        expect_corrupt(&p, open_c(&p), |c| matches!(c, Corruption::BadHeaderField { field: f, .. } if *f == field));
+        expect_corrupt(
+            &p,
+            open_c(&p),
+            |c| matches!(c, Corruption::BadHeaderField { field: f, .. } if *f == field),
+        );
     }
     // A capacity that is valid but disagrees with the file's size.
     let p = fresh(&d, "size");
     poke(&p, 16, &8192u64.to_le_bytes());
     fix_header_crc(&p);
-    expect_corrupt(&p, open_c(&p), |c| matches!(c, Corruption::WrongSize { expected: 12288, found: 8192, .. }));
+    expect_corrupt(&p, open_c(&p), |c| {
+        matches!(
+            c,
+            Corruption::WrongSize {
+                expected: 12288,
+                found: 8192,
+                ..
+            }
+        )
+    });
 }
 
 #[test]
 fn truncated_at_each_region_boundary() {
     let d = tempfile::tempdir().unwrap();
     let total = HEADER_LEN as u64 + CAP;
-    for size in [0, 1, 8, 63, 64, 128, 256, 4095, 4096, 4096 + 16, 4096 + CAP / 2, total - 8, total - 1, total + 1, total + 4096] {
+    for size in [
+        0,
+        1,
+        8,
+        63,
+        64,
+        128,
+        256,
+        4095,
+        4096,
+        4096 + 16,
+        4096 + CAP / 2,
+        total - 8,
+        total - 1,
+        total + 1,
+        total + 4096,
+    ] {
         let p = fresh(&d, &format!("t{size}"));
-        std::fs::File::options().write(true).open(&p).unwrap().set_len(size).unwrap();
+        std::fs::File::options()
+            .write(true)
+            .open(&p)
+            .unwrap()
+            .set_len(size)
+            .unwrap();
         let r = open_c(&p);
         if size < 64 {
             expect_corrupt(&p, r, |c| matches!(c, Corruption::WrongSize { .. }));
         } else {
-            expect_corrupt(&p, r, |c| matches!(c, Corruption::WrongSize { found, .. } if *found == size));
+            expect_corrupt(
+                &p,
+                r,
+                |c| matches!(c, Corruption::WrongSize { found, .. } if *found == size),
+            );
         }
-        expect_corrupt(&p, open_p(&p), |c| matches!(c, Corruption::WrongSize { .. }));
+        expect_corrupt(&p, open_p(&p), |c| {
+            matches!(c, Corruption::WrongSize { .. })
+        });
     }
 }
 
@@ -163,8 +230,12 @@ fn cursors_out_of_range() {
         let p = fresh(&d, name);
         poke(&p, OFF_HEAD, &head.to_le_bytes());
         poke(&p, OFF_TAIL, &tail.to_le_bytes());
-        expect_corrupt(&p, open_c(&p), |c| matches!(c, Corruption::BadCursors { .. }));
-        expect_corrupt(&p, open_p(&p), |c| matches!(c, Corruption::BadCursors { .. }));
+        expect_corrupt(&p, open_c(&p), |c| {
+            matches!(c, Corruption::BadCursors { .. })
+        });
+        expect_corrupt(&p, open_p(&p), |c| {
+            matches!(c, Corruption::BadCursors { .. })
+        });
     }
 }
 
@@ -179,7 +250,9 @@ fn cursors_corrupted_while_attached() {
     c.release();
     // A foreign writer moves the tail far ahead: the consumer refuses it.
     poke(&p, OFF_TAIL, &(CAP * 3).to_le_bytes());
-    expect_corrupt(&p, c.read().map(|_| ()), |x| matches!(x, Corruption::BadCursors { .. }));
+    expect_corrupt(&p, c.read().map(|_| ()), |x| {
+        matches!(x, Corruption::BadCursors { .. })
+    });
     // ... and moves the head past the tail: the producer refuses it when it looks.
     poke(&p, OFF_TAIL, &24u64.to_le_bytes());
     poke(&p, OFF_HEAD, &(1u64 << 40).to_le_bytes());
@@ -188,14 +261,20 @@ fn cursors_corrupted_while_attached() {
         match prod.push(1, &[0; 100]) {
             Ok(_) => continue,
             Err(sairing_ring::PushError::Ring(e)) => {
-                assert!(matches!(e.corruption(), Some(Corruption::BadCursors { .. })), "{e}");
+                assert!(
+                    matches!(e.corruption(), Some(Corruption::BadCursors { .. })),
+                    "{e}"
+                );
                 refused = true;
                 break;
             }
             Err(e) => panic!("{e}"),
         }
     }
-    assert!(refused, "producer never noticed the head moving past the tail");
+    assert!(
+        refused,
+        "producer never noticed the head moving past the tail"
+    );
 }
 
 #[test]
@@ -206,16 +285,20 @@ fn record_lengths_out_of_range() {
     let p = fresh(&d, "pasttail");
     fill(&p, &[10, 10]);
     poke(&p, data, &100u32.to_le_bytes());
-    expect_corrupt(&p, open_c(&p).and_then(|mut c| c.read().map(|_| ())), |c| {
-        matches!(c, Corruption::BadRecord { why, len: 100, .. } if why.contains("past the producer's tail"))
-    });
+    expect_corrupt(
+        &p,
+        open_c(&p).and_then(|mut c| c.read().map(|_| ())),
+        |c| matches!(c, Corruption::BadRecord { why, len: 100, .. } if why.contains("past the producer's tail")),
+    );
     // Length past the end of the data area.
     let p = fresh(&d, "pastend");
     fill(&p, &[10]);
     poke(&p, data, &u32::MAX.to_le_bytes());
-    expect_corrupt(&p, open_c(&p).and_then(|mut c| c.read().map(|_| ())), |c| {
-        matches!(c, Corruption::BadRecord { why, .. } if why.contains("end of the data area"))
-    });
+    expect_corrupt(
+        &p,
+        open_c(&p).and_then(|mut c| c.read().map(|_| ())),
+        |c| matches!(c, Corruption::BadRecord { why, .. } if why.contains("end of the data area")),
+    );
     // Padding of the wrong length.
     let p = fresh(&d, "pad");
     fill(&p, &[10]);
@@ -223,15 +306,19 @@ fn record_lengths_out_of_range() {
     w[0..4].copy_from_slice(&8u32.to_le_bytes());
     w[4..6].copy_from_slice(&0xFFFFu16.to_le_bytes());
     poke(&p, data, &w);
-    expect_corrupt(&p, open_c(&p).and_then(|mut c| c.read().map(|_| ())), |c| {
-        matches!(c, Corruption::BadRecord { why, .. } if why.contains("padding"))
-    });
+    expect_corrupt(
+        &p,
+        open_c(&p).and_then(|mut c| c.read().map(|_| ())),
+        |c| matches!(c, Corruption::BadRecord { why, .. } if why.contains("padding")),
+    );
     // Kind 0 and unknown flags.
     for (name, off, bytes) in [("kind0", 4u64, vec![0u8, 0]), ("flags", 6, vec![0x80, 0])] {
         let p = fresh(&d, name);
         fill(&p, &[10]);
         poke(&p, data + off, &bytes);
-        expect_corrupt(&p, open_c(&p).and_then(|mut c| c.read().map(|_| ())), |c| matches!(c, Corruption::BadRecord { .. }));
+        expect_corrupt(&p, open_c(&p).and_then(|mut c| c.read().map(|_| ())), |c| {
+            matches!(c, Corruption::BadRecord { .. })
+        });
     }
 }
 
@@ -243,9 +330,20 @@ fn sequence_gap_is_refused() {
     poke(&p, HEADER_LEN as u64 + pos[1] + 8, &9u64.to_le_bytes());
     let mut c = open_c(&p).unwrap();
     assert_eq!(c.read().unwrap().unwrap().seq(), 1);
-    expect_corrupt(&p, c.read().map(|_| ()), |x| matches!(x, Corruption::BadSequence { found: 9, expected: 2, .. }));
+    expect_corrupt(&p, c.read().map(|_| ()), |x| {
+        matches!(
+            x,
+            Corruption::BadSequence {
+                found: 9,
+                expected: 2,
+                ..
+            }
+        )
+    });
     // The producer's recovery scan refuses the same file.
-    expect_corrupt(&p, open_p(&p), |x| matches!(x, Corruption::BadSequence { .. }));
+    expect_corrupt(&p, open_p(&p), |x| {
+        matches!(x, Corruption::BadSequence { .. })
+    });
 }
 
 #[test]
@@ -262,7 +360,9 @@ fn checksum_catches_a_torn_record() {
     poke(&p, second + RECORD_HEADER_LEN as u64 + 17, &[0xEE]);
     let mut c = open_c(&p).unwrap();
     assert_eq!(c.read().unwrap().unwrap().payload(), &[0u8; 40]);
-    expect_corrupt(&p, c.read().map(|_| ()), |x| matches!(x, Corruption::RecordChecksum { seq: 2, .. }));
+    expect_corrupt(&p, c.read().map(|_| ()), |x| {
+        matches!(x, Corruption::RecordChecksum { seq: 2, .. })
+    });
 }
 
 #[test]
@@ -309,7 +409,10 @@ fn garbage_in_the_data_area_never_panics() {
         }
         let _ = open_p(&p).map(drop);
     }
-    assert!(errors > 250, "garbage was accepted too often: {errors} errors in 300");
+    assert!(
+        errors > 250,
+        "garbage was accepted too often: {errors} errors in 300"
+    );
 }
 
 #[test]
@@ -361,7 +464,10 @@ fn files_that_are_not_ours() {
     std::os::unix::fs::symlink(&p, &link).unwrap();
     assert!(matches!(open_c(&link), Err(Error::Symlink { .. })));
     // A directory is not a ring.
-    assert!(matches!(open_c(d.path()), Err(Error::Io { .. }) | Err(Error::NotRegular { .. })));
+    assert!(matches!(
+        open_c(d.path()),
+        Err(Error::Io { .. }) | Err(Error::NotRegular { .. })
+    ));
     // Another user's file is refused unless allowed.
     std::os::unix::fs::chown(&p, Some(4242), None).unwrap();
     match open_c(&p) {
@@ -381,7 +487,13 @@ fn files_that_are_not_ours() {
     assert_eq!(peek(&p, 0, 8), MAGIC);
     // Bad capacities are refused before anything is written.
     for cap in [0, 1000, 2048, 3 << 12] {
-        assert!(matches!(create(d.path().join(format!("c{cap}")), &CreateOptions::with_capacity(cap)), Err(Error::BadCapacity { .. })));
+        assert!(matches!(
+            create(
+                d.path().join(format!("c{cap}")),
+                &CreateOptions::with_capacity(cap)
+            ),
+            Err(Error::BadCapacity { .. })
+        ));
         assert!(!d.path().join(format!("c{cap}")).exists());
     }
 }

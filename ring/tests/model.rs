@@ -133,7 +133,10 @@ fn run(ops: Vec<Op>, checksum: bool) -> Result<(), TestCaseError> {
                     None => prop_assert!(r.is_none()),
                     Some(e) => {
                         let r = r.expect("model has a record");
-                        prop_assert_eq!((r.seq(), r.kind(), r.payload()), (e.seq, e.kind, &e.payload[..]));
+                        prop_assert_eq!(
+                            (r.seq(), r.kind(), r.payload()),
+                            (e.seq, e.kind, &e.payload[..])
+                        );
                         m.read += 1;
                     }
                 }
@@ -144,7 +147,10 @@ fn run(ops: Vec<Op>, checksum: bool) -> Result<(), TestCaseError> {
                 prop_assert!(b.len() <= n.min(left));
                 prop_assert_eq!(b.is_empty(), left == 0);
                 for (r, e) in b.iter().zip(m.queue.iter().skip(m.read)) {
-                    prop_assert_eq!((r.seq(), r.kind(), r.payload()), (e.seq, e.kind, &e.payload[..]));
+                    prop_assert_eq!(
+                        (r.seq(), r.kind(), r.payload()),
+                        (e.seq, e.kind, &e.payload[..])
+                    );
                 }
                 m.read += b.len();
             }
@@ -154,20 +160,26 @@ fn run(ops: Vec<Op>, checksum: bool) -> Result<(), TestCaseError> {
                     m.head += e.advance;
                 }
                 m.read = 0;
-                prop_assert_eq!(cons.released_seq(), m.queue.front().map_or(m.next_seq, |e| e.seq));
+                prop_assert_eq!(
+                    cons.released_seq(),
+                    m.queue.front().map_or(m.next_seq, |e| e.seq)
+                );
             }
             Op::Rewind => {
                 cons.rewind();
                 m.read = 0;
             }
             Op::ReopenConsumer => {
-                c = None;
+                drop(c.take()); // release the role before reopening
                 c = Some(Consumer::open(&path, &opts).unwrap());
                 m.read = 0;
-                prop_assert_eq!(c.as_ref().unwrap().next_seq(), m.queue.front().map_or(m.next_seq, |e| e.seq));
+                prop_assert_eq!(
+                    c.as_ref().unwrap().next_seq(),
+                    m.queue.front().map_or(m.next_seq, |e| e.seq)
+                );
             }
             Op::ReopenProducer => {
-                p = None;
+                drop(p.take());
                 p = Some(Producer::open(&path, &opts).unwrap());
                 prop_assert_eq!(p.as_ref().unwrap().next_seq(), m.next_seq);
             }
@@ -203,7 +215,13 @@ fn exact_fill_wrap_and_padding() {
     for i in 0..16 {
         assert_eq!(p.push(1, &[i; 240]).unwrap(), i as u64 + 1);
     }
-    assert!(matches!(p.push(1, &[]), Err(PushError::Full { needed: 16, free: 0 })));
+    assert!(matches!(
+        p.push(1, &[]),
+        Err(PushError::Full {
+            needed: 16,
+            free: 0
+        })
+    ));
     // Release one: exactly one more fits, at the start of the data area.
     assert_eq!(c.read().unwrap().unwrap().payload(), &[0u8; 240]);
     c.release();
@@ -217,9 +235,15 @@ fn exact_fill_wrap_and_padding() {
     c.release();
     p.push(1, &[1; 1000]).unwrap(); // at 256..1272
     p.push(1, &[2; 2000]).unwrap(); // at 1272..3288
-    // 808 bytes left before the end, 1064 free in all: the padding (808) plus
-    // the record (1016) do not fit until the first record is released.
-    assert!(matches!(p.push(1, &[3; 1000]), Err(PushError::Full { needed: 1824, free: 1064 })));
+                                    // 808 bytes left before the end, 1064 free in all: the padding (808) plus
+                                    // the record (1016) do not fit until the first record is released.
+    assert!(matches!(
+        p.push(1, &[3; 1000]),
+        Err(PushError::Full {
+            needed: 1824,
+            free: 1064
+        })
+    ));
     assert_eq!(c.read().unwrap().unwrap().payload(), &[1u8; 1000]);
     c.release();
     p.push(1, &[3; 1000]).unwrap(); // padding at 3288..4096, then the record at 0
@@ -227,5 +251,8 @@ fn exact_fill_wrap_and_padding() {
     assert_eq!(c.read().unwrap().unwrap().payload(), &[3u8; 1000]);
     assert!(c.read().unwrap().is_none());
     // A payload over half the ring can never fit.
-    assert!(matches!(p.push(1, &vec![0; 2033]), Err(PushError::TooLarge { max: 2032, .. })));
+    assert!(matches!(
+        p.push(1, &vec![0; 2033]),
+        Err(PushError::TooLarge { max: 2032, .. })
+    ));
 }

@@ -29,7 +29,10 @@ fn million_records_cross_process() {
     assert_eq!(last(&p, "done"), Some(N));
     // Releases are reported in strictly increasing order and end at N.
     let released: Vec<u64> = c.iter().filter_map(|l| value(l, "released")).collect();
-    assert!(released.windows(2).all(|w| w[0] < w[1]), "releases out of order");
+    assert!(
+        released.windows(2).all(|w| w[0] < w[1]),
+        "releases out of order"
+    );
     assert_eq!(released.last(), Some(&N));
 }
 
@@ -43,7 +46,14 @@ fn consumer_killed_and_restarted() {
     let mut last_logged_release = 0u64;
     let kills = 6;
     for k in 1..=kills {
-        let mut c = Proc::spawn(&["consume", &path, "--count", &n, "--batch", &BATCH.to_string()]);
+        let mut c = Proc::spawn(&[
+            "consume",
+            &path,
+            "--count",
+            &n,
+            "--batch",
+            &BATCH.to_string(),
+        ]);
         let start = c.until("resume", 0);
         // Resumes after everything it was told was released, and at most one
         // unreported batch later: nothing lost, repeats only of unreleased records.
@@ -56,7 +66,14 @@ fn consumer_killed_and_restarted() {
         let lines = c.kill9();
         last_logged_release = last(&lines, "released").expect("released something");
     }
-    let c = Proc::spawn(&["consume", &path, "--count", &n, "--batch", &BATCH.to_string()]);
+    let c = Proc::spawn(&[
+        "consume",
+        &path,
+        "--count",
+        &n,
+        "--batch",
+        &BATCH.to_string(),
+    ]);
     let lines = c.finish();
     let start = value(&lines[0], "resume").unwrap();
     assert!(start > last_logged_release && start <= last_logged_release + 1 + BATCH);
@@ -80,8 +97,14 @@ fn producer_killed_and_restarted() {
         let resume = p.until("resume", 0);
         // Continues after the last committed record: at least past what it
         // reported, and never beyond what it could have written since.
-        assert!(resume > last_progress, "producer {k} resumed at {resume}, had reported {last_progress}");
-        assert!(resume <= last_progress + 1000 + 1, "producer {k} resumed at {resume}, after {last_progress}");
+        assert!(
+            resume > last_progress,
+            "producer {k} resumed at {resume}, had reported {last_progress}"
+        );
+        assert!(
+            resume <= last_progress + 1000 + 1,
+            "producer {k} resumed at {resume}, after {last_progress}"
+        );
         let target = k * N / (kills + 1) + rng.below(N / 20);
         p.until("progress", target);
         last_progress = last(&p.kill9(), "progress").unwrap();
@@ -98,18 +121,32 @@ fn role_refused_with_holder_pid_until_holder_dies() {
     let dir = tempfile::tempdir().unwrap();
     let path = ring(&dir);
     for (role, open) in [
-        ("producer", (|p: &str| sairing_ring::Producer::open(p, &Default::default()).map(drop)) as fn(&str) -> _),
-        ("consumer", |p: &str| sairing_ring::Consumer::open(p, &Default::default()).map(drop)),
+        (
+            "producer",
+            (|p: &str| sairing_ring::Producer::open(p, &Default::default()).map(drop))
+                as fn(&str) -> _,
+        ),
+        ("consumer", |p: &str| {
+            sairing_ring::Consumer::open(p, &Default::default()).map(drop)
+        }),
     ] {
-        let mut holder = Proc::spawn_with_stdin(&["hold", &path, "--role", role], std::process::Stdio::piped());
+        let mut holder = Proc::spawn_with_stdin(
+            &["hold", &path, "--role", role],
+            std::process::Stdio::piped(),
+        );
         let pid = holder.until("held", 0);
         assert_eq!(pid, holder.child.id() as u64);
         match open(&path) {
-            Err(sairing_ring::Error::RoleHeld { pid: p, role: r, .. }) => {
+            Err(sairing_ring::Error::RoleHeld {
+                pid: p, role: r, ..
+            }) => {
                 assert_eq!(p as u64, pid);
                 assert_eq!(r.to_string(), role);
                 let msg = open(&path).unwrap_err().to_string();
-                assert!(msg.contains(&format!("{role} role is held by pid {pid}")), "{msg}");
+                assert!(
+                    msg.contains(&format!("{role} role is held by pid {pid}")),
+                    "{msg}"
+                );
             }
             other => panic!("second {role} was not refused: {:?}", other.err()),
         }
@@ -118,6 +155,9 @@ fn role_refused_with_holder_pid_until_holder_dies() {
         assert_eq!(alive, (role == "producer", role == "consumer"));
         holder.kill9();
         open(&path).unwrap_or_else(|e| panic!("{role} refused after its holder died: {e}"));
-        assert_eq!(sairing_ring::roles_alive(std::path::Path::new(&path)).unwrap(), (false, false));
+        assert_eq!(
+            sairing_ring::roles_alive(std::path::Path::new(&path)).unwrap(),
+            (false, false)
+        );
     }
 }

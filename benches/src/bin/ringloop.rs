@@ -47,7 +47,10 @@ fn main() -> anyhow::Result<()> {
     }
     let el = start.elapsed();
     if sum != args.messages * args.size as u64 {
-        bail!("read {sum} bytes, expected {}", args.messages * args.size as u64);
+        bail!(
+            "read {sum} bytes, expected {}",
+            args.messages * args.size as u64
+        );
     }
     println!(
         "{} push+pop of {} bytes in {:.3} s: {:.1} ns each",

@@ -92,7 +92,10 @@ fn expected_kind(seq: u64) -> u16 {
 
 fn fill(seq: u64, buf: &mut [u8]) {
     for (i, b) in buf.iter_mut().enumerate() {
-        *b = (seq as u8).wrapping_mul(31).wrapping_add((i as u8).wrapping_mul(7)) ^ (seq >> 8) as u8;
+        *b = (seq as u8)
+            .wrapping_mul(31)
+            .wrapping_add((i as u8).wrapping_mul(7))
+            ^ (seq >> 8) as u8;
     }
 }
 
@@ -140,7 +143,13 @@ fn produce(path: PathBuf, count: u64, max: usize, every: u64) -> anyhow::Result<
     say(&mut out, format_args!("done {}", p.next_seq() - 1))
 }
 
-fn consume(path: PathBuf, count: u64, max: usize, batch: u64, idle: Duration) -> anyhow::Result<()> {
+fn consume(
+    path: PathBuf,
+    count: u64,
+    max: usize,
+    batch: u64,
+    idle: Duration,
+) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
     let mut c = Consumer::open(&path, &OpenOptions::default())?;
     say(&mut out, format_args!("resume {}", c.next_seq()))?;
@@ -175,7 +184,11 @@ fn consume(path: PathBuf, count: u64, max: usize, batch: u64, idle: Duration) ->
                 rec.payload().len(),
                 expected_kind(seq),
                 len,
-                if rec.payload().len() == len { "differ" } else { "-" }
+                if rec.payload().len() == len {
+                    "differ"
+                } else {
+                    "-"
+                }
             );
             std::process::exit(2);
         }
@@ -195,9 +208,17 @@ fn hold(path: PathBuf, role: RoleArg) -> anyhow::Result<()> {
         RoleArg::Producer => Box::new(Producer::open(&path, &opts)?),
         RoleArg::Consumer => Box::new(Consumer::open(&path, &opts)?),
     };
-    say(&mut std::io::stdout(), format_args!("held {}", std::process::id()))?;
+    say(
+        &mut std::io::stdout(),
+        format_args!("held {}", std::process::id()),
+    )?;
     let mut line = String::new();
-    while std::io::stdin().lock().read_line(&mut line).context("read stdin")? > 0 {}
+    while std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .context("read stdin")?
+        > 0
+    {}
     Ok(())
 }
 

@@ -67,9 +67,12 @@ impl Proc {
     /// Reads lines until one `word N` with N >= at least; returns N.
     pub fn until(&mut self, word: &str, at_least: u64) -> u64 {
         loop {
-            let l = self
-                .line()
-                .unwrap_or_else(|| panic!("ringstress ended before `{word} {at_least}`; saw {:?}", self.seen.last()));
+            let l = self.line().unwrap_or_else(|| {
+                panic!(
+                    "ringstress ended before `{word} {at_least}`; saw {:?}",
+                    self.seen.last()
+                )
+            });
             if let Some(n) = value(&l, word) {
                 if n >= at_least {
                     return n;
@@ -85,7 +88,10 @@ impl Proc {
             libc::kill(self.child.id() as i32, libc::SIGKILL);
         }
         let status = self.child.wait().expect("wait");
-        assert!(status.code().is_none(), "child exited on its own before SIGKILL: {status}");
+        assert!(
+            status.code().is_none(),
+            "child exited on its own before SIGKILL: {status}"
+        );
         while self.line().is_some() {}
         self.seen
     }
@@ -94,7 +100,11 @@ impl Proc {
     pub fn finish(mut self) -> Vec<String> {
         while self.line().is_some() {}
         let status = self.child.wait().expect("wait");
-        assert!(status.success(), "ringstress failed: {status}; last lines {:?}", self.seen.iter().rev().take(3).collect::<Vec<_>>());
+        assert!(
+            status.success(),
+            "ringstress failed: {status}; last lines {:?}",
+            self.seen.iter().rev().take(3).collect::<Vec<_>>()
+        );
         self.seen
     }
 }
@@ -111,7 +121,8 @@ pub fn last(lines: &[String], word: &str) -> Option<u64> {
 }
 
 pub fn create(path: &Path, capacity: u64) {
-    sairing_ring::create(path, &sairing_ring::CreateOptions::with_capacity(capacity)).expect("create ring");
+    sairing_ring::create(path, &sairing_ring::CreateOptions::with_capacity(capacity))
+        .expect("create ring");
 }
 
 /// A tiny deterministic generator (splitmix64), so failures can be replayed.
