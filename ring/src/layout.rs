@@ -16,8 +16,8 @@
 //!   128 producer line:   tail u64 (byte position after the last committed record)
 //!   256 consumer line:   head u64 (byte position of the first unreleased record),
 //!                        head_seq u64 (sequence number of that record)
-//!   384 consumer-wait:   sleeping u32 (1 while the consumer sleeps or is about to)
-//!   512 producer-wait:   sleeping u32 (1 while the producer waits for space)
+//!   384 consumer-wait:   sleep u64 = generation << 1 | asleep (written by the consumer)
+//!   512 producer-wait:   sleep u64 = generation << 1 | asleep (written by the producer)
 //!   640 producer role:   pid u32, reserved u32, epoch u64 (incremented per attach)
 //!   768 consumer role:   pid u32, reserved u32, epoch u64
 //! record (at a position p, p % 8 == 0, never straddling the end of the data area):
@@ -197,10 +197,11 @@ pub(crate) struct ConsumerLine {
 }
 
 /// A side's "I am asleep, ring my bell" word, alone on its line so that the
-/// other side can poll it without stealing the cursor lines.
+/// other side can poll it without stealing the cursor lines: `generation << 1 |
+/// asleep`, written only by the side that sleeps.
 #[repr(C, align(128))]
 pub(crate) struct WaitLine {
-    pub sleeping: AtomicU32,
+    pub sleep: AtomicU64,
 }
 
 /// Who holds a role (advisory, for messages; the OS lock is the authority).
@@ -242,7 +243,7 @@ impl Control {
     #[cfg(loom)]
     pub(crate) fn new() -> Control {
         let line = || WaitLine {
-            sleeping: AtomicU32::new(0),
+            sleep: AtomicU64::new(0),
         };
         let role = || RoleLine {
             pid: AtomicU32::new(0),

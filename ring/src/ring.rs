@@ -41,7 +41,7 @@
 use crate::error::{Corruption, Error, PushError, Result, Role};
 use crate::layout::*;
 use crate::mem::Mem;
-use crate::sync::{fence, order, Access, Ordering::Relaxed};
+use crate::sync::{fence, order, Access, AtomicU64, Ordering::Relaxed};
 
 #[cfg(not(loom))]
 use crate::file::{self, CreateOptions, OpenOptions};
@@ -196,6 +196,36 @@ fn verify_crc(mem: &Mem, off: usize, h: RecordHeader, pos: u64) -> Result<(), Co
     Ok(())
 }
 
+// The sleep/wake handshake. A side about to sleep stores `generation << 1 | 1`
+// into its own sleep word (a new generation each time), issues a SeqCst fence
+// and looks at the ring once more. The other side, after publishing (or
+// releasing), issues a SeqCst fence and loads that word. Either the sleeper's
+// second look sees the new cursor, or the waker's load sees the announcement:
+// no wakeup is lost. The waker rings once per generation it sees asleep, so a
+// burst of commits rings once, and an awake peer is never rung. Only plain
+// loads and stores touch the word (no read-modify-write), and the generation
+// lives in the file, so a restarted sleeper continues it.
+
+fn announce_sleep(w: &AtomicU64) {
+    let generation = (w.load(Relaxed) >> 1) + 1;
+    w.store(generation << 1 | 1, Relaxed);
+}
+
+fn end_sleep(w: &AtomicU64) {
+    let v = w.load(Relaxed);
+    w.store(v & !1, Relaxed);
+}
+
+#[inline(always)]
+fn take_wakeup(w: &AtomicU64, rung: &mut u64) -> bool {
+    let v = w.load(Relaxed);
+    if v & 1 != 0 && v != *rung {
+        *rung = v;
+        return true;
+    }
+    false
+}
+
 fn extra(checksum: bool) -> u64 {
     (RECORD_HEADER_LEN + RECORD_ALIGN - 1 + if checksum { CRC_LEN } else { 0 }) as u64
 }
@@ -229,6 +259,8 @@ pub struct Producer {
     synced_to: u64,
     sticky: Option<std::io::Error>,
     epoch: u64,
+    /// The consumer's last sleep word this producer rang for.
+    rung: u64,
     role: RoleHold,
 }
 
@@ -251,6 +283,8 @@ pub struct Consumer {
     checksum: bool,
     batch: Vec<Desc>,
     epoch: u64,
+    /// The producer's last sleep word this consumer rang for.
+    rung: u64,
     role: RoleHold,
 }
 
@@ -376,6 +410,7 @@ impl Producer {
             synced_to: tail,
             sticky: None,
             epoch,
+            rung: 0,
             role,
             mem,
         })
@@ -578,15 +613,14 @@ impl Producer {
         Ok(())
     }
 
-    /// After committing: whether the consumer has announced it is going to sleep
-    /// and must be woken. At most one call returns `true` per announcement, so
-    /// exactly one bell is rung; a busy consumer costs one fence and one load of a
-    /// line it rarely writes.
+    /// After committing: whether the consumer has announced that it is going to
+    /// sleep and must be woken. `true` once per announcement, so exactly one bell
+    /// is rung per sleep; a busy consumer costs one fence and one load of a line
+    /// it rarely writes.
     #[inline]
-    pub fn take_consumer_wakeup(&self) -> bool {
+    pub fn take_consumer_wakeup(&mut self) -> bool {
         fence(order::SLEEP_FENCE);
-        let w = &self.mem.ctl().consumer_wait.sleeping;
-        w.load(Relaxed) != 0 && w.swap(0, Relaxed) != 0
+        take_wakeup(&self.mem.ctl().consumer_wait.sleep, &mut self.rung)
     }
 
     /// Before blocking for space: announces that the producer waits for `len`
@@ -594,8 +628,8 @@ impl Producer {
     /// should now block on its doorbell (the consumer will ring it after its next
     /// release), `false` if space appeared (the announcement is withdrawn).
     pub fn space_wait_prepare(&mut self, len: usize) -> Result<bool, Error> {
-        let w = &self.mem.ctl().producer_wait.sleeping;
-        w.store(1, Relaxed);
+        let w = &self.mem.ctl().producer_wait.sleep;
+        announce_sleep(w);
         fence(order::SPACE_FENCE);
         self.refresh_head()?;
         let size = record_size(len.min(self.max_payload), self.checksum) as u64;
@@ -606,7 +640,7 @@ impl Producer {
             self.mask + 1 - off
         };
         if self.tail + pad + size - self.head_cache <= self.mask + 1 {
-            self.mem.ctl().producer_wait.sleeping.store(0, Relaxed);
+            end_sleep(&self.mem.ctl().producer_wait.sleep);
             return Ok(false);
         }
         Ok(true)
@@ -614,7 +648,7 @@ impl Producer {
 
     /// After waking (or giving up waiting) for space.
     pub fn space_wait_done(&mut self) {
-        self.mem.ctl().producer_wait.sleeping.store(0, Relaxed);
+        end_sleep(&self.mem.ctl().producer_wait.sleep);
     }
 
     /// Writes every committed record, then the cursors, through to the file
@@ -842,6 +876,7 @@ impl Consumer {
             checksum,
             batch: Vec::new(),
             epoch,
+            rung: 0,
             role,
             mem,
         })
@@ -1111,14 +1146,13 @@ impl Consumer {
 
     /// Before blocking for records: announces that the consumer is about to
     /// sleep, then looks again. Returns `true` if the caller should now block on
-    /// its doorbell (the producer's next commit will take the announcement and
+    /// its doorbell (the producer's next commit will see the announcement and
     /// ring it), `false` if a record appeared (the announcement is withdrawn).
     pub fn sleep_prepare(&mut self) -> Result<bool, Error> {
-        let w = &self.mem.ctl().consumer_wait.sleeping;
-        w.store(1, Relaxed);
+        announce_sleep(&self.mem.ctl().consumer_wait.sleep);
         fence(order::SLEEP_FENCE);
         if self.read_pos != self.tail_cache || self.refresh_tail()? {
-            self.mem.ctl().consumer_wait.sleeping.store(0, Relaxed);
+            end_sleep(&self.mem.ctl().consumer_wait.sleep);
             return Ok(false);
         }
         Ok(true)
@@ -1126,16 +1160,15 @@ impl Consumer {
 
     /// After waking (or giving up sleeping).
     pub fn sleep_done(&mut self) {
-        self.mem.ctl().consumer_wait.sleeping.store(0, Relaxed);
+        end_sleep(&self.mem.ctl().consumer_wait.sleep);
     }
 
     /// After releasing: whether the producer waits for space and must be woken.
-    /// At most one call returns `true` per announcement.
+    /// `true` once per announcement.
     #[inline]
-    pub fn take_producer_wakeup(&self) -> bool {
+    pub fn take_producer_wakeup(&mut self) -> bool {
         fence(order::SPACE_FENCE);
-        let w = &self.mem.ctl().producer_wait.sleeping;
-        w.load(Relaxed) != 0 && w.swap(0, Relaxed) != 0
+        take_wakeup(&self.mem.ctl().producer_wait.sleep, &mut self.rung)
     }
 
     /// Whether the file behind this ring was truncated under us.

@@ -108,9 +108,13 @@ impl Tracker {
         Tracker { words }
     }
 
+    /// The words that bytes `[off, off + len)` touch (none when `len` is 0).
     fn span(&self, off: usize, len: usize) -> core::ops::Range<usize> {
+        if len == 0 {
+            return 0..0;
+        }
         let first = off / 8;
-        let last = (off + len.max(1)).div_ceil(8);
+        let last = (off + len).div_ceil(8);
         first..last.min(self.words.len())
     }
 
