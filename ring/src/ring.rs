@@ -520,6 +520,21 @@ impl Producer {
         }
     }
 
+    /// Whether a record of `len` payload bytes would fit now (looking at the
+    /// consumer's cursor if the cached one says no). Never waits, reserves nothing.
+    #[inline]
+    pub fn can_reserve(&mut self, len: usize) -> Result<bool, Error> {
+        let cap = self.mask + 1;
+        let size = (len.min(self.max_payload) as u64 + self.extra) & !(RECORD_ALIGN as u64 - 1);
+        let off = self.tail & self.mask;
+        let pad = if size <= cap - off { 0 } else { cap - off };
+        if self.tail + pad + size - self.head_cache <= cap {
+            return Ok(true);
+        }
+        self.refresh_head()?;
+        Ok(self.tail + pad + size - self.head_cache <= cap)
+    }
+
     /// Copies `payload` into a new record and commits it; returns its sequence number.
     #[inline]
     pub fn push(&mut self, kind: u16, payload: &[u8]) -> Result<u64, PushError> {
@@ -1037,6 +1052,13 @@ impl Consumer {
                 Err(p) => return Err(self.corrupt(p)),
             }
         }
+    }
+
+    /// Whether a record is ready to read (reloading the producer's cursor if the
+    /// cached one says empty). Never waits.
+    #[inline]
+    pub fn has_next(&mut self) -> Result<bool, Error> {
+        Ok(self.read_pos != self.tail_cache || self.refresh_tail()?)
     }
 
     /// Reads up to `max` records at once (reloading the producer's cursor at most

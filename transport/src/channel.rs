@@ -1,0 +1,349 @@
+//! A channel is a directory: `req.ring` (client to server), `resp.ring` (server
+//! to client: responses and notifications) and `sock`, the rendezvous socket on
+//! which the server hands out its doorbell and checks who connects.
+
+use std::io::{self, IoSlice, IoSliceMut};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use nix::sys::socket::{self, ControlMessage, ControlMessageOwned, MsgFlags};
+
+use crate::error::{io, Error, Result};
+
+/// The request ring's file name.
+pub const REQUEST_RING: &str = "req.ring";
+/// The response ring's file name.
+pub const RESPONSE_RING: &str = "resp.ring";
+/// The rendezvous socket's file name.
+pub const SOCKET: &str = "sock";
+
+/// Where channels live unless told otherwise: tmpfs, so that the rings survive
+/// process restarts at memory speed.
+pub fn default_dir(name: &str) -> PathBuf {
+    PathBuf::from("/dev/shm/sairing").join(name)
+}
+
+/// The files of a channel.
+#[derive(Debug, Clone)]
+pub struct Paths {
+    /// The directory.
+    pub dir: PathBuf,
+    /// Client to server.
+    pub request: PathBuf,
+    /// Server to client.
+    pub response: PathBuf,
+    /// Rendezvous socket.
+    pub socket: PathBuf,
+}
+
+impl Paths {
+    /// The paths of the channel in `dir`.
+    pub fn new(dir: impl AsRef<Path>) -> Paths {
+        let dir = dir.as_ref().to_owned();
+        Paths {
+            request: dir.join(REQUEST_RING),
+            response: dir.join(RESPONSE_RING),
+            socket: dir.join(SOCKET),
+            dir,
+        }
+    }
+}
+
+/// How to create a channel.
+#[derive(Debug, Clone)]
+pub struct ChannelOptions {
+    /// Capacity of each ring in bytes (power of two, at least 4096). Default 64 MiB.
+    pub capacity: u64,
+    /// Let this group use the channel (directory 0770, files 0660); otherwise
+    /// only the owner (0700 / 0600).
+    pub group: Option<u32>,
+    /// CRC-32C on every record (for rings on disk).
+    pub checksums: bool,
+}
+
+impl Default for ChannelOptions {
+    fn default() -> Self {
+        ChannelOptions {
+            capacity: sairing_ring::layout::DEFAULT_CAPACITY,
+            group: None,
+            checksums: false,
+        }
+    }
+}
+
+/// Creates the channel directory (and its parents) and both rings. Fails if the
+/// channel already exists.
+pub fn create(dir: impl AsRef<Path>, opts: &ChannelOptions) -> Result<Paths> {
+    let p = Paths::new(dir);
+    if let Some(parent) = p.dir.parent() {
+        std::fs::create_dir_all(parent).map_err(io(parent, "create parent directory"))?;
+    }
+    let mode = if opts.group.is_some() { 0o770 } else { 0o700 };
+    match std::fs::DirBuilder::new().mode(mode).create(&p.dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+            if p.request.exists() || p.response.exists() {
+                return Err(Error::Channel {
+                    path: p.dir,
+                    what: "a channel already exists here".into(),
+                });
+            }
+        }
+        Err(e) => return Err(io(&p.dir, "create channel directory")(e)),
+    }
+    std::fs::set_permissions(&p.dir, std::fs::Permissions::from_mode(mode)).map_err(io(&p.dir, "chmod"))?;
+    if let Some(gid) = opts.group {
+        std::os::unix::fs::chown(&p.dir, None, Some(gid)).map_err(io(&p.dir, "chown"))?;
+    }
+    let ring = sairing_ring::CreateOptions {
+        capacity: opts.capacity,
+        checksums: opts.checksums,
+        group: opts.group,
+    };
+    sairing_ring::create(&p.request, &ring)?;
+    if let Err(e) = sairing_ring::create(&p.response, &ring) {
+        let _ = std::fs::remove_file(&p.request);
+        return Err(e.into());
+    }
+    Ok(p)
+}
+
+/// Removes a channel. Refuses while a client or server is attached, unless `force`.
+pub fn remove(dir: impl AsRef<Path>, force: bool) -> Result<()> {
+    let p = Paths::new(dir);
+    if !force {
+        for ring in [&p.request, &p.response] {
+            if ring.exists() {
+                let (prod, cons) = sairing_ring::roles_alive(ring)?;
+                if prod || cons {
+                    return Err(Error::Channel {
+                        path: p.dir.clone(),
+                        what: format!("{} is in use; stop its client and server first", ring.display()),
+                    });
+                }
+            }
+        }
+    }
+    for f in [&p.request, &p.response, &p.socket] {
+        match std::fs::remove_file(f) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(io(f, "remove")(e)),
+        }
+    }
+    std::fs::remove_dir(&p.dir).map_err(io(&p.dir, "remove channel directory"))
+}
+
+/// Who may connect to a server.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AccessPolicy {
+    /// Also admit processes whose primary group is this one.
+    pub allow_gid: Option<u32>,
+}
+
+/// The other side of the rendezvous socket: its doorbell, and the connection
+/// whose hang-up says it has died.
+#[derive(Debug)]
+pub struct Peer {
+    /// The connection (no data flows after the handshake).
+    pub stream: UnixStream,
+    /// The peer's eventfd, to ring it.
+    pub bell: OwnedFd,
+    /// The peer's pid, from the kernel (SO_PEERCRED).
+    pub pid: i32,
+}
+
+impl Peer {
+    /// Rings the peer's doorbell.
+    pub fn ring(&self) {
+        crate::bell::ring(self.bell.as_fd());
+    }
+
+    /// Whether the peer has hung up (non-blocking check).
+    pub fn hung_up(&self) -> bool {
+        let mut b = [0u8; 16];
+        // SAFETY: reads into a live 16-byte buffer from a socket we own, without blocking.
+        let n = unsafe {
+            libc::recv(self.stream.as_raw_fd(), b.as_mut_ptr().cast(), b.len(), libc::MSG_DONTWAIT)
+        };
+        if n == 0 {
+            return true;
+        }
+        if n < 0 {
+            let e = io::Error::last_os_error();
+            return !matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted);
+        }
+        false
+    }
+}
+
+const HELLO: &[u8; 16] = b"SAIRING-HELLO-1\0";
+const WELCOME: &[u8; 16] = b"SAIRING-WELCOME\0";
+const REFUSED: &[u8; 16] = b"SAIRING-REFUSED\0";
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(2);
+
+fn send_with_fd(sock: &UnixStream, msg: &[u8; 16], fd: BorrowedFd<'_>) -> nix::Result<usize> {
+    let fds = [fd.as_raw_fd()];
+    let cmsg = [ControlMessage::ScmRights(&fds)];
+    socket::sendmsg::<()>(sock.as_raw_fd(), &[IoSlice::new(msg)], &cmsg, MsgFlags::MSG_NOSIGNAL, None)
+}
+
+fn recv_with_fd(sock: &UnixStream) -> nix::Result<([u8; 16], usize, Option<OwnedFd>)> {
+    let mut buf = [0u8; 16];
+    let mut space = nix::cmsg_space!([RawFd; 1]);
+    let (n, fd) = {
+        let mut iov = [IoSliceMut::new(&mut buf)];
+        let msg = socket::recvmsg::<()>(sock.as_raw_fd(), &mut iov, Some(&mut space), MsgFlags::MSG_CMSG_CLOEXEC)?;
+        let mut fd = None;
+        for c in msg.cmsgs()? {
+            if let ControlMessageOwned::ScmRights(fds) = c {
+                for (i, raw) in fds.into_iter().enumerate() {
+                    // SAFETY: the kernel just installed `raw` in our table for us;
+                    // we take ownership of the first and close any extra ones.
+                    let owned = unsafe { OwnedFd::from_raw_fd(raw) };
+                    if i == 0 {
+                        fd = Some(owned);
+                    }
+                }
+            }
+        }
+        (msg.bytes, fd)
+    };
+    Ok((buf, n, fd))
+}
+
+/// Client side: connects to the server's socket, offers `bell` and takes the
+/// server's. `Ok(None)` when no server is listening (not yet started, or dead).
+pub fn connect(paths: &Paths, bell: BorrowedFd<'_>) -> Result<Option<Peer>> {
+    let stream = match UnixStream::connect(&paths.socket) {
+        Ok(s) => s,
+        Err(e) if matches!(e.kind(), io::ErrorKind::NotFound | io::ErrorKind::ConnectionRefused) => return Ok(None),
+        Err(e) => return Err(io(&paths.socket, "connect")(e)),
+    };
+    let hs = |what: String| Error::Handshake {
+        path: paths.socket.clone(),
+        what,
+    };
+    stream
+        .set_read_timeout(Some(HANDSHAKE_TIMEOUT))
+        .map_err(io(&paths.socket, "set timeout"))?;
+    match send_with_fd(&stream, HELLO, bell) {
+        Ok(_) => {}
+        // The server died between accept and now: same as not listening.
+        Err(nix::errno::Errno::EPIPE) | Err(nix::errno::Errno::ECONNRESET) => return Ok(None),
+        Err(e) => return Err(hs(format!("send hello: {e}"))),
+    }
+    let (msg, n, fd) = match recv_with_fd(&stream) {
+        Ok(r) => r,
+        Err(nix::errno::Errno::ECONNRESET) => return Ok(None),
+        Err(e) => return Err(hs(format!("receive reply: {e}"))),
+    };
+    if n == 0 {
+        return Ok(None); // the server closed: it is going away
+    }
+    if &msg == REFUSED {
+        return Err(Error::Refused {
+            path: paths.socket.clone(),
+            reason: "this process's uid/gid is not allowed by the server".into(),
+        });
+    }
+    if n != 16 || &msg != WELCOME {
+        return Err(hs(format!("unexpected reply {:?}", String::from_utf8_lossy(&msg[..n]))));
+    }
+    let bell = fd.ok_or_else(|| hs("the server sent no doorbell".into()))?;
+    let cred = socket::getsockopt(&stream, socket::sockopt::PeerCredentials)
+        .map_err(|e| hs(format!("SO_PEERCRED: {e}")))?;
+    stream.set_read_timeout(None).map_err(io(&paths.socket, "set timeout"))?;
+    Ok(Some(Peer {
+        stream,
+        bell,
+        pid: cred.pid(),
+    }))
+}
+
+/// Server side: binds the rendezvous socket (replacing a stale one: the caller
+/// holds the rings' roles, so no other server is alive).
+pub fn listen(paths: &Paths) -> Result<UnixListener> {
+    match std::fs::remove_file(&paths.socket) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => return Err(io(&paths.socket, "remove stale socket")(e)),
+    }
+    let l = UnixListener::bind(&paths.socket).map_err(io(&paths.socket, "bind"))?;
+    let dir_meta = std::fs::metadata(&paths.dir).map_err(io(&paths.dir, "stat"))?;
+    let mode = if dir_meta.mode() & 0o070 != 0 { 0o660 } else { 0o600 };
+    std::fs::set_permissions(&paths.socket, std::fs::Permissions::from_mode(mode))
+        .map_err(io(&paths.socket, "chmod"))?;
+    l.set_nonblocking(true).map_err(io(&paths.socket, "set non-blocking"))?;
+    Ok(l)
+}
+
+/// What became of one pending connection.
+pub enum Accepted {
+    /// Nobody was waiting.
+    Nothing,
+    /// A client was admitted.
+    Peer(Peer),
+    /// A client was turned away (its uid, gid and pid).
+    Refused {
+        /// Its uid.
+        uid: u32,
+        /// Its gid.
+        gid: u32,
+        /// Its pid.
+        pid: i32,
+    },
+    /// A client that broke off the handshake (it died, or spoke nonsense).
+    Failed(String),
+}
+
+/// Server side: accepts one pending connection, if any, checks the peer's
+/// credentials, and exchanges doorbells.
+pub fn accept(paths: &Paths, listener: &UnixListener, bell: BorrowedFd<'_>, policy: AccessPolicy) -> Result<Accepted> {
+    let stream = match listener.accept() {
+        Ok((s, _)) => s,
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(Accepted::Nothing),
+        Err(e) => return Err(io(&paths.socket, "accept")(e)),
+    };
+    let fail = |what: String| Ok(Accepted::Failed(what));
+    if stream.set_nonblocking(false).is_err() || stream.set_read_timeout(Some(HANDSHAKE_TIMEOUT)).is_err() {
+        return fail("could not configure the connection".into());
+    }
+    let cred = match socket::getsockopt(&stream, socket::sockopt::PeerCredentials) {
+        Ok(c) => c,
+        Err(e) => return fail(format!("SO_PEERCRED: {e}")),
+    };
+    // SAFETY: geteuid has no preconditions.
+    let me = unsafe { libc::geteuid() };
+    let admitted = cred.uid() == me || policy.allow_gid == Some(cred.gid());
+    if !admitted {
+        let _ = socket::send(stream.as_raw_fd(), REFUSED, MsgFlags::MSG_NOSIGNAL);
+        return Ok(Accepted::Refused {
+            uid: cred.uid(),
+            gid: cred.gid(),
+            pid: cred.pid(),
+        });
+    }
+    let (msg, n, fd) = match recv_with_fd(&stream) {
+        Ok(r) => r,
+        Err(e) => return fail(format!("receive hello: {e}")),
+    };
+    if n != 16 || &msg != HELLO {
+        return fail(format!("unexpected hello {:?}", String::from_utf8_lossy(&msg[..n])));
+    }
+    let Some(peer_bell) = fd else {
+        return fail("the client sent no doorbell".into());
+    };
+    if let Err(e) = send_with_fd(&stream, WELCOME, bell) {
+        return fail(format!("send welcome: {e}"));
+    }
+    let _ = stream.set_read_timeout(None);
+    Ok(Accepted::Peer(Peer {
+        stream,
+        bell: peer_bell,
+        pid: cred.pid(),
+    }))
+}

@@ -1,0 +1,480 @@
+//! The orchagent side of a channel: sends SAI requests, receives responses and
+//! notifications.
+
+use std::collections::VecDeque;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use sairing_ring::{Consumer, OpenOptions, Producer};
+
+use crate::bell::Bell;
+use crate::channel::{self, Paths};
+use crate::codec::{self, Body, Op, KIND_NOTIFICATION, KIND_REQUEST, KIND_RESPONSE};
+use crate::error::{io, Error, Result};
+use crate::link::{Link, Wait, WaitPolicy};
+
+/// How create/set/remove calls behave, as in sairedis.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Mode {
+    /// Every call waits for its status.
+    #[default]
+    Sync,
+    /// create/set/remove return at once; failures are collected
+    /// ([`Client::take_failures`]). get and notify still wait.
+    Async,
+    /// Every call except get and notify returns its sequence number at once;
+    /// completions are matched by sequence number ([`Client::next_completion`]).
+    Pipelined,
+}
+
+/// Client settings.
+#[derive(Debug, Clone, Default)]
+pub struct ClientOptions {
+    /// Call behaviour.
+    pub mode: Mode,
+    /// Spinning, sleeping, timeouts and full-ring behaviour.
+    pub wait: WaitPolicy,
+}
+
+/// A response, copied out of the ring.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Response {
+    /// The op it answers.
+    pub op: Op,
+    /// The sequence number of the request it answers.
+    pub seq: u64,
+    /// `SAI_STATUS_SUCCESS`, ...
+    pub status: String,
+    /// The attributes a get returned.
+    pub attrs: Vec<(String, String)>,
+    /// One status per object of a bulk request.
+    pub statuses: Vec<String>,
+}
+
+impl Response {
+    /// Whether the status is `SAI_STATUS_SUCCESS`.
+    pub fn is_success(&self) -> bool {
+        self.status == "SAI_STATUS_SUCCESS"
+    }
+}
+
+/// A notification from the server, copied out of the ring.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notification {
+    /// `port_state_change`, ...
+    pub name: String,
+    /// JSON.
+    pub payload: String,
+}
+
+/// What a call gave back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// The response (sync mode, and get/notify in every mode).
+    Done(Response),
+    /// Sent; the response comes later (async and pipelined modes).
+    Sent(u64),
+}
+
+/// The client end of a channel.
+pub struct Client {
+    paths: Paths,
+    link: Link,
+    rx: Consumer,
+    next_connect: Instant,
+    epoch: u32,
+    mode: Mode,
+    sent: u64,
+    answered: u64,
+    stale: u64,
+    awaiting: Option<u64>,
+    completed: VecDeque<Response>,
+    failures: Vec<Response>,
+    notifications: VecDeque<Notification>,
+    on_notification: Option<Box<dyn FnMut(Notification) + Send>>,
+}
+
+impl Client {
+    /// Attaches to the channel in `dir` as its client. The server need not be
+    /// running: requests queue in the ring (up to its capacity) and the client
+    /// connects when the server appears.
+    pub fn open(dir: impl AsRef<Path>, opts: &ClientOptions) -> Result<Client> {
+        let paths = Paths::new(dir);
+        let ro = OpenOptions::default();
+        let tx = Producer::open(&paths.request, &ro)?;
+        let rx = Consumer::open(&paths.response, &ro)?;
+        let bell = Bell::new().map_err(io(&paths.dir, "eventfd"))?;
+        let epoch = tx.epoch() as u32;
+        let mut c = Client {
+            link: Link {
+                tx,
+                bell,
+                peer: None,
+                policy: opts.wait,
+                ring_path: paths.request.clone(),
+            },
+            paths,
+            rx,
+            next_connect: Instant::now(),
+            epoch,
+            mode: opts.mode,
+            sent: 0,
+            answered: 0,
+            stale: 0,
+            awaiting: None,
+            completed: VecDeque::new(),
+            failures: Vec::new(),
+            notifications: VecDeque::new(),
+            on_notification: None,
+        };
+        c.service()?;
+        Ok(c)
+    }
+
+    /// This client's incarnation (responses to earlier ones are discarded).
+    pub fn epoch(&self) -> u32 {
+        self.epoch
+    }
+
+    /// Whether the server is connected now.
+    pub fn connected(&self) -> bool {
+        self.link.peer.is_some()
+    }
+
+    /// The server's pid, while connected.
+    pub fn server_pid(&self) -> Option<i32> {
+        self.link.peer.as_ref().map(|p| p.pid)
+    }
+
+    /// Requests sent, and responses received for them.
+    pub fn counts(&self) -> (u64, u64) {
+        (self.sent, self.answered)
+    }
+
+    /// Responses to a previous incarnation of this client that were discarded.
+    pub fn stale_responses(&self) -> u64 {
+        self.stale
+    }
+
+    /// Changes how the client waits (spinning, sleeping, timeouts, full ring).
+    pub fn set_wait_policy(&mut self, policy: WaitPolicy) {
+        self.link.policy = policy;
+    }
+
+    /// Changes the call mode.
+    pub fn set_mode(&mut self, mode: Mode) {
+        self.mode = mode;
+    }
+
+    /// Delivers notifications to `f` as they arrive instead of queueing them.
+    pub fn on_notification(&mut self, f: impl FnMut(Notification) + Send + 'static) {
+        self.on_notification = Some(Box::new(f));
+    }
+
+    /// Notifications received so far (when no callback is set).
+    pub fn take_notifications(&mut self) -> Vec<Notification> {
+        self.notifications.drain(..).collect()
+    }
+
+    /// Failed responses to async calls received so far.
+    pub fn take_failures(&mut self) -> Vec<Response> {
+        std::mem::take(&mut self.failures)
+    }
+
+    /// Reconnects to the server if needed (rate-limited) and notices a server
+    /// that has gone away. Called from every wait; callers with their own event
+    /// loop call it when the socket or the bell fires.
+    pub fn service(&mut self) -> Result<()> {
+        reconnect(&self.paths, &mut self.link, &mut self.next_connect)
+    }
+
+    /// Sends a request; returns its sequence number. Waits for space in a full
+    /// ring unless the policy is non-blocking.
+    pub fn send<A: AsRef<str>>(&mut self, op: Op, key: &str, body: &Body<'_, A>) -> Result<u64> {
+        let len = codec::request_len(key, body);
+        let epoch = self.epoch;
+        let paths = &self.paths;
+        let next_connect = &mut self.next_connect;
+        let mut r = self.link.reserve_waiting(len, KIND_REQUEST, |link| {
+            reconnect(paths, link, next_connect).map(|()| None)
+        })?;
+        let seq = r.seq();
+        codec::encode_request(&mut r, op, epoch, seq, key, body);
+        r.commit();
+        self.sent += 1;
+        self.link.wake_peer();
+        Ok(seq)
+    }
+
+    /// Reads every response and notification available now; returns how many.
+    pub fn pump(&mut self) -> Result<usize> {
+        let mut n = 0;
+        let result = loop {
+            let rec = match self.rx.read() {
+                Ok(Some(rec)) => rec,
+                Ok(None) => break Ok(()),
+                Err(e) => break Err(e.into()),
+            };
+            n += 1;
+            let rseq = rec.seq();
+            match rec.kind() {
+                KIND_RESPONSE => {
+                    let v = match codec::decode_response(rec.payload(), rseq) {
+                        Ok(v) => v,
+                        Err(e) => break Err(e.into()),
+                    };
+                    if v.epoch != self.epoch {
+                        self.stale += 1;
+                        continue;
+                    }
+                    let resp = Response {
+                        op: v.op,
+                        seq: v.seq,
+                        status: v.status.to_owned(),
+                        attrs: v.attrs.to_vec(),
+                        statuses: v.statuses.iter().map(|s| (*s).to_owned()).collect(),
+                    };
+                    self.answered += 1;
+                    let awaited = self.awaiting == Some(resp.seq);
+                    match self.mode {
+                        Mode::Async if !awaited => {
+                            if !resp.is_success() {
+                                self.failures.push(resp);
+                            }
+                        }
+                        _ => self.completed.push_back(resp),
+                    }
+                }
+                KIND_NOTIFICATION => {
+                    let v = match codec::decode_notification(rec.payload(), rseq) {
+                        Ok(v) => v,
+                        Err(e) => break Err(e.into()),
+                    };
+                    let note = Notification {
+                        name: v.name.to_owned(),
+                        payload: v.payload.to_owned(),
+                    };
+                    match &mut self.on_notification {
+                        Some(f) => f(note),
+                        None => self.notifications.push_back(note),
+                    }
+                }
+                other => {
+                    break Err(Error::Channel {
+                        path: self.paths.response.clone(),
+                        what: format!("record {rseq} has kind {other}, expected a response or a notification"),
+                    })
+                }
+            }
+        };
+        // A bad record is skipped (released) after being reported.
+        self.rx.release();
+        if self.rx.take_producer_wakeup() {
+            if let Some(p) = &self.link.peer {
+                p.ring();
+            }
+        }
+        result.map(|()| n)
+    }
+
+    /// Waits until something arrives on the response ring (or `timeout`).
+    /// Returns whether anything did.
+    fn wait_for_input(&mut self, wait: &mut Wait) -> Result<bool> {
+        loop {
+            if self.rx.has_next()? {
+                return Ok(true);
+            }
+            if wait.spin() {
+                continue;
+            }
+            if wait.expired() {
+                return Ok(false);
+            }
+            self.service()?;
+            if self.rx.sleep_prepare()? {
+                let fds = self.link.sleep_fds(None);
+                let r = self.link.sleep(&fds, wait);
+                self.rx.sleep_done();
+                r?;
+                self.service()?;
+            }
+        }
+    }
+
+    /// Waits for the response to request `seq`.
+    pub fn wait_for(&mut self, seq: u64, timeout: Option<Duration>) -> Result<Response> {
+        let timeout = timeout.unwrap_or(self.link.policy.timeout);
+        let policy = self.link.policy;
+        let mut wait = Wait::new(&policy, Some(timeout));
+        self.awaiting = Some(seq);
+        let r = loop {
+            if let Some(i) = self.completed.iter().position(|r| r.seq == seq) {
+                break Ok(self.completed.remove(i).expect("index is in range"));
+            }
+            if self.pump()? > 0 {
+                continue;
+            }
+            if !self.wait_for_input(&mut wait)? {
+                break Err(Error::Timeout {
+                    path: self.paths.dir.clone(),
+                    what: "response",
+                    after: timeout,
+                });
+            }
+        };
+        self.awaiting = None;
+        r
+    }
+
+    /// The next completed response in arrival order (pipelined mode), waiting
+    /// up to `timeout`; `None` on timeout.
+    pub fn next_completion(&mut self, timeout: Option<Duration>) -> Result<Option<Response>> {
+        let timeout = timeout.unwrap_or(self.link.policy.timeout);
+        let policy = self.link.policy;
+        let mut wait = Wait::new(&policy, Some(timeout));
+        loop {
+            if let Some(r) = self.completed.pop_front() {
+                return Ok(Some(r));
+            }
+            if self.pump()? > 0 {
+                continue;
+            }
+            if !self.wait_for_input(&mut wait)? {
+                return Ok(None);
+            }
+        }
+    }
+
+    /// Waits until every request sent so far has been answered.
+    pub fn wait_all(&mut self, timeout: Option<Duration>) -> Result<()> {
+        let timeout = timeout.unwrap_or(self.link.policy.timeout);
+        let policy = self.link.policy;
+        let mut wait = Wait::new(&policy, Some(timeout));
+        while self.answered < self.sent {
+            if self.pump()? > 0 {
+                continue;
+            }
+            if !self.wait_for_input(&mut wait)? {
+                return Err(Error::Timeout {
+                    path: self.paths.dir.clone(),
+                    what: "response to every request sent",
+                    after: timeout,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Waits up to `timeout` for a notification (queued ones first).
+    pub fn next_notification(&mut self, timeout: Duration) -> Result<Option<Notification>> {
+        let policy = self.link.policy;
+        let mut wait = Wait::new(&policy, Some(timeout));
+        loop {
+            if let Some(n) = self.notifications.pop_front() {
+                return Ok(Some(n));
+            }
+            if self.pump()? > 0 {
+                continue;
+            }
+            if !self.wait_for_input(&mut wait)? {
+                return Ok(None);
+            }
+        }
+    }
+
+    /// Sends a request and, as the mode says, waits for its response or not.
+    pub fn execute<A: AsRef<str>>(&mut self, op: Op, key: &str, body: &Body<'_, A>) -> Result<Outcome> {
+        let seq = self.send(op, key, body)?;
+        let waits = match self.mode {
+            Mode::Sync => true,
+            Mode::Async | Mode::Pipelined => matches!(op, Op::Get | Op::BulkGet | Op::Notify | Op::Flush),
+        };
+        if waits {
+            Ok(Outcome::Done(self.wait_for(seq, None)?))
+        } else {
+            Ok(Outcome::Sent(seq))
+        }
+    }
+
+    /// SAI create.
+    pub fn create<A: AsRef<str>>(&mut self, key: &str, attrs: &[(A, A)]) -> Result<Outcome> {
+        self.execute(Op::Create, key, &Body::Attrs(attrs))
+    }
+
+    /// SAI remove.
+    pub fn remove(&mut self, key: &str) -> Result<Outcome> {
+        self.execute::<&str>(Op::Remove, key, &Body::Attrs(&[]))
+    }
+
+    /// SAI set of one attribute.
+    pub fn set(&mut self, key: &str, name: &str, value: &str) -> Result<Outcome> {
+        self.execute(Op::Set, key, &Body::Attrs(&[(name, value)]))
+    }
+
+    /// SAI get: `attrs` names the attributes wanted (values as placeholders, as
+    /// sairedis records them). Always waits.
+    pub fn get<A: AsRef<str>>(&mut self, key: &str, attrs: &[(A, A)]) -> Result<Response> {
+        let seq = self.send(Op::Get, key, &Body::Attrs(attrs))?;
+        self.wait_for(seq, None)
+    }
+
+    /// A bulk operation on objects of one type; the response has one status per object.
+    pub fn bulk<A: AsRef<str>>(
+        &mut self,
+        op: Op,
+        object_type: &str,
+        objects: &[codec::BulkObject<'_, A>],
+    ) -> Result<Outcome> {
+        self.execute(op, object_type, &Body::Bulk(objects))
+    }
+
+    /// A notify to syncd (INIT_VIEW, APPLY_VIEW, ...). Always waits.
+    pub fn notify_syncd(&mut self, name: &str) -> Result<Response> {
+        let seq = self.send::<&str>(Op::Notify, name, &Body::Attrs(&[]))?;
+        self.wait_for(seq, None)
+    }
+
+    /// For an external event loop: before waiting on [`AsFd`], call this; if it
+    /// returns `false` a response is already there (do not wait). After waking,
+    /// call [`Client::after_wake`].
+    pub fn prepare_to_wait(&mut self) -> Result<bool> {
+        self.service()?;
+        Ok(self.rx.sleep_prepare()?)
+    }
+
+    /// After an external wait on [`AsFd`] returned.
+    pub fn after_wake(&mut self) -> Result<()> {
+        self.rx.sleep_done();
+        self.link.bell.drain();
+        self.service()
+    }
+
+    /// The server connection's descriptor, for an external loop to watch for
+    /// hang-ups (`None` while unconnected: poll again within 20 ms).
+    pub fn socket_fd(&self) -> Option<RawFd> {
+        self.link.peer.as_ref().map(|p| p.stream.as_raw_fd())
+    }
+}
+
+/// Notices a server that has gone away, and connects (rate-limited) when none is.
+fn reconnect(paths: &Paths, link: &mut Link, next_connect: &mut Instant) -> Result<()> {
+    link.check_peer();
+    if link.peer.is_none() && Instant::now() >= *next_connect {
+        *next_connect = Instant::now() + crate::link::UNCONNECTED_POLL;
+        if let Some(p) = channel::connect(paths, link.bell.as_fd())? {
+            // Anything published while unconnected may be waiting on a server
+            // that went to sleep before we had its bell: ring once.
+            p.ring();
+            link.peer = Some(p);
+        }
+    }
+    Ok(())
+}
+
+/// The client's doorbell: readable when the server has rung.
+impl AsFd for Client {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.link.bell.as_fd()
+    }
+}

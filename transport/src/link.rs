@@ -1,0 +1,184 @@
+//! What both ends of a channel share: the ring a side writes, its own doorbell,
+//! the peer (when connected), and the adaptive wait.
+
+use std::os::fd::{AsFd, AsRawFd, RawFd};
+use std::time::{Duration, Instant};
+
+use sairing_ring::{Producer, Reservation};
+
+use crate::bell::{self, Bell};
+use crate::channel::Peer;
+use crate::error::{io, push_error, Result};
+
+/// How a side waits: spin for `spin`, then sleep on its doorbell.
+#[derive(Debug, Clone, Copy)]
+pub struct WaitPolicy {
+    /// Busy-poll this long before sleeping. `Duration::MAX` never sleeps (the
+    /// peer then never needs to ring: busy-poll mode).
+    pub spin: Duration,
+    /// Give up waiting for the peer (a response, or space in a full ring)
+    /// after this long.
+    pub timeout: Duration,
+    /// Return `Full` at once instead of waiting when the ring we write is full.
+    pub nonblocking: bool,
+}
+
+impl Default for WaitPolicy {
+    fn default() -> Self {
+        WaitPolicy {
+            spin: Duration::from_micros(50),
+            timeout: Duration::from_secs(30),
+            nonblocking: false,
+        }
+    }
+}
+
+impl WaitPolicy {
+    /// Busy-polling: never sleeps, never makes a system call to wait.
+    pub fn busy_poll() -> Self {
+        WaitPolicy {
+            spin: Duration::MAX,
+            ..Default::default()
+        }
+    }
+}
+
+/// The state of a wait in progress.
+pub(crate) struct Wait {
+    start: Instant,
+    spin_until: Option<Instant>,
+    deadline: Option<Instant>,
+    spins: u32,
+}
+
+impl Wait {
+    pub(crate) fn new(policy: &WaitPolicy, timeout: Option<Duration>) -> Wait {
+        let start = Instant::now();
+        Wait {
+            start,
+            spin_until: start.checked_add(policy.spin),
+            deadline: timeout.and_then(|t| start.checked_add(t)),
+            spins: 0,
+        }
+    }
+
+    pub(crate) fn elapsed(&self) -> Duration {
+        self.start.elapsed()
+    }
+
+    /// One spin step; `false` once the spin budget is spent.
+    #[inline]
+    pub(crate) fn spin(&mut self) -> bool {
+        self.spins = self.spins.wrapping_add(1);
+        // Reading the clock costs ~20 ns: look only every 64 turns.
+        if self.spins % 64 == 0 {
+            let now = Instant::now();
+            let spin_over = self.spin_until.is_some_and(|t| now >= t);
+            let past_deadline = self.deadline.is_some_and(|d| now >= d);
+            if spin_over || past_deadline {
+                return false;
+            }
+        }
+        std::hint::spin_loop();
+        true
+    }
+
+    /// Time left before the deadline (`None`: no deadline); zero once past it.
+    pub(crate) fn left(&self) -> Option<Duration> {
+        self.deadline.map(|d| d.saturating_duration_since(Instant::now()))
+    }
+
+    pub(crate) fn expired(&self) -> bool {
+        self.deadline.is_some_and(|d| Instant::now() >= d)
+    }
+}
+
+/// One side's writing half and doorbells.
+pub(crate) struct Link {
+    pub(crate) tx: Producer,
+    pub(crate) bell: Bell,
+    pub(crate) peer: Option<Peer>,
+    pub(crate) policy: WaitPolicy,
+    pub(crate) ring_path: std::path::PathBuf,
+}
+
+/// How long one sleep may last while no peer is connected: the peer's rings
+/// cannot reach us then, so we look at the ring (and for the peer) this often.
+pub(crate) const UNCONNECTED_POLL: Duration = Duration::from_millis(20);
+
+impl Link {
+    /// After publishing: rings the peer if it announced that it sleeps. With no
+    /// peer connected nothing is taken, so the announcement stays for whoever
+    /// connects next (and each side re-checks the rings on connection anyway).
+    #[inline]
+    pub(crate) fn wake_peer(&mut self) {
+        if let Some(p) = &self.peer {
+            if self.tx.take_consumer_wakeup() {
+                p.ring();
+            }
+        }
+    }
+
+    /// The descriptors to sleep on: our bell, the peer's connection, and any extra.
+    pub(crate) fn sleep_fds(&self, extra: Option<RawFd>) -> Vec<RawFd> {
+        let mut fds = vec![self.bell.as_fd().as_raw_fd()];
+        if let Some(p) = &self.peer {
+            fds.push(p.stream.as_raw_fd());
+        }
+        fds.extend(extra);
+        fds
+    }
+
+    /// Sleeps on `fds` until rung, the deadline, or (with no peer) a short poll.
+    pub(crate) fn sleep(&self, fds: &[RawFd], wait: &Wait) -> Result<()> {
+        let mut t = wait.left();
+        if self.peer.is_none() {
+            t = Some(t.map_or(UNCONNECTED_POLL, |t| t.min(UNCONNECTED_POLL)));
+        }
+        bell::wait_raw(fds, t).map_err(io(&self.ring_path, "poll"))?;
+        self.bell.drain();
+        Ok(())
+    }
+
+    /// Drops the peer if its connection has closed; returns whether it did.
+    pub(crate) fn check_peer(&mut self) -> bool {
+        if self.peer.as_ref().is_some_and(|p| p.hung_up()) {
+            self.peer = None;
+            return true;
+        }
+        false
+    }
+
+    /// Reserves `len` bytes in the ring we write, waiting for space as the policy
+    /// says. `service` runs around each sleep (to accept or reconnect a peer) and
+    /// may name one more descriptor to sleep on.
+    pub(crate) fn reserve_waiting(
+        &mut self,
+        len: usize,
+        kind: u16,
+        mut service: impl FnMut(&mut Link) -> Result<Option<RawFd>>,
+    ) -> Result<Reservation<'_>> {
+        let mut waited = None;
+        if !self.tx.can_reserve(len)? && !self.policy.nonblocking {
+            let policy = self.policy;
+            let wait = &mut Wait::new(&policy, Some(policy.timeout));
+            while !self.tx.can_reserve(len)? {
+                if wait.spin() {
+                    continue;
+                }
+                if wait.expired() {
+                    break;
+                }
+                let extra = service(self)?;
+                if self.tx.space_wait_prepare(len)? {
+                    let fds = self.sleep_fds(extra);
+                    let r = self.sleep(&fds, wait);
+                    self.tx.space_wait_done();
+                    r?;
+                }
+            }
+            waited = Some(wait.elapsed());
+        }
+        self.tx.reserve(len, kind).map_err(|e| push_error(&self.ring_path, e, waited))
+    }
+}

@@ -1,0 +1,326 @@
+//! The syncd side of a channel: takes requests (borrowed from the ring, without
+//! copying), answers them, and publishes notifications.
+
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+use std::os::unix::net::UnixListener;
+use std::path::Path;
+use std::time::Duration;
+
+use sairing_ring::{Consumer, Mark, OpenOptions, Producer};
+
+use crate::bell::Bell;
+use crate::channel::{self, AccessPolicy, Accepted, Paths};
+use crate::codec::{self, Op, Request, KIND_NOTIFICATION, KIND_REQUEST, KIND_RESPONSE};
+use crate::error::{io, Error, Result};
+use crate::link::{Link, Wait, WaitPolicy};
+
+/// Server settings.
+#[derive(Debug, Clone, Default)]
+pub struct ServerOptions {
+    /// Spinning, sleeping, and how long to wait when the response ring is full.
+    pub wait: WaitPolicy,
+    /// Who may connect besides this process's own uid.
+    pub access: AccessPolicy,
+}
+
+/// Counters of the rendezvous socket.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ConnectionStats {
+    /// Clients admitted.
+    pub admitted: u64,
+    /// Clients turned away by the credentials check.
+    pub refused: u64,
+    /// Handshakes that broke off.
+    pub failed: u64,
+    /// The uid, gid and pid of the last client turned away.
+    pub last_refused: Option<(u32, u32, i32)>,
+}
+
+/// The writing half of a server: the response ring, the doorbells, the socket.
+struct Out {
+    paths: Paths,
+    link: Link,
+    listener: UnixListener,
+    access: AccessPolicy,
+    stats: ConnectionStats,
+}
+
+impl Out {
+    /// Accepts pending clients and notices a client that has gone away.
+    fn service(&mut self) -> Result<Option<RawFd>> {
+        service_with(&self.paths, &mut self.link, &self.listener, self.access, &mut self.stats)
+    }
+
+    fn respond<A: AsRef<str>, S: AsRef<str>>(
+        &mut self,
+        op: Op,
+        epoch: u32,
+        seq: u64,
+        status: &str,
+        attrs: &[(A, A)],
+        statuses: &[S],
+    ) -> Result<()> {
+        let len = codec::response_len(status, attrs, statuses);
+        let Out {
+            link, listener, paths, access, stats, ..
+        } = self;
+        let mut r = link.reserve_waiting(len, KIND_RESPONSE, |link| {
+            service_with(paths, link, listener, *access, stats)
+        })?;
+        codec::encode_response(&mut r, op, epoch, seq, status, attrs, statuses);
+        r.commit();
+        self.link.wake_peer();
+        Ok(())
+    }
+}
+
+/// Accepts pending clients (checking their credentials) and notices a client
+/// that has gone away; returns the listener to sleep on.
+fn service_with(
+    paths: &Paths,
+    link: &mut Link,
+    listener: &UnixListener,
+    access: AccessPolicy,
+    stats: &mut ConnectionStats,
+) -> Result<Option<RawFd>> {
+    link.check_peer();
+    loop {
+        match channel::accept(paths, listener, link.bell.as_fd(), access)? {
+            Accepted::Nothing => break,
+            Accepted::Peer(p) => {
+                // The new client may be asleep waiting for responses published
+                // before it connected: ring once.
+                p.ring();
+                link.peer = Some(p);
+                stats.admitted += 1;
+            }
+            Accepted::Refused { uid, gid, pid } => {
+                stats.refused += 1;
+                stats.last_refused = Some((uid, gid, pid));
+            }
+            Accepted::Failed(_) => stats.failed += 1,
+        }
+    }
+    Ok(Some(listener.as_raw_fd()))
+}
+
+/// The server end of a channel.
+pub struct Server {
+    rx: Consumer,
+    out: Out,
+    auto_release: bool,
+}
+
+/// A request taken from the ring, with the means to answer it.
+pub struct Incoming<'a> {
+    /// The request, borrowed from the ring.
+    pub request: Request<'a>,
+    /// Its ring record's sequence number.
+    pub record_seq: u64,
+    out: &'a mut Out,
+}
+
+impl Incoming<'_> {
+    /// Answers the request: a status, the attributes of a get, and one status
+    /// per object of a bulk call. Waits for space if the response ring is full.
+    pub fn respond<A: AsRef<str>, S: AsRef<str>>(&mut self, status: &str, attrs: &[(A, A)], statuses: &[S]) -> Result<()> {
+        let r = &self.request;
+        self.out.respond(r.op, r.epoch, r.seq, status, attrs, statuses)
+    }
+
+    /// Answers with a bare status.
+    pub fn respond_status(&mut self, status: &str) -> Result<()> {
+        self.respond::<&str, &str>(status, &[], &[])
+    }
+}
+
+impl Server {
+    /// Attaches to the channel in `dir` as its server, and starts listening for
+    /// the client. Requests already in the ring (sent while no server ran) are
+    /// the first ones [`recv`](Server::recv) returns.
+    pub fn open(dir: impl AsRef<Path>, opts: &ServerOptions) -> Result<Server> {
+        let paths = Paths::new(dir);
+        let ro = OpenOptions::default();
+        let rx = Consumer::open(&paths.request, &ro)?;
+        let tx = Producer::open(&paths.response, &ro)?;
+        let bell = Bell::new().map_err(io(&paths.dir, "eventfd"))?;
+        let listener = channel::listen(&paths)?;
+        let mut s = Server {
+            rx,
+            out: Out {
+                link: Link {
+                    tx,
+                    bell,
+                    peer: None,
+                    policy: opts.wait,
+                    ring_path: paths.response.clone(),
+                },
+                paths,
+                listener,
+                access: opts.access,
+                stats: ConnectionStats::default(),
+            },
+            auto_release: true,
+        };
+        s.out.service()?;
+        Ok(s)
+    }
+
+    /// With auto-release (the default) each `recv` first releases what the
+    /// previous ones returned. Without it, the caller releases explicitly
+    /// ([`release_to`](Server::release_to)), e.g. only once a request's effects
+    /// are durable.
+    pub fn set_auto_release(&mut self, on: bool) {
+        self.auto_release = on;
+    }
+
+    /// The position after the last request returned.
+    pub fn mark(&self) -> Mark {
+        self.rx.mark()
+    }
+
+    /// Releases the requests before `mark`.
+    pub fn release_to(&mut self, mark: Mark) -> bool {
+        let ok = self.rx.release_to(mark);
+        self.after_release();
+        ok
+    }
+
+    /// Releases every request returned so far.
+    pub fn release(&mut self) {
+        self.rx.release();
+        self.after_release();
+    }
+
+    /// Starts again from the first unreleased request (warm restart of the
+    /// request stream within one process).
+    pub fn rewind(&mut self) {
+        self.rx.rewind();
+    }
+
+    fn after_release(&mut self) {
+        if self.rx.take_producer_wakeup() {
+            if let Some(p) = &self.out.link.peer {
+                p.ring();
+            }
+        }
+    }
+
+    /// Whether a client is connected now.
+    pub fn connected(&self) -> bool {
+        self.out.link.peer.is_some()
+    }
+
+    /// The client's pid, while connected.
+    pub fn client_pid(&self) -> Option<i32> {
+        self.out.link.peer.as_ref().map(|p| p.pid)
+    }
+
+    /// Connection counters.
+    pub fn connection_stats(&self) -> ConnectionStats {
+        self.out.stats
+    }
+
+    /// Accepts a waiting client and notices one that has gone away (also done
+    /// inside every wait).
+    pub fn service(&mut self) -> Result<()> {
+        self.out.service().map(drop)
+    }
+
+    /// The sequence number of the next request to be read.
+    pub fn next_seq(&self) -> u64 {
+        self.rx.next_seq()
+    }
+
+    /// Waits up to `timeout` (`None`: forever) for the next request. A record
+    /// that does not decode is reported as [`Error::Decode`] and skipped.
+    pub fn recv(&mut self, timeout: Option<Duration>) -> Result<Option<Incoming<'_>>> {
+        if self.auto_release {
+            self.release();
+        }
+        let policy = self.out.link.policy;
+        let mut wait = Wait::new(&policy, timeout);
+        loop {
+            if self.rx.has_next()? {
+                break;
+            }
+            if wait.spin() {
+                continue;
+            }
+            if wait.expired() {
+                return Ok(None);
+            }
+            let extra = self.out.service()?;
+            if self.rx.sleep_prepare()? {
+                let fds = self.out.link.sleep_fds(extra);
+                let r = self.out.link.sleep(&fds, &wait);
+                self.rx.sleep_done();
+                r?;
+                self.out.service()?;
+            }
+        }
+        let Some(rec) = self.rx.read()? else {
+            return Ok(None);
+        };
+        let record_seq = rec.seq();
+        if rec.kind() != KIND_REQUEST {
+            return Err(Error::Channel {
+                path: self.out.paths.request.clone(),
+                what: format!("record {record_seq} has kind {}, expected a request", rec.kind()),
+            });
+        }
+        let request = codec::decode_request(rec.payload(), record_seq)?;
+        Ok(Some(Incoming {
+            request,
+            record_seq,
+            out: &mut self.out,
+        }))
+    }
+
+    /// Publishes an unsolicited notification (port_state_change, ...).
+    pub fn notify(&mut self, name: &str, payload: &str) -> Result<()> {
+        let len = codec::notification_len(name, payload);
+        let Out {
+            link, listener, paths, access, stats, ..
+        } = &mut self.out;
+        let mut r = link.reserve_waiting(len, KIND_NOTIFICATION, |link| {
+            service_with(paths, link, listener, *access, stats)
+        })?;
+        codec::encode_notification(&mut r, name, payload);
+        r.commit();
+        self.out.link.wake_peer();
+        Ok(())
+    }
+
+    /// For an external event loop: before waiting on [`AsFd`] (and the
+    /// descriptors of [`Server::socket_fds`]), call this; `false` means a request
+    /// is already there. After waking, call [`Server::after_wake`].
+    pub fn prepare_to_wait(&mut self) -> Result<bool> {
+        self.out.service()?;
+        Ok(self.rx.sleep_prepare()?)
+    }
+
+    /// After an external wait returned.
+    pub fn after_wake(&mut self) -> Result<()> {
+        self.rx.sleep_done();
+        self.out.link.bell.drain();
+        self.out.service().map(drop)
+    }
+
+    /// The listening socket and, when connected, the client's connection: watch
+    /// them for readability alongside [`AsFd`].
+    pub fn socket_fds(&self) -> Vec<RawFd> {
+        let mut v = vec![self.out.listener.as_raw_fd()];
+        if let Some(p) = &self.out.link.peer {
+            v.push(p.stream.as_raw_fd());
+        }
+        v
+    }
+}
+
+/// The server's doorbell: readable when the client has rung.
+impl AsFd for Server {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.out.link.bell.as_fd()
+    }
+}
