@@ -232,8 +232,8 @@ pub fn connect(paths: &Paths, bell: BorrowedFd<'_>) -> Result<Option<Peer>> {
         .map_err(io(&paths.socket, "set timeout"))?;
     match send_with_fd(&stream, HELLO, bell) {
         Ok(_) => {}
-        // The server died between accept and now: same as not listening.
-        Err(nix::errno::Errno::EPIPE) | Err(nix::errno::Errno::ECONNRESET) => return Ok(None),
+        // The server closed the connection: read its reason below, if it gave one.
+        Err(nix::errno::Errno::EPIPE) | Err(nix::errno::Errno::ECONNRESET) => {}
         Err(e) => return Err(hs(format!("send hello: {e}"))),
     }
     let (msg, n, fd) = match recv_with_fd(&stream) {
@@ -316,21 +316,26 @@ pub fn accept(paths: &Paths, listener: &UnixListener, bell: BorrowedFd<'_>, poli
         Ok(c) => c,
         Err(e) => return fail(format!("SO_PEERCRED: {e}")),
     };
+    // Read the hello before answering either way, so that closing a refused
+    // connection never discards unread data (which would reset it before the
+    // client could read why).
+    let (msg, n, fd) = match recv_with_fd(&stream) {
+        Ok(r) => r,
+        Err(e) => return fail(format!("receive hello: {e}")),
+    };
     // SAFETY: geteuid has no preconditions.
     let me = unsafe { libc::geteuid() };
     let admitted = cred.uid() == me || policy.allow_gid == Some(cred.gid());
     if !admitted {
+        drop(fd);
         let _ = socket::send(stream.as_raw_fd(), REFUSED, MsgFlags::MSG_NOSIGNAL);
+        let _ = stream.shutdown(std::net::Shutdown::Write);
         return Ok(Accepted::Refused {
             uid: cred.uid(),
             gid: cred.gid(),
             pid: cred.pid(),
         });
     }
-    let (msg, n, fd) = match recv_with_fd(&stream) {
-        Ok(r) => r,
-        Err(e) => return fail(format!("receive hello: {e}")),
-    };
     if n != 16 || &msg != HELLO {
         return fail(format!("unexpected hello {:?}", String::from_utf8_lossy(&msg[..n])));
     }
