@@ -301,8 +301,11 @@ pub(crate) fn open(path: &Path, opts: &OpenOptions) -> Result<Opened> {
         });
     }
     let (header, size) = read_header(path, &file)?;
+    // Populate the page tables now: a first touch of each page later would be a
+    // minor fault (microseconds) in the middle of some unlucky round trip.
     let map = memmap2::MmapOptions::new()
         .len(size as usize)
+        .populate()
         .map_raw(&file)
         .map_err(io_err(path, "mmap"))?;
     // The file may have shrunk between the size check and the mapping; the

@@ -19,9 +19,8 @@ impl Bell {
             return Err(io::Error::last_os_error());
         }
         // SAFETY: `fd` is a new descriptor that nothing else owns.
-        Ok(Bell {
-            fd: unsafe { OwnedFd::from_raw_fd(fd) },
-        })
+        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        Ok(Bell { fd })
     }
 
     /// Empties the bell's counter (after waking).

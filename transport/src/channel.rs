@@ -94,7 +94,8 @@ pub fn create(dir: impl AsRef<Path>, opts: &ChannelOptions) -> Result<Paths> {
         }
         Err(e) => return Err(io(&p.dir, "create channel directory")(e)),
     }
-    std::fs::set_permissions(&p.dir, std::fs::Permissions::from_mode(mode)).map_err(io(&p.dir, "chmod"))?;
+    std::fs::set_permissions(&p.dir, std::fs::Permissions::from_mode(mode))
+        .map_err(io(&p.dir, "chmod"))?;
     if let Some(gid) = opts.group {
         std::os::unix::fs::chown(&p.dir, None, Some(gid)).map_err(io(&p.dir, "chown"))?;
     }
@@ -121,7 +122,10 @@ pub fn remove(dir: impl AsRef<Path>, force: bool) -> Result<()> {
                 if prod || cons {
                     return Err(Error::Channel {
                         path: p.dir.clone(),
-                        what: format!("{} is in use; stop its client and server first", ring.display()),
+                        what: format!(
+                            "{} is in use; stop its client and server first",
+                            ring.display()
+                        ),
                     });
                 }
             }
@@ -167,14 +171,22 @@ impl Peer {
         let mut b = [0u8; 16];
         // SAFETY: reads into a live 16-byte buffer from a socket we own, without blocking.
         let n = unsafe {
-            libc::recv(self.stream.as_raw_fd(), b.as_mut_ptr().cast(), b.len(), libc::MSG_DONTWAIT)
+            libc::recv(
+                self.stream.as_raw_fd(),
+                b.as_mut_ptr().cast(),
+                b.len(),
+                libc::MSG_DONTWAIT,
+            )
         };
         if n == 0 {
             return true;
         }
         if n < 0 {
             let e = io::Error::last_os_error();
-            return !matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted);
+            return !matches!(
+                e.kind(),
+                io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+            );
         }
         false
     }
@@ -188,7 +200,13 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(2);
 fn send_with_fd(sock: &UnixStream, msg: &[u8; 16], fd: BorrowedFd<'_>) -> nix::Result<usize> {
     let fds = [fd.as_raw_fd()];
     let cmsg = [ControlMessage::ScmRights(&fds)];
-    socket::sendmsg::<()>(sock.as_raw_fd(), &[IoSlice::new(msg)], &cmsg, MsgFlags::MSG_NOSIGNAL, None)
+    socket::sendmsg::<()>(
+        sock.as_raw_fd(),
+        &[IoSlice::new(msg)],
+        &cmsg,
+        MsgFlags::MSG_NOSIGNAL,
+        None,
+    )
 }
 
 fn recv_with_fd(sock: &UnixStream) -> nix::Result<([u8; 16], usize, Option<OwnedFd>)> {
@@ -196,7 +214,12 @@ fn recv_with_fd(sock: &UnixStream) -> nix::Result<([u8; 16], usize, Option<Owned
     let mut space = nix::cmsg_space!([RawFd; 1]);
     let (n, fd) = {
         let mut iov = [IoSliceMut::new(&mut buf)];
-        let msg = socket::recvmsg::<()>(sock.as_raw_fd(), &mut iov, Some(&mut space), MsgFlags::MSG_CMSG_CLOEXEC)?;
+        let msg = socket::recvmsg::<()>(
+            sock.as_raw_fd(),
+            &mut iov,
+            Some(&mut space),
+            MsgFlags::MSG_CMSG_CLOEXEC,
+        )?;
         let mut fd = None;
         for c in msg.cmsgs()? {
             if let ControlMessageOwned::ScmRights(fds) = c {
@@ -220,7 +243,14 @@ fn recv_with_fd(sock: &UnixStream) -> nix::Result<([u8; 16], usize, Option<Owned
 pub fn connect(paths: &Paths, bell: BorrowedFd<'_>) -> Result<Option<Peer>> {
     let stream = match UnixStream::connect(&paths.socket) {
         Ok(s) => s,
-        Err(e) if matches!(e.kind(), io::ErrorKind::NotFound | io::ErrorKind::ConnectionRefused) => return Ok(None),
+        Err(e)
+            if matches!(
+                e.kind(),
+                io::ErrorKind::NotFound | io::ErrorKind::ConnectionRefused
+            ) =>
+        {
+            return Ok(None)
+        }
         Err(e) => return Err(io(&paths.socket, "connect")(e)),
     };
     let hs = |what: String| Error::Handshake {
@@ -251,12 +281,17 @@ pub fn connect(paths: &Paths, bell: BorrowedFd<'_>) -> Result<Option<Peer>> {
         });
     }
     if n != 16 || &msg != WELCOME {
-        return Err(hs(format!("unexpected reply {:?}", String::from_utf8_lossy(&msg[..n]))));
+        return Err(hs(format!(
+            "unexpected reply {:?}",
+            String::from_utf8_lossy(&msg[..n])
+        )));
     }
     let bell = fd.ok_or_else(|| hs("the server sent no doorbell".into()))?;
     let cred = socket::getsockopt(&stream, socket::sockopt::PeerCredentials)
         .map_err(|e| hs(format!("SO_PEERCRED: {e}")))?;
-    stream.set_read_timeout(None).map_err(io(&paths.socket, "set timeout"))?;
+    stream
+        .set_read_timeout(None)
+        .map_err(io(&paths.socket, "set timeout"))?;
     Ok(Some(Peer {
         stream,
         bell,
@@ -274,10 +309,15 @@ pub fn listen(paths: &Paths) -> Result<UnixListener> {
     }
     let l = UnixListener::bind(&paths.socket).map_err(io(&paths.socket, "bind"))?;
     let dir_meta = std::fs::metadata(&paths.dir).map_err(io(&paths.dir, "stat"))?;
-    let mode = if dir_meta.mode() & 0o070 != 0 { 0o660 } else { 0o600 };
+    let mode = if dir_meta.mode() & 0o070 != 0 {
+        0o660
+    } else {
+        0o600
+    };
     std::fs::set_permissions(&paths.socket, std::fs::Permissions::from_mode(mode))
         .map_err(io(&paths.socket, "chmod"))?;
-    l.set_nonblocking(true).map_err(io(&paths.socket, "set non-blocking"))?;
+    l.set_nonblocking(true)
+        .map_err(io(&paths.socket, "set non-blocking"))?;
     Ok(l)
 }
 
@@ -302,14 +342,21 @@ pub enum Accepted {
 
 /// Server side: accepts one pending connection, if any, checks the peer's
 /// credentials, and exchanges doorbells.
-pub fn accept(paths: &Paths, listener: &UnixListener, bell: BorrowedFd<'_>, policy: AccessPolicy) -> Result<Accepted> {
+pub fn accept(
+    paths: &Paths,
+    listener: &UnixListener,
+    bell: BorrowedFd<'_>,
+    policy: AccessPolicy,
+) -> Result<Accepted> {
     let stream = match listener.accept() {
         Ok((s, _)) => s,
         Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(Accepted::Nothing),
         Err(e) => return Err(io(&paths.socket, "accept")(e)),
     };
     let fail = |what: String| Ok(Accepted::Failed(what));
-    if stream.set_nonblocking(false).is_err() || stream.set_read_timeout(Some(HANDSHAKE_TIMEOUT)).is_err() {
+    if stream.set_nonblocking(false).is_err()
+        || stream.set_read_timeout(Some(HANDSHAKE_TIMEOUT)).is_err()
+    {
         return fail("could not configure the connection".into());
     }
     let cred = match socket::getsockopt(&stream, socket::sockopt::PeerCredentials) {
@@ -337,7 +384,10 @@ pub fn accept(paths: &Paths, listener: &UnixListener, bell: BorrowedFd<'_>, poli
         });
     }
     if n != 16 || &msg != HELLO {
-        return fail(format!("unexpected hello {:?}", String::from_utf8_lossy(&msg[..n])));
+        return fail(format!(
+            "unexpected hello {:?}",
+            String::from_utf8_lossy(&msg[..n])
+        ));
     }
     let Some(peer_bell) = fd else {
         return fail("the client sent no doorbell".into());

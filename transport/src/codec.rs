@@ -102,7 +102,10 @@ impl Op {
 
     /// Whether the request carries objects rather than attributes.
     pub fn is_bulk(self) -> bool {
-        matches!(self, Op::BulkCreate | Op::BulkRemove | Op::BulkSet | Op::BulkGet)
+        matches!(
+            self,
+            Op::BulkCreate | Op::BulkRemove | Op::BulkSet | Op::BulkGet
+        )
     }
 
     /// The name sonic-sairedis uses for it.
@@ -179,8 +182,16 @@ pub fn request_len<A: AsRef<str>>(key: &str, body: &Body<'_, A>) -> usize {
 }
 
 /// Bytes a response needs.
-pub fn response_len<A: AsRef<str>, S: AsRef<str>>(status: &str, attrs: &[(A, A)], statuses: &[S]) -> usize {
-    HEADER_LEN + str_len(status) + pairs_len(attrs) + 4 + statuses.iter().map(|s| str_len(s.as_ref())).sum::<usize>()
+pub fn response_len<A: AsRef<str>, S: AsRef<str>>(
+    status: &str,
+    attrs: &[(A, A)],
+    statuses: &[S],
+) -> usize {
+    HEADER_LEN
+        + str_len(status)
+        + pairs_len(attrs)
+        + 4
+        + statuses.iter().map(|s| str_len(s.as_ref())).sum::<usize>()
 }
 
 /// Bytes a notification needs.
@@ -226,7 +237,14 @@ impl Writer<'_> {
 }
 
 /// Encodes a request into `buf`, which must be exactly [`request_len`] bytes.
-pub fn encode_request<A: AsRef<str>>(buf: &mut [u8], op: Op, epoch: u32, seq: u64, key: &str, body: &Body<'_, A>) {
+pub fn encode_request<A: AsRef<str>>(
+    buf: &mut [u8],
+    op: Op,
+    epoch: u32,
+    seq: u64,
+    key: &str,
+    body: &Body<'_, A>,
+) {
     let total = buf.len();
     let mut w = Writer { buf, at: 0 };
     match body {
@@ -294,7 +312,12 @@ impl<'a> Reader<'a> {
         let Some(end) = end else {
             return Err(("length runs past the end", self.base + self.at));
         };
-        let v = u32::from_le_bytes([self.b[self.at], self.b[self.at + 1], self.b[self.at + 2], self.b[self.at + 3]]);
+        let v = u32::from_le_bytes([
+            self.b[self.at],
+            self.b[self.at + 1],
+            self.b[self.at + 2],
+            self.b[self.at + 3],
+        ]);
         self.at = end;
         Ok(v)
     }
@@ -305,7 +328,8 @@ impl<'a> Reader<'a> {
         let Some(end) = start.checked_add(len).filter(|&e| e <= self.b.len()) else {
             return Err(("string runs past the end", self.base + start - 4));
         };
-        let s = std::str::from_utf8(&self.b[start..end]).map_err(|_| ("string is not UTF-8", self.base + start))?;
+        let s = std::str::from_utf8(&self.b[start..end])
+            .map_err(|_| ("string is not UTF-8", self.base + start))?;
         self.at = end;
         Ok(s)
     }
@@ -338,7 +362,11 @@ impl<'a> Attrs<'a> {
     /// No attributes.
     pub fn empty() -> Attrs<'static> {
         Attrs {
-            r: Reader { b: &[], at: 0, base: 0 },
+            r: Reader {
+                b: &[],
+                at: 0,
+                base: 0,
+            },
             count: 0,
         }
     }
@@ -355,7 +383,9 @@ impl<'a> Attrs<'a> {
 
     /// Copies the pairs out.
     pub fn to_vec(&self) -> Vec<(String, String)> {
-        self.clone().map(|(n, v)| (n.to_owned(), v.to_owned())).collect()
+        self.clone()
+            .map(|(n, v)| (n.to_owned(), v.to_owned()))
+            .collect()
     }
 }
 
@@ -545,7 +575,11 @@ pub fn decode_request(payload: &[u8], record_seq: u64) -> Result<Request<'_>, De
         (
             r.pairs(count).map_err(e)?,
             Objects {
-                r: Reader { b: &[], at: 0, base: 0 },
+                r: Reader {
+                    b: &[],
+                    at: 0,
+                    base: 0,
+                },
                 count: 0,
             },
         )
@@ -574,7 +608,10 @@ pub fn decode_response(payload: &[u8], record_seq: u64) -> Result<ResponseView<'
     let attrs = r.pairs(h.count.get()).map_err(e)?;
     let m = r.u32().map_err(e)?;
     if m as usize > r.b.len() / 4 {
-        return Err(e(("more statuses than bytes to hold them", r.base + r.at - 4)));
+        return Err(e((
+            "more statuses than bytes to hold them",
+            r.base + r.at - 4,
+        )));
     }
     let mut statuses = Vec::with_capacity(m as usize);
     for _ in 0..m {
@@ -592,7 +629,10 @@ pub fn decode_response(payload: &[u8], record_seq: u64) -> Result<ResponseView<'
 }
 
 /// Decodes a notification record's payload.
-pub fn decode_notification(payload: &[u8], record_seq: u64) -> Result<NotificationView<'_>, DecodeError> {
+pub fn decode_notification(
+    payload: &[u8],
+    record_seq: u64,
+) -> Result<NotificationView<'_>, DecodeError> {
     let (h, mut r) = header(payload, record_seq)?;
     if op_of(&h, record_seq)? != Op::Notification {
         return Err(DecodeError {
@@ -625,17 +665,30 @@ mod tests {
 
     #[test]
     fn request_round_trip() {
-        let attrs = [("SAI_PORT_ATTR_ADMIN_STATE", "true"), ("SAI_PORT_ATTR_MTU", "9100")];
-        let b = enc_req(Op::Set, "SAI_OBJECT_TYPE_PORT:oid:0x1000000000002", Body::Attrs(&attrs));
+        let attrs = [
+            ("SAI_PORT_ATTR_ADMIN_STATE", "true"),
+            ("SAI_PORT_ATTR_MTU", "9100"),
+        ];
+        let b = enc_req(
+            Op::Set,
+            "SAI_OBJECT_TYPE_PORT:oid:0x1000000000002",
+            Body::Attrs(&attrs),
+        );
         let r = decode_request(&b, 1).unwrap();
-        assert_eq!((r.op, r.epoch, r.seq, r.key), (Op::Set, 7, 42, "SAI_OBJECT_TYPE_PORT:oid:0x1000000000002"));
+        assert_eq!(
+            (r.op, r.epoch, r.seq, r.key),
+            (Op::Set, 7, 42, "SAI_OBJECT_TYPE_PORT:oid:0x1000000000002")
+        );
         assert_eq!(r.attrs.clone().collect::<Vec<_>>(), attrs.to_vec());
         assert!(r.objects.is_empty());
     }
 
     #[test]
     fn bulk_round_trip() {
-        let a1 = [("SAI_ROUTE_ENTRY_ATTR_PACKET_ACTION", "SAI_PACKET_ACTION_FORWARD")];
+        let a1 = [(
+            "SAI_ROUTE_ENTRY_ATTR_PACKET_ACTION",
+            "SAI_PACKET_ACTION_FORWARD",
+        )];
         let objs = [
             BulkObject {
                 id: r#"{"dest":"10.0.0.0/24","switch_id":"oid:0x21000000000000","vr":"oid:0x3000000000022"}"#,
@@ -646,9 +699,16 @@ mod tests {
                 attrs: &[][..],
             },
         ];
-        let b = enc_req(Op::BulkCreate, "SAI_OBJECT_TYPE_ROUTE_ENTRY", Body::Bulk(&objs));
+        let b = enc_req(
+            Op::BulkCreate,
+            "SAI_OBJECT_TYPE_ROUTE_ENTRY",
+            Body::Bulk(&objs),
+        );
         let r = decode_request(&b, 1).unwrap();
-        let got: Vec<_> = r.objects.map(|(id, a)| (id, a.collect::<Vec<_>>())).collect();
+        let got: Vec<_> = r
+            .objects
+            .map(|(id, a)| (id, a.collect::<Vec<_>>()))
+            .collect();
         assert_eq!(got.len(), 2);
         assert_eq!(got[0].0, objs[0].id);
         assert_eq!(got[0].1, a1.to_vec());
@@ -662,7 +722,10 @@ mod tests {
         let mut b = vec![0; response_len("SAI_STATUS_SUCCESS", &attrs, &st)];
         encode_response(&mut b, Op::Get, 3, 99, "SAI_STATUS_SUCCESS", &attrs, &st);
         let r = decode_response(&b, 5).unwrap();
-        assert_eq!((r.op, r.epoch, r.seq, r.status), (Op::Get, 3, 99, "SAI_STATUS_SUCCESS"));
+        assert_eq!(
+            (r.op, r.epoch, r.seq, r.status),
+            (Op::Get, 3, 99, "SAI_STATUS_SUCCESS")
+        );
         assert_eq!(r.attrs.collect::<Vec<_>>(), attrs.to_vec());
         assert_eq!(r.statuses, st.to_vec());
         let json = r#"[{"port_id":"oid:0x1000000000002","port_state":"SAI_PORT_OPER_STATUS_UP"}]"#;
@@ -674,7 +737,11 @@ mod tests {
 
     #[test]
     fn errors_name_the_record_and_place() {
-        let b = enc_req(Op::Create, "SAI_OBJECT_TYPE_VLAN:oid:0x1", Body::Attrs(&[("a", "b")]));
+        let b = enc_req(
+            Op::Create,
+            "SAI_OBJECT_TYPE_VLAN:oid:0x1",
+            Body::Attrs(&[("a", "b")]),
+        );
         // Truncated.
         let e = decode_request(&b[..b.len() - 1], 77).unwrap_err();
         assert_eq!(e.record_seq, 77);
@@ -688,14 +755,20 @@ mod tests {
         // Not UTF-8.
         let mut bad = b.clone();
         bad[28] = 0xFF;
-        assert_eq!(decode_request(&bad, 1).unwrap_err().what, "string is not UTF-8");
+        assert_eq!(
+            decode_request(&bad, 1).unwrap_err().what,
+            "string is not UTF-8"
+        );
         // Unknown op and version.
         let mut bad = b.clone();
         bad[1] = 200;
         assert_eq!(decode_request(&bad, 1).unwrap_err().what, "unknown op");
         let mut bad = b;
         bad[0] = 9;
-        assert_eq!(decode_request(&bad, 1).unwrap_err().what, "unknown codec version");
+        assert_eq!(
+            decode_request(&bad, 1).unwrap_err().what,
+            "unknown codec version"
+        );
     }
 
     proptest! {

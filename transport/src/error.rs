@@ -84,7 +84,10 @@ pub enum Error {
 /// The transport's result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-pub(crate) fn io<'a>(path: &'a std::path::Path, what: &'static str) -> impl FnOnce(std::io::Error) -> Error + 'a {
+pub(crate) fn io<'a>(
+    path: &'a std::path::Path,
+    what: &'static str,
+) -> impl FnOnce(std::io::Error) -> Error + 'a {
     move |source| Error::Io {
         path: path.to_owned(),
         what,
@@ -92,7 +95,11 @@ pub(crate) fn io<'a>(path: &'a std::path::Path, what: &'static str) -> impl FnOn
     }
 }
 
-pub(crate) fn push_error(path: &std::path::Path, e: sairing_ring::PushError, waited: Option<Duration>) -> Error {
+pub(crate) fn push_error(
+    path: &std::path::Path,
+    e: sairing_ring::PushError,
+    waited: Option<Duration>,
+) -> Error {
     match e {
         sairing_ring::PushError::Full { needed, free } => Error::Full {
             path: path.to_owned(),

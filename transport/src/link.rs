@@ -49,6 +49,7 @@ pub(crate) struct Wait {
     spin_until: Option<Instant>,
     deadline: Option<Instant>,
     spins: u32,
+    no_spin: bool,
 }
 
 impl Wait {
@@ -59,6 +60,7 @@ impl Wait {
             spin_until: start.checked_add(policy.spin),
             deadline: timeout.and_then(|t| start.checked_add(t)),
             spins: 0,
+            no_spin: policy.spin.is_zero(),
         }
     }
 
@@ -66,12 +68,23 @@ impl Wait {
         self.start.elapsed()
     }
 
+    /// Whether a spinning side should look at its sockets now (accept a peer,
+    /// notice a hang-up): every 8192 turns, about every 0.1 ms of spinning, so
+    /// a busy-polling side still answers connections.
+    #[inline]
+    pub(crate) fn service_due(&self) -> bool {
+        self.spins % 8192 == 8191
+    }
+
     /// One spin step; `false` once the spin budget is spent.
     #[inline]
     pub(crate) fn spin(&mut self) -> bool {
+        if self.no_spin {
+            return false;
+        }
         self.spins = self.spins.wrapping_add(1);
         // Reading the clock costs ~20 ns: look only every 64 turns.
-        if self.spins % 64 == 0 {
+        if self.spins.is_multiple_of(64) {
             let now = Instant::now();
             let spin_over = self.spin_until.is_some_and(|t| now >= t);
             let past_deadline = self.deadline.is_some_and(|d| now >= d);
@@ -85,7 +98,8 @@ impl Wait {
 
     /// Time left before the deadline (`None`: no deadline); zero once past it.
     pub(crate) fn left(&self) -> Option<Duration> {
-        self.deadline.map(|d| d.saturating_duration_since(Instant::now()))
+        self.deadline
+            .map(|d| d.saturating_duration_since(Instant::now()))
     }
 
     pub(crate) fn expired(&self) -> bool {
@@ -164,6 +178,9 @@ impl Link {
             let wait = &mut Wait::new(&policy, Some(policy.timeout));
             while !self.tx.can_reserve(len)? {
                 if wait.spin() {
+                    if wait.service_due() {
+                        service(self)?;
+                    }
                     continue;
                 }
                 if wait.expired() {
@@ -179,6 +196,8 @@ impl Link {
             }
             waited = Some(wait.elapsed());
         }
-        self.tx.reserve(len, kind).map_err(|e| push_error(&self.ring_path, e, waited))
+        self.tx
+            .reserve(len, kind)
+            .map_err(|e| push_error(&self.ring_path, e, waited))
     }
 }

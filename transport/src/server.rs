@@ -9,7 +9,7 @@ use std::time::Duration;
 use sairing_ring::{Consumer, Mark, OpenOptions, Producer};
 
 use crate::bell::Bell;
-use crate::channel::{self, AccessPolicy, Accepted, Paths};
+use crate::channel::{self, Accepted, AccessPolicy, Paths};
 use crate::codec::{self, Op, Request, KIND_NOTIFICATION, KIND_REQUEST, KIND_RESPONSE};
 use crate::error::{io, Error, Result};
 use crate::link::{Link, Wait, WaitPolicy};
@@ -48,7 +48,13 @@ struct Out {
 impl Out {
     /// Accepts pending clients and notices a client that has gone away.
     fn service(&mut self) -> Result<Option<RawFd>> {
-        service_with(&self.paths, &mut self.link, &self.listener, self.access, &mut self.stats)
+        service_with(
+            &self.paths,
+            &mut self.link,
+            &self.listener,
+            self.access,
+            &mut self.stats,
+        )
     }
 
     fn respond<A: AsRef<str>, S: AsRef<str>>(
@@ -62,7 +68,12 @@ impl Out {
     ) -> Result<()> {
         let len = codec::response_len(status, attrs, statuses);
         let Out {
-            link, listener, paths, access, stats, ..
+            link,
+            listener,
+            paths,
+            access,
+            stats,
+            ..
         } = self;
         let mut r = link.reserve_waiting(len, KIND_RESPONSE, |link| {
             service_with(paths, link, listener, *access, stats)
@@ -123,9 +134,15 @@ pub struct Incoming<'a> {
 impl Incoming<'_> {
     /// Answers the request: a status, the attributes of a get, and one status
     /// per object of a bulk call. Waits for space if the response ring is full.
-    pub fn respond<A: AsRef<str>, S: AsRef<str>>(&mut self, status: &str, attrs: &[(A, A)], statuses: &[S]) -> Result<()> {
+    pub fn respond<A: AsRef<str>, S: AsRef<str>>(
+        &mut self,
+        status: &str,
+        attrs: &[(A, A)],
+        statuses: &[S],
+    ) -> Result<()> {
         let r = &self.request;
-        self.out.respond(r.op, r.epoch, r.seq, status, attrs, statuses)
+        self.out
+            .respond(r.op, r.epoch, r.seq, status, attrs, statuses)
     }
 
     /// Answers with a bare status.
@@ -245,6 +262,9 @@ impl Server {
                 break;
             }
             if wait.spin() {
+                if wait.service_due() {
+                    self.out.service()?;
+                }
                 continue;
             }
             if wait.expired() {
@@ -266,7 +286,10 @@ impl Server {
         if rec.kind() != KIND_REQUEST {
             return Err(Error::Channel {
                 path: self.out.paths.request.clone(),
-                what: format!("record {record_seq} has kind {}, expected a request", rec.kind()),
+                what: format!(
+                    "record {record_seq} has kind {}, expected a request",
+                    rec.kind()
+                ),
             });
         }
         let request = codec::decode_request(rec.payload(), record_seq)?;
@@ -281,7 +304,12 @@ impl Server {
     pub fn notify(&mut self, name: &str, payload: &str) -> Result<()> {
         let len = codec::notification_len(name, payload);
         let Out {
-            link, listener, paths, access, stats, ..
+            link,
+            listener,
+            paths,
+            access,
+            stats,
+            ..
         } = &mut self.out;
         let mut r = link.reserve_waiting(len, KIND_NOTIFICATION, |link| {
             service_with(paths, link, listener, *access, stats)

@@ -20,7 +20,8 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand, ValueEnum};
 use sairing_transport::{
-    bell::Bell, channel, Client, ClientOptions, Error, Mode, Op, Outcome, Server, ServerOptions, WaitPolicy,
+    bell::Bell, channel, Client, ClientOptions, Error, Mode, Op, Outcome, Server, ServerOptions,
+    WaitPolicy,
 };
 
 #[derive(Parser)]
@@ -75,8 +76,18 @@ fn line(s: std::fmt::Arguments) {
 }
 
 fn serve(dir: PathBuf, busy: bool, notify_every: u64) -> anyhow::Result<()> {
-    let wait = if busy { WaitPolicy::busy_poll() } else { WaitPolicy::default() };
-    let mut server = Server::open(&dir, &ServerOptions { wait, ..Default::default() })?;
+    let wait = if busy {
+        WaitPolicy::busy_poll()
+    } else {
+        WaitPolicy::default()
+    };
+    let mut server = Server::open(
+        &dir,
+        &ServerOptions {
+            wait,
+            ..Default::default()
+        },
+    )?;
     line(format_args!("ready {}", std::process::id()));
     let mut served = 0u64;
     loop {
@@ -102,13 +113,19 @@ fn serve(dir: PathBuf, busy: bool, notify_every: u64) -> anyhow::Result<()> {
             }
             op if op.is_bulk() => {
                 let n = req.request.objects.len();
-                req.respond::<&str, &str>("SAI_STATUS_SUCCESS", &[], &vec!["SAI_STATUS_SUCCESS"; n])?;
+                req.respond::<&str, &str>(
+                    "SAI_STATUS_SUCCESS",
+                    &[],
+                    &vec!["SAI_STATUS_SUCCESS"; n],
+                )?;
             }
             _ => req.respond_status("SAI_STATUS_SUCCESS")?,
         }
         served += 1;
         if notify_every > 0 && served % notify_every == 0 {
-            let payload = format!(r#"[{{"port_id":"oid:0x{served:x}","port_state":"SAI_PORT_OPER_STATUS_UP"}}]"#);
+            let payload = format!(
+                r#"[{{"port_id":"oid:0x{served:x}","port_state":"SAI_PORT_OPER_STATUS_UP"}}]"#
+            );
             server.notify("port_state_change", &payload)?;
         }
         if served % 1000 == 0 {
@@ -127,7 +144,13 @@ fn client(dir: PathBuf, count: u64, mode: ModeArg) -> anyhow::Result<()> {
         ModeArg::Async => Mode::Async,
         ModeArg::Pipelined => Mode::Pipelined,
     };
-    let mut c = Client::open(&dir, &ClientOptions { mode, ..Default::default() })?;
+    let mut c = Client::open(
+        &dir,
+        &ClientOptions {
+            mode,
+            ..Default::default()
+        },
+    )?;
     let mut in_flight = std::collections::HashMap::new();
     for i in 0..count {
         let key = key_of(i);
@@ -141,7 +164,10 @@ fn client(dir: PathBuf, count: u64, mode: ModeArg) -> anyhow::Result<()> {
             }
         } else {
             let r = c.get(&key, &[("SAI_PORT_ATTR_MTU", "0")])?;
-            let want = vec![("SAI_PORT_ATTR_MTU".to_owned(), format!("{key}/SAI_PORT_ATTR_MTU"))];
+            let want = vec![(
+                "SAI_PORT_ATTR_MTU".to_owned(),
+                format!("{key}/SAI_PORT_ATTR_MTU"),
+            )];
             if !r.is_success() || r.attrs != want {
                 bail!("get {key}: {} {:?}", r.status, r.attrs);
             }
@@ -175,7 +201,10 @@ fn client(dir: PathBuf, count: u64, mode: ModeArg) -> anyhow::Result<()> {
     if sent != answered || sent != count {
         bail!("sent {sent}, answered {answered}, expected {count}");
     }
-    line(format_args!("done {count} stale {} notifications {notes}", c.stale_responses()));
+    line(format_args!(
+        "done {count} stale {} notifications {notes}",
+        c.stale_responses()
+    ));
     Ok(())
 }
 
@@ -203,7 +232,11 @@ fn main() {
         )
         .map(drop)
         .map_err(Into::into),
-        Cmd::Serve { dir, busy, notify_every } => serve(dir, busy, notify_every),
+        Cmd::Serve {
+            dir,
+            busy,
+            notify_every,
+        } => serve(dir, busy, notify_every),
         Cmd::Client { dir, count, mode } => client(dir, count, mode),
         Cmd::Probe { dir } => probe(dir),
     };
