@@ -210,65 +210,66 @@ impl Client {
     /// Reads every response and notification available now; returns how many.
     pub fn pump(&mut self) -> Result<usize> {
         let mut n = 0;
-        let result =
-            loop {
-                let rec = match self.rx.read() {
-                    Ok(Some(rec)) => rec,
-                    Ok(None) => break Ok(()),
-                    Err(e) => break Err(e.into()),
-                };
-                n += 1;
-                let rseq = rec.seq();
-                match rec.kind() {
-                    KIND_RESPONSE => {
-                        let v = match codec::decode_response(rec.payload(), rseq) {
-                            Ok(v) => v,
-                            Err(e) => break Err(e.into()),
-                        };
-                        if v.epoch != self.epoch {
-                            self.stale += 1;
-                            continue;
-                        }
-                        let resp = Response {
-                            op: v.op,
-                            seq: v.seq,
-                            status: v.status.to_owned(),
-                            attrs: v.attrs.to_vec(),
-                            statuses: v.statuses.iter().map(|s| (*s).to_owned()).collect(),
-                        };
-                        self.answered += 1;
-                        let awaited = self.awaiting == Some(resp.seq);
-                        match self.mode {
-                            Mode::Async if !awaited => {
-                                if !resp.is_success() {
-                                    self.failures.push(resp);
-                                }
+        let result = loop {
+            let rec = match self.rx.read() {
+                Ok(Some(rec)) => rec,
+                Ok(None) => break Ok(()),
+                Err(e) => break Err(e.into()),
+            };
+            n += 1;
+            let rseq = rec.seq();
+            match rec.kind() {
+                KIND_RESPONSE => {
+                    let v = match codec::decode_response(rec.payload(), rseq) {
+                        Ok(v) => v,
+                        Err(e) => break Err(e.into()),
+                    };
+                    if v.epoch != self.epoch {
+                        self.stale += 1;
+                        continue;
+                    }
+                    let resp = Response {
+                        op: v.op,
+                        seq: v.seq,
+                        status: v.status.to_owned(),
+                        attrs: v.attrs.to_vec(),
+                        statuses: v.statuses.iter().map(|s| (*s).to_owned()).collect(),
+                    };
+                    self.answered += 1;
+                    let awaited = self.awaiting == Some(resp.seq);
+                    match self.mode {
+                        Mode::Async if !awaited => {
+                            if !resp.is_success() {
+                                self.failures.push(resp);
                             }
-                            _ => self.completed.push_back(resp),
                         }
+                        _ => self.completed.push_back(resp),
                     }
-                    KIND_NOTIFICATION => {
-                        let v = match codec::decode_notification(rec.payload(), rseq) {
-                            Ok(v) => v,
-                            Err(e) => break Err(e.into()),
-                        };
-                        let note = Notification {
-                            name: v.name.to_owned(),
-                            payload: v.payload.to_owned(),
-                        };
-                        match &mut self.on_notification {
-                            Some(f) => f(note),
-                            None => self.notifications.push_back(note),
-                        }
+                }
+                KIND_NOTIFICATION => {
+                    let v = match codec::decode_notification(rec.payload(), rseq) {
+                        Ok(v) => v,
+                        Err(e) => break Err(e.into()),
+                    };
+                    let note = Notification {
+                        name: v.name.to_owned(),
+                        payload: v.payload.to_owned(),
+                    };
+                    match &mut self.on_notification {
+                        Some(f) => f(note),
+                        None => self.notifications.push_back(note),
                     }
-                    other => break Err(Error::Channel {
+                }
+                other => {
+                    break Err(Error::Channel {
                         path: self.paths.response.clone(),
                         what: format!(
                             "record {rseq} has kind {other}, expected a response or a notification"
                         ),
-                    }),
+                    })
                 }
-            };
+            }
+        };
         // A bad record is skipped (released) after being reported.
         self.rx.release();
         if self.rx.take_producer_wakeup() {

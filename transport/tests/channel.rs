@@ -407,7 +407,10 @@ fn connection_from_another_uid_is_refused() {
         // probe has its answer.
         loop {
             // The probe sends no request; recv just services the socket while it waits.
-            assert!(server.recv(Some(Duration::from_millis(5))).unwrap().is_none());
+            assert!(server
+                .recv(Some(Duration::from_millis(5)))
+                .unwrap()
+                .is_none());
             if let Ok(l) = p.lines.try_recv() {
                 p.child.wait().unwrap();
                 return l;

@@ -122,13 +122,13 @@ fn serve(dir: PathBuf, busy: bool, notify_every: u64) -> anyhow::Result<()> {
             _ => req.respond_status("SAI_STATUS_SUCCESS")?,
         }
         served += 1;
-        if notify_every > 0 && served % notify_every == 0 {
+        if notify_every > 0 && served.is_multiple_of(notify_every) {
             let payload = format!(
                 r#"[{{"port_id":"oid:0x{served:x}","port_state":"SAI_PORT_OPER_STATUS_UP"}}]"#
             );
             server.notify("port_state_change", &payload)?;
         }
-        if served % 1000 == 0 {
+        if served.is_multiple_of(1000) {
             line(format_args!("served {served}"));
         }
     }
