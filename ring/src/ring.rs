@@ -285,6 +285,7 @@ pub struct Consumer {
     epoch: u64,
     /// The producer's last sleep word this consumer rang for.
     rung: u64,
+    ring_id: [u8; 16],
     role: RoleHold,
 }
 
@@ -853,7 +854,7 @@ impl std::ops::DerefMut for Reservation<'_> {
 }
 
 impl Consumer {
-    fn attach(mem: Mem, checksum: bool, role: RoleHold) -> Result<Consumer> {
+    fn attach(mem: Mem, checksum: bool, role: RoleHold, ring_id: [u8; 16]) -> Result<Consumer> {
         let cap = mem.capacity();
         let ctl = mem.ctl();
         let head = ctl.consumer.head.load(Relaxed);
@@ -892,6 +893,7 @@ impl Consumer {
             batch: Vec::new(),
             epoch,
             rung: 0,
+            ring_id,
             role,
             mem,
         })
@@ -913,7 +915,7 @@ impl Consumer {
             });
         }
         let checksum = o.header.flags & FLAG_CHECKSUM != 0;
-        Consumer::attach(o.mem, checksum, RoleHold::File(o.file))
+        Consumer::attach(o.mem, checksum, RoleHold::File(o.file), o.header.ring_id)
     }
 
     #[cold]
@@ -1146,6 +1148,11 @@ impl Consumer {
         self.read_seq
     }
 
+    /// The ring's identity (random at creation; zero for a heap ring).
+    pub fn ring_id(&self) -> [u8; 16] {
+        self.ring_id
+    }
+
     /// The sequence number of the first record not yet released.
     pub fn released_seq(&self) -> u64 {
         self.head_seq
@@ -1303,7 +1310,7 @@ impl HeapRing {
     /// Attaches the consumer (once at a time; again after the previous one is dropped).
     pub fn consumer(&self) -> Result<Consumer> {
         let role = self.take(Role::Consumer)?;
-        Consumer::attach(self.mem.share(), self.checksum, role)
+        Consumer::attach(self.mem.share(), self.checksum, role, [0; 16])
     }
 }
 

@@ -1,2 +1,14 @@
-//! sairing syncd: not built yet; see the open issues.
+//! # sairing-syncd
+//!
+//! syncd's side of sairing: a virtual switch ([`vs`]) that applies SAI requests
+//! from a channel with SAI's status semantics, a background mirror ([`mirror`])
+//! that keeps Redis in SONiC's ASIC_DB schema, and the main loop ([`daemon`])
+//! that makes a `kill -9` at any moment recoverable with exactly-once effects
+//! (`docs/WARMBOOT.md`).
 #![deny(missing_docs)]
+#![warn(clippy::undocumented_unsafe_blocks)]
+
+pub mod daemon;
+pub mod mirror;
+pub mod redis_server;
+pub mod vs;

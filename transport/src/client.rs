@@ -147,6 +147,12 @@ impl Client {
         self.link.peer.as_ref().map(|p| p.pid)
     }
 
+    /// The sequence number the next request will carry: one more than the number
+    /// of requests ever committed to this channel's request ring.
+    pub fn next_request_seq(&self) -> u64 {
+        self.link.tx.next_seq()
+    }
+
     /// Requests sent, and responses received for them.
     pub fn counts(&self) -> (u64, u64) {
         (self.sent, self.answered)

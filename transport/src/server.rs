@@ -244,6 +244,11 @@ impl Server {
         self.out.service().map(drop)
     }
 
+    /// The request ring's identity, as lowercase hex.
+    pub fn ring_id_hex(&self) -> String {
+        self.rx.ring_id().iter().map(|b| format!("{b:02x}")).collect()
+    }
+
     /// The sequence number of the next request to be read.
     pub fn next_seq(&self) -> u64 {
         self.rx.next_seq()

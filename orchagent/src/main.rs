@@ -1,0 +1,182 @@
+//! `orchagent`: programs a switch through a sairing channel.
+//!
+//! ```text
+//! orchagent replay ../shared/rec-samples/full.rec --channel /dev/shm/sairing/asic
+//! orchagent routes --count 100000 --channel /dev/shm/sairing/asic --mode pipelined --json
+//! ```
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand, ValueEnum};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use sairing_orchagent::drive::{DriveMode, Driver};
+use sairing_orchagent::{rec, workload::Routes};
+use sairing_transport::{Client, ClientOptions, WaitPolicy};
+
+#[derive(Parser)]
+#[command(about = "Program a switch through a sairing channel")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ModeArg {
+    Sync,
+    Async,
+    Pipelined,
+}
+
+#[derive(clap::Args)]
+struct Common {
+    /// The channel directory.
+    #[arg(long)]
+    channel: PathBuf,
+    /// How requests are sent.
+    #[arg(long, value_enum, default_value_t = ModeArg::Pipelined)]
+    mode: ModeArg,
+    /// Print the summary as one JSON object on stdout.
+    #[arg(long)]
+    json: bool,
+    /// Requests in flight at most (async/pipelined).
+    #[arg(long, default_value_t = 8192)]
+    window: usize,
+    /// Give up on a response after this many seconds.
+    #[arg(long, default_value_t = 120)]
+    timeout: u64,
+    /// No progress bar.
+    #[arg(long)]
+    quiet: bool,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Replay a sairedis.rec recording (c/r/s/g, C/R/S/B, a; responses and comments are not sent).
+    Replay {
+        file: PathBuf,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Create N routes (with their interfaces, neighbours and next hops), then update and withdraw some.
+    Routes {
+        /// Route entries to create.
+        #[arg(long)]
+        count: u64,
+        /// The same seed gives the same requests.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Skip the requests a previous orchagent already committed to this channel
+        /// (for a restart on a channel this workload started on).
+        #[arg(long)]
+        resume: bool,
+        #[command(flatten)]
+        common: Common,
+    },
+}
+
+fn open(c: &Common) -> anyhow::Result<(Client, DriveMode)> {
+    let mode = match c.mode {
+        ModeArg::Sync => DriveMode::Sync,
+        ModeArg::Async => DriveMode::Async,
+        ModeArg::Pipelined => DriveMode::Pipelined,
+    };
+    let wait = WaitPolicy {
+        timeout: Duration::from_secs(c.timeout),
+        ..Default::default()
+    };
+    let client = Client::open(&c.channel, &ClientOptions { wait, ..Default::default() })
+        .with_context(|| format!("opening channel {}", c.channel.display()))?;
+    Ok((client, mode))
+}
+
+fn bar(len: u64, quiet: bool) -> ProgressBar {
+    let pb = ProgressBar::with_draw_target(Some(len), if quiet { ProgressDrawTarget::hidden() } else { ProgressDrawTarget::stderr() });
+    pb.set_style(
+        ProgressStyle::with_template("{bar:40} {pos}/{len} requests {per_sec} eta {eta}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    pb
+}
+
+fn report(c: &Common, s: &sairing_orchagent::drive::Summary, extra: serde_json::Value) {
+    if c.json {
+        println!("{}", s.to_json(extra));
+    } else {
+        println!("{}", s.line());
+    }
+    for f in &s.first_failures {
+        eprintln!("orchagent: failure: {f}");
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<bool> {
+    match cli.cmd {
+        Cmd::Replay { file, common } => {
+            let text = std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
+            let ops = rec::parse(&text).with_context(|| file.display().to_string())?;
+            let (client, mode) = open(&common)?;
+            let mut d = Driver::new(client, mode, common.window, Duration::from_secs(common.timeout));
+            let pb = bar(ops.len() as u64, common.quiet);
+            for op in &ops {
+                d.submit(op.op, &op.key, &op.attrs, &op.objects, &op.expect, || {
+                    format!("{}:{} {} {}", file.display(), op.line, op.op.name(), op.key)
+                })?;
+                pb.inc(1);
+            }
+            let (s, _) = d.finish()?;
+            pb.finish_and_clear();
+            report(
+                &common,
+                &s,
+                serde_json::json!({"workload": "replay", "file": file, "mode": mode.name()}),
+            );
+            Ok(s.failures == 0)
+        }
+        Cmd::Routes {
+            count,
+            seed,
+            resume,
+            common,
+        } => {
+            let w = Routes::new(count, seed);
+            let (client, mode) = open(&common)?;
+            let skip = if resume { client.next_request_seq() - 1 } else { 0 };
+            if skip > w.len() {
+                anyhow::bail!("--resume: the channel has {skip} requests, more than this workload's {}", w.len());
+            }
+            let mut d = Driver::new(client, mode, common.window, Duration::from_secs(common.timeout));
+            let pb = bar(w.len() - skip, common.quiet);
+            for i in skip..w.len() {
+                let op = w.get(i).expect("in range");
+                d.submit(op.op, &op.key, &op.attrs, &[], "SAI_STATUS_SUCCESS", || {
+                    format!("request {i}: {} {}", op.op.name(), op.key)
+                })?;
+                pb.inc(1);
+            }
+            let (s, _) = d.finish()?;
+            pb.finish_and_clear();
+            report(
+                &common,
+                &s,
+                serde_json::json!({
+                    "workload": "routes", "count": count, "seed": seed, "mode": mode.name(),
+                    "skipped": skip, "expected_objects": w.expected_state().len(),
+                }),
+            );
+            Ok(s.failures == 0)
+        }
+    }
+}
+
+fn main() {
+    match run(Cli::parse()) {
+        Ok(true) => {}
+        Ok(false) => std::process::exit(2),
+        Err(e) => {
+            eprintln!("orchagent: {e:#}");
+            std::process::exit(1);
+        }
+    }
+}

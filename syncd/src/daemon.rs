@@ -1,0 +1,191 @@
+//! syncd's main loop: take requests from the channel, apply them to the virtual
+//! switch, answer, hand the changes to the Redis mirror, and free ring space
+//! only as far as the mirror has made durable. `docs/WARMBOOT.md` explains why
+//! this gives exactly-once effects across crashes.
+
+use std::collections::VecDeque;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use sairing_transport::{channel, Error as TError, Op, Server, ServerOptions, WaitPolicy};
+
+use crate::mirror::{self, Mirror, MirrorConfig};
+use crate::vs::{Effect, Switch, SUCCESS};
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The channel directory.
+    pub channel: PathBuf,
+    /// `redis://host:port/db`, or `None` to run without a mirror.
+    pub redis: Option<String>,
+    /// Rebuild the switch from Redis and resume after its checkpoint.
+    pub warm: bool,
+    /// Create the channel if it does not exist, with rings of this capacity.
+    pub create: Option<u64>,
+    /// Busy-poll instead of sleeping when idle.
+    pub busy: bool,
+    /// Print `applied N durable M` every this many requests (0: never).
+    pub progress_every: u64,
+    /// Write the final switch state here as JSON on a clean stop.
+    pub dump: Option<PathBuf>,
+}
+
+/// What a run did.
+#[derive(Debug, Clone, Default)]
+pub struct Summary {
+    /// Requests applied by this process.
+    pub applied: u64,
+    /// Requests found already durable at a warm start, and skipped.
+    pub skipped: u64,
+    /// Malformed records skipped.
+    pub malformed: u64,
+    /// The last request sequence number applied (or skipped).
+    pub last_seq: u64,
+    /// The mirror's durable sequence number at exit.
+    pub durable: u64,
+    /// Objects in the switch at exit.
+    pub objects: usize,
+}
+
+/// Runs until `stop` is set; then finishes the request in hand, flushes the
+/// mirror, releases the ring and returns.
+pub fn run(cfg: &Config, stop: Arc<AtomicBool>) -> anyhow::Result<Summary> {
+    if let Some(capacity) = cfg.create {
+        if !channel::Paths::new(&cfg.channel).request.exists() {
+            channel::create(&cfg.channel, &channel::ChannelOptions { capacity, ..Default::default() })
+                .with_context(|| format!("creating channel {}", cfg.channel.display()))?;
+        }
+    }
+    let wait = if cfg.busy { WaitPolicy::busy_poll() } else { WaitPolicy::default() };
+    let mut server = Server::open(&cfg.channel, &ServerOptions { wait, ..Default::default() })
+        .with_context(|| format!("opening channel {}", cfg.channel.display()))?;
+    server.set_auto_release(false);
+    let ring_id = server.ring_id_hex();
+
+    // The starting state, and the last request it already contains.
+    let (mut switch, skip_until) = match (&cfg.redis, cfg.warm) {
+        (Some(url), true) => {
+            let mut c = mirror::connect(url)?;
+            let Some(p) = mirror::read_progress(&mut c, url)? else {
+                bail!("--warm: redis at {url} holds no sairing checkpoint ({}); start without --warm", mirror::PROGRESS_KEY);
+            };
+            if p.ring_id != ring_id {
+                bail!(
+                    "--warm: redis at {url} holds the state of ring {}, but {} is ring {ring_id}",
+                    p.ring_id,
+                    cfg.channel.display()
+                );
+            }
+            let objects = mirror::load_state(&mut c, url)?;
+            tracing::info!(objects = objects.len(), seq = p.seq, "warm start from the redis checkpoint");
+            (Switch::from_objects(objects), p.seq)
+        }
+        (None, true) => bail!("--warm needs --redis: the checkpoint lives there"),
+        (Some(url), false) => {
+            // Fail now, clearly, rather than in the background.
+            mirror::connect(url).with_context(|| format!("redis at {url} (use --no-mirror to run without it)"))?;
+            (Switch::new(), server.next_seq().saturating_sub(1))
+        }
+        (None, false) => (Switch::new(), server.next_seq().saturating_sub(1)),
+    };
+    let mut mirror = cfg.redis.as_ref().map(|url| {
+        Mirror::start(MirrorConfig {
+            url: url.clone(),
+            ring_id: ring_id.clone(),
+            model: switch.objects().clone(),
+            durable: skip_until,
+            resync_first: !cfg.warm,
+            batch_max: 4096,
+        })
+    });
+
+    let mut sum = Summary {
+        last_seq: skip_until,
+        ..Default::default()
+    };
+    // Marks of applied requests not yet released: (seq, position after it).
+    let mut marks: VecDeque<(u64, sairing_ring::Mark)> = VecDeque::new();
+    let mut effects: Vec<Effect> = Vec::new();
+    let mut last_progress = Instant::now();
+    while !stop.load(Ordering::Relaxed) {
+        let mut port_events: Vec<(String, bool)> = Vec::new();
+        match server.recv(Some(Duration::from_millis(20))) {
+            Ok(Some(mut req)) => {
+                let seq = req.record_seq;
+                if seq <= skip_until {
+                    // Applied and durable before the last crash, and answered:
+                    // its response is already in the response ring.
+                    sum.skipped += 1;
+                } else {
+                    effects.clear();
+                    let out = switch.apply(&req.request, &mut effects);
+                    req.respond(out.status, &out.attrs, &out.statuses)?;
+                    if req.request.op == Op::Set && out.status == SUCCESS && req.request.key.starts_with("SAI_OBJECT_TYPE_PORT:") {
+                        for (n, v) in req.request.attrs.clone() {
+                            if n == "SAI_PORT_ATTR_ADMIN_STATE" {
+                                port_events.push((req.request.key["SAI_OBJECT_TYPE_PORT:".len()..].to_owned(), v == "true"));
+                            }
+                        }
+                    }
+                    sum.applied += 1;
+                    // Only after the response is published: so anything the
+                    // mirror makes durable has had its answer sent.
+                    if let Some(m) = mirror.as_mut() {
+                        m.submit(seq, std::mem::take(&mut effects));
+                    }
+                }
+                sum.last_seq = seq;
+            }
+            Ok(None) => {}
+            Err(TError::Decode(e)) => {
+                tracing::warn!("skipping a malformed request: {e}");
+                sum.malformed += 1;
+            }
+            Err(e) => return Err(e.into()),
+        }
+        marks.push_back((sum.last_seq, server.mark()));
+        for (port, up) in port_events {
+            let state = if up { "SAI_PORT_OPER_STATUS_UP" } else { "SAI_PORT_OPER_STATUS_DOWN" };
+            server.notify("port_state_change", &format!(r#"[{{"port_id":"{port}","port_state":"{state}"}}]"#))?;
+        }
+        // Free the ring up to what the mirror has made durable.
+        let durable = mirror.as_ref().map_or(sum.last_seq, |m| m.durable());
+        let mut release = None;
+        while marks.front().is_some_and(|(s, _)| *s <= durable) {
+            release = marks.pop_front().map(|(_, m)| m);
+        }
+        if let Some(m) = release {
+            server.release_to(m);
+        }
+        if cfg.progress_every > 0 && (sum.applied % cfg.progress_every == 0 || last_progress.elapsed() > Duration::from_secs(1)) {
+            if sum.applied > 0 && sum.applied % cfg.progress_every == 0 {
+                println!("applied {} seq {} durable {durable}", sum.applied, sum.last_seq);
+            }
+            last_progress = Instant::now();
+        }
+    }
+    // Graceful stop: everything applied becomes durable, then the ring is released.
+    if let Some(m) = &mirror {
+        if !m.flush(Duration::from_secs(30)) {
+            bail!(
+                "stopping: the mirror could not write the last requests to redis within 30 s ({}); they stay in the ring for the next start",
+                m.stats().last_error.unwrap_or_default()
+            );
+        }
+    }
+    server.release();
+    sum.durable = mirror.as_ref().map_or(sum.last_seq, |m| m.durable());
+    sum.objects = switch.len();
+    if let Some(path) = &cfg.dump {
+        let mut objs: Vec<_> = switch.objects().iter().collect();
+        objs.sort();
+        let json = serde_json::to_string(&objs)?;
+        std::fs::write(path, json).with_context(|| format!("writing {}", path.display()))?;
+    }
+    mirror.take();
+    Ok(sum)
+}

@@ -1,0 +1,446 @@
+//! The Redis mirror: a background thread that keeps ASIC_DB (SONiC's schema)
+//! equal to the virtual switch, without the apply loop ever waiting on Redis.
+//!
+//! - The apply loop hands over `(seq, effects)` after each request and goes on.
+//! - The thread coalesces effects per key (the last one wins), and writes each
+//!   batch in one MULTI/EXEC: `DEL ASIC_STATE:<key>` then `HSET` of its
+//!   attributes (`NULL`/`NULL` for none), or just the DEL on remove, plus the
+//!   progress record `SAIRING_PROGRESS` {seq, ring_id} in the same transaction.
+//!   So Redis always holds exactly the state after request `seq`.
+//! - `durable()` is that `seq`: the apply loop frees ring space only up to it,
+//!   so a crash of syncd can always be recovered from Redis plus the ring.
+//! - If Redis goes away, the thread keeps the batch, retries, and when Redis is
+//!   back checks the progress record: if it is not exactly what it last wrote
+//!   (Redis restarted empty, or someone else wrote), it rewrites the whole state.
+//!   Meanwhile `durable()` stands still, which turns into backpressure on the
+//!   client once the ring is full: no state is lost.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use redis::Commands;
+
+use crate::vs::{Attrs, Effect};
+
+/// Prefix of every object's hash.
+pub const ASIC_STATE: &str = "ASIC_STATE:";
+/// The progress record's key (a hash with fields `seq` and `ring_id`).
+pub const PROGRESS_KEY: &str = "SAIRING_PROGRESS";
+
+/// What the mirror has written, as read back from Redis.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Progress {
+    /// The last request sequence number whose effects are in Redis.
+    pub seq: u64,
+    /// The request ring's identity, hex.
+    pub ring_id: String,
+}
+
+/// Errors talking to Redis.
+#[derive(Debug, thiserror::Error)]
+pub enum MirrorError {
+    /// Redis said no, or was not there.
+    #[error("redis at {url}: {source}")]
+    Redis {
+        /// Where.
+        url: String,
+        /// The client's error.
+        #[source]
+        source: redis::RedisError,
+    },
+    /// A value in Redis that cannot be ours.
+    #[error("redis at {url}: {what}")]
+    Bad {
+        /// Where.
+        url: String,
+        /// What is wrong.
+        what: String,
+    },
+}
+
+fn rerr(url: &str) -> impl FnOnce(redis::RedisError) -> MirrorError + '_ {
+    move |source| MirrorError::Redis {
+        url: url.to_owned(),
+        source,
+    }
+}
+
+/// Connects, with a short timeout so an absent Redis is noticed quickly.
+pub fn connect(url: &str) -> Result<redis::Connection, MirrorError> {
+    let client = redis::Client::open(url).map_err(rerr(url))?;
+    let c = client
+        .get_connection_with_timeout(Duration::from_secs(2))
+        .map_err(rerr(url))?;
+    c.set_read_timeout(Some(Duration::from_secs(10))).map_err(rerr(url))?;
+    c.set_write_timeout(Some(Duration::from_secs(10))).map_err(rerr(url))?;
+    Ok(c)
+}
+
+/// Reads the progress record, if any.
+pub fn read_progress(conn: &mut redis::Connection, url: &str) -> Result<Option<Progress>, MirrorError> {
+    let h: HashMap<String, String> = conn.hgetall(PROGRESS_KEY).map_err(rerr(url))?;
+    if h.is_empty() {
+        return Ok(None);
+    }
+    let seq = h
+        .get("seq")
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| MirrorError::Bad {
+            url: url.to_owned(),
+            what: format!("{PROGRESS_KEY} has no valid seq: {h:?}"),
+        })?;
+    let ring_id = h.get("ring_id").cloned().unwrap_or_default();
+    Ok(Some(Progress { seq, ring_id }))
+}
+
+/// Every ASIC_STATE object in Redis, with `NULL`/`NULL` read back as no attributes.
+pub fn load_state(conn: &mut redis::Connection, url: &str) -> Result<HashMap<String, Attrs>, MirrorError> {
+    let keys: Vec<String> = conn
+        .scan_match::<_, String>(format!("{ASIC_STATE}*"))
+        .map_err(rerr(url))?
+        .collect();
+    let mut out = HashMap::with_capacity(keys.len());
+    for chunk in keys.chunks(1000) {
+        let mut p = redis::pipe();
+        for k in chunk {
+            p.hgetall(k);
+        }
+        let hashes: Vec<Vec<(String, String)>> = p.query(conn).map_err(rerr(url))?;
+        for (k, h) in chunk.iter().zip(hashes) {
+            let attrs: Attrs = h.into_iter().filter(|(n, v)| !(n == "NULL" && v == "NULL")).collect();
+            out.insert(k[ASIC_STATE.len()..].to_owned(), attrs);
+        }
+    }
+    Ok(out)
+}
+
+fn put(p: &mut redis::Pipeline, key: &str, attrs: &Option<Attrs>) {
+    let k = format!("{ASIC_STATE}{key}");
+    p.del(&k).ignore();
+    match attrs {
+        None => {}
+        Some(a) if a.is_empty() => {
+            p.hset(&k, "NULL", "NULL").ignore();
+        }
+        Some(a) => {
+            p.hset_multiple(&k, a).ignore();
+        }
+    }
+}
+
+enum Item {
+    Apply(u64, Vec<Effect>),
+    Stop,
+}
+
+/// Counters of the mirror thread.
+#[derive(Debug, Clone, Default)]
+pub struct MirrorStats {
+    /// MULTI/EXEC transactions committed.
+    pub transactions: u64,
+    /// Keys written (after coalescing).
+    pub keys_written: u64,
+    /// Effects received (before coalescing).
+    pub effects: u64,
+    /// Full rewrites after Redis came back different.
+    pub resyncs: u64,
+    /// Failed attempts (Redis away).
+    pub failures: u64,
+    /// The last error, if the last attempt failed.
+    pub last_error: Option<String>,
+}
+
+/// The handle the apply loop holds.
+pub struct Mirror {
+    tx: Sender<Item>,
+    durable: Arc<AtomicU64>,
+    submitted: u64,
+    stats: Arc<Mutex<MirrorStats>>,
+    connected: Arc<AtomicBool>,
+    handle: Option<JoinHandle<()>>,
+}
+
+/// How to start the mirror.
+pub struct MirrorConfig {
+    /// `redis://host:port/db`
+    pub url: String,
+    /// The request ring's identity, hex.
+    pub ring_id: String,
+    /// The state Redis holds (or must be made to hold) now.
+    pub model: HashMap<String, Attrs>,
+    /// The sequence number that state corresponds to.
+    pub durable: u64,
+    /// Rewrite Redis from `model` before anything else (a cold start).
+    pub resync_first: bool,
+    /// Most effects per transaction.
+    pub batch_max: usize,
+}
+
+impl Mirror {
+    /// Starts the thread.
+    pub fn start(cfg: MirrorConfig) -> Mirror {
+        let (tx, rx) = mpsc::channel();
+        let durable = Arc::new(AtomicU64::new(cfg.durable));
+        let stats = Arc::new(Mutex::new(MirrorStats::default()));
+        let connected = Arc::new(AtomicBool::new(false));
+        let (d, s, c) = (Arc::clone(&durable), Arc::clone(&stats), Arc::clone(&connected));
+        let submitted = cfg.durable;
+        let handle = std::thread::Builder::new()
+            .name("redis-mirror".into())
+            .spawn(move || Worker::new(cfg, d, s, c).run(rx))
+            .expect("spawn the mirror thread");
+        Mirror {
+            tx,
+            durable,
+            submitted,
+            stats,
+            connected,
+            handle: Some(handle),
+        }
+    }
+
+    /// Hands over the effects of request `seq` (sequence numbers increase).
+    pub fn submit(&mut self, seq: u64, effects: Vec<Effect>) {
+        self.submitted = seq;
+        let _ = self.tx.send(Item::Apply(seq, effects));
+    }
+
+    /// The last request whose effects are committed in Redis.
+    pub fn durable(&self) -> u64 {
+        self.durable.load(Ordering::Acquire)
+    }
+
+    /// Whether the thread's connection is up.
+    pub fn connected(&self) -> bool {
+        self.connected.load(Ordering::Relaxed)
+    }
+
+    /// A copy of the counters.
+    pub fn stats(&self) -> MirrorStats {
+        self.stats.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+
+    /// Waits until everything submitted is durable, or `timeout` passes.
+    /// Returns whether it is.
+    pub fn flush(&self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        while self.durable() < self.submitted {
+            if Instant::now() >= deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        true
+    }
+}
+
+impl Drop for Mirror {
+    fn drop(&mut self) {
+        let _ = self.tx.send(Item::Stop);
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+struct Worker {
+    url: String,
+    ring_id: String,
+    model: HashMap<String, Attrs>,
+    pending: HashMap<String, Option<Attrs>>,
+    pending_seq: u64,
+    written: u64,
+    resync: bool,
+    batch_max: usize,
+    conn: Option<redis::Connection>,
+    durable: Arc<AtomicU64>,
+    stats: Arc<Mutex<MirrorStats>>,
+    connected: Arc<AtomicBool>,
+}
+
+impl Worker {
+    fn new(cfg: MirrorConfig, durable: Arc<AtomicU64>, stats: Arc<Mutex<MirrorStats>>, connected: Arc<AtomicBool>) -> Worker {
+        Worker {
+            url: cfg.url,
+            ring_id: cfg.ring_id,
+            model: cfg.model,
+            pending: HashMap::new(),
+            pending_seq: cfg.durable,
+            written: cfg.durable,
+            resync: cfg.resync_first,
+            batch_max: cfg.batch_max.max(1),
+            conn: None,
+            durable,
+            stats,
+            connected,
+        }
+    }
+
+    fn run(mut self, rx: Receiver<Item>) {
+        let mut stopping = false;
+        let mut backoff = Duration::from_millis(10);
+        loop {
+            // Gather: block for the first item only when there is nothing to write.
+            let idle = self.pending.is_empty() && self.pending_seq == self.written && !self.resync;
+            if idle {
+                if stopping {
+                    return;
+                }
+                match rx.recv_timeout(Duration::from_millis(100)) {
+                    Ok(item) => stopping |= self.take(item),
+                    Err(RecvTimeoutError::Timeout) => continue,
+                    Err(RecvTimeoutError::Disconnected) => stopping = true,
+                }
+            }
+            let mut n = 0;
+            while n < self.batch_max {
+                match rx.try_recv() {
+                    Ok(item) => {
+                        stopping |= self.take(item);
+                        n += 1;
+                    }
+                    Err(mpsc::TryRecvError::Empty) => break,
+                    Err(mpsc::TryRecvError::Disconnected) => {
+                        stopping = true;
+                        break;
+                    }
+                }
+            }
+            match self.write() {
+                Ok(()) => backoff = Duration::from_millis(10),
+                Err(e) => {
+                    self.conn = None;
+                    self.connected.store(false, Ordering::Relaxed);
+                    if let Ok(mut s) = self.stats.lock() {
+                        s.failures += 1;
+                        s.last_error = Some(e.to_string());
+                    }
+                    // Redis is away: keep everything, and try again shortly.
+                    std::thread::sleep(backoff);
+                    backoff = (backoff * 2).min(Duration::from_millis(500));
+                }
+            }
+        }
+    }
+
+    /// Returns whether the item asks the thread to stop (after flushing).
+    fn take(&mut self, item: Item) -> bool {
+        match item {
+            Item::Apply(seq, effects) => {
+                if let Ok(mut s) = self.stats.lock() {
+                    s.effects += effects.len() as u64;
+                }
+                for e in effects {
+                    self.pending.insert(e.key, e.attrs);
+                }
+                self.pending_seq = seq;
+                false
+            }
+            Item::Stop => true,
+        }
+    }
+
+    fn conn(&mut self) -> Result<&mut redis::Connection, MirrorError> {
+        if self.conn.is_none() {
+            let mut c = connect(&self.url)?;
+            // Is Redis still exactly as we left it?
+            let expect = Progress {
+                seq: self.written,
+                ring_id: self.ring_id.clone(),
+            };
+            if read_progress(&mut c, &self.url)? != Some(expect) {
+                self.resync = true;
+            }
+            self.conn = Some(c);
+            self.connected.store(true, Ordering::Relaxed);
+        }
+        Ok(self.conn.as_mut().expect("just connected"))
+    }
+
+    fn write(&mut self) -> Result<(), MirrorError> {
+        if self.pending.is_empty() && self.pending_seq == self.written && !self.resync {
+            return Ok(());
+        }
+        let url = self.url.clone();
+        self.conn()?;
+        if self.resync {
+            return self.resync_all(&url);
+        }
+        let mut p = redis::pipe();
+        p.atomic();
+        for (k, v) in &self.pending {
+            put(&mut p, k, v);
+        }
+        p.hset_multiple(PROGRESS_KEY, &[("seq", self.pending_seq.to_string()), ("ring_id", self.ring_id.clone())])
+            .ignore();
+        let conn = self.conn.as_mut().expect("connected above");
+        p.query::<()>(conn).map_err(rerr(&url))?;
+        let keys = self.pending.len() as u64;
+        for (k, v) in self.pending.drain() {
+            match v {
+                Some(a) => {
+                    self.model.insert(k, a);
+                }
+                None => {
+                    self.model.remove(&k);
+                }
+            }
+        }
+        self.committed(keys, false);
+        Ok(())
+    }
+
+    /// Rewrites Redis from the model (plus what is pending): every stale
+    /// ASIC_STATE key goes, every object is written, and the progress record last.
+    fn resync_all(&mut self, url: &str) -> Result<(), MirrorError> {
+        for (k, v) in self.pending.drain() {
+            match v {
+                Some(a) => {
+                    self.model.insert(k, a);
+                }
+                None => {
+                    self.model.remove(&k);
+                }
+            }
+        }
+        let conn = self.conn.as_mut().expect("connected");
+        let _: () = conn.del(PROGRESS_KEY).map_err(rerr(url))?;
+        let existing: Vec<String> = conn
+            .scan_match::<_, String>(format!("{ASIC_STATE}*"))
+            .map_err(rerr(url))?
+            .collect();
+        for chunk in existing.chunks(1000) {
+            let _: () = conn.del(chunk).map_err(rerr(url))?;
+        }
+        let objects: Vec<(&String, &Attrs)> = self.model.iter().collect();
+        for chunk in objects.chunks(1000) {
+            let mut p = redis::pipe();
+            for (k, a) in chunk {
+                put(&mut p, k, &Some((*a).clone()));
+            }
+            p.query::<()>(conn).map_err(rerr(url))?;
+        }
+        let _: () = conn
+            .hset_multiple(PROGRESS_KEY, &[("seq", self.pending_seq.to_string()), ("ring_id", self.ring_id.clone())])
+            .map_err(rerr(url))?;
+        self.resync = false;
+        let n = self.model.len() as u64;
+        self.committed(n, true);
+        Ok(())
+    }
+
+    fn committed(&mut self, keys: u64, resync: bool) {
+        self.written = self.pending_seq;
+        self.durable.store(self.pending_seq, Ordering::Release);
+        if let Ok(mut s) = self.stats.lock() {
+            s.transactions += 1;
+            s.keys_written += keys;
+            s.resyncs += resync as u64;
+            s.last_error = None;
+        }
+    }
+}

@@ -1,0 +1,361 @@
+//! The virtual switch: syncd's stand-in for an ASIC. A generic SAI object store
+//! with SAI's status semantics (DESIGN.md, "The virtual switch"):
+//!
+//! - create of an existing object: `SAI_STATUS_ITEM_ALREADY_EXISTS`, except the
+//!   SWITCH object, whose second create re-attaches to it (attributes merge);
+//! - remove or set of a missing *entry* (JSON key): `SAI_STATUS_ITEM_NOT_FOUND`;
+//!   an *OID* object never created is a switch-owned default object: set creates
+//!   its state, remove succeeds, get answers;
+//! - get returns the stored attributes;
+//! - a malformed key or an unknown object type: `SAI_STATUS_INVALID_PARAMETER`;
+//! - a failed request changes nothing. Bulk calls judge each object on its own.
+//!
+//! Every change is also reported as an [`Effect`] (the object's whole new
+//! attribute list, or its removal) for the Redis mirror.
+
+use std::collections::HashMap;
+
+use sairing_transport::{Op, Request};
+
+/// `SAI_STATUS_SUCCESS`
+pub const SUCCESS: &str = "SAI_STATUS_SUCCESS";
+/// `SAI_STATUS_FAILURE` (a bulk call with at least one failed object)
+pub const FAILURE: &str = "SAI_STATUS_FAILURE";
+/// `SAI_STATUS_ITEM_NOT_FOUND`
+pub const NOT_FOUND: &str = "SAI_STATUS_ITEM_NOT_FOUND";
+/// `SAI_STATUS_ITEM_ALREADY_EXISTS`
+pub const ALREADY_EXISTS: &str = "SAI_STATUS_ITEM_ALREADY_EXISTS";
+/// `SAI_STATUS_INVALID_PARAMETER`
+pub const INVALID_PARAMETER: &str = "SAI_STATUS_INVALID_PARAMETER";
+
+/// The SAI object types this switch knows (SAI 1.x `sai_object_type_t` names).
+pub const OBJECT_TYPES: &[&str] = &[
+    "PORT", "LAG", "VIRTUAL_ROUTER", "NEXT_HOP", "NEXT_HOP_GROUP", "ROUTER_INTERFACE", "ACL_TABLE",
+    "ACL_ENTRY", "ACL_COUNTER", "ACL_RANGE", "ACL_TABLE_GROUP", "ACL_TABLE_GROUP_MEMBER", "HOSTIF",
+    "MIRROR_SESSION", "SAMPLEPACKET", "STP", "HOSTIF_TRAP_GROUP", "POLICER", "WRED", "QOS_MAP", "QUEUE",
+    "SCHEDULER", "SCHEDULER_GROUP", "BUFFER_POOL", "BUFFER_PROFILE", "INGRESS_PRIORITY_GROUP", "LAG_MEMBER",
+    "HASH", "UDF", "UDF_MATCH", "UDF_GROUP", "FDB_ENTRY", "SWITCH", "HOSTIF_TRAP", "HOSTIF_TABLE_ENTRY",
+    "NEIGHBOR_ENTRY", "ROUTE_ENTRY", "VLAN", "VLAN_MEMBER", "HOSTIF_PACKET", "TUNNEL_MAP", "TUNNEL",
+    "TUNNEL_TERM_TABLE_ENTRY", "FDB_FLUSH", "NEXT_HOP_GROUP_MEMBER", "STP_PORT", "RPF_GROUP",
+    "RPF_GROUP_MEMBER", "L2MC_GROUP", "L2MC_GROUP_MEMBER", "IPMC_GROUP", "IPMC_GROUP_MEMBER", "L2MC_ENTRY",
+    "IPMC_ENTRY", "MCAST_FDB_ENTRY", "HOSTIF_USER_DEFINED_TRAP", "BRIDGE", "BRIDGE_PORT", "TUNNEL_MAP_ENTRY",
+    "TAM", "SRV6_SIDLIST", "PORT_POOL", "INSEG_ENTRY", "DTEL", "DTEL_QUEUE_REPORT", "DTEL_INT_SESSION",
+    "DTEL_REPORT_SESSION", "DTEL_EVENT", "BFD_SESSION", "ISOLATION_GROUP", "ISOLATION_GROUP_MEMBER",
+    "TAM_MATH_FUNC", "TAM_REPORT", "TAM_EVENT_THRESHOLD", "TAM_TEL_TYPE", "TAM_TRANSPORT", "TAM_TELEMETRY",
+    "TAM_COLLECTOR", "TAM_EVENT_ACTION", "TAM_EVENT", "NAT_ZONE_COUNTER", "NAT_ENTRY", "TAM_INT",
+    "COUNTER", "DEBUG_COUNTER", "PORT_CONNECTOR", "PORT_SERDES", "MACSEC", "MACSEC_PORT", "MACSEC_FLOW",
+    "MACSEC_SC", "MACSEC_SA", "SYSTEM_PORT", "FINE_GRAINED_HASH_FIELD", "SWITCH_TUNNEL", "MY_SID_ENTRY",
+    "MY_MAC", "NEXT_HOP_GROUP_MAP", "IPSEC", "IPSEC_PORT", "IPSEC_SA", "GENERIC_PROGRAMMABLE",
+    "ARS_PROFILE", "ARS", "ACL_TABLE_CHAIN_GROUP", "TWAMP_SESSION", "TAM_COUNTER_SUBSCRIPTION",
+    "POE_DEVICE", "POE_PSE", "POE_PORT", "ICMP_ECHO_SESSION",
+];
+
+/// An object's attributes, in the order they were set.
+pub type Attrs = Vec<(String, String)>;
+
+/// A change to mirror: the object's whole new attribute list, or `None` when it
+/// was removed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Effect {
+    /// `SAI_OBJECT_TYPE_<T>:<id>`
+    pub key: String,
+    /// Its attributes now; `None`: removed.
+    pub attrs: Option<Attrs>,
+}
+
+/// The answer to one request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    /// The status.
+    pub status: &'static str,
+    /// Attributes returned by a get.
+    pub attrs: Vec<(String, String)>,
+    /// Per-object statuses of a bulk call.
+    pub statuses: Vec<&'static str>,
+}
+
+impl Outcome {
+    fn status(status: &'static str) -> Outcome {
+        Outcome {
+            status,
+            attrs: Vec::new(),
+            statuses: Vec::new(),
+        }
+    }
+}
+
+/// What kind of id a key carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum IdKind {
+    Oid,
+    Entry,
+}
+
+/// Splits and checks `SAI_OBJECT_TYPE_<T>:<id>`; returns the type and id kind.
+fn parse_key(key: &str) -> Option<(&str, IdKind)> {
+    let rest = key.strip_prefix("SAI_OBJECT_TYPE_")?;
+    let (ty, id) = rest.split_once(':')?;
+    if !OBJECT_TYPES.contains(&ty) {
+        return None;
+    }
+    if let Some(hex) = id.strip_prefix("oid:0x") {
+        if !hex.is_empty() && hex.len() <= 16 && hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Some((ty, IdKind::Oid));
+        }
+        return None;
+    }
+    if id.starts_with('{') && id.ends_with('}') && id.len() > 2 {
+        return Some((ty, IdKind::Entry));
+    }
+    None
+}
+
+/// The switch's state.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Switch {
+    objects: HashMap<String, Attrs>,
+}
+
+impl Switch {
+    /// An empty switch.
+    pub fn new() -> Switch {
+        Switch::default()
+    }
+
+    /// A switch holding `objects` (e.g. loaded from Redis).
+    pub fn from_objects(objects: HashMap<String, Attrs>) -> Switch {
+        Switch { objects }
+    }
+
+    /// Every object and its attributes.
+    pub fn objects(&self) -> &HashMap<String, Attrs> {
+        &self.objects
+    }
+
+    /// How many objects.
+    pub fn len(&self) -> usize {
+        self.objects.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.objects.is_empty()
+    }
+
+    /// Applies one decoded request; appends its changes to `effects`.
+    pub fn apply(&mut self, req: &Request<'_>, effects: &mut Vec<Effect>) -> Outcome {
+        match req.op {
+            Op::Create => self.create(req.key, req.attrs.clone(), effects),
+            Op::Remove => self.remove(req.key, effects),
+            Op::Set => self.set(req.key, req.attrs.clone(), effects),
+            Op::Get => self.get(req.key, req.attrs.clone()),
+            Op::BulkCreate | Op::BulkRemove | Op::BulkSet | Op::BulkGet => {
+                let ty = req.key;
+                let mut statuses = Vec::with_capacity(req.objects.len());
+                for (id, attrs) in req.objects.clone() {
+                    let key = format!("{ty}:{id}");
+                    let o = match req.op {
+                        Op::BulkCreate => self.create(&key, attrs, effects),
+                        Op::BulkRemove => self.remove(&key, effects),
+                        Op::BulkSet => self.set(&key, attrs, effects),
+                        _ => self.get(&key, attrs),
+                    };
+                    statuses.push(o.status);
+                }
+                let all_ok = statuses.iter().all(|s| *s == SUCCESS);
+                Outcome {
+                    status: if all_ok { SUCCESS } else { FAILURE },
+                    attrs: Vec::new(),
+                    statuses,
+                }
+            }
+            Op::Notify | Op::Flush => Outcome::status(SUCCESS),
+            Op::Notification => Outcome::status(INVALID_PARAMETER),
+        }
+    }
+
+    /// SAI create.
+    pub fn create<'a>(
+        &mut self,
+        key: &str,
+        attrs: impl Iterator<Item = (&'a str, &'a str)>,
+        effects: &mut Vec<Effect>,
+    ) -> Outcome {
+        let Some((ty, _)) = parse_key(key) else {
+            return Outcome::status(INVALID_PARAMETER);
+        };
+        let new: Attrs = attrs.map(|(n, v)| (n.to_owned(), v.to_owned())).collect();
+        match self.objects.get_mut(key) {
+            Some(existing) if ty == "SWITCH" => {
+                merge(existing, new);
+                effects.push(Effect {
+                    key: key.to_owned(),
+                    attrs: Some(existing.clone()),
+                });
+                Outcome::status(SUCCESS)
+            }
+            Some(_) => Outcome::status(ALREADY_EXISTS),
+            None => {
+                effects.push(Effect {
+                    key: key.to_owned(),
+                    attrs: Some(new.clone()),
+                });
+                self.objects.insert(key.to_owned(), new);
+                Outcome::status(SUCCESS)
+            }
+        }
+    }
+
+    /// SAI remove.
+    pub fn remove(&mut self, key: &str, effects: &mut Vec<Effect>) -> Outcome {
+        let Some((_, kind)) = parse_key(key) else {
+            return Outcome::status(INVALID_PARAMETER);
+        };
+        if self.objects.remove(key).is_some() {
+            effects.push(Effect {
+                key: key.to_owned(),
+                attrs: None,
+            });
+            return Outcome::status(SUCCESS);
+        }
+        match kind {
+            IdKind::Oid => Outcome::status(SUCCESS), // a switch-owned default object
+            IdKind::Entry => Outcome::status(NOT_FOUND),
+        }
+    }
+
+    /// SAI set (of one or more attributes, applied together).
+    pub fn set<'a>(
+        &mut self,
+        key: &str,
+        attrs: impl Iterator<Item = (&'a str, &'a str)>,
+        effects: &mut Vec<Effect>,
+    ) -> Outcome {
+        let Some((_, kind)) = parse_key(key) else {
+            return Outcome::status(INVALID_PARAMETER);
+        };
+        let new: Attrs = attrs.map(|(n, v)| (n.to_owned(), v.to_owned())).collect();
+        if new.is_empty() {
+            return Outcome::status(INVALID_PARAMETER);
+        }
+        let obj = match (self.objects.get_mut(key), kind) {
+            (Some(o), _) => o,
+            (None, IdKind::Oid) => self.objects.entry(key.to_owned()).or_default(),
+            (None, IdKind::Entry) => return Outcome::status(NOT_FOUND),
+        };
+        merge(obj, new);
+        effects.push(Effect {
+            key: key.to_owned(),
+            attrs: Some(obj.clone()),
+        });
+        Outcome::status(SUCCESS)
+    }
+
+    /// SAI get: the stored value of each attribute asked for; an attribute the
+    /// switch does not hold is answered with the value the caller sent (its
+    /// default), as a switch-owned default would be.
+    pub fn get<'a>(&self, key: &str, attrs: impl Iterator<Item = (&'a str, &'a str)>) -> Outcome {
+        let Some((_, kind)) = parse_key(key) else {
+            return Outcome::status(INVALID_PARAMETER);
+        };
+        let obj = self.objects.get(key);
+        if obj.is_none() && kind == IdKind::Entry {
+            return Outcome::status(NOT_FOUND);
+        }
+        let values = attrs
+            .map(|(n, default)| {
+                let v = obj
+                    .and_then(|o| o.iter().find(|(k, _)| k == n))
+                    .map_or(default, |(_, v)| v.as_str());
+                (n.to_owned(), v.to_owned())
+            })
+            .collect();
+        Outcome {
+            status: SUCCESS,
+            attrs: values,
+            statuses: Vec::new(),
+        }
+    }
+}
+
+/// Sets each attribute of `new` in `obj`, replacing values of the same name.
+fn merge(obj: &mut Attrs, new: Attrs) {
+    for (n, v) in new {
+        match obj.iter_mut().find(|(k, _)| *k == n) {
+            Some(slot) => slot.1 = v,
+            None => obj.push((n, v)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PORT: &str = "SAI_OBJECT_TYPE_PORT:oid:0x1000000000002";
+    const ROUTE: &str = r#"SAI_OBJECT_TYPE_ROUTE_ENTRY:{"dest":"10.0.0.0/24","switch_id":"oid:0x21000000000000","vr":"oid:0x3000000000022"}"#;
+    const SWITCH: &str = "SAI_OBJECT_TYPE_SWITCH:oid:0x21000000000000";
+
+    fn a(pairs: &[(&'static str, &'static str)]) -> impl Iterator<Item = (&'static str, &'static str)> + '_ {
+        pairs.iter().copied()
+    }
+
+    #[test]
+    fn create_get_set_remove() {
+        let mut s = Switch::new();
+        let mut fx = Vec::new();
+        assert_eq!(s.create(ROUTE, a(&[("SAI_ROUTE_ENTRY_ATTR_NEXT_HOP_ID", "oid:0x1")]), &mut fx).status, SUCCESS);
+        assert_eq!(s.create(ROUTE, a(&[]), &mut fx).status, ALREADY_EXISTS);
+        let g = s.get(ROUTE, a(&[("SAI_ROUTE_ENTRY_ATTR_NEXT_HOP_ID", "oid:0x0")]));
+        assert_eq!(g.attrs, vec![("SAI_ROUTE_ENTRY_ATTR_NEXT_HOP_ID".into(), "oid:0x1".into())]);
+        assert_eq!(s.set(ROUTE, a(&[("SAI_ROUTE_ENTRY_ATTR_NEXT_HOP_ID", "oid:0x2")]), &mut fx).status, SUCCESS);
+        assert_eq!(s.objects()[ROUTE], vec![("SAI_ROUTE_ENTRY_ATTR_NEXT_HOP_ID".to_owned(), "oid:0x2".to_owned())]);
+        assert_eq!(s.remove(ROUTE, &mut fx).status, SUCCESS);
+        assert_eq!(s.remove(ROUTE, &mut fx).status, NOT_FOUND);
+        assert_eq!(s.set(ROUTE, a(&[("X", "1")]), &mut fx).status, NOT_FOUND);
+        assert_eq!(s.get(ROUTE, a(&[("X", "1")])).status, NOT_FOUND);
+        assert!(s.is_empty());
+        // Effects: create, set (whole list), remove; the failures added none.
+        assert_eq!(fx.len(), 3);
+        assert_eq!(fx[2], Effect { key: ROUTE.into(), attrs: None });
+    }
+
+    #[test]
+    fn invalid_keys_and_types() {
+        let mut s = Switch::new();
+        let mut fx = Vec::new();
+        for key in [
+            "SAI_OBJECT_TYPE_FOO:oid:0x1",
+            "PORT:oid:0x1",
+            "SAI_OBJECT_TYPE_PORT",
+            "SAI_OBJECT_TYPE_PORT:",
+            "SAI_OBJECT_TYPE_PORT:oid:0xZZ",
+            "SAI_OBJECT_TYPE_PORT:0x1",
+            "SAI_OBJECT_TYPE_ROUTE_ENTRY:{}",
+        ] {
+            assert_eq!(s.create(key, a(&[]), &mut fx).status, INVALID_PARAMETER, "{key}");
+            assert_eq!(s.remove(key, &mut fx).status, INVALID_PARAMETER, "{key}");
+            assert_eq!(s.set(key, a(&[("A", "1")]), &mut fx).status, INVALID_PARAMETER, "{key}");
+            assert_eq!(s.get(key, a(&[])).status, INVALID_PARAMETER, "{key}");
+        }
+        assert!(fx.is_empty() && s.is_empty());
+    }
+
+    #[test]
+    fn switch_owned_defaults_and_switch_reattach() {
+        let mut s = Switch::new();
+        let mut fx = Vec::new();
+        // A port never created: set creates its state, get answers, remove succeeds.
+        assert_eq!(s.set(PORT, a(&[("SAI_PORT_ATTR_ADMIN_STATE", "true")]), &mut fx).status, SUCCESS);
+        assert_eq!(s.objects()[PORT].len(), 1);
+        assert_eq!(s.get("SAI_OBJECT_TYPE_PORT:oid:0x1000000000003", a(&[("SAI_PORT_ATTR_MTU", "1514")])).attrs[0].1, "1514");
+        assert_eq!(s.remove("SAI_OBJECT_TYPE_PORT:oid:0x1000000000009", &mut fx).status, SUCCESS);
+        // Creating the switch again re-attaches, merging attributes.
+        assert_eq!(s.create(SWITCH, a(&[("SAI_SWITCH_ATTR_INIT_SWITCH", "true")]), &mut fx).status, SUCCESS);
+        assert_eq!(s.create(SWITCH, a(&[("SAI_SWITCH_ATTR_SRC_MAC_ADDRESS", "52:54:00:00:00:01")]), &mut fx).status, SUCCESS);
+        assert_eq!(s.objects()[SWITCH].len(), 2);
+        // An attribute-less object is stored with no attributes (NULL/NULL in Redis).
+        assert_eq!(s.create("SAI_OBJECT_TYPE_VLAN:oid:0x26000000000001", a(&[]), &mut fx).status, SUCCESS);
+        assert!(s.objects()["SAI_OBJECT_TYPE_VLAN:oid:0x26000000000001"].is_empty());
+    }
+}
