@@ -116,7 +116,8 @@ impl Driver {
             mode,
             window: window.max(1),
             pending: HashMap::new(),
-            hist: Histogram::new_with_bounds(1, 3_600_000_000_000, 3).expect("valid histogram bounds"),
+            hist: Histogram::new_with_bounds(1, 3_600_000_000_000, 3)
+                .expect("valid histogram bounds"),
             requests: 0,
             answered: 0,
             failures: 0,
@@ -134,26 +135,41 @@ impl Driver {
     fn complete(&mut self, r: Response) {
         if let Some(p) = self.pending.remove(&r.seq) {
             self.answered += 1;
-            let _ = self.hist.record((p.sent.elapsed().as_nanos() as u64).max(1));
+            let _ = self
+                .hist
+                .record((p.sent.elapsed().as_nanos() as u64).max(1));
             let ok = r.status == p.expect
-                && (r.statuses.is_empty() || p.expect != "SAI_STATUS_SUCCESS" || r.statuses.iter().all(|s| s == "SAI_STATUS_SUCCESS"));
+                && (r.statuses.is_empty()
+                    || p.expect != "SAI_STATUS_SUCCESS"
+                    || r.statuses.iter().all(|s| s == "SAI_STATUS_SUCCESS"));
             if !ok {
                 self.failures += 1;
                 if self.first.len() < 10 {
-                    self.first.push(format!("{}: got {}, expected {}", p.what, r.status, p.expect));
+                    self.first.push(format!(
+                        "{}: got {}, expected {}",
+                        p.what, r.status, p.expect
+                    ));
                 }
             }
         }
     }
 
     fn drain(&mut self, block: bool) -> anyhow::Result<()> {
-        let mut wait = if block { Some(self.timeout) } else { Some(Duration::ZERO) };
+        let mut wait = if block {
+            Some(self.timeout)
+        } else {
+            Some(Duration::ZERO)
+        };
         while let Some(r) = self.client.next_completion(wait)? {
             self.complete(r);
             wait = Some(Duration::ZERO);
         }
         if block && wait != Some(Duration::ZERO) {
-            anyhow::bail!("no response within {:?} ({} requests in flight)", self.timeout, self.pending.len());
+            anyhow::bail!(
+                "no response within {:?} ({} requests in flight)",
+                self.timeout,
+                self.pending.len()
+            );
         }
         Ok(())
     }
@@ -169,7 +185,10 @@ impl Driver {
         what: impl FnOnce() -> String,
     ) -> anyhow::Result<()> {
         let seq = if op.is_bulk() {
-            let objs: Vec<BulkObject<'_, String>> = objects.iter().map(|(id, a)| BulkObject { id, attrs: a }).collect();
+            let objs: Vec<BulkObject<'_, String>> = objects
+                .iter()
+                .map(|(id, a)| BulkObject { id, attrs: a })
+                .collect();
             self.client.send(op, key, &Body::Bulk(&objs))?
         } else {
             self.client.send(op, key, &Body::Attrs(attrs))?

@@ -36,12 +36,19 @@ pub fn workspace_binary(name: &str, package: &str) -> anyhow::Result<std::path::
     if release {
         cmd.arg("--release");
     }
-    let status = cmd.status().map_err(|e| anyhow::anyhow!("cannot run cargo to build {name}: {e}"))?;
+    let status = cmd
+        .status()
+        .map_err(|e| anyhow::anyhow!("cannot run cargo to build {name}: {e}"))?;
     anyhow::ensure!(status.success(), "cargo build of {name} failed");
     dirs.iter()
         .map(|d| d.join(name))
         .find(|p| p.is_file())
-        .ok_or_else(|| anyhow::anyhow!("{name} not found next to {} even after building it", exe.display()))
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "{name} not found next to {} even after building it",
+                exe.display()
+            )
+        })
 }
 
 /// [`workspace_binary`], exiting with one clear line when it cannot be found.

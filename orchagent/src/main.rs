@@ -86,13 +86,26 @@ fn open(c: &Common) -> anyhow::Result<(Client, DriveMode)> {
         timeout: Duration::from_secs(c.timeout),
         ..Default::default()
     };
-    let client = Client::open(&c.channel, &ClientOptions { wait, ..Default::default() })
-        .with_context(|| format!("opening channel {}", c.channel.display()))?;
+    let client = Client::open(
+        &c.channel,
+        &ClientOptions {
+            wait,
+            ..Default::default()
+        },
+    )
+    .with_context(|| format!("opening channel {}", c.channel.display()))?;
     Ok((client, mode))
 }
 
 fn bar(len: u64, quiet: bool) -> ProgressBar {
-    let pb = ProgressBar::with_draw_target(Some(len), if quiet { ProgressDrawTarget::hidden() } else { ProgressDrawTarget::stderr() });
+    let pb = ProgressBar::with_draw_target(
+        Some(len),
+        if quiet {
+            ProgressDrawTarget::hidden()
+        } else {
+            ProgressDrawTarget::stderr()
+        },
+    );
     pb.set_style(
         ProgressStyle::with_template("{bar:40} {pos}/{len} requests {per_sec} eta {eta}")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
@@ -114,10 +127,16 @@ fn report(c: &Common, s: &sairing_orchagent::drive::Summary, extra: serde_json::
 fn run(cli: Cli) -> anyhow::Result<bool> {
     match cli.cmd {
         Cmd::Replay { file, common } => {
-            let text = std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("reading {}", file.display()))?;
             let ops = rec::parse(&text).with_context(|| file.display().to_string())?;
             let (client, mode) = open(&common)?;
-            let mut d = Driver::new(client, mode, common.window, Duration::from_secs(common.timeout));
+            let mut d = Driver::new(
+                client,
+                mode,
+                common.window,
+                Duration::from_secs(common.timeout),
+            );
             let pb = bar(ops.len() as u64, common.quiet);
             for op in &ops {
                 d.submit(op.op, &op.key, &op.attrs, &op.objects, &op.expect, || {
@@ -142,11 +161,23 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
         } => {
             let w = Routes::new(count, seed);
             let (client, mode) = open(&common)?;
-            let skip = if resume { client.next_request_seq() - 1 } else { 0 };
+            let skip = if resume {
+                client.next_request_seq() - 1
+            } else {
+                0
+            };
             if skip > w.len() {
-                anyhow::bail!("--resume: the channel has {skip} requests, more than this workload's {}", w.len());
+                anyhow::bail!(
+                    "--resume: the channel has {skip} requests, more than this workload's {}",
+                    w.len()
+                );
             }
-            let mut d = Driver::new(client, mode, common.window, Duration::from_secs(common.timeout));
+            let mut d = Driver::new(
+                client,
+                mode,
+                common.window,
+                Duration::from_secs(common.timeout),
+            );
             let pb = bar(w.len() - skip, common.quiet);
             for i in skip..w.len() {
                 let op = w.get(i).expect("in range");

@@ -76,11 +76,15 @@ pub fn parse(text: &str) -> Result<Vec<RecOp>, ParseError> {
             });
         }
         let need_key = |what| {
-            fields.get(2).filter(|k| !k.is_empty()).map(|k| k.to_string()).ok_or(ParseError {
-                line,
-                what,
-                text: cut(l),
-            })
+            fields
+                .get(2)
+                .filter(|k| !k.is_empty())
+                .map(|k| k.to_string())
+                .ok_or(ParseError {
+                    line,
+                    what,
+                    text: cut(l),
+                })
         };
         let simple = |op: Op, key: String, attrs: Vec<(String, String)>| RecOp {
             line,
@@ -102,7 +106,11 @@ pub fn parse(text: &str) -> Result<Vec<RecOp>, ParseError> {
                 let attrs = attrs_of(&fields[3..], line, l)?;
                 out.push(simple(op, key, attrs));
             }
-            "a" => out.push(simple(Op::Notify, need_key("notify without a name")?, Vec::new())),
+            "a" => out.push(simple(
+                Op::Notify,
+                need_key("notify without a name")?,
+                Vec::new(),
+            )),
             "C" | "R" | "S" | "B" => {
                 let op = match fields[1] {
                     "C" => Op::BulkCreate,
@@ -174,9 +182,18 @@ mod tests {
         assert_eq!(ops.len(), 5);
         assert_eq!((ops[0].op, ops[0].key.as_str()), (Op::Notify, "INIT_VIEW"));
         assert_eq!(ops[1].attrs.len(), 2);
-        assert_eq!(ops[1].attrs[1], ("SAI_SWITCH_ATTR_SRC_MAC_ADDRESS".into(), "00:11:11:11:11:11".into()));
+        assert_eq!(
+            ops[1].attrs[1],
+            (
+                "SAI_SWITCH_ATTR_SRC_MAC_ADDRESS".into(),
+                "00:11:11:11:11:11".into()
+            )
+        );
         assert_eq!(ops[2].op, Op::Get);
-        assert_eq!((ops[3].op, ops[3].expect.as_str()), (Op::Remove, "SAI_STATUS_ITEM_NOT_FOUND"));
+        assert_eq!(
+            (ops[3].op, ops[3].expect.as_str()),
+            (Op::Remove, "SAI_STATUS_ITEM_NOT_FOUND")
+        );
         assert_eq!(ops[4].op, Op::BulkCreate);
         assert_eq!(ops[4].objects.len(), 2);
         assert_eq!(ops[4].objects[0].1.len(), 1);
@@ -196,8 +213,15 @@ mod tests {
 
     #[test]
     fn parses_the_shared_recordings() {
-        for (f, min) in [("full.rec", 10_000), ("full_syncd_dies.rec", 10_000), ("config_acl2.rec", 10_000)] {
-            let path = format!("{}/../../shared/rec-samples/{f}", env!("CARGO_MANIFEST_DIR"));
+        for (f, min) in [
+            ("full.rec", 10_000),
+            ("full_syncd_dies.rec", 10_000),
+            ("config_acl2.rec", 10_000),
+        ] {
+            let path = format!(
+                "{}/../../shared/rec-samples/{f}",
+                env!("CARGO_MANIFEST_DIR")
+            );
             let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
             let ops = parse(&text).unwrap_or_else(|e| panic!("{f}: {e}"));
             assert!(ops.len() > min, "{f}: only {} requests", ops.len());

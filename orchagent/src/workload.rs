@@ -109,7 +109,10 @@ impl Routes {
             return w(
                 Op::Create,
                 format!("SAI_OBJECT_TYPE_SWITCH:{SWITCH_ID}"),
-                vec![a("SAI_SWITCH_ATTR_INIT_SWITCH", "true"), a("SAI_SWITCH_ATTR_SRC_MAC_ADDRESS", "52:54:00:12:34:56")],
+                vec![
+                    a("SAI_SWITCH_ATTR_INIT_SWITCH", "true"),
+                    a("SAI_SWITCH_ATTR_SRC_MAC_ADDRESS", "52:54:00:12:34:56"),
+                ],
             );
         }
         if i < 1 + RIFS * 3 {
@@ -120,7 +123,10 @@ impl Routes {
                     format!("SAI_OBJECT_TYPE_ROUTER_INTERFACE:{}", oid(0x6, k)),
                     vec![
                         a("SAI_ROUTER_INTERFACE_ATTR_VIRTUAL_ROUTER_ID", VR_ID),
-                        a("SAI_ROUTER_INTERFACE_ATTR_TYPE", "SAI_ROUTER_INTERFACE_TYPE_PORT"),
+                        a(
+                            "SAI_ROUTER_INTERFACE_ATTR_TYPE",
+                            "SAI_ROUTER_INTERFACE_TYPE_PORT",
+                        ),
                         a("SAI_ROUTER_INTERFACE_ATTR_PORT_ID", oid(0x1, k)),
                         a("SAI_ROUTER_INTERFACE_ATTR_MTU", "9100"),
                     ],
@@ -131,7 +137,10 @@ impl Routes {
                         r#"SAI_OBJECT_TYPE_NEIGHBOR_ENTRY:{{"ip":"10.0.{k}.1","rif":"{}","switch_id":"{SWITCH_ID}"}}"#,
                         oid(0x6, k)
                     ),
-                    vec![a("SAI_NEIGHBOR_ENTRY_ATTR_DST_MAC_ADDRESS", format!("52:54:00:00:{:02x}:01", k))],
+                    vec![a(
+                        "SAI_NEIGHBOR_ENTRY_ATTR_DST_MAC_ADDRESS",
+                        format!("52:54:00:00:{:02x}:01", k),
+                    )],
                 ),
                 _ => w(
                     Op::Create,
@@ -152,15 +161,24 @@ impl Routes {
                 return w(
                     Op::Create,
                     format!("SAI_OBJECT_TYPE_NEXT_HOP_GROUP:{}", oid(0x5, g)),
-                    vec![a("SAI_NEXT_HOP_GROUP_ATTR_TYPE", "SAI_NEXT_HOP_GROUP_TYPE_ECMP")],
+                    vec![a(
+                        "SAI_NEXT_HOP_GROUP_ATTR_TYPE",
+                        "SAI_NEXT_HOP_GROUP_TYPE_ECMP",
+                    )],
                 );
             }
             let nh = 1 + (g * MEMBERS + m) % RIFS;
             return w(
                 Op::Create,
-                format!("SAI_OBJECT_TYPE_NEXT_HOP_GROUP_MEMBER:{}", oid(0x2d, g * 16 + m)),
+                format!(
+                    "SAI_OBJECT_TYPE_NEXT_HOP_GROUP_MEMBER:{}",
+                    oid(0x2d, g * 16 + m)
+                ),
                 vec![
-                    a("SAI_NEXT_HOP_GROUP_MEMBER_ATTR_NEXT_HOP_GROUP_ID", oid(0x5, g)),
+                    a(
+                        "SAI_NEXT_HOP_GROUP_MEMBER_ATTR_NEXT_HOP_GROUP_ID",
+                        oid(0x5, g),
+                    ),
                     a("SAI_NEXT_HOP_GROUP_MEMBER_ATTR_NEXT_HOP_ID", oid(0x4, nh)),
                 ],
             );
@@ -171,7 +189,10 @@ impl Routes {
                 Op::Create,
                 Self::route_key(r),
                 vec![
-                    a("SAI_ROUTE_ENTRY_ATTR_PACKET_ACTION", "SAI_PACKET_ACTION_FORWARD"),
+                    a(
+                        "SAI_ROUTE_ENTRY_ATTR_PACKET_ACTION",
+                        "SAI_PACKET_ACTION_FORWARD",
+                    ),
                     a("SAI_ROUTE_ENTRY_ATTR_NEXT_HOP_ID", self.target(r, 0)),
                 ],
             );
@@ -188,7 +209,11 @@ impl Routes {
                     vec![a("SAI_SWITCH_ATTR_FDB_AGING_TIME", "600")],
                 );
             }
-            return w(Op::Set, Self::route_key(idx), vec![a("SAI_ROUTE_ENTRY_ATTR_NEXT_HOP_ID", self.target(idx, 1))]);
+            return w(
+                Op::Set,
+                Self::route_key(idx),
+                vec![a("SAI_ROUTE_ENTRY_ATTR_NEXT_HOP_ID", self.target(idx, 1))],
+            );
         }
         let d = u - n_upd;
         if d < n_upd {
@@ -256,7 +281,9 @@ mod tests {
         assert_eq!(w.get(5), Routes::new(1000, 7).get(5));
         assert_ne!(
             (0..w.len()).map(|i| w.get(i).unwrap()).collect::<Vec<_>>(),
-            (0..w.len()).map(|i| Routes::new(1000, 8).get(i).unwrap()).collect::<Vec<_>>()
+            (0..w.len())
+                .map(|i| Routes::new(1000, 8).get(i).unwrap())
+                .collect::<Vec<_>>()
         );
         assert!(w.get(w.len()).is_none());
         let st = w.expected_state();

@@ -56,13 +56,29 @@ pub struct Summary {
 pub fn run(cfg: &Config, stop: Arc<AtomicBool>) -> anyhow::Result<Summary> {
     if let Some(capacity) = cfg.create {
         if !channel::Paths::new(&cfg.channel).request.exists() {
-            channel::create(&cfg.channel, &channel::ChannelOptions { capacity, ..Default::default() })
-                .with_context(|| format!("creating channel {}", cfg.channel.display()))?;
+            channel::create(
+                &cfg.channel,
+                &channel::ChannelOptions {
+                    capacity,
+                    ..Default::default()
+                },
+            )
+            .with_context(|| format!("creating channel {}", cfg.channel.display()))?;
         }
     }
-    let wait = if cfg.busy { WaitPolicy::busy_poll() } else { WaitPolicy::default() };
-    let mut server = Server::open(&cfg.channel, &ServerOptions { wait, ..Default::default() })
-        .with_context(|| format!("opening channel {}", cfg.channel.display()))?;
+    let wait = if cfg.busy {
+        WaitPolicy::busy_poll()
+    } else {
+        WaitPolicy::default()
+    };
+    let mut server = Server::open(
+        &cfg.channel,
+        &ServerOptions {
+            wait,
+            ..Default::default()
+        },
+    )
+    .with_context(|| format!("opening channel {}", cfg.channel.display()))?;
     server.set_auto_release(false);
     let ring_id = server.ring_id_hex();
 
@@ -71,7 +87,10 @@ pub fn run(cfg: &Config, stop: Arc<AtomicBool>) -> anyhow::Result<Summary> {
         (Some(url), true) => {
             let mut c = mirror::connect(url)?;
             let Some(p) = mirror::read_progress(&mut c, url)? else {
-                bail!("--warm: redis at {url} holds no sairing checkpoint ({}); start without --warm", mirror::PROGRESS_KEY);
+                bail!(
+                    "--warm: redis at {url} holds no sairing checkpoint ({}); start without --warm",
+                    mirror::PROGRESS_KEY
+                );
             };
             if p.ring_id != ring_id {
                 bail!(
@@ -81,13 +100,18 @@ pub fn run(cfg: &Config, stop: Arc<AtomicBool>) -> anyhow::Result<Summary> {
                 );
             }
             let objects = mirror::load_state(&mut c, url)?;
-            tracing::info!(objects = objects.len(), seq = p.seq, "warm start from the redis checkpoint");
+            tracing::info!(
+                objects = objects.len(),
+                seq = p.seq,
+                "warm start from the redis checkpoint"
+            );
             (Switch::from_objects(objects), p.seq)
         }
         (None, true) => bail!("--warm needs --redis: the checkpoint lives there"),
         (Some(url), false) => {
             // Fail now, clearly, rather than in the background.
-            mirror::connect(url).with_context(|| format!("redis at {url} (use --no-mirror to run without it)"))?;
+            mirror::connect(url)
+                .with_context(|| format!("redis at {url} (use --no-mirror to run without it)"))?;
             (Switch::new(), server.next_seq().saturating_sub(1))
         }
         (None, false) => (Switch::new(), server.next_seq().saturating_sub(1)),
@@ -103,6 +127,9 @@ pub fn run(cfg: &Config, stop: Arc<AtomicBool>) -> anyhow::Result<Summary> {
         })
     });
 
+    // Signal handlers are installed (by main) and the channel is open: from here
+    // a SIGTERM is a clean stop.
+    println!("syncd: ready, resuming after request {skip_until}");
     let mut sum = Summary {
         last_seq: skip_until,
         ..Default::default()
@@ -124,10 +151,16 @@ pub fn run(cfg: &Config, stop: Arc<AtomicBool>) -> anyhow::Result<Summary> {
                     effects.clear();
                     let out = switch.apply(&req.request, &mut effects);
                     req.respond(out.status, &out.attrs, &out.statuses)?;
-                    if req.request.op == Op::Set && out.status == SUCCESS && req.request.key.starts_with("SAI_OBJECT_TYPE_PORT:") {
+                    if req.request.op == Op::Set
+                        && out.status == SUCCESS
+                        && req.request.key.starts_with("SAI_OBJECT_TYPE_PORT:")
+                    {
                         for (n, v) in req.request.attrs.clone() {
                             if n == "SAI_PORT_ATTR_ADMIN_STATE" {
-                                port_events.push((req.request.key["SAI_OBJECT_TYPE_PORT:".len()..].to_owned(), v == "true"));
+                                port_events.push((
+                                    req.request.key["SAI_OBJECT_TYPE_PORT:".len()..].to_owned(),
+                                    v == "true",
+                                ));
                             }
                         }
                     }
@@ -149,8 +182,15 @@ pub fn run(cfg: &Config, stop: Arc<AtomicBool>) -> anyhow::Result<Summary> {
         }
         marks.push_back((sum.last_seq, server.mark()));
         for (port, up) in port_events {
-            let state = if up { "SAI_PORT_OPER_STATUS_UP" } else { "SAI_PORT_OPER_STATUS_DOWN" };
-            server.notify("port_state_change", &format!(r#"[{{"port_id":"{port}","port_state":"{state}"}}]"#))?;
+            let state = if up {
+                "SAI_PORT_OPER_STATUS_UP"
+            } else {
+                "SAI_PORT_OPER_STATUS_DOWN"
+            };
+            server.notify(
+                "port_state_change",
+                &format!(r#"[{{"port_id":"{port}","port_state":"{state}"}}]"#),
+            )?;
         }
         // Free the ring up to what the mirror has made durable.
         let durable = mirror.as_ref().map_or(sum.last_seq, |m| m.durable());
@@ -161,9 +201,15 @@ pub fn run(cfg: &Config, stop: Arc<AtomicBool>) -> anyhow::Result<Summary> {
         if let Some(m) = release {
             server.release_to(m);
         }
-        if cfg.progress_every > 0 && (sum.applied % cfg.progress_every == 0 || last_progress.elapsed() > Duration::from_secs(1)) {
+        if cfg.progress_every > 0
+            && (sum.applied % cfg.progress_every == 0
+                || last_progress.elapsed() > Duration::from_secs(1))
+        {
             if sum.applied > 0 && sum.applied % cfg.progress_every == 0 {
-                println!("applied {} seq {} durable {durable}", sum.applied, sum.last_seq);
+                println!(
+                    "applied {} seq {} durable {durable}",
+                    sum.applied, sum.last_seq
+                );
             }
             last_progress = Instant::now();
         }

@@ -75,13 +75,18 @@ pub fn connect(url: &str) -> Result<redis::Connection, MirrorError> {
     let c = client
         .get_connection_with_timeout(Duration::from_secs(2))
         .map_err(rerr(url))?;
-    c.set_read_timeout(Some(Duration::from_secs(10))).map_err(rerr(url))?;
-    c.set_write_timeout(Some(Duration::from_secs(10))).map_err(rerr(url))?;
+    c.set_read_timeout(Some(Duration::from_secs(10)))
+        .map_err(rerr(url))?;
+    c.set_write_timeout(Some(Duration::from_secs(10)))
+        .map_err(rerr(url))?;
     Ok(c)
 }
 
 /// Reads the progress record, if any.
-pub fn read_progress(conn: &mut redis::Connection, url: &str) -> Result<Option<Progress>, MirrorError> {
+pub fn read_progress(
+    conn: &mut redis::Connection,
+    url: &str,
+) -> Result<Option<Progress>, MirrorError> {
     let h: HashMap<String, String> = conn.hgetall(PROGRESS_KEY).map_err(rerr(url))?;
     if h.is_empty() {
         return Ok(None);
@@ -98,7 +103,10 @@ pub fn read_progress(conn: &mut redis::Connection, url: &str) -> Result<Option<P
 }
 
 /// Every ASIC_STATE object in Redis, with `NULL`/`NULL` read back as no attributes.
-pub fn load_state(conn: &mut redis::Connection, url: &str) -> Result<HashMap<String, Attrs>, MirrorError> {
+pub fn load_state(
+    conn: &mut redis::Connection,
+    url: &str,
+) -> Result<HashMap<String, Attrs>, MirrorError> {
     let keys: Vec<String> = conn
         .scan_match::<_, String>(format!("{ASIC_STATE}*"))
         .map_err(rerr(url))?
@@ -111,7 +119,10 @@ pub fn load_state(conn: &mut redis::Connection, url: &str) -> Result<HashMap<Str
         }
         let hashes: Vec<Vec<(String, String)>> = p.query(conn).map_err(rerr(url))?;
         for (k, h) in chunk.iter().zip(hashes) {
-            let attrs: Attrs = h.into_iter().filter(|(n, v)| !(n == "NULL" && v == "NULL")).collect();
+            let attrs: Attrs = h
+                .into_iter()
+                .filter(|(n, v)| !(n == "NULL" && v == "NULL"))
+                .collect();
             out.insert(k[ASIC_STATE.len()..].to_owned(), attrs);
         }
     }
@@ -187,7 +198,11 @@ impl Mirror {
         let durable = Arc::new(AtomicU64::new(cfg.durable));
         let stats = Arc::new(Mutex::new(MirrorStats::default()));
         let connected = Arc::new(AtomicBool::new(false));
-        let (d, s, c) = (Arc::clone(&durable), Arc::clone(&stats), Arc::clone(&connected));
+        let (d, s, c) = (
+            Arc::clone(&durable),
+            Arc::clone(&stats),
+            Arc::clone(&connected),
+        );
         let submitted = cfg.durable;
         let handle = std::thread::Builder::new()
             .name("redis-mirror".into())
@@ -263,7 +278,12 @@ struct Worker {
 }
 
 impl Worker {
-    fn new(cfg: MirrorConfig, durable: Arc<AtomicU64>, stats: Arc<Mutex<MirrorStats>>, connected: Arc<AtomicBool>) -> Worker {
+    fn new(
+        cfg: MirrorConfig,
+        durable: Arc<AtomicU64>,
+        stats: Arc<Mutex<MirrorStats>>,
+        connected: Arc<AtomicBool>,
+    ) -> Worker {
         Worker {
             url: cfg.url,
             ring_id: cfg.ring_id,
@@ -283,6 +303,7 @@ impl Worker {
     fn run(mut self, rx: Receiver<Item>) {
         let mut stopping = false;
         let mut backoff = Duration::from_millis(10);
+        let mut last_check = Instant::now();
         loop {
             // Gather: block for the first item only when there is nothing to write.
             let idle = self.pending.is_empty() && self.pending_seq == self.written && !self.resync;
@@ -292,7 +313,17 @@ impl Worker {
                 }
                 match rx.recv_timeout(Duration::from_millis(100)) {
                     Ok(item) => stopping |= self.take(item),
-                    Err(RecvTimeoutError::Timeout) => continue,
+                    Err(RecvTimeoutError::Timeout) => {
+                        // Idle: still make sure Redis holds what we last wrote
+                        // (it may have restarted empty); if not, resync now.
+                        if last_check.elapsed() >= Duration::from_secs(1) {
+                            last_check = Instant::now();
+                            self.check();
+                        }
+                        if !self.resync {
+                            continue;
+                        }
+                    }
                     Err(RecvTimeoutError::Disconnected) => stopping = true,
                 }
             }
@@ -322,6 +353,35 @@ impl Worker {
                     // Redis is away: keep everything, and try again shortly.
                     std::thread::sleep(backoff);
                     backoff = (backoff * 2).min(Duration::from_millis(500));
+                }
+            }
+        }
+    }
+
+    /// Verifies that Redis still holds exactly what this thread last committed;
+    /// marks a resync when it does not, drops the connection when it is gone.
+    fn check(&mut self) {
+        let expect = Progress {
+            seq: self.written,
+            ring_id: self.ring_id.clone(),
+        };
+        let url = self.url.clone();
+        let seen = match self.conn.as_mut() {
+            Some(c) => read_progress(c, &url),
+            None => match self.conn() {
+                Ok(_) => return, // connecting checked the progress already
+                Err(e) => Err(e),
+            },
+        };
+        match seen {
+            Ok(p) if p == Some(expect) => {}
+            Ok(_) => self.resync = true,
+            Err(e) => {
+                self.conn = None;
+                self.connected.store(false, Ordering::Relaxed);
+                if let Ok(mut s) = self.stats.lock() {
+                    s.failures += 1;
+                    s.last_error = Some(e.to_string());
                 }
             }
         }
@@ -375,8 +435,14 @@ impl Worker {
         for (k, v) in &self.pending {
             put(&mut p, k, v);
         }
-        p.hset_multiple(PROGRESS_KEY, &[("seq", self.pending_seq.to_string()), ("ring_id", self.ring_id.clone())])
-            .ignore();
+        p.hset_multiple(
+            PROGRESS_KEY,
+            &[
+                ("seq", self.pending_seq.to_string()),
+                ("ring_id", self.ring_id.clone()),
+            ],
+        )
+        .ignore();
         let conn = self.conn.as_mut().expect("connected above");
         p.query::<()>(conn).map_err(rerr(&url))?;
         let keys = self.pending.len() as u64;
@@ -425,7 +491,13 @@ impl Worker {
             p.query::<()>(conn).map_err(rerr(url))?;
         }
         let _: () = conn
-            .hset_multiple(PROGRESS_KEY, &[("seq", self.pending_seq.to_string()), ("ring_id", self.ring_id.clone())])
+            .hset_multiple(
+                PROGRESS_KEY,
+                &[
+                    ("seq", self.pending_seq.to_string()),
+                    ("ring_id", self.ring_id.clone()),
+                ],
+            )
             .map_err(rerr(url))?;
         self.resync = false;
         let n = self.model.len() as u64;

@@ -97,7 +97,16 @@ impl PrivateRedis {
 
 fn spawn(port: u16, dir: &std::path::Path) -> Result<Child, StartError> {
     Command::new("redis-server")
-        .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+        .args([
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ])
         .arg("--dir")
         .arg(dir)
         .args(["--daemonize", "no", "--loglevel", "warning"])

@@ -30,24 +30,117 @@ pub const INVALID_PARAMETER: &str = "SAI_STATUS_INVALID_PARAMETER";
 
 /// The SAI object types this switch knows (SAI 1.x `sai_object_type_t` names).
 pub const OBJECT_TYPES: &[&str] = &[
-    "PORT", "LAG", "VIRTUAL_ROUTER", "NEXT_HOP", "NEXT_HOP_GROUP", "ROUTER_INTERFACE", "ACL_TABLE",
-    "ACL_ENTRY", "ACL_COUNTER", "ACL_RANGE", "ACL_TABLE_GROUP", "ACL_TABLE_GROUP_MEMBER", "HOSTIF",
-    "MIRROR_SESSION", "SAMPLEPACKET", "STP", "HOSTIF_TRAP_GROUP", "POLICER", "WRED", "QOS_MAP", "QUEUE",
-    "SCHEDULER", "SCHEDULER_GROUP", "BUFFER_POOL", "BUFFER_PROFILE", "INGRESS_PRIORITY_GROUP", "LAG_MEMBER",
-    "HASH", "UDF", "UDF_MATCH", "UDF_GROUP", "FDB_ENTRY", "SWITCH", "HOSTIF_TRAP", "HOSTIF_TABLE_ENTRY",
-    "NEIGHBOR_ENTRY", "ROUTE_ENTRY", "VLAN", "VLAN_MEMBER", "HOSTIF_PACKET", "TUNNEL_MAP", "TUNNEL",
-    "TUNNEL_TERM_TABLE_ENTRY", "FDB_FLUSH", "NEXT_HOP_GROUP_MEMBER", "STP_PORT", "RPF_GROUP",
-    "RPF_GROUP_MEMBER", "L2MC_GROUP", "L2MC_GROUP_MEMBER", "IPMC_GROUP", "IPMC_GROUP_MEMBER", "L2MC_ENTRY",
-    "IPMC_ENTRY", "MCAST_FDB_ENTRY", "HOSTIF_USER_DEFINED_TRAP", "BRIDGE", "BRIDGE_PORT", "TUNNEL_MAP_ENTRY",
-    "TAM", "SRV6_SIDLIST", "PORT_POOL", "INSEG_ENTRY", "DTEL", "DTEL_QUEUE_REPORT", "DTEL_INT_SESSION",
-    "DTEL_REPORT_SESSION", "DTEL_EVENT", "BFD_SESSION", "ISOLATION_GROUP", "ISOLATION_GROUP_MEMBER",
-    "TAM_MATH_FUNC", "TAM_REPORT", "TAM_EVENT_THRESHOLD", "TAM_TEL_TYPE", "TAM_TRANSPORT", "TAM_TELEMETRY",
-    "TAM_COLLECTOR", "TAM_EVENT_ACTION", "TAM_EVENT", "NAT_ZONE_COUNTER", "NAT_ENTRY", "TAM_INT",
-    "COUNTER", "DEBUG_COUNTER", "PORT_CONNECTOR", "PORT_SERDES", "MACSEC", "MACSEC_PORT", "MACSEC_FLOW",
-    "MACSEC_SC", "MACSEC_SA", "SYSTEM_PORT", "FINE_GRAINED_HASH_FIELD", "SWITCH_TUNNEL", "MY_SID_ENTRY",
-    "MY_MAC", "NEXT_HOP_GROUP_MAP", "IPSEC", "IPSEC_PORT", "IPSEC_SA", "GENERIC_PROGRAMMABLE",
-    "ARS_PROFILE", "ARS", "ACL_TABLE_CHAIN_GROUP", "TWAMP_SESSION", "TAM_COUNTER_SUBSCRIPTION",
-    "POE_DEVICE", "POE_PSE", "POE_PORT", "ICMP_ECHO_SESSION",
+    "PORT",
+    "LAG",
+    "VIRTUAL_ROUTER",
+    "NEXT_HOP",
+    "NEXT_HOP_GROUP",
+    "ROUTER_INTERFACE",
+    "ACL_TABLE",
+    "ACL_ENTRY",
+    "ACL_COUNTER",
+    "ACL_RANGE",
+    "ACL_TABLE_GROUP",
+    "ACL_TABLE_GROUP_MEMBER",
+    "HOSTIF",
+    "MIRROR_SESSION",
+    "SAMPLEPACKET",
+    "STP",
+    "HOSTIF_TRAP_GROUP",
+    "POLICER",
+    "WRED",
+    "QOS_MAP",
+    "QUEUE",
+    "SCHEDULER",
+    "SCHEDULER_GROUP",
+    "BUFFER_POOL",
+    "BUFFER_PROFILE",
+    "INGRESS_PRIORITY_GROUP",
+    "LAG_MEMBER",
+    "HASH",
+    "UDF",
+    "UDF_MATCH",
+    "UDF_GROUP",
+    "FDB_ENTRY",
+    "SWITCH",
+    "HOSTIF_TRAP",
+    "HOSTIF_TABLE_ENTRY",
+    "NEIGHBOR_ENTRY",
+    "ROUTE_ENTRY",
+    "VLAN",
+    "VLAN_MEMBER",
+    "HOSTIF_PACKET",
+    "TUNNEL_MAP",
+    "TUNNEL",
+    "TUNNEL_TERM_TABLE_ENTRY",
+    "FDB_FLUSH",
+    "NEXT_HOP_GROUP_MEMBER",
+    "STP_PORT",
+    "RPF_GROUP",
+    "RPF_GROUP_MEMBER",
+    "L2MC_GROUP",
+    "L2MC_GROUP_MEMBER",
+    "IPMC_GROUP",
+    "IPMC_GROUP_MEMBER",
+    "L2MC_ENTRY",
+    "IPMC_ENTRY",
+    "MCAST_FDB_ENTRY",
+    "HOSTIF_USER_DEFINED_TRAP",
+    "BRIDGE",
+    "BRIDGE_PORT",
+    "TUNNEL_MAP_ENTRY",
+    "TAM",
+    "SRV6_SIDLIST",
+    "PORT_POOL",
+    "INSEG_ENTRY",
+    "DTEL",
+    "DTEL_QUEUE_REPORT",
+    "DTEL_INT_SESSION",
+    "DTEL_REPORT_SESSION",
+    "DTEL_EVENT",
+    "BFD_SESSION",
+    "ISOLATION_GROUP",
+    "ISOLATION_GROUP_MEMBER",
+    "TAM_MATH_FUNC",
+    "TAM_REPORT",
+    "TAM_EVENT_THRESHOLD",
+    "TAM_TEL_TYPE",
+    "TAM_TRANSPORT",
+    "TAM_TELEMETRY",
+    "TAM_COLLECTOR",
+    "TAM_EVENT_ACTION",
+    "TAM_EVENT",
+    "NAT_ZONE_COUNTER",
+    "NAT_ENTRY",
+    "TAM_INT",
+    "COUNTER",
+    "DEBUG_COUNTER",
+    "PORT_CONNECTOR",
+    "PORT_SERDES",
+    "MACSEC",
+    "MACSEC_PORT",
+    "MACSEC_FLOW",
+    "MACSEC_SC",
+    "MACSEC_SA",
+    "SYSTEM_PORT",
+    "FINE_GRAINED_HASH_FIELD",
+    "SWITCH_TUNNEL",
+    "MY_SID_ENTRY",
+    "MY_MAC",
+    "NEXT_HOP_GROUP_MAP",
+    "IPSEC",
+    "IPSEC_PORT",
+    "IPSEC_SA",
+    "GENERIC_PROGRAMMABLE",
+    "ARS_PROFILE",
+    "ARS",
+    "ACL_TABLE_CHAIN_GROUP",
+    "TWAMP_SESSION",
+    "TAM_COUNTER_SUBSCRIPTION",
+    "POE_DEVICE",
+    "POE_PSE",
+    "POE_PORT",
+    "ICMP_ECHO_SESSION",
 ];
 
 /// An object's attributes, in the order they were set.
@@ -296,7 +389,9 @@ mod tests {
     const ROUTE: &str = r#"SAI_OBJECT_TYPE_ROUTE_ENTRY:{"dest":"10.0.0.0/24","switch_id":"oid:0x21000000000000","vr":"oid:0x3000000000022"}"#;
     const SWITCH: &str = "SAI_OBJECT_TYPE_SWITCH:oid:0x21000000000000";
 
-    fn a(pairs: &[(&'static str, &'static str)]) -> impl Iterator<Item = (&'static str, &'static str)> + '_ {
+    fn a<'p>(
+        pairs: &'p [(&'static str, &'static str)],
+    ) -> impl Iterator<Item = (&'static str, &'static str)> + 'p {
         pairs.iter().copied()
     }
 
@@ -304,12 +399,37 @@ mod tests {
     fn create_get_set_remove() {
         let mut s = Switch::new();
         let mut fx = Vec::new();
-        assert_eq!(s.create(ROUTE, a(&[("SAI_ROUTE_ENTRY_ATTR_NEXT_HOP_ID", "oid:0x1")]), &mut fx).status, SUCCESS);
+        assert_eq!(
+            s.create(
+                ROUTE,
+                a(&[("SAI_ROUTE_ENTRY_ATTR_NEXT_HOP_ID", "oid:0x1")]),
+                &mut fx
+            )
+            .status,
+            SUCCESS
+        );
         assert_eq!(s.create(ROUTE, a(&[]), &mut fx).status, ALREADY_EXISTS);
         let g = s.get(ROUTE, a(&[("SAI_ROUTE_ENTRY_ATTR_NEXT_HOP_ID", "oid:0x0")]));
-        assert_eq!(g.attrs, vec![("SAI_ROUTE_ENTRY_ATTR_NEXT_HOP_ID".into(), "oid:0x1".into())]);
-        assert_eq!(s.set(ROUTE, a(&[("SAI_ROUTE_ENTRY_ATTR_NEXT_HOP_ID", "oid:0x2")]), &mut fx).status, SUCCESS);
-        assert_eq!(s.objects()[ROUTE], vec![("SAI_ROUTE_ENTRY_ATTR_NEXT_HOP_ID".to_owned(), "oid:0x2".to_owned())]);
+        assert_eq!(
+            g.attrs,
+            vec![("SAI_ROUTE_ENTRY_ATTR_NEXT_HOP_ID".into(), "oid:0x1".into())]
+        );
+        assert_eq!(
+            s.set(
+                ROUTE,
+                a(&[("SAI_ROUTE_ENTRY_ATTR_NEXT_HOP_ID", "oid:0x2")]),
+                &mut fx
+            )
+            .status,
+            SUCCESS
+        );
+        assert_eq!(
+            s.objects()[ROUTE],
+            vec![(
+                "SAI_ROUTE_ENTRY_ATTR_NEXT_HOP_ID".to_owned(),
+                "oid:0x2".to_owned()
+            )]
+        );
         assert_eq!(s.remove(ROUTE, &mut fx).status, SUCCESS);
         assert_eq!(s.remove(ROUTE, &mut fx).status, NOT_FOUND);
         assert_eq!(s.set(ROUTE, a(&[("X", "1")]), &mut fx).status, NOT_FOUND);
@@ -317,7 +437,13 @@ mod tests {
         assert!(s.is_empty());
         // Effects: create, set (whole list), remove; the failures added none.
         assert_eq!(fx.len(), 3);
-        assert_eq!(fx[2], Effect { key: ROUTE.into(), attrs: None });
+        assert_eq!(
+            fx[2],
+            Effect {
+                key: ROUTE.into(),
+                attrs: None
+            }
+        );
     }
 
     #[test]
@@ -333,9 +459,17 @@ mod tests {
             "SAI_OBJECT_TYPE_PORT:0x1",
             "SAI_OBJECT_TYPE_ROUTE_ENTRY:{}",
         ] {
-            assert_eq!(s.create(key, a(&[]), &mut fx).status, INVALID_PARAMETER, "{key}");
+            assert_eq!(
+                s.create(key, a(&[]), &mut fx).status,
+                INVALID_PARAMETER,
+                "{key}"
+            );
             assert_eq!(s.remove(key, &mut fx).status, INVALID_PARAMETER, "{key}");
-            assert_eq!(s.set(key, a(&[("A", "1")]), &mut fx).status, INVALID_PARAMETER, "{key}");
+            assert_eq!(
+                s.set(key, a(&[("A", "1")]), &mut fx).status,
+                INVALID_PARAMETER,
+                "{key}"
+            );
             assert_eq!(s.get(key, a(&[])).status, INVALID_PARAMETER, "{key}");
         }
         assert!(fx.is_empty() && s.is_empty());
@@ -346,16 +480,52 @@ mod tests {
         let mut s = Switch::new();
         let mut fx = Vec::new();
         // A port never created: set creates its state, get answers, remove succeeds.
-        assert_eq!(s.set(PORT, a(&[("SAI_PORT_ATTR_ADMIN_STATE", "true")]), &mut fx).status, SUCCESS);
+        assert_eq!(
+            s.set(PORT, a(&[("SAI_PORT_ATTR_ADMIN_STATE", "true")]), &mut fx)
+                .status,
+            SUCCESS
+        );
         assert_eq!(s.objects()[PORT].len(), 1);
-        assert_eq!(s.get("SAI_OBJECT_TYPE_PORT:oid:0x1000000000003", a(&[("SAI_PORT_ATTR_MTU", "1514")])).attrs[0].1, "1514");
-        assert_eq!(s.remove("SAI_OBJECT_TYPE_PORT:oid:0x1000000000009", &mut fx).status, SUCCESS);
+        assert_eq!(
+            s.get(
+                "SAI_OBJECT_TYPE_PORT:oid:0x1000000000003",
+                a(&[("SAI_PORT_ATTR_MTU", "1514")])
+            )
+            .attrs[0]
+                .1,
+            "1514"
+        );
+        assert_eq!(
+            s.remove("SAI_OBJECT_TYPE_PORT:oid:0x1000000000009", &mut fx)
+                .status,
+            SUCCESS
+        );
         // Creating the switch again re-attaches, merging attributes.
-        assert_eq!(s.create(SWITCH, a(&[("SAI_SWITCH_ATTR_INIT_SWITCH", "true")]), &mut fx).status, SUCCESS);
-        assert_eq!(s.create(SWITCH, a(&[("SAI_SWITCH_ATTR_SRC_MAC_ADDRESS", "52:54:00:00:00:01")]), &mut fx).status, SUCCESS);
+        assert_eq!(
+            s.create(
+                SWITCH,
+                a(&[("SAI_SWITCH_ATTR_INIT_SWITCH", "true")]),
+                &mut fx
+            )
+            .status,
+            SUCCESS
+        );
+        assert_eq!(
+            s.create(
+                SWITCH,
+                a(&[("SAI_SWITCH_ATTR_SRC_MAC_ADDRESS", "52:54:00:00:00:01")]),
+                &mut fx
+            )
+            .status,
+            SUCCESS
+        );
         assert_eq!(s.objects()[SWITCH].len(), 2);
         // An attribute-less object is stored with no attributes (NULL/NULL in Redis).
-        assert_eq!(s.create("SAI_OBJECT_TYPE_VLAN:oid:0x26000000000001", a(&[]), &mut fx).status, SUCCESS);
+        assert_eq!(
+            s.create("SAI_OBJECT_TYPE_VLAN:oid:0x26000000000001", a(&[]), &mut fx)
+                .status,
+            SUCCESS
+        );
         assert!(s.objects()["SAI_OBJECT_TYPE_VLAN:oid:0x26000000000001"].is_empty());
     }
 }

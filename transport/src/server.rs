@@ -246,7 +246,11 @@ impl Server {
 
     /// The request ring's identity, as lowercase hex.
     pub fn ring_id_hex(&self) -> String {
-        self.rx.ring_id().iter().map(|b| format!("{b:02x}")).collect()
+        self.rx
+            .ring_id()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
     }
 
     /// The sequence number of the next request to be read.

@@ -15,7 +15,9 @@ use sairing_orchagent::workload::Routes;
 use sairing_syncd::mirror;
 
 #[derive(Parser)]
-#[command(about = "sairing end to end: routes through a channel, syncd killed and restarted warm, nothing lost")]
+#[command(
+    about = "sairing end to end: routes through a channel, syncd killed and restarted warm, nothing lost"
+)]
 struct Args {
     /// Routes to program.
     #[arg(long, default_value_t = 100_000)]
@@ -28,18 +30,27 @@ struct Args {
     mode: String,
 }
 
-fn spawn_syncd(bin: &std::path::Path, dir: &std::path::Path, url: &str, warm: bool) -> anyhow::Result<Child> {
+fn spawn_syncd(
+    bin: &std::path::Path,
+    dir: &std::path::Path,
+    url: &str,
+    warm: bool,
+) -> anyhow::Result<Child> {
     let mut c = Command::new(bin);
     c.arg("--channel").arg(dir).args(["--redis", url]);
     if warm {
         c.arg("--warm");
     }
     c.stdout(Stdio::null()).stderr(Stdio::inherit());
-    c.spawn().with_context(|| format!("starting {}", bin.display()))
+    c.spawn()
+        .with_context(|| format!("starting {}", bin.display()))
 }
 
 fn progress(con: &mut redis::Connection, url: &str) -> u64 {
-    mirror::read_progress(con, url).ok().flatten().map_or(0, |p| p.seq)
+    mirror::read_progress(con, url)
+        .ok()
+        .flatten()
+        .map_or(0, |p| p.seq)
 }
 
 fn main() -> anyhow::Result<()> {
@@ -54,7 +65,10 @@ fn main() -> anyhow::Result<()> {
         Some(u) => u.clone(),
         None => {
             private = sairing_syncd::redis_server::PrivateRedis::start()?;
-            println!("redis: private redis-server on 127.0.0.1:{} (persistence off)", private.port());
+            println!(
+                "redis: private redis-server on 127.0.0.1:{} (persistence off)",
+                private.port()
+            );
             private.url(1)
         }
     };
@@ -80,7 +94,16 @@ fn main() -> anyhow::Result<()> {
     let t1 = Instant::now();
     let mut sd = spawn_syncd(&syncd, &dir, &url, false)?;
     let mut orch = Command::new(&orchagent)
-        .args(["routes", "--count", &a.routes.to_string(), "--mode", &a.mode, "--json", "--quiet", "--channel"])
+        .args([
+            "routes",
+            "--count",
+            &a.routes.to_string(),
+            "--mode",
+            &a.mode,
+            "--json",
+            "--quiet",
+            "--channel",
+        ])
         .arg(&dir)
         .stdout(Stdio::piped())
         .spawn()
@@ -107,10 +130,14 @@ fn main() -> anyhow::Result<()> {
 
     // Phase 3: orchagent finishes.
     let mut out = String::new();
-    orch.stdout.take().context("orchagent stdout")?.read_to_string(&mut out)?;
+    orch.stdout
+        .take()
+        .context("orchagent stdout")?
+        .read_to_string(&mut out)?;
     let status = orch.wait()?;
     let phase2 = t2.elapsed();
-    let summary: serde_json::Value = serde_json::from_str(out.trim()).with_context(|| format!("orchagent said: {out}"))?;
+    let summary: serde_json::Value =
+        serde_json::from_str(out.trim()).with_context(|| format!("orchagent said: {out}"))?;
     if !status.success() {
         bail!("orchagent failed ({status}): {out}");
     }
@@ -123,7 +150,9 @@ fn main() -> anyhow::Result<()> {
     if !s.success() {
         bail!("syncd did not stop cleanly: {s}");
     }
-    let keys: Vec<String> = con.scan_match::<_, String>(format!("{}*", mirror::ASIC_STATE))?.collect();
+    let keys: Vec<String> = con
+        .scan_match::<_, String>(format!("{}*", mirror::ASIC_STATE))?
+        .collect();
     let state = mirror::load_state(&mut con, &url)?;
     let mut mismatched = 0;
     for (k, want) in &expected {
@@ -142,7 +171,12 @@ fn main() -> anyhow::Result<()> {
     println!("requests sent:      {sent}");
     println!("requests answered:  {answered} (statuses other than expected: {failures})");
     println!("requests lost:      {}", total - answered);
-    println!("redis ASIC_STATE:   {} keys, expected {} ({} differ)", keys.len(), expected.len(), mismatched);
+    println!(
+        "redis ASIC_STATE:   {} keys, expected {} ({} differ)",
+        keys.len(),
+        expected.len(),
+        mismatched
+    );
     println!(
         "orchagent:          {:.0} requests/s, latency p50 {:.0} µs p99 {:.0} µs ({} mode, up to 8192 in flight)",
         summary["requests_per_s"].as_f64().unwrap_or(0.0),
@@ -157,7 +191,12 @@ fn main() -> anyhow::Result<()> {
         phase3.as_secs_f64(),
         t0.elapsed().as_secs_f64()
     );
-    if sent != total || answered != total || failures != 0 || keys.len() != expected.len() || mismatched != 0 {
+    if sent != total
+        || answered != total
+        || failures != 0
+        || keys.len() != expected.len()
+        || mismatched != 0
+    {
         bail!("the run did not end in the expected state");
     }
     println!("nothing lost, nothing applied twice.");

@@ -1,0 +1,468 @@
+//! End to end, with real processes: orchagent and syncd over a channel, syncd
+//! mirroring into a private redis-server. Replays of the shared recordings,
+//! and chaos: syncd killed with SIGKILL at random moments and restarted warm,
+//! Redis restarted empty, orchagent killed and resumed. Each ends with every
+//! request answered with its expected status (a request applied twice would
+//! answer ITEM_ALREADY_EXISTS or ITEM_NOT_FOUND), and with the switch and Redis
+//! both equal to the state the request stream implies.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use redis::Commands;
+use sairing_orchagent::workload::Routes;
+use sairing_syncd::redis_server::PrivateRedis;
+
+const ORCH: &str = env!("CARGO_BIN_EXE_orchagent");
+const T: Duration = Duration::from_secs(180);
+
+type State = HashMap<String, BTreeMap<String, String>>;
+
+fn syncd_bin() -> PathBuf {
+    sairing_orchagent::workspace_binary("syncd", "sairing-syncd").expect("the syncd binary")
+}
+
+fn redis() -> PrivateRedis {
+    PrivateRedis::start().unwrap_or_else(|e| {
+        panic!("this test needs its own redis-server and could not start one: {e}")
+    })
+}
+
+fn channel(tmp: &tempfile::TempDir, capacity: u64) -> PathBuf {
+    let dir = tmp.path().join("asic");
+    sairing_transport::channel::create(
+        &dir,
+        &sairing_transport::channel::ChannelOptions {
+            capacity,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    dir
+}
+
+/// A running syncd, started and ready (its signal handlers are installed).
+struct Syncd {
+    child: Child,
+    _out: std::io::BufReader<std::process::ChildStdout>,
+}
+
+fn syncd(dir: &Path, url: &str, warm: bool, dump: Option<&Path>) -> Syncd {
+    let mut c = Command::new(syncd_bin());
+    c.arg("--channel").arg(dir).args(["--redis", url]);
+    if warm {
+        c.arg("--warm");
+    }
+    if let Some(d) = dump {
+        c.arg("--dump").arg(d);
+    }
+    let mut child = c
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("spawn syncd");
+    let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut out, &mut line).unwrap();
+    assert!(
+        line.starts_with("syncd: ready"),
+        "syncd did not start: {line:?} ({:?})",
+        child.try_wait()
+    );
+    Syncd { child, _out: out }
+}
+
+fn sigterm_and_wait(mut s: Syncd) {
+    // SAFETY: kill(2) on our own, not yet reaped child.
+    unsafe { libc::kill(s.child.id() as i32, libc::SIGTERM) };
+    let st = s.child.wait().unwrap();
+    assert!(st.success(), "syncd did not stop cleanly: {st}");
+}
+
+trait Kill9 {
+    fn kill9(self);
+}
+
+impl Kill9 for Syncd {
+    fn kill9(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+}
+
+impl Kill9 for Child {
+    fn kill9(mut self) {
+        self.kill().unwrap();
+        self.wait().unwrap();
+    }
+}
+
+fn kill9(c: impl Kill9) {
+    c.kill9();
+}
+
+/// Redis's ASIC_STATE, raw (NULL/NULL kept).
+fn redis_state(url: &str) -> State {
+    let mut con = redis::Client::open(url).unwrap().get_connection().unwrap();
+    let keys: Vec<String> = con
+        .scan_match::<_, String>("ASIC_STATE:*")
+        .unwrap()
+        .collect();
+    keys.into_iter()
+        .map(|k| {
+            let h: BTreeMap<String, String> = con.hgetall(&k).unwrap();
+            (k["ASIC_STATE:".len()..].to_owned(), h)
+        })
+        .collect()
+}
+
+fn progress(url: &str) -> u64 {
+    let Ok(mut con) = redis::Client::open(url).and_then(|c| c.get_connection()) else {
+        return 0;
+    };
+    let v: Option<String> = con.hget("SAIRING_PROGRESS", "seq").unwrap_or(None);
+    v.and_then(|s| s.parse().ok()).unwrap_or(0)
+}
+
+/// The state a list of (op, key, attrs) implies, written from the format and
+/// SONiC's ASIC_DB schema, not with syncd's code: create sets the object (the
+/// switch merges), set merges one attribute (creating the object's state),
+/// remove deletes; an object without attributes is NULL/NULL.
+fn fold<'a>(ops: impl Iterator<Item = (&'a str, String, Vec<(String, String)>)>) -> State {
+    let mut st: State = HashMap::new();
+    for (op, key, attrs) in ops {
+        match op {
+            "c" if key.starts_with("SAI_OBJECT_TYPE_SWITCH:") => {
+                st.entry(key).or_default().extend(attrs)
+            }
+            "c" => {
+                st.insert(key, attrs.into_iter().collect());
+            }
+            "s" => st.entry(key).or_default().extend(attrs),
+            "r" => {
+                st.remove(&key);
+            }
+            _ => {}
+        }
+    }
+    for v in st.values_mut() {
+        if v.is_empty() {
+            v.insert("NULL".into(), "NULL".into());
+        }
+    }
+    st
+}
+
+/// The fold of a sairedis.rec file, parsed here from its line format.
+fn fold_recording(text: &str) -> State {
+    let mut ops = Vec::new();
+    for line in text.lines() {
+        let f: Vec<&str> = line.split('|').collect();
+        if f.len() < 3 {
+            continue;
+        }
+        let pairs = |fs: &[&str]| -> Vec<(String, String)> {
+            fs.iter()
+                .filter_map(|x| x.split_once('='))
+                .map(|(a, b)| (a.to_owned(), b.to_owned()))
+                .collect()
+        };
+        match f[1] {
+            "c" | "s" | "r" => ops.push((
+                if f[1] == "c" {
+                    "c"
+                } else if f[1] == "s" {
+                    "s"
+                } else {
+                    "r"
+                },
+                f[2].to_owned(),
+                pairs(&f[3..]),
+            )),
+            "C" | "S" | "R" => {
+                let op = match f[1] {
+                    "C" => "c",
+                    "S" => "s",
+                    _ => "r",
+                };
+                let rest = line.splitn(2, "||").nth(1).unwrap_or("");
+                for obj in rest.split("||") {
+                    let p: Vec<&str> = obj.split('|').collect();
+                    ops.push((op, format!("{}:{}", f[2], p[0]), pairs(&p[1..])));
+                }
+            }
+            _ => {}
+        }
+    }
+    fold(ops.into_iter())
+}
+
+fn expected_routes(w: &Routes) -> State {
+    let ops = (0..w.len()).map(|i| {
+        let o = w.get(i).unwrap();
+        let op = match o.op {
+            sairing_transport::Op::Create => "c",
+            sairing_transport::Op::Set => "s",
+            sairing_transport::Op::Remove => "r",
+            _ => "",
+        };
+        (op, o.key, o.attrs)
+    });
+    fold(ops)
+}
+
+fn orchagent(args: &[&str], dir: &Path) -> Child {
+    Command::new(ORCH)
+        .args(args)
+        .args(["--quiet", "--json", "--channel"])
+        .arg(dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("spawn orchagent")
+}
+
+fn finish_orchagent(c: Child) -> serde_json::Value {
+    let out = c.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "orchagent failed ({}): {text}",
+        out.status
+    );
+    serde_json::from_str(text.trim()).unwrap_or_else(|e| panic!("{e}: {text}"))
+}
+
+fn assert_states_equal(what: &str, got: &State, want: &State) {
+    if got == want {
+        return;
+    }
+    let missing: Vec<_> = want
+        .keys()
+        .filter(|k| !got.contains_key(*k))
+        .take(3)
+        .collect();
+    let extra: Vec<_> = got
+        .keys()
+        .filter(|k| !want.contains_key(*k))
+        .take(3)
+        .collect();
+    let differ: Vec<_> = want
+        .iter()
+        .filter(|(k, v)| got.get(*k).is_some_and(|g| g != *v))
+        .take(3)
+        .map(|(k, v)| format!("{k}: want {v:?} got {:?}", got[k]))
+        .collect();
+    panic!(
+        "{what}: {} objects, expected {}; missing {missing:?}, extra {extra:?}, differing {differ:?}",
+        got.len(),
+        want.len()
+    );
+}
+
+fn switch_dump(path: &Path) -> State {
+    let v: Vec<(String, Vec<(String, String)>)> =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    v.into_iter()
+        .map(|(k, a)| {
+            let mut m: BTreeMap<String, String> = a.into_iter().collect();
+            if m.is_empty() {
+                m.insert("NULL".into(), "NULL".into());
+            }
+            (k, m)
+        })
+        .collect()
+}
+
+#[test]
+fn replaying_each_recording_leaves_redis_equal_to_its_fold() {
+    for file in ["full.rec", "full_syncd_dies.rec", "config_acl2.rec"] {
+        let path = format!(
+            "{}/../../shared/rec-samples/{file}",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+        let r = redis();
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = channel(&tmp, 64 << 20);
+        let sd = syncd(&dir, &r.url(1), false, None);
+        let s = finish_orchagent(orchagent(&["replay", &path, "--mode", "pipelined"], &dir));
+        assert_eq!(s["failures"], 0, "{file}: {s}");
+        assert_eq!(s["answered"], s["requests"], "{file}: {s}");
+        sigterm_and_wait(sd);
+        assert_states_equal(file, &redis_state(&r.url(1)), &fold_recording(&text));
+    }
+}
+
+#[test]
+fn syncd_killed_twenty_times_during_a_route_workload() {
+    let r = redis();
+    let url = r.url(1);
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = channel(&tmp, 16 << 20);
+    let w = Routes::new(40_000, 3);
+    let total = w.len();
+    let mut sd = syncd(&dir, &url, false, None);
+    let orch = orchagent(
+        &[
+            "routes",
+            "--count",
+            "40000",
+            "--seed",
+            "3",
+            "--mode",
+            "pipelined",
+            "--window",
+            "256",
+        ],
+        &dir,
+    );
+    let mut rng = 0x5eed_u64;
+    let mut kills = 0;
+    let deadline = Instant::now() + T;
+    while kills < 20 {
+        // A random amount of further progress, as Redis's checkpoint shows it.
+        rng = rng
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        let at = progress(&url);
+        let target = (at + 50 + (rng >> 33) % 400).min(total - 1);
+        while progress(&url) < target {
+            assert!(
+                Instant::now() < deadline,
+                "no progress: checkpoint at {}",
+                progress(&url)
+            );
+            assert!(
+                sd.child.try_wait().unwrap().is_none(),
+                "syncd exited on its own"
+            );
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        if progress(&url) >= total - 1 {
+            break;
+        }
+        kill9(sd);
+        kills += 1;
+        sd = syncd(&dir, &url, true, None);
+    }
+    assert!(kills >= 20, "the workload ended after only {kills} kills");
+    let s = finish_orchagent(orch);
+    assert_eq!(
+        (
+            s["requests"].as_u64(),
+            s["answered"].as_u64(),
+            s["failures"].as_u64()
+        ),
+        (Some(total), Some(total), Some(0)),
+        "{s}"
+    );
+    let dump = tmp.path().join("switch.json");
+    kill9(sd);
+    let sd = syncd(&dir, &url, true, Some(&dump));
+    sigterm_and_wait(sd);
+    let want = expected_routes(&w);
+    assert_states_equal("redis after 20 kills", &redis_state(&url), &want);
+    assert_states_equal(
+        "the virtual switch after 20 kills",
+        &switch_dump(&dump),
+        &want,
+    );
+}
+
+#[test]
+fn redis_restarted_empty_mid_run_loses_nothing() {
+    let mut r = redis();
+    let url = r.url(1);
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = channel(&tmp, 16 << 20);
+    let w = Routes::new(20_000, 4);
+    let total = w.len();
+    let sd = syncd(&dir, &url, false, None);
+    // Sync mode paces orchagent to syncd, so the restarts land mid-run.
+    let mut orch = orchagent(
+        &[
+            "routes", "--count", "20000", "--seed", "4", "--mode", "sync",
+        ],
+        &dir,
+    );
+    for round in 1..=3u64 {
+        while progress(&url) < round * total / 5 {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        if round == 1 {
+            assert!(
+                orch.try_wait().unwrap().is_none(),
+                "orchagent finished before Redis was restarted"
+            );
+        }
+        // Redis dies and comes back empty (persistence is off).
+        r.restart().unwrap();
+        // The mirror notices, rewrites everything, and goes on.
+        let deadline = Instant::now() + T;
+        while progress(&url) == 0 {
+            assert!(Instant::now() < deadline, "the mirror never resynced");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+    let s = finish_orchagent(orch);
+    assert_eq!(
+        (s["answered"].as_u64(), s["failures"].as_u64()),
+        (Some(total), Some(0)),
+        "{s}"
+    );
+    let dump = tmp.path().join("switch.json");
+    sigterm_and_wait(sd);
+    // A warm start from the resynced Redis sees the same state.
+    let sd = syncd(&dir, &url, true, Some(&dump));
+    sigterm_and_wait(sd);
+    let want = expected_routes(&w);
+    assert_states_equal("redis after 3 restarts", &redis_state(&url), &want);
+    assert_states_equal(
+        "the virtual switch after 3 redis restarts",
+        &switch_dump(&dump),
+        &want,
+    );
+}
+
+#[test]
+fn orchagent_killed_and_resumed() {
+    let r = redis();
+    let url = r.url(1);
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = channel(&tmp, 16 << 20);
+    let w = Routes::new(10_000, 5);
+    let total = w.len();
+    let sd = syncd(&dir, &url, false, None);
+    // Sync mode paces orchagent to syncd, so each incarnation dies with work left.
+    let args = [
+        "routes", "--count", "10000", "--seed", "5", "--mode", "sync", "--resume",
+    ];
+    for round in 1..=3u64 {
+        let orch = orchagent(&args, &dir);
+        while progress(&url) < round * total / 4 {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        kill9(orch);
+    }
+    // The last incarnation resumes after the last request committed to the
+    // ring and finishes; what the dead ones sent is applied once.
+    let s = finish_orchagent(orchagent(&args, &dir));
+    assert_eq!(s["failures"], 0, "{s}");
+    let skipped = s["skipped"].as_u64().unwrap();
+    assert!(skipped >= 3 * total / 4 && skipped < total, "{s}");
+    assert_eq!(s["answered"].as_u64().unwrap() + skipped, total, "{s}");
+    let dump = tmp.path().join("switch.json");
+    sigterm_and_wait(sd);
+    let sd = syncd(&dir, &url, true, Some(&dump));
+    sigterm_and_wait(sd);
+    let want = expected_routes(&w);
+    assert_states_equal("redis after orchagent restarts", &redis_state(&url), &want);
+    assert_states_equal(
+        "the virtual switch after orchagent restarts",
+        &switch_dump(&dump),
+        &want,
+    );
+}
