@@ -37,6 +37,11 @@ pub struct Summary {
     pub requests: u64,
     /// Responses received for them.
     pub answered: u64,
+    /// Repeated responses (a restarted syncd answering again).
+    pub duplicates: u64,
+    /// Repeated responses whose status was not the expected one: requests
+    /// applied twice.
+    pub duplicates_with_other_status: u64,
     /// Responses whose status was not the expected one.
     pub failures: u64,
     /// The first few failures, described.
@@ -58,6 +63,8 @@ impl Summary {
         let mut v = serde_json::json!({
             "requests": self.requests,
             "answered": self.answered,
+            "duplicates": self.duplicates,
+            "duplicates_with_other_status": self.duplicates_with_other_status,
             "failures": self.failures,
             "seconds": self.seconds,
             "requests_per_s": self.rate(),
@@ -103,6 +110,8 @@ pub struct Driver {
     answered: u64,
     failures: u64,
     first: Vec<String>,
+    /// Expected statuses other than success, by sequence number.
+    unusual: HashMap<u64, String>,
     start: Instant,
     timeout: Duration,
 }
@@ -121,6 +130,7 @@ impl Driver {
             requests: 0,
             answered: 0,
             failures: 0,
+            unusual: HashMap::new(),
             first: Vec::new(),
             start: Instant::now(),
             timeout,
@@ -194,6 +204,9 @@ impl Driver {
             self.client.send(op, key, &Body::Attrs(attrs))?
         };
         self.requests += 1;
+        if expect != "SAI_STATUS_SUCCESS" {
+            self.unusual.insert(seq, expect.to_owned());
+        }
         self.pending.insert(
             seq,
             Pending {
@@ -223,11 +236,23 @@ impl Driver {
         while !self.pending.is_empty() {
             self.drain(true)?;
         }
+        let dups = self.client.take_duplicates();
+        let other = dups
+            .iter()
+            .filter(|(seq, status)| {
+                self.unusual
+                    .get(seq)
+                    .map_or("SAI_STATUS_SUCCESS", |s| s.as_str())
+                    != status
+            })
+            .count() as u64;
         let h = &self.hist;
         let us = |v: u64| v as f64 / 1000.0;
         let summary = Summary {
             requests: self.requests,
             answered: self.answered,
+            duplicates: dups.len() as u64,
+            duplicates_with_other_status: other,
             failures: self.failures,
             first_failures: self.first,
             seconds: self.start.elapsed().as_secs_f64(),

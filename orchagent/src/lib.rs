@@ -12,9 +12,14 @@ pub mod rec;
 pub mod workload;
 
 /// Finds a workspace binary (`syncd`, `orchagent`) beside the running one (or
-/// its parent directory, for test binaries in `deps/`), building it with cargo
-/// (same profile) when it is not there yet.
-pub fn workspace_binary(name: &str, package: &str) -> anyhow::Result<std::path::PathBuf> {
+/// its parent directory, for test binaries in `deps/`). With `cargo` given (tests
+/// pass `env!("CARGO")`) it is always built first, in the same profile, so a
+/// test never runs a stale binary; without, it is built only when missing.
+pub fn workspace_binary(
+    name: &str,
+    package: &str,
+    cargo: Option<&str>,
+) -> anyhow::Result<std::path::PathBuf> {
     let exe = std::env::current_exe()?;
     let mut dirs = Vec::new();
     if let Some(d) = exe.parent() {
@@ -23,15 +28,14 @@ pub fn workspace_binary(name: &str, package: &str) -> anyhow::Result<std::path::
             dirs.push(p.to_path_buf());
         }
     }
-    for d in &dirs {
-        let p = d.join(name);
-        if p.is_file() {
+    let find = || dirs.iter().map(|d| d.join(name)).find(|p| p.is_file());
+    if cargo.is_none() {
+        if let Some(p) = find() {
             return Ok(p);
         }
     }
     let release = exe.components().any(|c| c.as_os_str() == "release");
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let mut cmd = std::process::Command::new(cargo);
+    let mut cmd = std::process::Command::new(cargo.unwrap_or("cargo"));
     cmd.args(["build", "--quiet", "-p", package, "--bin", name]);
     if release {
         cmd.arg("--release");
@@ -40,20 +44,17 @@ pub fn workspace_binary(name: &str, package: &str) -> anyhow::Result<std::path::
         .status()
         .map_err(|e| anyhow::anyhow!("cannot run cargo to build {name}: {e}"))?;
     anyhow::ensure!(status.success(), "cargo build of {name} failed");
-    dirs.iter()
-        .map(|d| d.join(name))
-        .find(|p| p.is_file())
-        .ok_or_else(|| {
-            anyhow::anyhow!(
-                "{name} not found next to {} even after building it",
-                exe.display()
-            )
-        })
+    find().ok_or_else(|| {
+        anyhow::anyhow!(
+            "{name} not found next to {} even after building it",
+            exe.display()
+        )
+    })
 }
 
 /// [`workspace_binary`], exiting with one clear line when it cannot be found.
 pub fn binary_or_die(name: &str, package: &str) -> std::path::PathBuf {
-    workspace_binary(name, package).unwrap_or_else(|e| {
+    workspace_binary(name, package, None).unwrap_or_else(|e| {
         eprintln!("{e:#}");
         std::process::exit(1)
     })

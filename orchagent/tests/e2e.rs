@@ -20,8 +20,14 @@ const T: Duration = Duration::from_secs(180);
 
 type State = HashMap<String, BTreeMap<String, String>>;
 
+/// The syncd binary, rebuilt first if its sources changed (never a stale one).
 fn syncd_bin() -> PathBuf {
-    sairing_orchagent::workspace_binary("syncd", "sairing-syncd").expect("the syncd binary")
+    static BIN: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BIN.get_or_init(|| {
+        sairing_orchagent::workspace_binary("syncd", "sairing-syncd", Some(env!("CARGO")))
+            .expect("the syncd binary")
+    })
+    .clone()
 }
 
 fn redis() -> PrivateRedis {
@@ -359,6 +365,9 @@ fn syncd_killed_twenty_times_during_a_route_workload() {
         (Some(total), Some(total), Some(0)),
         "{s}"
     );
+    // Requests answered again by a restarted syncd were answered the same way:
+    // none was applied twice (a second create would say ITEM_ALREADY_EXISTS).
+    assert_eq!(s["duplicates_with_other_status"], 0, "{s}");
     let dump = tmp.path().join("switch.json");
     kill9(sd);
     let sd = syncd(&dir, &url, true, Some(&dump));
@@ -413,6 +422,9 @@ fn redis_restarted_empty_mid_run_loses_nothing() {
         (Some(total), Some(0)),
         "{s}"
     );
+    // Requests answered again by a restarted syncd were answered the same way:
+    // none was applied twice (a second create would say ITEM_ALREADY_EXISTS).
+    assert_eq!(s["duplicates_with_other_status"], 0, "{s}");
     let dump = tmp.path().join("switch.json");
     sigterm_and_wait(sd);
     // A warm start from the resynced Redis sees the same state.

@@ -7,7 +7,7 @@ use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{bail, Context};
 use sairing_transport::{channel, Error as TError, Op, Server, ServerOptions, WaitPolicy};
@@ -137,7 +137,7 @@ pub fn run(cfg: &Config, stop: Arc<AtomicBool>) -> anyhow::Result<Summary> {
     // Marks of applied requests not yet released: (seq, position after it).
     let mut marks: VecDeque<(u64, sairing_ring::Mark)> = VecDeque::new();
     let mut effects: Vec<Effect> = Vec::new();
-    let mut last_progress = Instant::now();
+    let mut printed = 0u64;
     while !stop.load(Ordering::Relaxed) {
         let mut port_events: Vec<(String, bool)> = Vec::new();
         match server.recv(Some(Duration::from_millis(20))) {
@@ -201,17 +201,12 @@ pub fn run(cfg: &Config, stop: Arc<AtomicBool>) -> anyhow::Result<Summary> {
         if let Some(m) = release {
             server.release_to(m);
         }
-        if cfg.progress_every > 0
-            && (sum.applied % cfg.progress_every == 0
-                || last_progress.elapsed() > Duration::from_secs(1))
-        {
-            if sum.applied > 0 && sum.applied % cfg.progress_every == 0 {
-                println!(
-                    "applied {} seq {} durable {durable}",
-                    sum.applied, sum.last_seq
-                );
-            }
-            last_progress = Instant::now();
+        if cfg.progress_every > 0 && sum.applied >= printed + cfg.progress_every {
+            printed = sum.applied;
+            println!(
+                "applied {} seq {} durable {durable}",
+                sum.applied, sum.last_seq
+            );
         }
     }
     // Graceful stop: everything applied becomes durable, then the ring is released.

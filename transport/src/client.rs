@@ -88,6 +88,8 @@ pub struct Client {
     sent: u64,
     answered: u64,
     stale: u64,
+    last_answered: u64,
+    duplicates: Vec<(u64, String)>,
     awaiting: Option<u64>,
     completed: VecDeque<Response>,
     failures: Vec<Response>,
@@ -122,6 +124,8 @@ impl Client {
             sent: 0,
             answered: 0,
             stale: 0,
+            last_answered: 0,
+            duplicates: Vec::new(),
             awaiting: None,
             completed: VecDeque::new(),
             failures: Vec::new(),
@@ -156,6 +160,13 @@ impl Client {
     /// Requests sent, and responses received for them.
     pub fn counts(&self) -> (u64, u64) {
         (self.sent, self.answered)
+    }
+
+    /// Repeated responses (sequence number and status) received so far, which
+    /// were not delivered a second time. A repeat whose status differs from the
+    /// first answer means the request was applied twice.
+    pub fn take_duplicates(&mut self) -> Vec<(u64, String)> {
+        std::mem::take(&mut self.duplicates)
     }
 
     /// Responses to a previous incarnation of this client that were discarded.
@@ -234,6 +245,16 @@ impl Client {
                         self.stale += 1;
                         continue;
                     }
+                    // The server answers in request order, so a sequence number
+                    // at or below the last one answered is a repeat (a restarted
+                    // server delivering again). It is kept aside, not delivered.
+                    if v.seq <= self.last_answered {
+                        if self.duplicates.len() < 1_000_000 {
+                            self.duplicates.push((v.seq, v.status.to_owned()));
+                        }
+                        continue;
+                    }
+                    self.last_answered = v.seq;
                     let resp = Response {
                         op: v.op,
                         seq: v.seq,
