@@ -85,7 +85,7 @@ impl Routes {
 
     fn target(&self, i: u64, round: u64) -> String {
         let r = mix(self.seed ^ i.wrapping_mul(31) ^ round);
-        if r % 4 == 0 {
+        if r.is_multiple_of(4) {
             oid(0x5, 1 + (r >> 8) % GROUPS)
         } else {
             oid(0x4, 1 + (r >> 8) % RIFS)

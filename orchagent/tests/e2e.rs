@@ -193,7 +193,7 @@ fn fold_recording(text: &str) -> State {
                     "S" => "s",
                     _ => "r",
                 };
-                let rest = line.splitn(2, "||").nth(1).unwrap_or("");
+                let rest = line.split_once("||").map_or("", |x| x.1);
                 for obj in rest.split("||") {
                     let p: Vec<&str> = obj.split('|').collect();
                     ops.push((op, format!("{}:{}", f[2], p[0]), pairs(&p[1..])));
