@@ -153,7 +153,6 @@ fn asic_db_schema_and_statuses() {
         )])
     );
     assert_eq!(h(VLAN), m(&[("NULL", "NULL")]));
-    drop(h);
     let keys: Vec<String> = con.keys("ASIC_STATE:*").unwrap();
     assert_eq!(keys.len(), 3, "{keys:?}");
     let ring: String = con.hget("SAIRING_PROGRESS", "ring_id").unwrap();
