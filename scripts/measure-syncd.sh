@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Figures for syncd and orchagent (release build, private redis-server):
+#  - replay time of each recording in ../shared/rec-samples (pipelined);
+#  - the route workload (default 1,000,000 routes) in sync, async and pipelined
+#    mode: requests/s as orchagent reports them;
+#  - how long the Redis mirror takes to catch up after orchagent's last answer;
+#  - syncd's resident memory at the end (the switch plus the mirror's model).
+# Usage: scripts/measure-syncd.sh [ROUTES]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+routes=${1:-1000000}
+cargo build --quiet --release -p sairing-syncd -p sairing-orchagent
+bin=target/release
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+work=$(mktemp -d /dev/shm/sairing-measure.XXXXXX)
+redis-server --port "$port" --bind 127.0.0.1 --save "" --appendonly no --dir "$work" --daemonize no --loglevel warning &
+rpid=$!
+trap 'kill $rpid 2>/dev/null; pkill -f "syncd --channel $work" 2>/dev/null; rm -rf "$work"' EXIT
+until redis-cli -p "$port" ping >/dev/null 2>&1; do sleep 0.05; done
+url="redis://127.0.0.1:$port/1"
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), redis-server $(redis-server --version | awk '{print $3}')"
+
+start_syncd() { # dir
+  "$bin/syncd" --channel "$1" --create --capacity $((256 << 20)) --redis "$url" > "$1.syncd.log" 2>&1 &
+  spid=$!
+  until grep -q ready "$1.syncd.log" 2>/dev/null; do sleep 0.01; done
+}
+stop_syncd() { kill -TERM "$spid"; wait "$spid"; }
+
+for f in full.rec full_syncd_dies.rec config_acl2.rec; do
+  redis-cli -p "$port" -n 1 flushdb >/dev/null
+  d="$work/replay-$f"
+  start_syncd "$d"
+  out=$("$bin/orchagent" replay "../shared/rec-samples/$f" --channel "$d" --mode pipelined --quiet --json)
+  stop_syncd
+  python3 -c "import json,sys; s=json.loads(sys.argv[1]); print(f\"replay {sys.argv[2]:22s} {s['requests']:6d} requests in {s['seconds']:.3f} s ({s['requests_per_s']:.0f}/s), failures {s['failures']}\")" "$out" "$f"
+done
+
+for mode in pipelined async sync; do
+  redis-cli -p "$port" -n 1 flushdb >/dev/null
+  d="$work/routes-$mode"
+  start_syncd "$d"
+  out=$("$bin/orchagent" routes --count "$routes" --channel "$d" --mode "$mode" --quiet --json)
+  done_at=$(date +%s.%N)
+  total=$(python3 -c "import json,sys; print(json.loads(sys.argv[1])['requests'])" "$out")
+  until [ "$(redis-cli -p "$port" -n 1 hget SAIRING_PROGRESS seq)" = "$total" ]; do sleep 0.005; done
+  caught=$(date +%s.%N)
+  rss=$(awk '/VmRSS/{print $2}' "/proc/$spid/status")
+  keys=$(redis-cli -p "$port" -n 1 dbsize)
+  stop_syncd
+  python3 -c "
+import json,sys
+s=json.loads(sys.argv[1]); lag=float(sys.argv[3])-float(sys.argv[2]); rss=int(sys.argv[4]); keys=int(sys.argv[5])
+print(f\"routes {sys.argv[6]:9s} {s['requests']} requests in {s['seconds']:.2f} s: {s['requests_per_s']:.0f} requests/s, \"
+      f\"latency p50 {s['latency_us']['p50']:.1f} us p99 {s['latency_us']['p99']:.1f} us; mirror caught up {lag*1000:.0f} ms after the last answer; \"
+      f\"redis keys {keys}; syncd RSS {rss/1024:.0f} MiB ({rss/1024/ (keys/1e6):.0f} MiB per million objects)\")
+" "$out" "$done_at" "$caught" "$rss" "$keys" "$mode"
+done
