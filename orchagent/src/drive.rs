@@ -6,29 +6,7 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
-use sairing_transport::{Body, BulkObject, Client, Op, Response};
-
-/// How requests are sent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DriveMode {
-    /// Wait for each response before the next request.
-    Sync,
-    /// create/set/remove do not wait; get and notify do.
-    Async,
-    /// Nothing waits (up to a window of requests in flight).
-    Pipelined,
-}
-
-impl DriveMode {
-    /// Its name.
-    pub fn name(self) -> &'static str {
-        match self {
-            DriveMode::Sync => "sync",
-            DriveMode::Async => "async",
-            DriveMode::Pipelined => "pipelined",
-        }
-    }
-}
+use sairing_transport::{Body, BulkObject, Client, Mode, Op, Response};
 
 /// What a run did.
 #[derive(Debug, Clone)]
@@ -102,7 +80,7 @@ struct Pending {
 /// Sends requests and checks their answers.
 pub struct Driver {
     client: Client,
-    mode: DriveMode,
+    mode: Mode,
     window: usize,
     pending: HashMap<u64, Pending>,
     hist: Histogram<u64>,
@@ -117,8 +95,11 @@ pub struct Driver {
 }
 
 impl Driver {
-    /// Drives `client` (put in pipelined mode: the driver does the waiting).
-    pub fn new(mut client: Client, mode: DriveMode, window: usize, timeout: Duration) -> Driver {
+    /// Drives `client` in `mode`: sync waits for each answer; async waits only
+    /// for get and notify; pipelined waits for nothing (up to `window` requests
+    /// in flight). The client itself is put in pipelined mode, so the driver
+    /// sees every completion and does the waiting.
+    pub fn new(mut client: Client, mode: Mode, window: usize, timeout: Duration) -> Driver {
         client.set_mode(sairing_transport::Mode::Pipelined);
         Driver {
             client,
@@ -216,9 +197,9 @@ impl Driver {
             },
         );
         let waits = match self.mode {
-            DriveMode::Sync => true,
-            DriveMode::Async => matches!(op, Op::Get | Op::BulkGet | Op::Notify | Op::Flush),
-            DriveMode::Pipelined => false,
+            Mode::Sync => true,
+            Mode::Async => matches!(op, Op::Get | Op::BulkGet | Op::Notify | Op::Flush),
+            Mode::Pipelined => false,
         };
         if waits {
             let r = self.client.wait_for(seq, Some(self.timeout))?;

@@ -9,11 +9,11 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context;
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use sairing_orchagent::drive::{DriveMode, Driver};
+use sairing_orchagent::drive::Driver;
 use sairing_orchagent::{rec, workload::Routes};
-use sairing_transport::{Client, ClientOptions, WaitPolicy};
+use sairing_transport::{Client, ClientOptions, Mode, WaitPolicy};
 
 #[derive(Parser)]
 #[command(about = "Program a switch through a sairing channel")]
@@ -22,21 +22,14 @@ struct Cli {
     cmd: Cmd,
 }
 
-#[derive(Clone, Copy, ValueEnum)]
-enum ModeArg {
-    Sync,
-    Async,
-    Pipelined,
-}
-
 #[derive(clap::Args)]
 struct Common {
     /// The channel directory.
     #[arg(long)]
     channel: PathBuf,
     /// How requests are sent.
-    #[arg(long, value_enum, default_value_t = ModeArg::Pipelined)]
-    mode: ModeArg,
+    #[arg(long, value_enum, default_value_t = Mode::Pipelined)]
+    mode: Mode,
     /// Print the summary as one JSON object on stdout.
     #[arg(long)]
     json: bool,
@@ -76,12 +69,8 @@ enum Cmd {
     },
 }
 
-fn open(c: &Common) -> anyhow::Result<(Client, DriveMode)> {
-    let mode = match c.mode {
-        ModeArg::Sync => DriveMode::Sync,
-        ModeArg::Async => DriveMode::Async,
-        ModeArg::Pipelined => DriveMode::Pipelined,
-    };
+fn open(c: &Common) -> anyhow::Result<(Client, Mode)> {
+    let mode = c.mode;
     let wait = WaitPolicy {
         timeout: Duration::from_secs(c.timeout),
         ..Default::default()

@@ -446,16 +446,7 @@ impl Worker {
         let conn = self.conn.as_mut().expect("connected above");
         p.query::<()>(conn).map_err(rerr(&url))?;
         let keys = self.pending.len() as u64;
-        for (k, v) in self.pending.drain() {
-            match v {
-                Some(a) => {
-                    self.model.insert(k, a);
-                }
-                None => {
-                    self.model.remove(&k);
-                }
-            }
-        }
+        self.fold_pending();
         self.committed(keys, false);
         Ok(())
     }
@@ -463,16 +454,7 @@ impl Worker {
     /// Rewrites Redis from the model (plus what is pending): every stale
     /// ASIC_STATE key goes, every object is written, and the progress record last.
     fn resync_all(&mut self, url: &str) -> Result<(), MirrorError> {
-        for (k, v) in self.pending.drain() {
-            match v {
-                Some(a) => {
-                    self.model.insert(k, a);
-                }
-                None => {
-                    self.model.remove(&k);
-                }
-            }
-        }
+        self.fold_pending();
         let conn = self.conn.as_mut().expect("connected");
         let _: () = conn.del(PROGRESS_KEY).map_err(rerr(url))?;
         let existing: Vec<String> = conn
@@ -503,6 +485,20 @@ impl Worker {
         let n = self.model.len() as u64;
         self.committed(n, true);
         Ok(())
+    }
+
+    /// Moves the pending changes into the model of what Redis holds.
+    fn fold_pending(&mut self) {
+        for (k, v) in self.pending.drain() {
+            match v {
+                Some(a) => {
+                    self.model.insert(k, a);
+                }
+                None => {
+                    self.model.remove(&k);
+                }
+            }
+        }
     }
 
     fn committed(&mut self, keys: u64, resync: bool) {

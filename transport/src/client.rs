@@ -15,7 +15,7 @@ use crate::error::{io, Error, Result};
 use crate::link::{Link, Wait, WaitPolicy};
 
 /// How create/set/remove calls behave, as in sairedis.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum Mode {
     /// Every call waits for its status.
     #[default]
@@ -26,6 +26,17 @@ pub enum Mode {
     /// Every call except get and notify returns its sequence number at once;
     /// completions are matched by sequence number ([`Client::next_completion`]).
     Pipelined,
+}
+
+impl Mode {
+    /// Its name (`sync`, `async`, `pipelined`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::Sync => "sync",
+            Mode::Async => "async",
+            Mode::Pipelined => "pipelined",
+        }
+    }
 }
 
 /// Client settings.

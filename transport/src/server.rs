@@ -10,7 +10,7 @@ use sairing_ring::{Consumer, Mark, OpenOptions, Producer};
 
 use crate::bell::Bell;
 use crate::channel::{self, Accepted, AccessPolicy, Paths};
-use crate::codec::{self, Op, Request, KIND_NOTIFICATION, KIND_REQUEST, KIND_RESPONSE};
+use crate::codec::{self, Request, KIND_NOTIFICATION, KIND_REQUEST, KIND_RESPONSE};
 use crate::error::{io, Error, Result};
 use crate::link::{Link, Wait, WaitPolicy};
 
@@ -57,28 +57,21 @@ impl Out {
         )
     }
 
-    fn respond<A: AsRef<str>, S: AsRef<str>>(
-        &mut self,
-        op: Op,
-        epoch: u32,
-        seq: u64,
-        status: &str,
-        attrs: &[(A, A)],
-        statuses: &[S],
-    ) -> Result<()> {
-        let len = codec::response_len(status, attrs, statuses);
+    /// Reserves `len` bytes of the response ring (waiting for space, accepting
+    /// clients meanwhile), lets `encode` fill them, publishes, and rings the
+    /// client if it sleeps.
+    fn publish(&mut self, len: usize, kind: u16, encode: impl FnOnce(&mut [u8])) -> Result<()> {
         let Out {
             link,
             listener,
             paths,
             access,
             stats,
-            ..
         } = self;
-        let mut r = link.reserve_waiting(len, KIND_RESPONSE, |link| {
+        let mut r = link.reserve_waiting(len, kind, |link| {
             service_with(paths, link, listener, *access, stats)
         })?;
-        codec::encode_response(&mut r, op, epoch, seq, status, attrs, statuses);
+        encode(&mut r);
         r.commit();
         self.link.wake_peer();
         Ok(())
@@ -140,9 +133,11 @@ impl Incoming<'_> {
         attrs: &[(A, A)],
         statuses: &[S],
     ) -> Result<()> {
-        let r = &self.request;
-        self.out
-            .respond(r.op, r.epoch, r.seq, status, attrs, statuses)
+        let (op, epoch, seq) = (self.request.op, self.request.epoch, self.request.seq);
+        let len = codec::response_len(status, attrs, statuses);
+        self.out.publish(len, KIND_RESPONSE, |buf| {
+            codec::encode_response(buf, op, epoch, seq, status, attrs, statuses)
+        })
     }
 
     /// Answers with a bare status.
@@ -312,21 +307,9 @@ impl Server {
     /// Publishes an unsolicited notification (port_state_change, ...).
     pub fn notify(&mut self, name: &str, payload: &str) -> Result<()> {
         let len = codec::notification_len(name, payload);
-        let Out {
-            link,
-            listener,
-            paths,
-            access,
-            stats,
-            ..
-        } = &mut self.out;
-        let mut r = link.reserve_waiting(len, KIND_NOTIFICATION, |link| {
-            service_with(paths, link, listener, *access, stats)
-        })?;
-        codec::encode_notification(&mut r, name, payload);
-        r.commit();
-        self.out.link.wake_peer();
-        Ok(())
+        self.out.publish(len, KIND_NOTIFICATION, |buf| {
+            codec::encode_notification(buf, name, payload)
+        })
     }
 
     /// For an external event loop: before waiting on [`AsFd`] (and the

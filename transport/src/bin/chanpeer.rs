@@ -18,7 +18,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Parser, Subcommand};
 use sairing_transport::{
     bell::Bell, channel, Client, ClientOptions, Error, Mode, Op, Outcome, Server, ServerOptions,
     WaitPolicy,
@@ -29,13 +29,6 @@ use sairing_transport::{
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
-}
-
-#[derive(Clone, Copy, ValueEnum)]
-enum ModeArg {
-    Sync,
-    Async,
-    Pipelined,
 }
 
 #[derive(Subcommand)]
@@ -61,8 +54,8 @@ enum Cmd {
         dir: PathBuf,
         #[arg(long)]
         count: u64,
-        #[arg(long, value_enum, default_value_t = ModeArg::Sync)]
-        mode: ModeArg,
+        #[arg(long, value_enum, default_value_t = Mode::Sync)]
+        mode: Mode,
     },
     /// Connect to the socket only and report whether the server admits us.
     Probe { dir: PathBuf },
@@ -138,12 +131,7 @@ fn key_of(i: u64) -> String {
     format!("SAI_OBJECT_TYPE_PORT:oid:0x{:x}", 0x1000000000000 + i)
 }
 
-fn client(dir: PathBuf, count: u64, mode: ModeArg) -> anyhow::Result<()> {
-    let mode = match mode {
-        ModeArg::Sync => Mode::Sync,
-        ModeArg::Async => Mode::Async,
-        ModeArg::Pipelined => Mode::Pipelined,
-    };
+fn client(dir: PathBuf, count: u64, mode: Mode) -> anyhow::Result<()> {
     let mut c = Client::open(
         &dir,
         &ClientOptions {
