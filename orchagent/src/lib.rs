@@ -7,9 +7,9 @@
 #![deny(missing_docs)]
 #![warn(clippy::undocumented_unsafe_blocks)]
 
-pub mod drive;
-pub mod rec;
 pub mod workload;
+
+pub use sairing_transport::{drive, rec};
 
 /// Finds a workspace binary (`syncd`, `orchagent`) beside the running one (or
 /// its parent directory, for test binaries in `deps/`). With `cargo` given (tests

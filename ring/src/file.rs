@@ -326,6 +326,26 @@ pub(crate) fn open(path: &Path, opts: &OpenOptions) -> Result<Opened> {
     Ok(Opened { file, mem, header })
 }
 
+/// Opens a ring file read-only for observation: the same checks as [`open`]
+/// except ownership (an operator may inspect another user's ring), and a
+/// read-only mapping, so an observer can never disturb the ring.
+pub(crate) fn open_readonly(path: &Path) -> Result<Opened> {
+    let file = open_raw(path, libc::O_RDONLY, 0)?;
+    let meta = file.metadata().map_err(io_err(path, "stat"))?;
+    if !meta.file_type().is_file() {
+        return Err(Error::NotRegular {
+            path: path.to_owned(),
+        });
+    }
+    let (header, size) = read_header(path, &file)?;
+    let map = memmap2::MmapOptions::new()
+        .len(size as usize)
+        .map_raw_read_only(&file)
+        .map_err(io_err(path, "mmap"))?;
+    let mem = Mem::from_map(map, header.capacity, path);
+    Ok(Opened { file, mem, header })
+}
+
 fn flock_at(offset: i64, ty: libc::c_int) -> libc::flock {
     // SAFETY: an all-zero flock is valid; the fields that matter are set below.
     let mut fl: libc::flock = unsafe { std::mem::zeroed() };

@@ -63,7 +63,9 @@ pub const REC_FLAG_CRC: u16 = 1;
 pub const FIRST_SEQ: u64 = 1;
 
 pub(crate) const OFF_HEADER_CRC: usize = 56;
-pub(crate) const STATIC_LEN: usize = 64;
+/// Size of the static header at the start of the file.
+pub const STATIC_HEADER_LEN: usize = 64;
+pub(crate) const STATIC_LEN: usize = STATIC_HEADER_LEN;
 /// Offset of the control block (the cursor and role lines) in the header page.
 pub(crate) const OFF_CONTROL: usize = 128;
 /// Byte offsets locked (as OS record locks) by the producer and consumer roles.

@@ -52,6 +52,8 @@ mod sync;
 #[cfg(not(loom))]
 mod file;
 #[cfg(not(loom))]
+mod observe;
+#[cfg(not(loom))]
 mod sigbus;
 
 pub use error::{Corruption, Error, PushError, Result, Role};
@@ -59,5 +61,7 @@ pub use ring::{Batch, Consumer, HeapRing, Mark, Producer, Record, Reservation};
 
 #[cfg(not(loom))]
 pub use file::{roles_alive, validate_header, CreateOptions, OpenOptions};
+#[cfg(not(loom))]
+pub use observe::{Cursors, Look, Observed, Observer};
 #[cfg(not(loom))]
 pub use ring::create;

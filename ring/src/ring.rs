@@ -83,7 +83,7 @@ impl RoleHold {
 }
 
 /// One step of a scan: a record, or padding to skip.
-enum Step {
+pub(crate) enum Step {
     Record(RecordHeader, u64),
     Skip(u64),
 }
@@ -112,7 +112,7 @@ fn check_cursors(head: u64, tail: u64, capacity: u64) -> Result<(), Corruption> 
 
 /// Reads and validates the record (or padding) at `pos`, which must be below `limit`.
 #[inline(always)]
-fn parse_at(mem: &Mem, pos: u64, limit: u64, checksum: bool) -> Result<Step, Corruption> {
+pub(crate) fn parse_at(mem: &Mem, pos: u64, limit: u64, checksum: bool) -> Result<Step, Corruption> {
     let cap = mem.capacity();
     let off = (pos & (cap - 1)) as usize;
     let to_end = cap - off as u64;

@@ -238,41 +238,72 @@ fn recv_with_fd(sock: &UnixStream) -> nix::Result<([u8; 16], usize, Option<Owned
     Ok((buf, n, fd))
 }
 
-/// Client side: connects to the server's socket, offers `bell` and takes the
-/// server's. `Ok(None)` when no server is listening (not yet started, or dead).
-pub fn connect(paths: &Paths, bell: BorrowedFd<'_>) -> Result<Option<Peer>> {
+/// A client's handshake in progress: connected, hello sent, reply awaited.
+#[derive(Debug)]
+pub struct PendingHandshake {
+    stream: UnixStream,
+}
+
+impl AsRawFd for PendingHandshake {
+    fn as_raw_fd(&self) -> RawFd {
+        self.stream.as_raw_fd()
+    }
+}
+
+/// Where a handshake stands.
+#[derive(Debug)]
+pub enum Handshake {
+    /// Admitted: the server's doorbell and connection.
+    Done(Peer),
+    /// The server has not answered yet (it may be busy, stopped or hung).
+    Pending(PendingHandshake),
+    /// No server (not listening, or it closed the connection).
+    Gone,
+}
+
+/// Client side, step one: connects to the server's socket and offers `bell`.
+/// Never waits for the server: `Ok(None)` when none is listening.
+pub fn connect_start(paths: &Paths, bell: BorrowedFd<'_>) -> Result<Option<PendingHandshake>> {
     let stream = match UnixStream::connect(&paths.socket) {
         Ok(s) => s,
-        Err(e)
-            if matches!(
-                e.kind(),
-                io::ErrorKind::NotFound | io::ErrorKind::ConnectionRefused
-            ) =>
-        {
-            return Ok(None)
-        }
+        Err(e) if matches!(e.kind(), io::ErrorKind::NotFound | io::ErrorKind::ConnectionRefused) => return Ok(None),
         Err(e) => return Err(io(&paths.socket, "connect")(e)),
     };
-    let hs = |what: String| Error::Handshake {
+    match send_with_fd(&stream, HELLO, bell) {
+        Ok(_) => {}
+        // The server closed the connection: its reason, if any, is read next.
+        Err(nix::errno::Errno::EPIPE) | Err(nix::errno::Errno::ECONNRESET) => {}
+        Err(e) => {
+            return Err(Error::Handshake {
+                path: paths.socket.clone(),
+                what: format!("send hello: {e}"),
+            })
+        }
+    }
+    Ok(Some(PendingHandshake { stream }))
+}
+
+/// Client side, step two: looks for the server's reply, waiting at most `wait`
+/// (zero: not at all).
+pub fn connect_finish(paths: &Paths, hs: PendingHandshake, wait: Duration) -> Result<Handshake> {
+    let stream = hs.stream;
+    let hs_err = |what: String| Error::Handshake {
         path: paths.socket.clone(),
         what,
     };
-    stream
-        .set_read_timeout(Some(HANDSHAKE_TIMEOUT))
-        .map_err(io(&paths.socket, "set timeout"))?;
-    match send_with_fd(&stream, HELLO, bell) {
-        Ok(_) => {}
-        // The server closed the connection: read its reason below, if it gave one.
-        Err(nix::errno::Errno::EPIPE) | Err(nix::errno::Errno::ECONNRESET) => {}
-        Err(e) => return Err(hs(format!("send hello: {e}"))),
+    if wait.is_zero() {
+        stream.set_nonblocking(true).map_err(io(&paths.socket, "set non-blocking"))?;
+    } else {
+        stream.set_read_timeout(Some(wait)).map_err(io(&paths.socket, "set timeout"))?;
     }
     let (msg, n, fd) = match recv_with_fd(&stream) {
         Ok(r) => r,
-        Err(nix::errno::Errno::ECONNRESET) => return Ok(None),
-        Err(e) => return Err(hs(format!("receive reply: {e}"))),
+        Err(nix::errno::Errno::EAGAIN) => return Ok(Handshake::Pending(PendingHandshake { stream })),
+        Err(nix::errno::Errno::ECONNRESET) => return Ok(Handshake::Gone),
+        Err(e) => return Err(hs_err(format!("receive reply: {e}"))),
     };
     if n == 0 {
-        return Ok(None); // the server closed: it is going away
+        return Ok(Handshake::Gone); // the server closed: it is going away
     }
     if &msg == REFUSED {
         return Err(Error::Refused {
@@ -281,22 +312,30 @@ pub fn connect(paths: &Paths, bell: BorrowedFd<'_>) -> Result<Option<Peer>> {
         });
     }
     if n != 16 || &msg != WELCOME {
-        return Err(hs(format!(
-            "unexpected reply {:?}",
-            String::from_utf8_lossy(&msg[..n])
-        )));
+        return Err(hs_err(format!("unexpected reply {:?}", String::from_utf8_lossy(&msg[..n]))));
     }
-    let bell = fd.ok_or_else(|| hs("the server sent no doorbell".into()))?;
+    let bell = fd.ok_or_else(|| hs_err("the server sent no doorbell".into()))?;
     let cred = socket::getsockopt(&stream, socket::sockopt::PeerCredentials)
-        .map_err(|e| hs(format!("SO_PEERCRED: {e}")))?;
-    stream
-        .set_read_timeout(None)
-        .map_err(io(&paths.socket, "set timeout"))?;
-    Ok(Some(Peer {
+        .map_err(|e| hs_err(format!("SO_PEERCRED: {e}")))?;
+    stream.set_nonblocking(false).map_err(io(&paths.socket, "set blocking"))?;
+    stream.set_read_timeout(None).map_err(io(&paths.socket, "set timeout"))?;
+    Ok(Handshake::Done(Peer {
         stream,
         bell,
         pid: cred.pid(),
     }))
+}
+
+/// Client side, both steps, waiting up to 2 s for the reply. `Ok(None)` when no
+/// server is listening or it does not answer in time.
+pub fn connect(paths: &Paths, bell: BorrowedFd<'_>) -> Result<Option<Peer>> {
+    let Some(hs) = connect_start(paths, bell)? else {
+        return Ok(None);
+    };
+    match connect_finish(paths, hs, HANDSHAKE_TIMEOUT)? {
+        Handshake::Done(p) => Ok(Some(p)),
+        Handshake::Pending(_) | Handshake::Gone => Ok(None),
+    }
 }
 
 /// Server side: binds the rendezvous socket (replacing a stale one: the caller

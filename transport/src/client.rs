@@ -94,6 +94,7 @@ pub struct Client {
     link: Link,
     rx: Consumer,
     next_connect: Instant,
+    handshake: Option<channel::PendingHandshake>,
     epoch: u32,
     mode: Mode,
     sent: u64,
@@ -130,6 +131,7 @@ impl Client {
             paths,
             rx,
             next_connect: Instant::now(),
+            handshake: None,
             epoch,
             mode: opts.mode,
             sent: 0,
@@ -214,7 +216,7 @@ impl Client {
     /// that has gone away. Called from every wait; callers with their own event
     /// loop call it when the socket or the bell fires.
     pub fn service(&mut self) -> Result<()> {
-        reconnect(&self.paths, &mut self.link, &mut self.next_connect)
+        reconnect(&self.paths, &mut self.link, &mut self.next_connect, &mut self.handshake)
     }
 
     /// Sends a request; returns its sequence number. Waits for space in a full
@@ -224,8 +226,9 @@ impl Client {
         let epoch = self.epoch;
         let paths = &self.paths;
         let next_connect = &mut self.next_connect;
+        let handshake = &mut self.handshake;
         let mut r = self.link.reserve_waiting(len, KIND_REQUEST, |link| {
-            reconnect(paths, link, next_connect).map(|()| None)
+            reconnect(paths, link, next_connect, handshake).map(|()| None)
         })?;
         let seq = r.seq();
         codec::encode_request(&mut r, op, epoch, seq, key, body);
@@ -336,7 +339,8 @@ impl Client {
             }
             self.service()?;
             if self.rx.sleep_prepare()? {
-                let fds = self.link.sleep_fds(None);
+                // A handshake in flight wakes us when the server answers it.
+                let fds = self.link.sleep_fds(self.handshake.as_ref().map(|h| h.as_raw_fd()));
                 let r = self.link.sleep(&fds, wait);
                 self.rx.sleep_done();
                 r?;
@@ -507,16 +511,33 @@ impl Client {
     }
 }
 
-/// Notices a server that has gone away, and connects (rate-limited) when none is.
-fn reconnect(paths: &Paths, link: &mut Link, next_connect: &mut Instant) -> Result<()> {
+/// Notices a server that has gone away, and connects when none is: at most one
+/// handshake in flight, never waiting for the server's reply (a stopped or hung
+/// server must not stall the client), new attempts rate-limited.
+fn reconnect(
+    paths: &Paths,
+    link: &mut Link,
+    next_connect: &mut Instant,
+    handshake: &mut Option<channel::PendingHandshake>,
+) -> Result<()> {
     link.check_peer();
-    if link.peer.is_none() && Instant::now() >= *next_connect {
+    if link.peer.is_some() {
+        return Ok(());
+    }
+    if handshake.is_none() && Instant::now() >= *next_connect {
         *next_connect = Instant::now() + crate::link::UNCONNECTED_POLL;
-        if let Some(p) = channel::connect(paths, link.bell.as_fd())? {
-            // Anything published while unconnected may be waiting on a server
-            // that went to sleep before we had its bell: ring once.
-            p.ring();
-            link.peer = Some(p);
+        *handshake = channel::connect_start(paths, link.bell.as_fd())?;
+    }
+    if let Some(hs) = handshake.take() {
+        match channel::connect_finish(paths, hs, Duration::ZERO)? {
+            channel::Handshake::Done(p) => {
+                // Anything published while unconnected may be waiting on a
+                // server that went to sleep before we had its bell: ring once.
+                p.ring();
+                link.peer = Some(p);
+            }
+            channel::Handshake::Pending(hs) => *handshake = Some(hs),
+            channel::Handshake::Gone => {}
         }
     }
     Ok(())

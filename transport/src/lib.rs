@@ -36,8 +36,10 @@ pub mod bell;
 pub mod channel;
 mod client;
 pub mod codec;
+pub mod drive;
 mod error;
 mod link;
+pub mod rec;
 mod server;
 
 pub use client::{Client, ClientOptions, Mode, Notification, Outcome, Response};

@@ -7,7 +7,7 @@
 //! its non-success answer. Everything else (`G`, `A`, `n`, `#`, `q`, `Q`, `p`,
 //! `f`, `F`) is a response, a notification or a comment, and is not sent.
 
-use sairing_transport::Op;
+use crate::Op;
 
 /// One request of a recording.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -160,6 +160,91 @@ pub fn parse(text: &str) -> Result<Vec<RecOp>, ParseError> {
     Ok(out)
 }
 
+/// A timestamp in the recordings' form, `YYYY-MM-DD.HH:MM:SS.uuuuuu` (UTC).
+pub fn timestamp(t: std::time::SystemTime) -> String {
+    let d = t.duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let secs = d.as_secs();
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}.{:02}:{:02}:{:02}.{:06}",
+        rem / 3600,
+        rem / 60 % 60,
+        rem % 60,
+        d.subsec_micros()
+    )
+}
+
+fn push_attrs<'a>(line: &mut String, attrs: impl Iterator<Item = (&'a str, &'a str)>) {
+    for (n, v) in attrs {
+        line.push('|');
+        line.push_str(n);
+        line.push('=');
+        line.push_str(v);
+    }
+}
+
+/// A request as a recording line (`c`, `r`, `s`, `g`, `C`, `R`, `S`, `B`, `a`, `f`).
+pub fn request_line(ts: &str, req: &crate::Request<'_>) -> String {
+    let letter = match req.op {
+        Op::Create => "c",
+        Op::Remove => "r",
+        Op::Set => "s",
+        Op::Get => "g",
+        Op::BulkCreate => "C",
+        Op::BulkRemove => "R",
+        Op::BulkSet => "S",
+        Op::BulkGet => "B",
+        Op::Notify => "a",
+        Op::Flush => "f",
+        Op::Notification => "n",
+    };
+    let mut line = format!("{ts}|{letter}|{}", req.key);
+    if req.op.is_bulk() {
+        for (id, attrs) in req.objects.clone() {
+            line.push_str("||");
+            line.push_str(id);
+            push_attrs(&mut line, attrs);
+        }
+    } else {
+        push_attrs(&mut line, req.attrs.clone());
+    }
+    line
+}
+
+/// A response as a recording line, as sairedis records them: `G` for a get,
+/// `A` for a notify, `E` for any other non-success; `None` for a plain success.
+pub fn response_line<'a>(
+    ts: &str,
+    op: Op,
+    status: &str,
+    attrs: impl Iterator<Item = (&'a str, &'a str)>,
+) -> Option<String> {
+    let letter = match op {
+        Op::Get | Op::BulkGet => "G",
+        Op::Notify => "A",
+        _ if status != "SAI_STATUS_SUCCESS" => "E",
+        _ => return None,
+    };
+    let mut line = format!("{ts}|{letter}|{status}");
+    push_attrs(&mut line, attrs);
+    Some(line)
+}
+
+/// A notification as a recording line (`n`).
+pub fn notification_line(ts: &str, name: &str, payload: &str) -> String {
+    format!("{ts}|n|{name}|{payload}|")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -199,6 +284,35 @@ mod tests {
         assert_eq!(ops[4].objects[0].1.len(), 1);
         assert!(ops[4].objects[1].1.is_empty());
         assert_eq!(ops[3].line, 7);
+    }
+
+    #[test]
+    fn formats_round_trip_through_the_parser() {
+        use crate::codec::{decode_request, encode_request, request_len, Body, BulkObject};
+        let ts = timestamp(std::time::UNIX_EPOCH + std::time::Duration::from_micros(1_542_224_406_358_201));
+        assert_eq!(ts, "2018-11-14.19:40:06.358201");
+        let a = [("SAI_PORT_ATTR_MTU", "9100")];
+        let objs = [BulkObject { id: "{\"dest\":\"10.0.0.0/24\"}", attrs: &a[..] }];
+        for (op, key, body) in [
+            (Op::Set, "SAI_OBJECT_TYPE_PORT:oid:0x1", Body::Attrs(&a[..])),
+            (Op::BulkCreate, "SAI_OBJECT_TYPE_ROUTE_ENTRY", Body::Bulk(&objs[..])),
+            (Op::Notify, "INIT_VIEW", Body::Attrs(&[][..])),
+        ] {
+            let mut b = vec![0; request_len(key, &body)];
+            encode_request(&mut b, op, 1, 1, key, &body);
+            let line = request_line(&ts, &decode_request(&b, 1).unwrap());
+            let parsed = parse(&line).unwrap();
+            assert_eq!((parsed[0].op, parsed[0].key.as_str()), (op, key), "{line}");
+        }
+        assert_eq!(
+            response_line(&ts, Op::Get, "SAI_STATUS_SUCCESS", a.iter().copied()).unwrap(),
+            format!("{ts}|G|SAI_STATUS_SUCCESS|SAI_PORT_ATTR_MTU=9100")
+        );
+        assert_eq!(response_line(&ts, Op::Create, "SAI_STATUS_SUCCESS", std::iter::empty()), None);
+        assert_eq!(
+            response_line(&ts, Op::Remove, "SAI_STATUS_ITEM_NOT_FOUND", std::iter::empty()).unwrap(),
+            format!("{ts}|E|SAI_STATUS_ITEM_NOT_FOUND")
+        );
     }
 
     #[test]

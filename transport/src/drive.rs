@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
-use sairing_transport::{Body, BulkObject, Client, Mode, Op, Response};
+use crate::{Body, BulkObject, Client, Mode, Op, Response};
 
 /// What a run did.
 #[derive(Debug, Clone)]
@@ -100,7 +100,7 @@ impl Driver {
     /// in flight). The client itself is put in pipelined mode, so the driver
     /// sees every completion and does the waiting.
     pub fn new(mut client: Client, mode: Mode, window: usize, timeout: Duration) -> Driver {
-        client.set_mode(sairing_transport::Mode::Pipelined);
+        client.set_mode(Mode::Pipelined);
         Driver {
             client,
             mode,

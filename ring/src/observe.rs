@@ -1,0 +1,193 @@
+//! Looking at a ring without taking part in it: no role lock, a read-only
+//! mapping, and records copied out. For operator tools (`sairing inspect`,
+//! `dump`, `tail`): neither side is slowed or blocked, and a reader that falls
+//! behind is told so instead of reading bytes that were reused.
+
+use std::path::{Path, PathBuf};
+
+use crate::error::{Corruption, Error, Result, Role};
+use crate::file;
+use crate::layout::{StaticHeader, FLAG_CHECKSUM, RECORD_HEADER_LEN};
+use crate::mem::Mem;
+use crate::ring::{parse_at, Step};
+use crate::sync::Ordering::{Acquire, Relaxed};
+
+/// A read-only view of a ring file.
+pub struct Observer {
+    mem: Mem,
+    file: std::fs::File,
+    header: StaticHeader,
+    path: PathBuf,
+}
+
+/// The control block, as read now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cursors {
+    /// First unreleased byte position.
+    pub head: u64,
+    /// Sequence number of the record at `head` (or the next one).
+    pub head_seq: u64,
+    /// End of the last committed record.
+    pub tail: u64,
+    /// The consumer's sleep word (`generation << 1 | asleep`).
+    pub consumer_sleep: u64,
+    /// The producer's sleep word.
+    pub producer_sleep: u64,
+    /// Pid of the last producer to attach.
+    pub producer_pid: u32,
+    /// Producer attaches so far.
+    pub producer_epoch: u64,
+    /// Pid of the last consumer to attach.
+    pub consumer_pid: u32,
+    /// Consumer attaches so far.
+    pub consumer_epoch: u64,
+}
+
+/// A record, copied out of the ring.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Observed {
+    /// Its byte position.
+    pub pos: u64,
+    /// Its sequence number.
+    pub seq: u64,
+    /// Its kind.
+    pub kind: u16,
+    /// Its payload.
+    pub payload: Vec<u8>,
+    /// The position of the next record.
+    pub next: u64,
+}
+
+/// What is at a position.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Look {
+    /// A committed record.
+    Record(Observed),
+    /// Nothing committed yet at or after this position.
+    End,
+    /// The position was released and may have been reused: the observer fell
+    /// behind. Continue from `head`.
+    Lapped {
+        /// The consumer's position now.
+        head: u64,
+    },
+}
+
+impl Observer {
+    /// Opens `path` for observation. Fails, naming the problem, on a damaged file.
+    pub fn open(path: impl AsRef<Path>) -> Result<Observer> {
+        let path = path.as_ref();
+        let o = file::open_readonly(path)?;
+        Ok(Observer {
+            mem: o.mem,
+            file: o.file,
+            header: o.header,
+            path: path.to_owned(),
+        })
+    }
+
+    /// The static header.
+    pub fn header(&self) -> &StaticHeader {
+        &self.header
+    }
+
+    /// The control block now.
+    pub fn cursors(&self) -> Cursors {
+        let c = self.mem.ctl();
+        Cursors {
+            head: c.consumer.head.load(Acquire),
+            head_seq: c.consumer.head_seq.load(Relaxed),
+            tail: c.producer.tail.load(Acquire),
+            consumer_sleep: c.consumer_wait.sleep.load(Relaxed),
+            producer_sleep: c.producer_wait.sleep.load(Relaxed),
+            producer_pid: c.producer_role.pid.load(Relaxed),
+            producer_epoch: c.producer_role.epoch.load(Relaxed),
+            consumer_pid: c.consumer_role.pid.load(Relaxed),
+            consumer_epoch: c.consumer_role.epoch.load(Relaxed),
+        }
+    }
+
+    /// Whether a producer and a consumer hold their roles now (OS locks).
+    pub fn roles_alive(&self) -> Result<(bool, bool)> {
+        Ok((
+            file::is_locked(&self.path, &self.file, Role::Producer)?,
+            file::is_locked(&self.path, &self.file, Role::Consumer)?,
+        ))
+    }
+
+    /// Whether the file has shrunk under the mapping.
+    pub fn check(&self) -> Result<()> {
+        let shrunk = self.mem.faulted()
+            || self
+                .file
+                .metadata()
+                .map(|m| m.len() < crate::layout::HEADER_LEN as u64 + self.mem.capacity())
+                .unwrap_or(false);
+        if shrunk {
+            return Err(self.corrupt(Corruption::TruncatedWhileMapped));
+        }
+        Ok(())
+    }
+
+    fn corrupt(&self, problem: Corruption) -> Error {
+        Error::Corrupt {
+            path: self.path.clone(),
+            problem,
+        }
+    }
+
+    /// The record at `pos` or the first one after it (skipping padding), copied.
+    /// `pos` must be a record boundary: `head`, or a previous record's `next`.
+    pub fn read_at(&self, mut pos: u64) -> Result<Look> {
+        let checksum = self.header.flags & FLAG_CHECKSUM != 0;
+        let ctl = self.mem.ctl();
+        loop {
+            let head = ctl.consumer.head.load(Acquire);
+            let tail = ctl.producer.tail.load(Acquire);
+            if pos < head {
+                return Ok(Look::Lapped { head });
+            }
+            if pos >= tail {
+                return Ok(Look::End);
+            }
+            let step = parse_at(&self.mem, pos, tail, checksum);
+            let copied = match step {
+                Ok(Step::Skip(to)) => {
+                    pos = to;
+                    continue;
+                }
+                Ok(Step::Record(h, size)) => {
+                    let off = (pos & (self.mem.capacity() - 1)) as usize + RECORD_HEADER_LEN;
+                    let mut payload = vec![0u8; h.len as usize];
+                    // SAFETY: `parse_at` checked that the payload lies inside the
+                    // data area. The bytes may be changing (the record may be
+                    // released and reused meanwhile); the copy is judged below
+                    // and discarded if so.
+                    unsafe {
+                        std::ptr::copy_nonoverlapping(self.mem.data().add(off), payload.as_mut_ptr(), payload.len())
+                    };
+                    Ok(Observed {
+                        pos,
+                        seq: h.seq,
+                        kind: h.kind,
+                        payload,
+                        next: pos + size,
+                    })
+                }
+                Err(e) => Err(e),
+            };
+            // Was the space released (and so perhaps reused) while we read it?
+            let head = ctl.consumer.head.load(Acquire);
+            if head > pos {
+                return Ok(Look::Lapped { head });
+            }
+            return match copied {
+                Ok(o) => Ok(Look::Record(o)),
+                Err(p) => {
+                    self.check()?;
+                    Err(self.corrupt(p))
+                }
+            };
+        }
+    }
+}
