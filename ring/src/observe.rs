@@ -9,7 +9,7 @@ use crate::error::{Corruption, Error, Result, Role};
 use crate::file;
 use crate::layout::{StaticHeader, FLAG_CHECKSUM, RECORD_HEADER_LEN};
 use crate::mem::Mem;
-use crate::ring::{parse_at, Step};
+use crate::ring::{check_cursors, parse_at, Step};
 use crate::sync::Ordering::{Acquire, Relaxed};
 
 /// A read-only view of a ring file.
@@ -65,8 +65,8 @@ pub enum Look {
     Record(Observed),
     /// Nothing committed yet at or after this position.
     End,
-    /// The position was released and may have been reused: the observer fell
-    /// behind. Continue from `head`.
+    /// The position was released and the producer is close to (or past)
+    /// reusing it: the observer fell behind. Continue from `head`.
     Lapped {
         /// The consumer's position now.
         head: u64,
@@ -107,6 +107,13 @@ impl Observer {
         }
     }
 
+    /// The control block, checked by the same rules the ring's sides apply.
+    pub fn check_cursors(&self) -> Result<Cursors> {
+        let c = self.cursors();
+        check_cursors(c.head, c.tail, self.mem.capacity()).map_err(|p| self.corrupt(p))?;
+        Ok(c)
+    }
+
     /// Whether a producer and a consumer hold their roles now (OS locks).
     pub fn roles_alive(&self) -> Result<(bool, bool)> {
         Ok((
@@ -144,7 +151,7 @@ impl Observer {
         loop {
             let head = ctl.consumer.head.load(Acquire);
             let tail = ctl.producer.tail.load(Acquire);
-            if pos < head {
+            if pos + self.mem.capacity() / 2 <= tail && pos < head {
                 return Ok(Look::Lapped { head });
             }
             if pos >= tail {
@@ -164,7 +171,11 @@ impl Observer {
                     // released and reused meanwhile); the copy is judged below
                     // and discarded if so.
                     unsafe {
-                        std::ptr::copy_nonoverlapping(self.mem.data().add(off), payload.as_mut_ptr(), payload.len())
+                        std::ptr::copy_nonoverlapping(
+                            self.mem.data().add(off),
+                            payload.as_mut_ptr(),
+                            payload.len(),
+                        )
                     };
                     Ok(Observed {
                         pos,
@@ -176,10 +187,25 @@ impl Observer {
                 }
                 Err(e) => Err(e),
             };
-            // Was the space released (and so perhaps reused) while we read it?
+            // Could the bytes have been reused while we copied them? Only once
+            // the consumer has released them (head > pos) *and* the producer has
+            // come round the ring to them. A released record is still taken when
+            // the producer is more than half a ring away from its bytes (no
+            // single reservation spans more than half the ring) and its header is
+            // the same after the copy as before.
             let head = ctl.consumer.head.load(Acquire);
             if head > pos {
-                return Ok(Look::Lapped { head });
+                let tail_now = ctl.producer.tail.load(Acquire);
+                let same_header = match (
+                    &copied,
+                    parse_at(&self.mem, pos, tail_now.max(pos + 1), checksum),
+                ) {
+                    (Ok(o), Ok(Step::Record(h, _))) => h.seq == o.seq,
+                    _ => false,
+                };
+                if !same_header || tail_now >= pos + self.mem.capacity() / 2 {
+                    return Ok(Look::Lapped { head });
+                }
             }
             return match copied {
                 Ok(o) => Ok(Look::Record(o)),

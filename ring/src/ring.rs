@@ -89,7 +89,7 @@ pub(crate) enum Step {
 }
 
 #[inline(always)]
-fn check_cursors(head: u64, tail: u64, capacity: u64) -> Result<(), Corruption> {
+pub(crate) fn check_cursors(head: u64, tail: u64, capacity: u64) -> Result<(), Corruption> {
     let bad = |why| {
         Err(Corruption::BadCursors {
             head,
@@ -112,7 +112,12 @@ fn check_cursors(head: u64, tail: u64, capacity: u64) -> Result<(), Corruption> 
 
 /// Reads and validates the record (or padding) at `pos`, which must be below `limit`.
 #[inline(always)]
-pub(crate) fn parse_at(mem: &Mem, pos: u64, limit: u64, checksum: bool) -> Result<Step, Corruption> {
+pub(crate) fn parse_at(
+    mem: &Mem,
+    pos: u64,
+    limit: u64,
+    checksum: bool,
+) -> Result<Step, Corruption> {
     let cap = mem.capacity();
     let off = (pos & (cap - 1)) as usize;
     let to_end = cap - off as u64;

@@ -32,6 +32,8 @@ pub struct Config {
     pub progress_every: u64,
     /// Write the final switch state here as JSON on a clean stop.
     pub dump: Option<PathBuf>,
+    /// Record every request, response and notification here.
+    pub record: Option<crate::recorder::RecorderConfig>,
 }
 
 /// What a run did.
@@ -116,7 +118,7 @@ pub fn run(cfg: &Config, stop: Arc<AtomicBool>) -> anyhow::Result<Summary> {
         }
         (None, false) => (Switch::new(), server.next_seq().saturating_sub(1)),
     };
-    let mut mirror = cfg.redis.as_ref().map(|url| {
+    let mirror = cfg.redis.as_ref().map(|url| {
         Mirror::start(MirrorConfig {
             url: url.clone(),
             ring_id: ring_id.clone(),
@@ -127,6 +129,16 @@ pub fn run(cfg: &Config, stop: Arc<AtomicBool>) -> anyhow::Result<Summary> {
         })
     });
 
+    // With a recording, effects reach the mirror through the recorder, once
+    // written: Redis never holds a request the recording lacks.
+    let recorder = match &cfg.record {
+        Some(rc) => Some(crate::recorder::Recorder::start(
+            rc.clone(),
+            mirror.as_ref().map(|m| m.sender()),
+        )?),
+        None => None,
+    };
+    let mut mirror = mirror;
     // Signal handlers are installed (by main) and the channel is open: from here
     // a SIGTERM is a clean stop.
     println!("syncd: ready, resuming after request {skip_until}");
@@ -139,7 +151,7 @@ pub fn run(cfg: &Config, stop: Arc<AtomicBool>) -> anyhow::Result<Summary> {
     let mut effects: Vec<Effect> = Vec::new();
     let mut printed = 0u64;
     while !stop.load(Ordering::Relaxed) {
-        let mut port_events: Vec<(String, bool)> = Vec::new();
+        let mut port_events: Vec<(String, String)> = Vec::new();
         match server.recv(Some(Duration::from_millis(20))) {
             Ok(Some(mut req)) => {
                 let seq = req.record_seq;
@@ -151,15 +163,19 @@ pub fn run(cfg: &Config, stop: Arc<AtomicBool>) -> anyhow::Result<Summary> {
                     effects.clear();
                     let out = switch.apply(&req.request, &mut effects);
                     req.respond(out.status, &out.attrs, &out.statuses)?;
-                    if req.request.op == Op::Set
-                        && out.status == SUCCESS
-                        && req.request.key.starts_with("SAI_OBJECT_TYPE_PORT:")
-                    {
+                    let is_port = req.request.key.starts_with("SAI_OBJECT_TYPE_PORT:");
+                    if req.request.op == Op::Set && out.status == SUCCESS && is_port {
                         for (n, v) in req.request.attrs.clone() {
                             if n == "SAI_PORT_ATTR_ADMIN_STATE" {
+                                let port = &req.request.key["SAI_OBJECT_TYPE_PORT:".len()..];
+                                let state = if v == "true" {
+                                    "SAI_PORT_OPER_STATUS_UP"
+                                } else {
+                                    "SAI_PORT_OPER_STATUS_DOWN"
+                                };
                                 port_events.push((
-                                    req.request.key["SAI_OBJECT_TYPE_PORT:".len()..].to_owned(),
-                                    v == "true",
+                                    "port_state_change".to_owned(),
+                                    format!(r#"[{{"port_id":"{port}","port_state":"{state}"}}]"#),
                                 ));
                             }
                         }
@@ -167,8 +183,18 @@ pub fn run(cfg: &Config, stop: Arc<AtomicBool>) -> anyhow::Result<Summary> {
                     sum.applied += 1;
                     // Only after the response is published: so anything the
                     // mirror makes durable has had its answer sent.
-                    if let Some(m) = mirror.as_mut() {
-                        m.submit(seq, std::mem::take(&mut effects));
+                    let fx = std::mem::take(&mut effects);
+                    match (&recorder, mirror.as_mut()) {
+                        (Some(r), _) => r.submit(crate::recorder::Entry {
+                            seq,
+                            request: req.payload().to_vec(),
+                            status: out.status,
+                            attrs: out.attrs,
+                            notifications: port_events.clone(),
+                            effects: fx,
+                        }),
+                        (None, Some(m)) => m.submit(seq, fx),
+                        (None, None) => {}
                     }
                 }
                 sum.last_seq = seq;
@@ -181,16 +207,8 @@ pub fn run(cfg: &Config, stop: Arc<AtomicBool>) -> anyhow::Result<Summary> {
             Err(e) => return Err(e.into()),
         }
         marks.push_back((sum.last_seq, server.mark()));
-        for (port, up) in port_events {
-            let state = if up {
-                "SAI_PORT_OPER_STATUS_UP"
-            } else {
-                "SAI_PORT_OPER_STATUS_DOWN"
-            };
-            server.notify(
-                "port_state_change",
-                &format!(r#"[{{"port_id":"{port}","port_state":"{state}"}}]"#),
-            )?;
+        for (name, payload) in &port_events {
+            server.notify(name, payload)?;
         }
         // Free the ring up to what the mirror has made durable.
         let durable = mirror.as_ref().map_or(sum.last_seq, |m| m.durable());
@@ -209,9 +227,13 @@ pub fn run(cfg: &Config, stop: Arc<AtomicBool>) -> anyhow::Result<Summary> {
             );
         }
     }
-    // Graceful stop: everything applied becomes durable, then the ring is released.
+    // Graceful stop: everything applied is recorded and durable, then the ring
+    // is released.
+    if let Some(r) = recorder {
+        r.finish()?;
+    }
     if let Some(m) = &mirror {
-        if !m.flush(Duration::from_secs(30)) {
+        if !m.flush_to(sum.last_seq, Duration::from_secs(30)) {
             bail!(
                 "stopping: the mirror could not write the last requests to redis within 30 s ({}); they stay in the ring for the next start",
                 m.stats().last_error.unwrap_or_default()

@@ -10,5 +10,6 @@
 
 pub mod daemon;
 pub mod mirror;
+pub mod recorder;
 pub mod redis_server;
 pub mod vs;

@@ -43,6 +43,15 @@ struct Args {
     /// On a clean stop, write the switch's objects here as JSON.
     #[arg(long)]
     dump: Option<PathBuf>,
+    /// Record every request, response and notification to this sairedis.rec file.
+    #[arg(long)]
+    record: Option<PathBuf>,
+    /// Rotate the recording past this many bytes (gzip'ed as FILE.1.gz, ...).
+    #[arg(long, default_value_t = 256 << 20)]
+    record_max_bytes: u64,
+    /// Rotated recordings kept.
+    #[arg(long, default_value_t = 10)]
+    record_keep: usize,
 }
 
 fn main() {
@@ -68,6 +77,13 @@ fn main() {
         busy: a.busy,
         progress_every: a.progress,
         dump: a.dump,
+        record: a
+            .record
+            .map(|path| sairing_syncd::recorder::RecorderConfig {
+                path,
+                max_bytes: a.record_max_bytes,
+                keep: a.record_keep,
+            }),
     };
     match daemon::run(&cfg, stop) {
         Ok(s) => {

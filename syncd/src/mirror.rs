@@ -175,6 +175,19 @@ pub struct Mirror {
     handle: Option<JoinHandle<()>>,
 }
 
+/// Submits effects to a mirror from another thread.
+#[derive(Clone)]
+pub struct MirrorSender {
+    tx: Sender<Item>,
+}
+
+impl MirrorSender {
+    /// Hands over the effects of request `seq`.
+    pub fn submit(&self, seq: u64, effects: Vec<Effect>) {
+        let _ = self.tx.send(Item::Apply(seq, effects));
+    }
+}
+
 /// How to start the mirror.
 pub struct MirrorConfig {
     /// `redis://host:port/db`
@@ -222,6 +235,26 @@ impl Mirror {
     pub fn submit(&mut self, seq: u64, effects: Vec<Effect>) {
         self.submitted = seq;
         let _ = self.tx.send(Item::Apply(seq, effects));
+    }
+
+    /// A handle another thread can submit through (the recorder, which passes
+    /// effects on only once it has written them).
+    pub fn sender(&self) -> MirrorSender {
+        MirrorSender {
+            tx: self.tx.clone(),
+        }
+    }
+
+    /// Waits until request `seq` is durable, or `timeout` passes.
+    pub fn flush_to(&self, seq: u64, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        while self.durable() < seq {
+            if Instant::now() >= deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        true
     }
 
     /// The last request whose effects are committed in Redis.

@@ -266,7 +266,14 @@ pub enum Handshake {
 pub fn connect_start(paths: &Paths, bell: BorrowedFd<'_>) -> Result<Option<PendingHandshake>> {
     let stream = match UnixStream::connect(&paths.socket) {
         Ok(s) => s,
-        Err(e) if matches!(e.kind(), io::ErrorKind::NotFound | io::ErrorKind::ConnectionRefused) => return Ok(None),
+        Err(e)
+            if matches!(
+                e.kind(),
+                io::ErrorKind::NotFound | io::ErrorKind::ConnectionRefused
+            ) =>
+        {
+            return Ok(None)
+        }
         Err(e) => return Err(io(&paths.socket, "connect")(e)),
     };
     match send_with_fd(&stream, HELLO, bell) {
@@ -292,13 +299,19 @@ pub fn connect_finish(paths: &Paths, hs: PendingHandshake, wait: Duration) -> Re
         what,
     };
     if wait.is_zero() {
-        stream.set_nonblocking(true).map_err(io(&paths.socket, "set non-blocking"))?;
+        stream
+            .set_nonblocking(true)
+            .map_err(io(&paths.socket, "set non-blocking"))?;
     } else {
-        stream.set_read_timeout(Some(wait)).map_err(io(&paths.socket, "set timeout"))?;
+        stream
+            .set_read_timeout(Some(wait))
+            .map_err(io(&paths.socket, "set timeout"))?;
     }
     let (msg, n, fd) = match recv_with_fd(&stream) {
         Ok(r) => r,
-        Err(nix::errno::Errno::EAGAIN) => return Ok(Handshake::Pending(PendingHandshake { stream })),
+        Err(nix::errno::Errno::EAGAIN) => {
+            return Ok(Handshake::Pending(PendingHandshake { stream }))
+        }
         Err(nix::errno::Errno::ECONNRESET) => return Ok(Handshake::Gone),
         Err(e) => return Err(hs_err(format!("receive reply: {e}"))),
     };
@@ -312,13 +325,20 @@ pub fn connect_finish(paths: &Paths, hs: PendingHandshake, wait: Duration) -> Re
         });
     }
     if n != 16 || &msg != WELCOME {
-        return Err(hs_err(format!("unexpected reply {:?}", String::from_utf8_lossy(&msg[..n]))));
+        return Err(hs_err(format!(
+            "unexpected reply {:?}",
+            String::from_utf8_lossy(&msg[..n])
+        )));
     }
     let bell = fd.ok_or_else(|| hs_err("the server sent no doorbell".into()))?;
     let cred = socket::getsockopt(&stream, socket::sockopt::PeerCredentials)
         .map_err(|e| hs_err(format!("SO_PEERCRED: {e}")))?;
-    stream.set_nonblocking(false).map_err(io(&paths.socket, "set blocking"))?;
-    stream.set_read_timeout(None).map_err(io(&paths.socket, "set timeout"))?;
+    stream
+        .set_nonblocking(false)
+        .map_err(io(&paths.socket, "set blocking"))?;
+    stream
+        .set_read_timeout(None)
+        .map_err(io(&paths.socket, "set timeout"))?;
     Ok(Handshake::Done(Peer {
         stream,
         bell,

@@ -216,7 +216,12 @@ impl Client {
     /// that has gone away. Called from every wait; callers with their own event
     /// loop call it when the socket or the bell fires.
     pub fn service(&mut self) -> Result<()> {
-        reconnect(&self.paths, &mut self.link, &mut self.next_connect, &mut self.handshake)
+        reconnect(
+            &self.paths,
+            &mut self.link,
+            &mut self.next_connect,
+            &mut self.handshake,
+        )
     }
 
     /// Sends a request; returns its sequence number. Waits for space in a full
@@ -340,7 +345,9 @@ impl Client {
             self.service()?;
             if self.rx.sleep_prepare()? {
                 // A handshake in flight wakes us when the server answers it.
-                let fds = self.link.sleep_fds(self.handshake.as_ref().map(|h| h.as_raw_fd()));
+                let fds = self
+                    .link
+                    .sleep_fds(self.handshake.as_ref().map(|h| h.as_raw_fd()));
                 let r = self.link.sleep(&fds, wait);
                 self.rx.sleep_done();
                 r?;

@@ -5,8 +5,8 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use hdrhistogram::Histogram;
 use crate::{Body, BulkObject, Client, Mode, Op, Response};
+use hdrhistogram::Histogram;
 
 /// What a run did.
 #[derive(Debug, Clone)]

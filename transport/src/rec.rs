@@ -289,13 +289,22 @@ mod tests {
     #[test]
     fn formats_round_trip_through_the_parser() {
         use crate::codec::{decode_request, encode_request, request_len, Body, BulkObject};
-        let ts = timestamp(std::time::UNIX_EPOCH + std::time::Duration::from_micros(1_542_224_406_358_201));
+        let ts = timestamp(
+            std::time::UNIX_EPOCH + std::time::Duration::from_micros(1_542_224_406_358_201),
+        );
         assert_eq!(ts, "2018-11-14.19:40:06.358201");
         let a = [("SAI_PORT_ATTR_MTU", "9100")];
-        let objs = [BulkObject { id: "{\"dest\":\"10.0.0.0/24\"}", attrs: &a[..] }];
+        let objs = [BulkObject {
+            id: "{\"dest\":\"10.0.0.0/24\"}",
+            attrs: &a[..],
+        }];
         for (op, key, body) in [
             (Op::Set, "SAI_OBJECT_TYPE_PORT:oid:0x1", Body::Attrs(&a[..])),
-            (Op::BulkCreate, "SAI_OBJECT_TYPE_ROUTE_ENTRY", Body::Bulk(&objs[..])),
+            (
+                Op::BulkCreate,
+                "SAI_OBJECT_TYPE_ROUTE_ENTRY",
+                Body::Bulk(&objs[..]),
+            ),
             (Op::Notify, "INIT_VIEW", Body::Attrs(&[][..])),
         ] {
             let mut b = vec![0; request_len(key, &body)];
@@ -308,9 +317,18 @@ mod tests {
             response_line(&ts, Op::Get, "SAI_STATUS_SUCCESS", a.iter().copied()).unwrap(),
             format!("{ts}|G|SAI_STATUS_SUCCESS|SAI_PORT_ATTR_MTU=9100")
         );
-        assert_eq!(response_line(&ts, Op::Create, "SAI_STATUS_SUCCESS", std::iter::empty()), None);
         assert_eq!(
-            response_line(&ts, Op::Remove, "SAI_STATUS_ITEM_NOT_FOUND", std::iter::empty()).unwrap(),
+            response_line(&ts, Op::Create, "SAI_STATUS_SUCCESS", std::iter::empty()),
+            None
+        );
+        assert_eq!(
+            response_line(
+                &ts,
+                Op::Remove,
+                "SAI_STATUS_ITEM_NOT_FOUND",
+                std::iter::empty()
+            )
+            .unwrap(),
             format!("{ts}|E|SAI_STATUS_ITEM_NOT_FOUND")
         );
     }

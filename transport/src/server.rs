@@ -121,10 +121,17 @@ pub struct Incoming<'a> {
     pub request: Request<'a>,
     /// Its ring record's sequence number.
     pub record_seq: u64,
+    payload: &'a [u8],
     out: &'a mut Out,
 }
 
-impl Incoming<'_> {
+impl<'a> Incoming<'a> {
+    /// The record's encoded bytes (to hand to a recorder without decoding twice
+    /// on the hot path).
+    pub fn payload(&self) -> &'a [u8] {
+        self.payload
+    }
+
     /// Answers the request: a status, the attributes of a get, and one status
     /// per object of a bulk call. Waits for space if the response ring is full.
     pub fn respond<A: AsRef<str>, S: AsRef<str>>(
@@ -296,10 +303,12 @@ impl Server {
                 ),
             });
         }
-        let request = codec::decode_request(rec.payload(), record_seq)?;
+        let payload = rec.payload();
+        let request = codec::decode_request(payload, record_seq)?;
         Ok(Some(Incoming {
             request,
             record_seq,
+            payload,
             out: &mut self.out,
         }))
     }

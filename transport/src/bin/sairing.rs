@@ -133,9 +133,10 @@ fn inspect_healthy(path: &Path, o: &Observer) -> Value {
     let alive = o.roles_alive().ok();
     // Walk the pending records: count them, find the last sequence number, and
     // report the first problem, if any, instead of stopping the inspection.
-    let (mut records, mut last_seq, mut problem) = (0u64, None, None);
+    let (mut records, mut last_seq, mut problem) =
+        (0u64, None, o.check_cursors().err().map(|e| e.to_string()));
     let mut pos = c.head;
-    loop {
+    while problem.is_none() {
         match o.read_at(pos) {
             Ok(Look::Record(r)) => {
                 records += 1;
@@ -195,7 +196,9 @@ fn inspect_damaged(path: &Path, error: &str) -> Value {
     }
     let word = |off: u64| {
         let mut b = [0u8; 8];
-        f.read_exact_at(&mut b, off).ok().map(|()| u64::from_le_bytes(b))
+        f.read_exact_at(&mut b, off)
+            .ok()
+            .map(|()| u64::from_le_bytes(b))
     };
     if let (Some(tail), Some(head), Some(head_seq)) = (word(128), word(256), word(264)) {
         v["cursors_as_found"] = json!({"head": head, "tail": tail, "seq_at_head": head_seq});
@@ -220,13 +223,24 @@ fn print_ring(name: &str, v: &Value) {
     }
     println!(
         "  format version {}, ring {}, capacity {} bytes, checksums {}, created {}",
-        v["version"], v["ring_id"].as_str().unwrap_or(""), v["capacity"],
-        if v["checksums"].as_bool() == Some(true) { "on" } else { "off" },
+        v["version"],
+        v["ring_id"].as_str().unwrap_or(""),
+        v["capacity"],
+        if v["checksums"].as_bool() == Some(true) {
+            "on"
+        } else {
+            "off"
+        },
         v["created"].as_str().unwrap_or("")
     );
     println!(
         "  head {} (seq {}), tail {} (last seq {}): {} bytes, {} records pending",
-        v["head"], v["seq_at_head"], v["tail"], v["seq_at_tail"], v["pending_bytes"], v["pending_records"]
+        v["head"],
+        v["seq_at_head"],
+        v["tail"],
+        v["seq_at_tail"],
+        v["pending_bytes"],
+        v["pending_records"]
     );
     let role = |r: &Value, extra: &str, flag: &str| {
         let alive = match r["alive"].as_bool() {
@@ -234,10 +248,25 @@ fn print_ring(name: &str, v: &Value) {
             Some(false) => "dead",
             None => "unknown",
         };
-        format!("pid {} ({alive}), epoch {}, {extra}: {}", r["pid"], r["epoch"], if r[flag].as_bool() == Some(true) { "yes" } else { "no" })
+        format!(
+            "pid {} ({alive}), epoch {}, {extra}: {}",
+            r["pid"],
+            r["epoch"],
+            if r[flag].as_bool() == Some(true) {
+                "yes"
+            } else {
+                "no"
+            }
+        )
     };
-    println!("  producer: {}", role(&v["producer"], "waiting for space", "waiting_for_space"));
-    println!("  consumer: {}", role(&v["consumer"], "sleeping", "sleeping"));
+    println!(
+        "  producer: {}",
+        role(&v["producer"], "waiting for space", "waiting_for_space")
+    );
+    println!(
+        "  consumer: {}",
+        role(&v["consumer"], "sleeping", "sleeping")
+    );
     if let Some(p) = v["problem"].as_str() {
         println!("  DAMAGED RECORD: {p}");
     }
@@ -246,15 +275,22 @@ fn print_ring(name: &str, v: &Value) {
 fn mirror_progress(url: &str) -> anyhow::Result<Value> {
     let client = redis::Client::open(url)?;
     let mut con = client.get_connection_with_timeout(Duration::from_secs(2))?;
-    let h: std::collections::HashMap<String, String> = redis::cmd("HGETALL").arg("SAIRING_PROGRESS").query(&mut con)?;
-    Ok(json!({"url": url, "seq": h.get("seq").and_then(|s| s.parse::<u64>().ok()), "ring_id": h.get("ring_id")}))
+    let h: std::collections::HashMap<String, String> = redis::cmd("HGETALL")
+        .arg("SAIRING_PROGRESS")
+        .query(&mut con)?;
+    Ok(
+        json!({"url": url, "seq": h.get("seq").and_then(|s| s.parse::<u64>().ok()), "ring_id": h.get("ring_id")}),
+    )
 }
 
 fn inspect(path: &Path, redis_url: Option<&str>, as_json: bool) -> anyhow::Result<bool> {
     let is_dir = path.is_dir();
     let rings: Vec<(&str, PathBuf)> = if is_dir {
         let p = channel::Paths::new(path);
-        vec![("req.ring (orchagent -> syncd)", p.request), ("resp.ring (syncd -> orchagent)", p.response)]
+        vec![
+            ("req.ring (orchagent -> syncd)", p.request),
+            ("resp.ring (syncd -> orchagent)", p.response),
+        ]
     } else {
         vec![("ring", path.to_owned())]
     };
@@ -266,16 +302,22 @@ fn inspect(path: &Path, redis_url: Option<&str>, as_json: bool) -> anyhow::Resul
         ok &= v["ok"].as_bool() == Some(true);
         list.push((name.to_string(), v));
     }
-    out["rings"] = json!(list.iter().map(|(n, v)| json!({"name": n, "ring": v})).collect::<Vec<_>>());
+    out["rings"] = json!(list
+        .iter()
+        .map(|(n, v)| json!({"name": n, "ring": v}))
+        .collect::<Vec<_>>());
     if is_dir {
         out["socket_present"] = json!(channel::Paths::new(path).socket.exists());
     }
     if let Some(url) = redis_url {
         out["mirror"] = match mirror_progress(url) {
             Ok(m) => {
-                let ours = list.first().and_then(|(_, v)| v["ring_id"].as_str().map(str::to_owned));
+                let ours = list
+                    .first()
+                    .and_then(|(_, v)| v["ring_id"].as_str().map(str::to_owned));
                 let mut m = m;
-                m["matches_request_ring"] = json!(ours.is_some() && m["ring_id"].as_str() == ours.as_deref());
+                m["matches_request_ring"] =
+                    json!(ours.is_some() && m["ring_id"].as_str() == ours.as_deref());
                 m
             }
             Err(e) => json!({"url": url, "error": e.to_string()}),
@@ -288,15 +330,32 @@ fn inspect(path: &Path, redis_url: Option<&str>, as_json: bool) -> anyhow::Resul
             print_ring(n, v);
         }
         if is_dir {
-            println!("socket: {}", if out["socket_present"] == true { "present" } else { "absent (no server has run here)" });
+            println!(
+                "socket: {}",
+                if out["socket_present"] == true {
+                    "present"
+                } else {
+                    "absent (no server has run here)"
+                }
+            );
         }
         if let Some(m) = out.get("mirror") {
             match m.get("error") {
-                Some(e) => println!("mirror: {}: {}", m["url"].as_str().unwrap_or(""), e.as_str().unwrap_or("")),
+                Some(e) => println!(
+                    "mirror: {}: {}",
+                    m["url"].as_str().unwrap_or(""),
+                    e.as_str().unwrap_or("")
+                ),
                 None => println!(
                     "mirror: {} has applied up to request {} for ring {} ({})",
-                    m["url"].as_str().unwrap_or(""), m["seq"], m["ring_id"].as_str().unwrap_or("none"),
-                    if m["matches_request_ring"] == true { "this channel" } else { "NOT this channel" }
+                    m["url"].as_str().unwrap_or(""),
+                    m["seq"],
+                    m["ring_id"].as_str().unwrap_or("none"),
+                    if m["matches_request_ring"] == true {
+                        "this channel"
+                    } else {
+                        "NOT this channel"
+                    }
                 ),
             }
         }
@@ -313,7 +372,9 @@ fn record_lines(kind: u16, seq: u64, payload: &[u8], ts: &str) -> Vec<String> {
             Err(e) => vec![format!("{ts}|#|{e}")],
         },
         KIND_RESPONSE => match codec::decode_response(payload, seq) {
-            Ok(r) => rec::response_line(ts, r.op, r.status, r.attrs.clone()).into_iter().collect(),
+            Ok(r) => rec::response_line(ts, r.op, r.status, r.attrs.clone())
+                .into_iter()
+                .collect(),
             Err(e) => vec![format!("{ts}|#|{e}")],
         },
         KIND_NOTIFICATION => match codec::decode_notification(payload, seq) {
@@ -324,7 +385,13 @@ fn record_lines(kind: u16, seq: u64, payload: &[u8], ts: &str) -> Vec<String> {
     }
 }
 
-fn dump(dir: &Path, from: Option<u64>, count: Option<u64>, responses: bool, as_json: bool) -> anyhow::Result<()> {
+fn dump(
+    dir: &Path,
+    from: Option<u64>,
+    count: Option<u64>,
+    responses: bool,
+    as_json: bool,
+) -> anyhow::Result<()> {
     let p = channel::Paths::new(dir);
     let ring = if responses { p.response } else { p.request };
     let o = Observer::open(&ring)?;
@@ -354,10 +421,25 @@ fn dump(dir: &Path, from: Option<u64>, count: Option<u64>, responses: bool, as_j
     Ok(())
 }
 
-fn tail(dir: &Path, from_head: bool, count: Option<u64>, seconds: Option<f64>, as_json: bool) -> anyhow::Result<()> {
+fn tail(
+    dir: &Path,
+    from_head: bool,
+    count: Option<u64>,
+    seconds: Option<f64>,
+    as_json: bool,
+) -> anyhow::Result<()> {
     let p = channel::Paths::new(dir);
     let rings = [Observer::open(&p.request)?, Observer::open(&p.response)?];
-    let mut pos: Vec<u64> = rings.iter().map(|o| if from_head { o.cursors().head } else { o.cursors().tail }).collect();
+    let mut pos: Vec<u64> = rings
+        .iter()
+        .map(|o| {
+            if from_head {
+                o.cursors().head
+            } else {
+                o.cursors().tail
+            }
+        })
+        .collect();
     let mut expect: Vec<Option<u64>> = vec![None, None];
     let start = Instant::now();
     let mut lines = 0u64;
@@ -377,12 +459,25 @@ fn tail(dir: &Path, from_head: bool, count: Option<u64>, seconds: Option<f64>, a
                     idle = false;
                     if let Some(e) = expect[i] {
                         if r.seq > e {
-                            emit(format!("{}|#|sairing tail: {} {name} records skipped", rec::timestamp(SystemTime::now()), r.seq - e), r.seq, name);
+                            emit(
+                                format!(
+                                    "{}|#|sairing tail: {} {name} records skipped",
+                                    rec::timestamp(SystemTime::now()),
+                                    r.seq - e
+                                ),
+                                r.seq,
+                                name,
+                            );
                         }
                     }
                     expect[i] = Some(r.seq + 1);
                     pos[i] = r.next;
-                    for line in record_lines(r.kind, r.seq, &r.payload, &rec::timestamp(SystemTime::now())) {
+                    for line in record_lines(
+                        r.kind,
+                        r.seq,
+                        &r.payload,
+                        &rec::timestamp(SystemTime::now()),
+                    ) {
                         emit(line, r.seq, name);
                         lines += 1;
                     }
@@ -396,7 +491,9 @@ fn tail(dir: &Path, from_head: bool, count: Option<u64>, seconds: Option<f64>, a
                 }
             }
         }
-        if count.is_some_and(|c| lines >= c) || seconds.is_some_and(|s| start.elapsed().as_secs_f64() >= s) {
+        if count.is_some_and(|c| lines >= c)
+            || seconds.is_some_and(|s| start.elapsed().as_secs_f64() >= s)
+        {
             return Ok(());
         }
         if idle {
@@ -408,12 +505,21 @@ fn tail(dir: &Path, from_head: bool, count: Option<u64>, seconds: Option<f64>, a
 }
 
 fn replay(file: &Path, dir: &Path, mode: Mode, as_json: bool) -> anyhow::Result<bool> {
-    let text = std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+    let text =
+        std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
     let ops = rec::parse(&text).with_context(|| file.display().to_string())?;
-    let client = Client::open(dir, &ClientOptions { wait: WaitPolicy::default(), ..Default::default() })?;
+    let client = Client::open(
+        dir,
+        &ClientOptions {
+            wait: WaitPolicy::default(),
+            ..Default::default()
+        },
+    )?;
     let mut d = Driver::new(client, mode, 8192, Duration::from_secs(120));
     for op in &ops {
-        d.submit(op.op, &op.key, &op.attrs, &op.objects, &op.expect, || format!("{}:{}", file.display(), op.line))?;
+        d.submit(op.op, &op.key, &op.attrs, &op.objects, &op.expect, || {
+            format!("{}:{}", file.display(), op.line)
+        })?;
     }
     let (s, _) = d.finish()?;
     if as_json {
@@ -430,19 +536,56 @@ fn replay(file: &Path, dir: &Path, mode: Mode, as_json: bool) -> anyhow::Result<
 fn run(cli: Cli) -> anyhow::Result<bool> {
     match cli.cmd {
         Cmd::Inspect { path, redis, json } => inspect(&path, redis.as_deref(), json),
-        Cmd::Dump { dir, from, count, responses, json } => dump(&dir, from, count, responses, json).map(|()| true),
-        Cmd::Tail { dir, from_head, count, seconds, json } => tail(&dir, from_head, count, seconds, json).map(|()| true),
-        Cmd::Replay { file, dir, mode, json } => replay(&file, &dir, mode, json),
-        Cmd::Channel { cmd: ChannelCmd::Create { dir, capacity, group, json } } => {
-            channel::create(&dir, &channel::ChannelOptions { capacity, group, checksums: false })?;
+        Cmd::Dump {
+            dir,
+            from,
+            count,
+            responses,
+            json,
+        } => dump(&dir, from, count, responses, json).map(|()| true),
+        Cmd::Tail {
+            dir,
+            from_head,
+            count,
+            seconds,
+            json,
+        } => tail(&dir, from_head, count, seconds, json).map(|()| true),
+        Cmd::Replay {
+            file,
+            dir,
+            mode,
+            json,
+        } => replay(&file, &dir, mode, json),
+        Cmd::Channel {
+            cmd:
+                ChannelCmd::Create {
+                    dir,
+                    capacity,
+                    group,
+                    json,
+                },
+        } => {
+            channel::create(
+                &dir,
+                &channel::ChannelOptions {
+                    capacity,
+                    group,
+                    checksums: false,
+                },
+            )?;
             if json {
-                println!("{}", json!({"created": dir, "capacity": capacity, "group": group}));
+                println!(
+                    "{}",
+                    json!({"created": dir, "capacity": capacity, "group": group})
+                );
             } else {
                 println!("created {} (two rings of {capacity} bytes)", dir.display());
             }
             Ok(true)
         }
-        Cmd::Channel { cmd: ChannelCmd::Remove { dir, force, json } } => {
+        Cmd::Channel {
+            cmd: ChannelCmd::Remove { dir, force, json },
+        } => {
             channel::remove(&dir, force)?;
             if json {
                 println!("{}", json!({"removed": dir}));

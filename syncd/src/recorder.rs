@@ -1,0 +1,296 @@
+//! Recording: every request syncd applies, its response and the notifications
+//! it caused, written to a `sairedis.rec`-format file by a background thread.
+//! The apply loop only hands over a copy of the request's bytes and its outcome.
+//!
+//! - After each request's lines comes a marker comment, `<ts>|#|sairing seq N`.
+//!   A syncd that starts on an existing recording truncates it after its last
+//!   marker (dropping lines a killed process left half-written) and records only
+//!   requests after `N`: across a restart nothing is missing and nothing doubled.
+//! - The recorder passes each request's effects on to the Redis mirror only once
+//!   it has written that request's lines (to the kernel: they survive a kill of
+//!   the process). So Redis never holds a request the recording lacks, and a
+//!   warm restart never skips a request that was not recorded.
+//! - When the file passes `max_bytes` it is rotated: `FILE` becomes `FILE.1.gz`
+//!   (gzip), older ones shift up, `keep` are kept. The new file starts with the
+//!   last marker, so the current file always holds it.
+
+use std::fs::{File, OpenOptions};
+use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::SystemTime;
+
+use anyhow::Context;
+use sairing_transport::{codec, rec};
+
+use crate::mirror::MirrorSender;
+use crate::vs::Effect;
+
+const MARKER: &str = "|#|sairing seq ";
+
+/// What the apply loop hands over for one request.
+pub struct Entry {
+    /// The request's sequence number.
+    pub seq: u64,
+    /// The request record's payload (encoded).
+    pub request: Vec<u8>,
+    /// Its status.
+    pub status: &'static str,
+    /// Attributes a get returned.
+    pub attrs: Vec<(String, String)>,
+    /// Notifications it caused: (name, payload).
+    pub notifications: Vec<(String, String)>,
+    /// Its effects, for the mirror.
+    pub effects: Vec<Effect>,
+}
+
+/// Recording settings.
+#[derive(Debug, Clone)]
+pub struct RecorderConfig {
+    /// The recording.
+    pub path: PathBuf,
+    /// Rotate past this size.
+    pub max_bytes: u64,
+    /// Rotated files kept.
+    pub keep: usize,
+}
+
+/// The handle the apply loop holds.
+pub struct Recorder {
+    tx: Option<Sender<Entry>>,
+    recorded: Arc<AtomicU64>,
+    last_marker: u64,
+    handle: Option<JoinHandle<anyhow::Result<()>>>,
+}
+
+/// Finds the last marker in `path`, truncates the file just after it, and
+/// returns its sequence number (0 for a new or marker-less file).
+pub fn resume_point(path: &Path) -> anyhow::Result<u64> {
+    let mut f = match OpenOptions::new().read(true).write(true).open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(e).with_context(|| format!("opening {}", path.display())),
+    };
+    let len = f.metadata()?.len();
+    // Markers come after every request: the last one is near the end.
+    let mut window = 64 * 1024u64;
+    loop {
+        let start = len.saturating_sub(window);
+        f.seek(SeekFrom::Start(start))?;
+        let mut buf = Vec::new();
+        Read::by_ref(&mut f)
+            .take(len - start)
+            .read_to_end(&mut buf)?;
+        let text = String::from_utf8_lossy(&buf);
+        if let Some(i) = text.rfind(MARKER) {
+            let line_end = text[i..].find('\n').map(|e| i + e + 1);
+            if let Some(end) = line_end {
+                let num = text[i + MARKER.len()..end - 1].trim();
+                if let Ok(seq) = num.parse::<u64>() {
+                    f.set_len(start + text[..end].len() as u64)?;
+                    return Ok(seq);
+                }
+            }
+        }
+        if start == 0 {
+            // No complete marker: nothing to resume from; keep what is there.
+            return Ok(0);
+        }
+        window *= 4;
+    }
+}
+
+impl Recorder {
+    /// Starts recording to `cfg.path` (continuing an existing recording), passing
+    /// effects on to `mirror` once written.
+    pub fn start(cfg: RecorderConfig, mirror: Option<MirrorSender>) -> anyhow::Result<Recorder> {
+        let last = resume_point(&cfg.path)?;
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&cfg.path)
+            .with_context(|| format!("opening the recording {}", cfg.path.display()))?;
+        let (tx, rx) = mpsc::channel();
+        let recorded = Arc::new(AtomicU64::new(last));
+        let r = Arc::clone(&recorded);
+        let handle = std::thread::Builder::new()
+            .name("recorder".into())
+            .spawn(move || Writer::new(cfg, file, last, r, mirror).run(rx))?;
+        Ok(Recorder {
+            tx: Some(tx),
+            recorded,
+            last_marker: last,
+            handle: Some(handle),
+        })
+    }
+
+    /// The last request the recording held when it was opened.
+    pub fn resumed_after(&self) -> u64 {
+        self.last_marker
+    }
+
+    /// Hands over one applied request.
+    pub fn submit(&self, e: Entry) {
+        if let Some(tx) = &self.tx {
+            let _ = tx.send(e);
+        }
+    }
+
+    /// The last request written.
+    pub fn recorded(&self) -> u64 {
+        self.recorded.load(Ordering::Acquire)
+    }
+
+    /// Stops the thread after it has written everything handed over.
+    pub fn finish(mut self) -> anyhow::Result<()> {
+        self.tx.take();
+        match self.handle.take() {
+            Some(h) => h
+                .join()
+                .map_err(|_| anyhow::anyhow!("the recorder thread panicked"))?,
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for Recorder {
+    fn drop(&mut self) {
+        self.tx.take();
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+struct Writer {
+    cfg: RecorderConfig,
+    out: BufWriter<File>,
+    size: u64,
+    last: u64,
+    recorded: Arc<AtomicU64>,
+    mirror: Option<MirrorSender>,
+    last_marker_line: String,
+}
+
+impl Writer {
+    fn new(
+        cfg: RecorderConfig,
+        file: File,
+        last: u64,
+        recorded: Arc<AtomicU64>,
+        mirror: Option<MirrorSender>,
+    ) -> Writer {
+        let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+        Writer {
+            cfg,
+            out: BufWriter::with_capacity(1 << 16, file),
+            size,
+            last,
+            recorded,
+            mirror,
+            last_marker_line: String::new(),
+        }
+    }
+
+    fn line(&mut self, l: &str) -> std::io::Result<()> {
+        self.out.write_all(l.as_bytes())?;
+        self.out.write_all(b"\n")?;
+        self.size += l.len() as u64 + 1;
+        Ok(())
+    }
+
+    fn run(mut self, rx: Receiver<Entry>) -> anyhow::Result<()> {
+        let mut batch: Vec<(u64, Vec<Effect>)> = Vec::new();
+        while let Ok(first) = rx.recv() {
+            let mut next = Some(first);
+            while let Some(e) = next {
+                self.write_entry(e, &mut batch)?;
+                next = if batch.len() < 4096 {
+                    rx.try_recv().ok()
+                } else {
+                    None
+                };
+            }
+            // Written through to the kernel before Redis may reflect it.
+            self.out
+                .flush()
+                .with_context(|| format!("writing {}", self.cfg.path.display()))?;
+            self.recorded.store(self.last, Ordering::Release);
+            if let Some(m) = &self.mirror {
+                for (seq, fx) in batch.drain(..) {
+                    m.submit(seq, fx);
+                }
+            }
+            batch.clear();
+            if self.size > self.cfg.max_bytes {
+                self.rotate()?;
+            }
+        }
+        self.out.flush()?;
+        Ok(())
+    }
+
+    fn write_entry(&mut self, e: Entry, batch: &mut Vec<(u64, Vec<Effect>)>) -> anyhow::Result<()> {
+        if e.seq <= self.last {
+            // Recorded by the process before a restart: its effects are already
+            // in Redis or in this batch's past; pass them on (the mirror
+            // coalesces) but do not write them twice.
+            batch.push((e.seq, e.effects));
+            return Ok(());
+        }
+        let ts = rec::timestamp(SystemTime::now());
+        match codec::decode_request(&e.request, e.seq) {
+            Ok(req) => {
+                self.line(&rec::request_line(&ts, &req))?;
+                let attrs = e.attrs.iter().map(|(n, v)| (n.as_str(), v.as_str()));
+                if let Some(l) = rec::response_line(&ts, req.op, e.status, attrs) {
+                    self.line(&l)?;
+                }
+            }
+            Err(err) => self.line(&format!("{ts}|#|{err}"))?,
+        }
+        for (name, payload) in &e.notifications {
+            self.line(&rec::notification_line(&ts, name, payload))?;
+        }
+        self.last_marker_line = format!("{ts}{MARKER}{}", e.seq);
+        let m = self.last_marker_line.clone();
+        self.line(&m)?;
+        self.last = e.seq;
+        batch.push((e.seq, e.effects));
+        Ok(())
+    }
+
+    /// `FILE` -> `FILE.1.gz`, older ones shift up; a new `FILE` starts with the
+    /// last marker.
+    fn rotate(&mut self) -> anyhow::Result<()> {
+        self.out.flush()?;
+        let p = &self.cfg.path;
+        let name = |i: usize| PathBuf::from(format!("{}.{i}.gz", p.display()));
+        let _ = std::fs::remove_file(name(self.cfg.keep.max(1)));
+        for i in (1..self.cfg.keep.max(1)).rev() {
+            let _ = std::fs::rename(name(i), name(i + 1));
+        }
+        let mut input = File::open(p)?;
+        let gz = File::create(name(1))?;
+        let mut enc =
+            flate2::write::GzEncoder::new(BufWriter::new(gz), flate2::Compression::fast());
+        std::io::copy(&mut input, &mut enc)?;
+        enc.finish()?.flush()?;
+        let fresh = OpenOptions::new()
+            .create(true)
+            .write(true)
+            .truncate(true)
+            .open(p)?;
+        self.out = BufWriter::with_capacity(1 << 16, fresh);
+        self.size = 0;
+        let m = self.last_marker_line.clone();
+        if !m.is_empty() {
+            self.line(&m)?;
+            self.out.flush()?;
+        }
+        Ok(())
+    }
+}
