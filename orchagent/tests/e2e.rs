@@ -56,8 +56,15 @@ struct Syncd {
 }
 
 fn syncd(dir: &Path, url: &str, warm: bool, dump: Option<&Path>) -> Syncd {
+    syncd_with(dir, url, warm, dump, &[])
+}
+
+fn syncd_with(dir: &Path, url: &str, warm: bool, dump: Option<&Path>, extra: &[&str]) -> Syncd {
     let mut c = Command::new(syncd_bin());
-    c.arg("--channel").arg(dir).args(["--redis", url]);
+    c.arg("--channel")
+        .arg(dir)
+        .args(["--redis", url])
+        .args(extra);
     if warm {
         c.arg("--warm");
     }
@@ -477,4 +484,147 @@ fn orchagent_killed_and_resumed() {
         &switch_dump(&dump),
         &want,
     );
+}
+
+/// The recording's request lines folded, and its markers: each request is
+/// followed by `#|sairing seq N`, N = 1, 2, 3, ... with no gap and no repeat.
+fn read_recording(path: &Path) -> (State, Vec<u64>) {
+    let text = std::fs::read_to_string(path).unwrap();
+    let seqs = text
+        .lines()
+        .filter_map(|l| {
+            l.split_once("|#|sairing seq ")
+                .map(|(_, n)| n.parse::<u64>().unwrap())
+        })
+        .collect();
+    (fold_recording(&text), seqs)
+}
+
+#[test]
+fn recording_of_a_replay_folds_like_the_original() {
+    let path = format!(
+        "{}/../../shared/rec-samples/full.rec",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let original = std::fs::read_to_string(&path).unwrap();
+    let r = redis();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = channel(&tmp, 64 << 20);
+    let recording = tmp.path().join("sairedis.rec");
+    let sd = syncd_with(
+        &dir,
+        &r.url(1),
+        false,
+        None,
+        &["--record", recording.to_str().unwrap()],
+    );
+    let s = finish_orchagent(orchagent(&["replay", &path, "--mode", "pipelined"], &dir));
+    assert_eq!(s["failures"], 0, "{s}");
+    sigterm_and_wait(sd);
+    let (state, seqs) = read_recording(&recording);
+    assert_states_equal("the recording", &state, &fold_recording(&original));
+    let n = s["requests"].as_u64().unwrap();
+    assert_eq!(seqs, (1..=n).collect::<Vec<_>>());
+    // Its get responses are recorded as G lines, as sairedis does.
+    let text = std::fs::read_to_string(&recording).unwrap();
+    assert_eq!(
+        text.lines().filter(|l| l.contains("|G|")).count(),
+        original.lines().filter(|l| l.contains("|g|")).count()
+    );
+}
+
+#[test]
+fn recording_continues_across_syncd_kills_with_nothing_missing_or_doubled() {
+    let r = redis();
+    let url = r.url(1);
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = channel(&tmp, 16 << 20);
+    let recording = tmp.path().join("sairedis.rec");
+    let rec_arg = [
+        "--record",
+        recording.to_str().unwrap(),
+        "--record-max-bytes",
+        "400000",
+    ];
+    let w = Routes::new(10_000, 6);
+    let total = w.len();
+    let mut sd = syncd_with(&dir, &url, false, None, &rec_arg);
+    let orch = orchagent(
+        &[
+            "routes",
+            "--count",
+            "10000",
+            "--seed",
+            "6",
+            "--mode",
+            "pipelined",
+            "--window",
+            "256",
+        ],
+        &dir,
+    );
+    for k in 1..=5u64 {
+        while progress(&url) < k * total / 7 {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        kill9(sd);
+        sd = syncd_with(&dir, &url, true, None, &rec_arg);
+    }
+    let s = finish_orchagent(orch);
+    assert_eq!(
+        (s["answered"].as_u64(), s["failures"].as_u64()),
+        (Some(total), Some(0)),
+        "{s}"
+    );
+    sigterm_and_wait(sd);
+    // Rotated files (gzip) and the current one, oldest first, make one recording.
+    let mut rotated: Vec<PathBuf> = std::fs::read_dir(tmp.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.to_string_lossy().ends_with(".gz"))
+        .collect();
+    assert!(!rotated.is_empty(), "the recording was never rotated");
+    rotated.sort_by_key(|p| {
+        std::cmp::Reverse(
+            p.to_string_lossy()
+                .rsplit('.')
+                .nth(1)
+                .unwrap()
+                .parse::<u32>()
+                .unwrap(),
+        )
+    });
+    let mut files: Vec<String> = rotated
+        .iter()
+        .map(|p| {
+            let mut t = String::new();
+            let mut d = flate2::read::GzDecoder::new(std::fs::File::open(p).unwrap());
+            std::io::Read::read_to_string(&mut d, &mut t).unwrap();
+            t
+        })
+        .collect();
+    files.push(std::fs::read_to_string(&recording).unwrap());
+    let mut text = String::new();
+    let mut seqs: Vec<u64> = Vec::new();
+    for f in &files {
+        let joined = tmp.path().join("part.rec");
+        std::fs::write(&joined, f).unwrap();
+        let (_, mut s) = read_recording(&joined);
+        // A rotated-in file begins with the marker that ended the one before:
+        // that one repeat, and no other, is allowed.
+        if !seqs.is_empty() && s.first() == seqs.last() {
+            s.remove(0);
+        }
+        seqs.extend(s);
+        text.push_str(f);
+    }
+    let joined = tmp.path().join("joined.rec");
+    std::fs::write(&joined, &text).unwrap();
+    let (state, _) = read_recording(&joined);
+    assert_eq!(
+        seqs,
+        (1..=total).collect::<Vec<_>>(),
+        "recorded requests are missing or doubled"
+    );
+    assert_states_equal("the recording after 5 kills", &state, &expected_routes(&w));
 }

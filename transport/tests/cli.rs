@@ -4,7 +4,6 @@ use std::io::{BufRead, BufReader};
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
@@ -258,7 +257,8 @@ fn inspect_says_what_is_wrong_with_each_damaged_file() {
             .unwrap();
         poke(p, 56, &crc32c::crc32c(&b).to_le_bytes());
     };
-    let cases: Vec<(&str, Box<dyn Fn(&Path)>, &str)> = vec![
+    type Damage<'a> = Box<dyn Fn(&Path) + 'a>;
+    let cases: Vec<(&str, Damage, &str)> = vec![
         (
             "magic",
             Box::new(|p: &Path| poke(p, 0, b"GARBAGE!")),
