@@ -1,0 +1,614 @@
+//! `compare`: sairing beside the channels it replaces, on the same 128-byte SAI
+//! request, producer and consumer in separate processes, in one run.
+//!
+//! ```text
+//! cargo run --release -p sairing-benches --bin compare -- [--quick] [--json results.json]
+//! ```
+//!
+//! Channels measured so far: sairing (busy-poll and eventfd), SONiC's Redis
+//! channel rebuilt as SONiC builds it (a Lua script LPUSHes key/values/op onto a
+//! list and PUBLISHes a wakeup; the consumer, woken by its subscription, pops a
+//! batch and writes the ASIC_STATE hashes in one Lua script; responses come back
+//! through a response queue and channel), Redis Streams (XADD, XREADGROUP BLOCK,
+//! XACK), a plain Unix domain socket, rtrb between two threads, and the floors
+//! (cache-line and eventfd ping-pong between two processes). Each reports round
+//! trips (p50, p99, p99.9, max) and one-way throughput. The servers start their
+//! own private redis-server; nothing needs setting up beyond the README's.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use clap::{Parser, Subcommand};
+use hdrhistogram::Histogram;
+use sairing_benches::measure::{self, Stats};
+use serde_json::json;
+
+#[derive(Parser)]
+#[command(about = "sairing beside the channels it replaces, in one run")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Option<Cmd>,
+    /// A few thousand requests per channel (for CI: checks the harness, not the machine).
+    #[arg(long)]
+    quick: bool,
+    /// Write the results here as JSON.
+    #[arg(long)]
+    json: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// (internal) a sairing server.
+    Serve {
+        dir: PathBuf,
+        #[arg(long)]
+        spin_us: u64,
+    },
+    /// (internal) a Unix-socket server.
+    ServeUds { path: PathBuf },
+    /// (internal) the consumer of SONiC's Redis list channel.
+    ServeRedisList { url: String },
+    /// (internal) the consumer of the Redis Streams channel.
+    ServeRedisStreams { url: String },
+}
+
+/// Request kinds every channel carries: a get is answered, a set is one-way,
+/// a flush is answered once everything before it has been consumed.
+const GET: u8 = b'g';
+const SET: u8 = b's';
+const FLUSH: u8 = b'f';
+
+fn hist() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, 60_000_000_000, 3).expect("valid bounds")
+}
+
+/// The request every non-sairing channel carries: 128 bytes, shaped like the
+/// sairing codec's (an op byte, a key, one attribute).
+fn message(op: u8) -> Vec<u8> {
+    let mut m = vec![b'x'; 128];
+    m[0] = op;
+    let key = b"SAI_OBJECT_TYPE_ROUTE_ENTRY:{\"dest\":\"10.0.0.0/24\"}|SAI_ROUTE_ENTRY_ATTR_NEXT_HOP_ID=oid:0x40000000000a1";
+    m[1..1 + key.len()].copy_from_slice(key);
+    m
+}
+
+fn spawn_self(args: &[&str]) -> anyhow::Result<(Child, BufReader<std::process::ChildStdout>)> {
+    let mut child = Command::new(std::env::current_exe()?)
+        .args(args)
+        .stdout(Stdio::piped())
+        .spawn()
+        .context("starting the server process")?;
+    let mut out = BufReader::new(child.stdout.take().context("server stdout")?);
+    let mut line = String::new();
+    out.read_line(&mut line)?;
+    if line.trim() != "ready" {
+        bail!("server {args:?} did not start: {line:?}");
+    }
+    Ok((child, out))
+}
+
+fn stop(mut c: Child) {
+    let _ = c.kill();
+    let _ = c.wait();
+}
+
+// ---------- Unix domain socket ----------
+
+fn frame_write(s: &mut UnixStream, b: &[u8]) -> std::io::Result<()> {
+    s.write_all(&(b.len() as u32).to_le_bytes())?;
+    s.write_all(b)
+}
+
+fn frame_read(s: &mut impl Read, buf: &mut Vec<u8>) -> std::io::Result<bool> {
+    let mut len = [0u8; 4];
+    if let Err(e) = s.read_exact(&mut len) {
+        return if e.kind() == std::io::ErrorKind::UnexpectedEof {
+            Ok(false)
+        } else {
+            Err(e)
+        };
+    }
+    buf.resize(u32::from_le_bytes(len) as usize, 0);
+    s.read_exact(buf)?;
+    Ok(true)
+}
+
+fn serve_uds(path: PathBuf) -> anyhow::Result<()> {
+    measure::pin(1);
+    let _ = std::fs::remove_file(&path);
+    let l = UnixListener::bind(&path)?;
+    println!("ready");
+    let (mut s, _) = l.accept()?;
+    let mut r = BufReader::with_capacity(1 << 16, s.try_clone()?);
+    let mut buf = Vec::new();
+    while frame_read(&mut r, &mut buf)? {
+        if buf[0] != SET {
+            frame_write(&mut s, b"SAI_STATUS_SUCCESS")?;
+        }
+    }
+    Ok(())
+}
+
+fn uds(samples: u64, messages: u64) -> anyhow::Result<Stats> {
+    let tmp = tempfile::tempdir()?;
+    let path = tmp.path().join("uds.sock");
+    let (child, _out) = spawn_self(&["serve-uds", path.to_str().context("utf-8")?])?;
+    let r = (|| {
+        let mut s = UnixStream::connect(&path)?;
+        let (get, set, flush) = (message(GET), message(SET), message(FLUSH));
+        let mut h = hist();
+        let mut buf = Vec::new();
+        for i in 0..samples + samples / 10 {
+            let t = Instant::now();
+            frame_write(&mut s, &get)?;
+            frame_read(&mut s, &mut buf)?;
+            if i >= samples / 10 {
+                h.record((t.elapsed().as_nanos() as u64).max(1))?;
+            }
+        }
+        let mut w = std::io::BufWriter::with_capacity(1 << 16, s.try_clone()?);
+        let t = Instant::now();
+        for _ in 0..messages {
+            w.write_all(&(set.len() as u32).to_le_bytes())?;
+            w.write_all(&set)?;
+        }
+        w.write_all(&(flush.len() as u32).to_le_bytes())?;
+        w.write_all(&flush)?;
+        w.flush()?;
+        frame_read(&mut s, &mut buf)?;
+        Ok(Stats {
+            name: "uds",
+            hist: h,
+            msgs_per_s: Some(messages as f64 / t.elapsed().as_secs_f64()),
+        })
+    })();
+    stop(child);
+    r
+}
+
+// ---------- SONiC's Redis list channel ----------
+
+const REQ_QUEUE: &str = "ASIC_STATE_KEY_VALUE_OP_QUEUE";
+const REQ_CHANNEL: &str = "ASIC_STATE_CHANNEL";
+const RESP_QUEUE: &str = "GETRESPONSE_KEY_VALUE_OP_QUEUE";
+const RESP_CHANNEL: &str = "GETRESPONSE_CHANNEL";
+
+/// ProducerTable's script: push key, values and op; publish a wakeup.
+const PRODUCE: &str =
+    "redis.call('LPUSH', KEYS[1], ARGV[1], ARGV[2], ARGV[3]); redis.call('PUBLISH', KEYS[2], 'G')";
+
+/// ConsumerTable's pop, with the ASIC_STATE writes in the same script: take up
+/// to ARGV[1] entries from the tail (oldest first), trim them, and for a set
+/// write its field/value pairs into the object's hash. Returns the entries.
+const CONSUME: &str = r#"
+local n = tonumber(ARGV[1]) * 3
+local r = redis.call('LRANGE', KEYS[1], -n, -1)
+if #r == 0 then return r end
+redis.call('LTRIM', KEYS[1], 0, -#r - 1)
+for i = #r, 1, -3 do
+  local key, values, op = r[i], r[i - 1], r[i - 2]
+  if op == 'Sset' then
+    local fv = cjson.decode(values)
+    for j = 1, #fv, 2 do redis.call('HSET', 'ASIC_STATE:' .. key, fv[j], fv[j + 1]) end
+  end
+end
+return r
+"#;
+
+fn redis_kv(op: u8) -> (String, String, &'static str) {
+    let key = "SAI_OBJECT_TYPE_ROUTE_ENTRY:{\"dest\":\"10.0.0.0/24\",\"switch_id\":\"oid:0x21000000000000\"}".to_owned();
+    let values = r#"["SAI_ROUTE_ENTRY_ATTR_NEXT_HOP_ID","oid:0x40000000000a1"]"#.to_owned();
+    let op = match op {
+        GET => "Sget",
+        SET => "Sset",
+        _ => "Sflush",
+    };
+    (key, values, op)
+}
+
+fn serve_redis_list(url: String) -> anyhow::Result<()> {
+    measure::pin(1);
+    let client = redis::Client::open(url.as_str())?;
+    let mut sub = client.get_connection()?;
+    let mut con = client.get_connection()?;
+    let consume = redis::Script::new(CONSUME);
+    let produce = redis::Script::new(PRODUCE);
+    let mut ps = sub.as_pubsub();
+    ps.subscribe(REQ_CHANNEL)?;
+    println!("ready");
+    loop {
+        let _msg = ps.get_message()?;
+        loop {
+            let r: Vec<String> = consume.key(REQ_QUEUE).arg(128).invoke(&mut con)?;
+            if r.is_empty() {
+                break;
+            }
+            for i in (0..r.len()).step_by(3).rev() {
+                let (op, key) = (&r[i], &r[i + 2]);
+                if op != "Sset" {
+                    // The response, as syncd sends it: through its own queue and channel.
+                    produce
+                        .key(RESP_QUEUE)
+                        .key(RESP_CHANNEL)
+                        .arg(key)
+                        .arg("SAI_STATUS_SUCCESS")
+                        .arg("getresponse")
+                        .invoke::<()>(&mut con)?;
+                }
+            }
+        }
+    }
+}
+
+fn redis_list(url: &str, samples: u64, messages: u64) -> anyhow::Result<Stats> {
+    let (child, _out) = spawn_self(&["serve-redis-list", url])?;
+    let r = (|| {
+        let client = redis::Client::open(url)?;
+        let mut con = client.get_connection()?;
+        let mut sub = client.get_connection()?;
+        let produce = redis::Script::new(PRODUCE);
+        let pop = redis::Script::new(
+            "local r = redis.call('LRANGE', KEYS[1], 0, -1); redis.call('DEL', KEYS[1]); return r",
+        );
+        let mut ps = sub.as_pubsub();
+        ps.subscribe(RESP_CHANNEL)?;
+        ps.set_read_timeout(Some(Duration::from_secs(30)))?;
+        let call = |con: &mut redis::Connection, op: u8| -> redis::RedisResult<()> {
+            let (k, v, o) = redis_kv(op);
+            produce
+                .key(REQ_QUEUE)
+                .key(REQ_CHANNEL)
+                .arg(k)
+                .arg(v)
+                .arg(o)
+                .invoke(con)
+        };
+        let mut h = hist();
+        let wait_response =
+            |ps: &mut redis::PubSub<'_>, con: &mut redis::Connection| -> anyhow::Result<()> {
+                loop {
+                    ps.get_message()?;
+                    let r: Vec<String> = pop.key(RESP_QUEUE).invoke(con)?;
+                    if !r.is_empty() {
+                        return Ok(());
+                    }
+                }
+            };
+        for i in 0..samples + samples / 10 {
+            let t = Instant::now();
+            call(&mut con, GET)?;
+            wait_response(&mut ps, &mut con)?;
+            if i >= samples / 10 {
+                h.record((t.elapsed().as_nanos() as u64).max(1))?;
+            }
+        }
+        // One-way: sets, pipelined 128 at a time as ProducerTable's batches are.
+        let t = Instant::now();
+        let (k, v, o) = redis_kv(SET);
+        let mut left = messages;
+        while left > 0 {
+            let n = left.min(128);
+            let mut p = redis::pipe();
+            for _ in 0..n {
+                p.cmd("EVALSHA")
+                    .arg(produce.get_hash())
+                    .arg(2)
+                    .arg(REQ_QUEUE)
+                    .arg(REQ_CHANNEL)
+                    .arg(&k)
+                    .arg(&v)
+                    .arg(o)
+                    .ignore();
+            }
+            if let Err(e) = p.query::<()>(&mut con) {
+                // The script is not cached yet: load it and try again.
+                produce.prepare_invoke().load(&mut con)?;
+                if !e.to_string().contains("NOSCRIPT") {
+                    return Err(e.into());
+                }
+                continue;
+            }
+            left -= n;
+        }
+        call(&mut con, FLUSH)?;
+        wait_response(&mut ps, &mut con)?;
+        let rate = messages as f64 / t.elapsed().as_secs_f64();
+        Ok(Stats {
+            name: "redis-list",
+            hist: h,
+            msgs_per_s: Some(rate),
+        })
+    })();
+    stop(child);
+    r
+}
+
+// ---------- Redis Streams ----------
+
+const REQ_STREAM: &str = "sairing:req";
+const RESP_STREAM: &str = "sairing:resp";
+
+fn serve_redis_streams(url: String) -> anyhow::Result<()> {
+    measure::pin(1);
+    let client = redis::Client::open(url.as_str())?;
+    let mut con = client.get_connection()?;
+    let _: redis::RedisResult<()> = redis::cmd("XGROUP")
+        .arg("CREATE")
+        .arg(REQ_STREAM)
+        .arg("syncd")
+        .arg("$")
+        .arg("MKSTREAM")
+        .query(&mut con);
+    println!("ready");
+    loop {
+        let reply: redis::streams::StreamReadReply = redis::cmd("XREADGROUP")
+            .arg("GROUP")
+            .arg("syncd")
+            .arg("c1")
+            .arg("COUNT")
+            .arg(128)
+            .arg("BLOCK")
+            .arg(0)
+            .arg("STREAMS")
+            .arg(REQ_STREAM)
+            .arg(">")
+            .query(&mut con)?;
+        for key in reply.keys {
+            let mut p = redis::pipe();
+            for id in &key.ids {
+                let op: String = id.get("op").unwrap_or_default();
+                let k: String = id.get("key").unwrap_or_default();
+                if op == "Sset" {
+                    let v: String = id.get("values").unwrap_or_default();
+                    p.hset(
+                        format!("ASIC_STATE:{k}"),
+                        "SAI_ROUTE_ENTRY_ATTR_NEXT_HOP_ID",
+                        v,
+                    )
+                    .ignore();
+                } else {
+                    p.cmd("XADD")
+                        .arg(RESP_STREAM)
+                        .arg("*")
+                        .arg("status")
+                        .arg("SAI_STATUS_SUCCESS")
+                        .ignore();
+                }
+                p.cmd("XACK")
+                    .arg(REQ_STREAM)
+                    .arg("syncd")
+                    .arg(&id.id)
+                    .ignore();
+            }
+            p.query::<()>(&mut con)?;
+        }
+    }
+}
+
+fn redis_streams(url: &str, samples: u64, messages: u64) -> anyhow::Result<Stats> {
+    let (child, _out) = spawn_self(&["serve-redis-streams", url])?;
+    let r = (|| {
+        let client = redis::Client::open(url)?;
+        let mut con = client.get_connection()?;
+        let (k, v, _) = redis_kv(SET);
+        let add = |con: &mut redis::Connection, op: &str| -> redis::RedisResult<String> {
+            redis::cmd("XADD")
+                .arg(REQ_STREAM)
+                .arg("*")
+                .arg("key")
+                .arg(&k)
+                .arg("values")
+                .arg(&v)
+                .arg("op")
+                .arg(op)
+                .query(con)
+        };
+        let wait = |con: &mut redis::Connection, last: &mut String| -> anyhow::Result<()> {
+            let reply: redis::streams::StreamReadReply = redis::cmd("XREAD")
+                .arg("COUNT")
+                .arg(1)
+                .arg("BLOCK")
+                .arg(30_000)
+                .arg("STREAMS")
+                .arg(RESP_STREAM)
+                .arg(last.as_str())
+                .query(con)?;
+            let id = reply
+                .keys
+                .first()
+                .and_then(|k| k.ids.last())
+                .map(|i| i.id.clone());
+            *last = id.context("no response within 30 s")?;
+            Ok(())
+        };
+        // The response stream's position before the first request.
+        let ids: redis::streams::StreamRangeReply = redis::cmd("XREVRANGE")
+            .arg(RESP_STREAM)
+            .arg("+")
+            .arg("-")
+            .arg("COUNT")
+            .arg(1)
+            .query(&mut con)?;
+        let mut last = ids.ids.first().map_or("0-0".to_owned(), |i| i.id.clone());
+        let mut h = hist();
+        for i in 0..samples + samples / 10 {
+            let t = Instant::now();
+            add(&mut con, "Sget")?;
+            wait(&mut con, &mut last)?;
+            if i >= samples / 10 {
+                h.record((t.elapsed().as_nanos() as u64).max(1))?;
+            }
+        }
+        let t = Instant::now();
+        let mut left = messages;
+        while left > 0 {
+            let n = left.min(128);
+            let mut p = redis::pipe();
+            for _ in 0..n {
+                p.cmd("XADD")
+                    .arg(REQ_STREAM)
+                    .arg("*")
+                    .arg("key")
+                    .arg(&k)
+                    .arg("values")
+                    .arg(&v)
+                    .arg("op")
+                    .arg("Sset")
+                    .ignore();
+            }
+            p.query::<()>(&mut con)?;
+            left -= n;
+        }
+        add(&mut con, "Sflush")?;
+        wait(&mut con, &mut last)?;
+        let rate = messages as f64 / t.elapsed().as_secs_f64();
+        Ok(Stats {
+            name: "redis-streams",
+            hist: h,
+            msgs_per_s: Some(rate),
+        })
+    })();
+    stop(child);
+    r
+}
+
+// ---------- rtrb between two threads ----------
+
+fn rtrb_inproc(samples: u64, messages: u64) -> anyhow::Result<Stats> {
+    let (mut req_tx, mut req_rx) = rtrb::RingBuffer::<[u8; 128]>::new(1 << 14);
+    let (mut resp_tx, mut resp_rx) = rtrb::RingBuffer::<u8>::new(1 << 14);
+    let server = std::thread::spawn(move || {
+        measure::pin(1);
+        loop {
+            match req_rx.pop() {
+                Ok(m) if m[0] == SET => {}
+                Ok(m) => {
+                    while resp_tx.push(m[0]).is_err() {}
+                    if m[0] == b'q' {
+                        return;
+                    }
+                }
+                Err(_) => std::hint::spin_loop(),
+            }
+        }
+    });
+    let msg = |op: u8| {
+        let mut a = [0u8; 128];
+        a.copy_from_slice(&message(op));
+        a
+    };
+    let (get, set, flush) = (msg(GET), msg(SET), msg(FLUSH));
+    let mut h = hist();
+    let rtt =
+        |req_tx: &mut rtrb::Producer<[u8; 128]>, resp_rx: &mut rtrb::Consumer<u8>, m: [u8; 128]| {
+            while req_tx.push(m).is_err() {}
+            loop {
+                if resp_rx.pop().is_ok() {
+                    break;
+                }
+                std::hint::spin_loop();
+            }
+        };
+    for i in 0..samples + samples / 10 {
+        let t = Instant::now();
+        rtt(&mut req_tx, &mut resp_rx, get);
+        if i >= samples / 10 {
+            h.record((t.elapsed().as_nanos() as u64).max(1))?;
+        }
+    }
+    let t = Instant::now();
+    for _ in 0..messages {
+        while req_tx.push(set).is_err() {
+            std::hint::spin_loop();
+        }
+    }
+    rtt(&mut req_tx, &mut resp_rx, flush);
+    let rate = messages as f64 / t.elapsed().as_secs_f64();
+    rtt(&mut req_tx, &mut resp_rx, msg(b'q'));
+    server
+        .join()
+        .map_err(|_| anyhow::anyhow!("rtrb server thread panicked"))?;
+    Ok(Stats {
+        name: "rtrb-inproc",
+        hist: h,
+        msgs_per_s: Some(rate),
+    })
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.cmd {
+        Some(Cmd::Serve { dir, spin_us }) => return measure::serve(dir, spin_us),
+        Some(Cmd::ServeUds { path }) => return serve_uds(path),
+        Some(Cmd::ServeRedisList { url }) => return serve_redis_list(url),
+        Some(Cmd::ServeRedisStreams { url }) => return serve_redis_streams(url),
+        None => {}
+    }
+    let (n, m) = if cli.quick {
+        (2_000, 20_000)
+    } else {
+        (100_000, 1_000_000)
+    };
+    // The Redis channels are slow: fewer one-way messages keep the run short.
+    let m_redis = m / 10;
+    // Redis starts before this process pins itself, so it is not pinned with it.
+    let redis = sairing_syncd::redis_server::PrivateRedis::start()?;
+    measure::pin(0);
+    let url = redis.url(1);
+    eprintln!("compare: {n} round trips per channel after {} warm-up; {m} one-way messages ({m_redis} for Redis)", n / 10);
+    // The floors first (as chanbench does), then sairing, then the others.
+    let floors = [measure::floor_spin(n)?, measure::floor_eventfd(n)?];
+    let mut runs = vec![
+        measure::sairing_mode("sairing-spin", u64::MAX, n, m)?,
+        measure::sairing_mode("sairing-eventfd", 0, n, m)?,
+    ];
+    runs.push(redis_list(&url, n, m_redis)?);
+    runs.push(redis_streams(&url, n, m_redis)?);
+    runs.push(uds(n, m)?);
+    runs.push(rtrb_inproc(n, m)?);
+    runs.extend(floors);
+
+    let base = measure::percentiles(&runs[0].hist);
+    let base_rate = runs[0].msgs_per_s.unwrap_or(0.0);
+    println!(
+        "{:<16} {:>10} {:>10} {:>10} {:>11} {:>14} {:>10} {:>10}",
+        "channel", "p50", "p99", "p99.9", "max", "one-way msg/s", "p50 /spin", "rate/spin"
+    );
+    let mut channels = Vec::new();
+    for s in &runs {
+        let (p50, p99, p999, max) = measure::percentiles(&s.hist);
+        let us = |v: u64| format!("{:.2} µs", v as f64 / 1000.0);
+        println!(
+            "{:<16} {:>10} {:>10} {:>10} {:>11} {:>14} {:>9.1}x {:>10}",
+            s.name,
+            us(p50),
+            us(p99),
+            us(p999),
+            us(max),
+            s.msgs_per_s
+                .map_or("-".into(), |r| format!("{:.3} M", r / 1e6)),
+            p50 as f64 / base.0 as f64,
+            s.msgs_per_s
+                .map_or("-".into(), |r| format!("{:.4}x", r / base_rate)),
+        );
+        channels.push(json!({
+            "name": s.name,
+            "rtt_ns": {"p50": p50, "p99": p99, "p999": p999, "max": max},
+            "msgs_per_s": s.msgs_per_s,
+            "samples": s.hist.len(),
+        }));
+    }
+    if let Some(path) = cli.json {
+        let doc = json!({
+            "machine": {"cpus": measure::cpus(), "message_bytes": 128, "quick": cli.quick},
+            "channels": channels,
+            "restart": [],
+        });
+        std::fs::write(&path, serde_json::to_string_pretty(&doc)?)?;
+    }
+    Ok(())
+}
