@@ -227,6 +227,30 @@ impl Client {
     /// Sends a request; returns its sequence number. Waits for space in a full
     /// ring unless the policy is non-blocking.
     pub fn send<A: AsRef<str>>(&mut self, op: Op, key: &str, body: &Body<'_, A>) -> Result<u64> {
+        let seq = self.publish(op, key, body)?;
+        self.link.wake_peer();
+        Ok(seq)
+    }
+
+    /// Sends several requests and checks once, at the end, whether the server
+    /// sleeps and must be woken (`send` checks after each request: a SeqCst
+    /// fence and a load). For bursts; returns the first request's sequence
+    /// number (the others follow it).
+    pub fn send_batch<'r, A: AsRef<str> + 'r>(
+        &mut self,
+        requests: impl IntoIterator<Item = (Op, &'r str, Body<'r, A>)>,
+    ) -> Result<u64> {
+        let mut first = None;
+        for (op, key, body) in requests {
+            let seq = self.publish(op, key, &body)?;
+            first.get_or_insert(seq);
+        }
+        self.link.wake_peer();
+        Ok(first.unwrap_or_else(|| self.link.tx.next_seq()))
+    }
+
+    /// Commits one request without the wake check.
+    fn publish<A: AsRef<str>>(&mut self, op: Op, key: &str, body: &Body<'_, A>) -> Result<u64> {
         let len = codec::request_len(key, body);
         let epoch = self.epoch;
         let paths = &self.paths;
@@ -239,7 +263,6 @@ impl Client {
         codec::encode_request(&mut r, op, epoch, seq, key, body);
         r.commit();
         self.sent += 1;
-        self.link.wake_peer();
         Ok(seq)
     }
 

@@ -113,6 +113,7 @@ pub struct Server {
     rx: Consumer,
     out: Out,
     auto_release: bool,
+    unreleased: u32,
 }
 
 /// A request taken from the ring, with the means to answer it.
@@ -180,13 +181,15 @@ impl Server {
                 stats: ConnectionStats::default(),
             },
             auto_release: true,
+            unreleased: 0,
         };
         s.out.service()?;
         Ok(s)
     }
 
-    /// With auto-release (the default) each `recv` first releases what the
-    /// previous ones returned. Without it, the caller releases explicitly
+    /// With auto-release (the default), `recv` releases what the previous calls
+    /// returned: every 64 requests, and whenever it finds nothing new (so the
+    /// client gets its space back as soon as the server idles). Without it, the caller releases explicitly
     /// ([`release_to`](Server::release_to)), e.g. only once a request's effects
     /// are durable.
     pub fn set_auto_release(&mut self, on: bool) {
@@ -208,6 +211,7 @@ impl Server {
     /// Releases every request returned so far.
     pub fn release(&mut self) {
         self.rx.release();
+        self.unreleased = 0;
         self.after_release();
     }
 
@@ -263,7 +267,10 @@ impl Server {
     /// Waits up to `timeout` (`None`: forever) for the next request. A record
     /// that does not decode is reported as [`Error::Decode`] and skipped.
     pub fn recv(&mut self, timeout: Option<Duration>) -> Result<Option<Incoming<'_>>> {
-        if self.auto_release {
+        if self.auto_release
+            && self.unreleased > 0
+            && (self.unreleased >= 64 || !self.rx.has_next()?)
+        {
             self.release();
         }
         let policy = self.out.link.policy;
@@ -293,6 +300,7 @@ impl Server {
         let Some(rec) = self.rx.read()? else {
             return Ok(None);
         };
+        self.unreleased += 1;
         let record_seq = rec.seq();
         if rec.kind() != KIND_REQUEST {
             return Err(Error::Channel {
