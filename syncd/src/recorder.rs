@@ -66,12 +66,12 @@ pub struct Recorder {
     handle: Option<JoinHandle<anyhow::Result<()>>>,
 }
 
-/// Finds the last marker in `path`, truncates the file just after it, and
-/// returns its sequence number (0 for a new or marker-less file).
-pub fn resume_point(path: &Path) -> anyhow::Result<u64> {
-    let mut f = match OpenOptions::new().read(true).write(true).open(path) {
+/// The last marker in `path`: its sequence number, the offset just after its
+/// line, and the line itself. `None` for a missing or marker-less file.
+fn last_marker(path: &Path) -> anyhow::Result<Option<(u64, u64, String)>> {
+    let mut f = match File::open(path) {
         Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(e).with_context(|| format!("opening {}", path.display())),
     };
     let len = f.metadata()?.len();
@@ -86,27 +86,90 @@ pub fn resume_point(path: &Path) -> anyhow::Result<u64> {
             .read_to_end(&mut buf)?;
         let text = String::from_utf8_lossy(&buf);
         if let Some(i) = text.rfind(MARKER) {
-            let line_end = text[i..].find('\n').map(|e| i + e + 1);
-            if let Some(end) = line_end {
-                let num = text[i + MARKER.len()..end - 1].trim();
-                if let Ok(seq) = num.parse::<u64>() {
-                    f.set_len(start + text[..end].len() as u64)?;
-                    return Ok(seq);
+            if let Some(e) = text[i..].find('\n') {
+                let end = i + e + 1;
+                let line_start = text[..i].rfind('\n').map_or(0, |n| n + 1);
+                if let Ok(seq) = text[i + MARKER.len()..end - 1].trim().parse::<u64>() {
+                    let line = text[line_start..end - 1].to_owned();
+                    return Ok(Some((seq, start + text[..end].len() as u64, line)));
                 }
             }
         }
         if start == 0 {
-            // No complete marker: nothing to resume from; keep what is there.
-            return Ok(0);
+            return Ok(None);
         }
         window *= 4;
     }
+}
+
+/// Finds the last marker in `path`, truncates the file just after it (dropping
+/// lines a killed process left half-written), and returns its sequence number
+/// (0 for a new or marker-less file).
+pub fn resume_point(path: &Path) -> anyhow::Result<u64> {
+    match last_marker(path)? {
+        Some((seq, end, _)) => {
+            OpenOptions::new().write(true).open(path)?.set_len(end)?;
+            Ok(seq)
+        }
+        None => Ok(0),
+    }
+}
+
+fn rotating(p: &Path) -> PathBuf {
+    PathBuf::from(format!("{}.rotating", p.display()))
+}
+
+fn archive(p: &Path, i: usize) -> PathBuf {
+    PathBuf::from(format!("{}.{i}.gz", p.display()))
+}
+
+/// Compresses `FILE.rotating` into `FILE.1.gz` (through a temporary file and a
+/// rename), after shifting the older archives up, then removes it. Each step
+/// can be interrupted by a kill: the next start runs this again.
+fn finish_rotation(cfg: &RecorderConfig) -> anyhow::Result<()> {
+    let rot = rotating(&cfg.path);
+    let tmp = PathBuf::from(format!("{}.1.gz.tmp", cfg.path.display()));
+    let mut input = File::open(&rot).with_context(|| format!("opening {}", rot.display()))?;
+    let mut enc = flate2::write::GzEncoder::new(
+        BufWriter::new(File::create(&tmp)?),
+        flate2::Compression::fast(),
+    );
+    std::io::copy(&mut input, &mut enc)?;
+    enc.finish()?.flush()?;
+    let keep = cfg.keep.max(1);
+    let _ = std::fs::remove_file(archive(&cfg.path, keep));
+    for i in (1..keep).rev() {
+        let _ = std::fs::rename(archive(&cfg.path, i), archive(&cfg.path, i + 1));
+    }
+    std::fs::rename(&tmp, archive(&cfg.path, 1))?;
+    std::fs::remove_file(&rot)?;
+    Ok(())
+}
+
+/// Completes a rotation a killed process left half done, so that the recording
+/// is whole before anything new is written.
+fn recover(cfg: &RecorderConfig) -> anyhow::Result<()> {
+    let rot = rotating(&cfg.path);
+    if rot.exists() {
+        if !cfg.path.exists() {
+            // Killed between the rename and the new file: start it with the
+            // marker that ended the old one.
+            let mut f = File::create(&cfg.path)?;
+            if let Some((_, _, line)) = last_marker(&rot)? {
+                writeln!(f, "{line}")?;
+            }
+        }
+        finish_rotation(cfg)?;
+    }
+    let _ = std::fs::remove_file(format!("{}.1.gz.tmp", cfg.path.display()));
+    Ok(())
 }
 
 impl Recorder {
     /// Starts recording to `cfg.path` (continuing an existing recording), passing
     /// effects on to `mirror` once written.
     pub fn start(cfg: RecorderConfig, mirror: Option<MirrorSender>) -> anyhow::Result<Recorder> {
+        recover(&cfg)?;
         let last = resume_point(&cfg.path)?;
         let file = OpenOptions::new()
             .create(true)
@@ -264,33 +327,63 @@ impl Writer {
     }
 
     /// `FILE` -> `FILE.1.gz`, older ones shift up; a new `FILE` starts with the
-    /// last marker.
+    /// last marker. Crash-safe: `FILE` is renamed (atomically) to
+    /// `FILE.rotating` first, and a start that finds it finishes the job.
     fn rotate(&mut self) -> anyhow::Result<()> {
         self.out.flush()?;
-        let p = &self.cfg.path;
-        let name = |i: usize| PathBuf::from(format!("{}.{i}.gz", p.display()));
-        let _ = std::fs::remove_file(name(self.cfg.keep.max(1)));
-        for i in (1..self.cfg.keep.max(1)).rev() {
-            let _ = std::fs::rename(name(i), name(i + 1));
-        }
-        let mut input = File::open(p)?;
-        let gz = File::create(name(1))?;
-        let mut enc =
-            flate2::write::GzEncoder::new(BufWriter::new(gz), flate2::Compression::fast());
-        std::io::copy(&mut input, &mut enc)?;
-        enc.finish()?.flush()?;
+        std::fs::rename(&self.cfg.path, rotating(&self.cfg.path))?;
         let fresh = OpenOptions::new()
             .create(true)
             .write(true)
             .truncate(true)
-            .open(p)?;
+            .open(&self.cfg.path)?;
         self.out = BufWriter::with_capacity(1 << 16, fresh);
         self.size = 0;
         let m = self.last_marker_line.clone();
         if !m.is_empty() {
             self.line(&m)?;
-            self.out.flush()?;
         }
-        Ok(())
+        self.out.flush()?;
+        finish_rotation(&self.cfg)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_rotation_interrupted_by_a_kill_is_finished_at_the_next_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sairedis.rec");
+        let cfg = RecorderConfig {
+            path: path.clone(),
+            max_bytes: 1 << 20,
+            keep: 3,
+        };
+        // Killed after renaming FILE to FILE.rotating, before the new FILE: the
+        // old archive exists, a temporary archive was half written.
+        let old = "t|c|SAI_OBJECT_TYPE_VLAN:oid:0x1\nt|#|sairing seq 1\nt|s|SAI_OBJECT_TYPE_VLAN:oid:0x1|A=1\nt|#|sairing seq 2\nt|c|half-writ";
+        std::fs::write(rotating(&path), old).unwrap();
+        std::fs::write(archive(&path, 1), b"older archive").unwrap();
+        std::fs::write(format!("{}.1.gz.tmp", path.display()), b"garbage").unwrap();
+        let r = Recorder::start(cfg, None).unwrap();
+        assert_eq!(r.resumed_after(), 2);
+        r.finish().unwrap();
+        // The rotation was finished: the old file is the newest archive, whole;
+        // the older archive moved up; nothing temporary is left.
+        let mut text = String::new();
+        flate2::read::GzDecoder::new(File::open(archive(&path, 1)).unwrap())
+            .read_to_string(&mut text)
+            .unwrap();
+        assert_eq!(text, old);
+        assert_eq!(std::fs::read(archive(&path, 2)).unwrap(), b"older archive");
+        assert!(!rotating(&path).exists());
+        assert!(!PathBuf::from(format!("{}.1.gz.tmp", path.display())).exists());
+        // The new file starts with the marker that ended the old one.
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            "t|#|sairing seq 2\n"
+        );
     }
 }
