@@ -2,8 +2,12 @@
 //! request, producer and consumer in separate processes, in one run.
 //!
 //! ```text
-//! cargo run --release -p sairing-benches --bin compare -- [--quick] [--json results.json]
+//! cargo run --release -p sairing-benches --bin compare -- [--quick] [--restart] [--json results.json]
 //! ```
+//!
+//! `--restart` adds the restart-loss matrix: each channel's consumer is killed
+//! with SIGKILL half way through a stream of numbered requests and restarted,
+//! and the run counts the requests lost and applied twice.
 //!
 //! Channels measured so far: sairing (busy-poll and eventfd), SONiC's Redis
 //! channel rebuilt as SONiC builds it (a Lua script LPUSHes key/values/op onto a
@@ -38,6 +42,10 @@ struct Cli {
     /// Write the results here as JSON.
     #[arg(long)]
     json: Option<PathBuf>,
+    /// Also the restart-loss matrix: each channel's consumer is killed with
+    /// SIGKILL in the middle of a stream of numbered requests and restarted.
+    #[arg(long)]
+    restart: bool,
 }
 
 #[derive(Subcommand)]
@@ -54,6 +62,13 @@ enum Cmd {
     ServeRedisList { url: String },
     /// (internal) the consumer of the Redis Streams channel.
     ServeRedisStreams { url: String },
+    /// (internal) a consumer for the restart matrix: applies numbered requests
+    /// by appending their numbers to LOG.
+    Apply {
+        channel: String,
+        target: String,
+        log: PathBuf,
+    },
 }
 
 /// Request kinds every channel carries: a get is answered, a set is one-way,
@@ -539,6 +554,300 @@ fn rtrb_inproc(samples: u64, messages: u64) -> anyhow::Result<Stats> {
     })
 }
 
+// ---------- the restart-loss matrix ----------
+
+/// Appends applied numbers to the log (one write: it survives a kill of the
+/// process once written).
+fn log_applied(log: &mut std::fs::File, nums: &[u64]) -> anyhow::Result<()> {
+    let mut b = Vec::with_capacity(nums.len() * 8);
+    for n in nums {
+        b.extend_from_slice(&n.to_le_bytes());
+    }
+    log.write_all(&b)?;
+    Ok(())
+}
+
+fn read_log(path: &std::path::Path) -> Vec<u64> {
+    std::fs::read(path)
+        .unwrap_or_default()
+        .chunks_exact(8)
+        .map(|c| u64::from_le_bytes(c.try_into().expect("8 bytes")))
+        .collect()
+}
+
+/// A consumer that applies numbered requests by logging their numbers.
+fn apply(channel: &str, target: &str, log_path: &std::path::Path) -> anyhow::Result<()> {
+    let mut log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log_path)?;
+    match channel {
+        "sairing" => {
+            // As syncd does: skip what was applied before a crash, and free ring
+            // space only once a batch is applied.
+            let last = read_log(log_path).last().copied().unwrap_or(0);
+            let mut server = sairing_transport::Server::open(target, &Default::default())?;
+            server.set_auto_release(false);
+            println!("ready");
+            let mut batch = Vec::new();
+            loop {
+                let got = match server.recv(Some(Duration::from_millis(1)))? {
+                    Some(req) => {
+                        let n: u64 = req.request.key.parse().unwrap_or(0);
+                        if n > last {
+                            batch.push(n);
+                        }
+                        true
+                    }
+                    None => false,
+                };
+                if !got || batch.len() >= 64 {
+                    log_applied(&mut log, &batch)?;
+                    batch.clear();
+                    server.release();
+                }
+            }
+        }
+        "redis-list" => {
+            // As SONiC's ConsumerTable does: pop a batch (LRANGE + LTRIM in one
+            // script), then process it.
+            let client = redis::Client::open(target)?;
+            let mut sub = client.get_connection()?;
+            let mut con = client.get_connection()?;
+            let pop = redis::Script::new("local r = redis.call('LRANGE', KEYS[1], -ARGV[1], -1); if #r > 0 then redis.call('LTRIM', KEYS[1], 0, -#r - 1) end; return r");
+            let mut ps = sub.as_pubsub();
+            ps.subscribe(REQ_CHANNEL)?;
+            ps.set_read_timeout(Some(Duration::from_millis(20)))?;
+            println!("ready");
+            loop {
+                let r: Vec<u64> = pop.key(REQ_QUEUE).arg(128).invoke(&mut con)?;
+                if r.is_empty() {
+                    let _ = ps.get_message();
+                    continue;
+                }
+                let nums: Vec<u64> = r.into_iter().rev().collect();
+                log_applied(&mut log, &nums)?;
+            }
+        }
+        "redis-streams" => {
+            // A careful consumer: its own pending entries first (delivered
+            // before a crash, never acknowledged), then new ones; XACK after applying.
+            let client = redis::Client::open(target)?;
+            let mut con = client.get_connection()?;
+            let _: redis::RedisResult<()> = redis::cmd("XGROUP")
+                .arg("CREATE")
+                .arg("restart:req")
+                .arg("g")
+                .arg("0")
+                .arg("MKSTREAM")
+                .query(&mut con);
+            println!("ready");
+            let mut from = "0".to_owned();
+            loop {
+                let reply: redis::streams::StreamReadReply = redis::cmd("XREADGROUP")
+                    .arg("GROUP")
+                    .arg("g")
+                    .arg("c")
+                    .arg("COUNT")
+                    .arg(128)
+                    .arg("BLOCK")
+                    .arg(20)
+                    .arg("STREAMS")
+                    .arg("restart:req")
+                    .arg(&from)
+                    .query(&mut con)?;
+                let ids: Vec<_> = reply.keys.into_iter().flat_map(|k| k.ids).collect();
+                if ids.is_empty() {
+                    from = ">".into();
+                    continue;
+                }
+                let nums: Vec<u64> = ids.iter().map(|i| i.get::<u64>("n").unwrap_or(0)).collect();
+                log_applied(&mut log, &nums)?;
+                let mut ack = redis::cmd("XACK");
+                ack.arg("restart:req").arg("g");
+                for i in &ids {
+                    ack.arg(&i.id);
+                }
+                ack.query::<()>(&mut con)?;
+            }
+        }
+        "uds" => {
+            let _ = std::fs::remove_file(target);
+            let l = UnixListener::bind(target)?;
+            println!("ready");
+            loop {
+                let (s, _) = l.accept()?;
+                let mut r = BufReader::with_capacity(1 << 16, s);
+                let mut buf = Vec::new();
+                while frame_read(&mut r, &mut buf)? {
+                    let n = u64::from_le_bytes(buf[..8].try_into()?);
+                    log_applied(&mut log, &[n])?;
+                }
+            }
+        }
+        other => bail!("unknown channel {other}"),
+    }
+}
+
+/// One channel's restart run: sends 1..=total, kills the consumer half way,
+/// restarts it, and counts what was applied. Returns (name, sent, lost, duplicated).
+fn restart_run(
+    name: &'static str,
+    url: &str,
+    total: u64,
+) -> anyhow::Result<(&'static str, u64, u64, u64)> {
+    let tmp = tempfile::tempdir_in("/dev/shm").or_else(|_| tempfile::tempdir())?;
+    let log = tmp.path().join("applied.log");
+    let target = match name {
+        "sairing" => {
+            let dir = tmp.path().join("chan");
+            sairing_transport::channel::create(
+                &dir,
+                &sairing_transport::channel::ChannelOptions {
+                    capacity: 1 << 24,
+                    ..Default::default()
+                },
+            )?;
+            dir.to_string_lossy().into_owned()
+        }
+        "uds" => tmp.path().join("uds.sock").to_string_lossy().into_owned(),
+        _ => url.to_owned(),
+    };
+    let start_consumer =
+        || spawn_self(&["apply", name, &target, log.to_str().expect("utf-8 path")]);
+    let (mut consumer, _out) = start_consumer()?;
+    let mut out_keep = Some(_out);
+    let killed = std::sync::atomic::AtomicBool::new(false);
+    let mut sent = 0u64;
+    let applied_len = || std::fs::metadata(&log).map(|m| m.len() / 8).unwrap_or(0);
+    // Kill the consumer once half the numbers are applied, and start another.
+    let restart_if_due = |consumer: &mut Child,
+                          out: &mut Option<BufReader<std::process::ChildStdout>>|
+     -> anyhow::Result<()> {
+        if !killed.load(std::sync::atomic::Ordering::Relaxed) && applied_len() >= total / 2 {
+            killed.store(true, std::sync::atomic::Ordering::Relaxed);
+            consumer.kill()?;
+            consumer.wait()?;
+            let (c, o) = start_consumer()?;
+            *consumer = c;
+            *out = Some(o);
+        }
+        Ok(())
+    };
+    // The producer side, per channel.
+    let mut send_all = |consumer: &mut Child,
+                        out_keep: &mut Option<BufReader<std::process::ChildStdout>>|
+     -> anyhow::Result<()> {
+        match name {
+            "sairing" => {
+                let mut c = sairing_transport::Client::open(&target, &Default::default())?;
+                let a: [(&str, &str); 0] = [];
+                for n in 1..=total {
+                    c.send(
+                        sairing_transport::Op::Set,
+                        &n.to_string(),
+                        &sairing_transport::Body::Attrs(&a[..]),
+                    )?;
+                    sent += 1;
+                    restart_if_due(consumer, out_keep)?;
+                }
+            }
+            "redis-list" => {
+                let client = redis::Client::open(url)?;
+                let mut con = client.get_connection()?;
+                let produce = redis::Script::new(
+                    "redis.call('LPUSH', KEYS[1], ARGV[1]); redis.call('PUBLISH', KEYS[2], 'G')",
+                );
+                for n in 1..=total {
+                    produce
+                        .key(REQ_QUEUE)
+                        .key(REQ_CHANNEL)
+                        .arg(n)
+                        .invoke::<()>(&mut con)?;
+                    sent += 1;
+                    restart_if_due(consumer, out_keep)?;
+                }
+            }
+            "redis-streams" => {
+                let client = redis::Client::open(url)?;
+                let mut con = client.get_connection()?;
+                for n in 1..=total {
+                    redis::cmd("XADD")
+                        .arg("restart:req")
+                        .arg("*")
+                        .arg("n")
+                        .arg(n)
+                        .query::<String>(&mut con)?;
+                    sent += 1;
+                    restart_if_due(consumer, out_keep)?;
+                }
+            }
+            _ => {
+                // A plain socket: a write to a dead consumer fails; the client
+                // reconnects to the next one and goes on with the next number.
+                let mut s: Option<UnixStream> = None;
+                for n in 1..=total {
+                    sent += 1;
+                    if s.is_none() {
+                        let deadline = Instant::now() + Duration::from_secs(10);
+                        while s.is_none() {
+                            s = UnixStream::connect(&target).ok();
+                            if s.is_none() {
+                                anyhow::ensure!(
+                                    Instant::now() < deadline,
+                                    "no consumer to connect to"
+                                );
+                                std::thread::sleep(Duration::from_millis(1));
+                            }
+                        }
+                    }
+                    if frame_write(s.as_mut().expect("connected"), &n.to_le_bytes()).is_err() {
+                        s = None; // this one is lost
+                    }
+                    restart_if_due(consumer, out_keep)?;
+                }
+            }
+        }
+        Ok(())
+    };
+    send_all(&mut consumer, &mut out_keep)?;
+    // Let the consumer drain (the kill may come now, in the middle of the
+    // stream still waiting in the channel), until the log stops growing.
+    let mut last = u64::MAX;
+    let mut still = Instant::now();
+    loop {
+        restart_if_due(&mut consumer, &mut out_keep)?;
+        let now = applied_len();
+        if now != last {
+            last = now;
+            still = Instant::now();
+        }
+        if now >= total && still.elapsed() > Duration::from_millis(200)
+            || still.elapsed() > Duration::from_secs(3)
+        {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    stop(consumer);
+    if name == "redis-list" || name == "redis-streams" {
+        let mut con = redis::Client::open(url)?.get_connection()?;
+        let _: () = redis::cmd("DEL")
+            .arg(REQ_QUEUE)
+            .arg("restart:req")
+            .query(&mut con)?;
+    }
+    let applied = read_log(&log);
+    let distinct: std::collections::HashSet<u64> = applied.iter().copied().collect();
+    let lost = (1..=total).filter(|n| !distinct.contains(n)).count() as u64;
+    let duplicated = applied.len() as u64 - distinct.len() as u64;
+    anyhow::ensure!(
+        killed.load(std::sync::atomic::Ordering::Relaxed),
+        "{name}: the consumer was never killed"
+    );
+    Ok((name, sent, lost, duplicated))
+}
+
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.cmd {
@@ -546,6 +855,11 @@ fn main() -> anyhow::Result<()> {
         Some(Cmd::ServeUds { path }) => return serve_uds(path),
         Some(Cmd::ServeRedisList { url }) => return serve_redis_list(url),
         Some(Cmd::ServeRedisStreams { url }) => return serve_redis_streams(url),
+        Some(Cmd::Apply {
+            channel,
+            target,
+            log,
+        }) => return apply(&channel, &target, &log),
         None => {}
     }
     let (n, m) = if cli.quick {
@@ -602,11 +916,26 @@ fn main() -> anyhow::Result<()> {
             "samples": s.hist.len(),
         }));
     }
+    let mut restart = Vec::new();
+    if cli.restart {
+        let total = if cli.quick { 5_000 } else { 100_000 };
+        println!();
+        println!("restart: the consumer killed with SIGKILL half way through {total} numbered requests, then restarted");
+        println!(
+            "{:<16} {:>8} {:>8} {:>11}",
+            "channel", "sent", "lost", "duplicated"
+        );
+        for name in ["sairing", "redis-list", "redis-streams", "uds"] {
+            let r = restart_run(name, &url, total)?;
+            println!("{:<16} {:>8} {:>8} {:>11}", r.0, r.1, r.2, r.3);
+            restart.push(json!({"name": r.0, "sent": r.1, "lost": r.2, "duplicated": r.3}));
+        }
+    }
     if let Some(path) = cli.json {
         let doc = json!({
             "machine": {"cpus": measure::cpus(), "message_bytes": 128, "quick": cli.quick},
             "channels": channels,
-            "restart": [],
+            "restart": restart,
         });
         std::fs::write(&path, serde_json::to_string_pretty(&doc)?)?;
     }
