@@ -14,7 +14,8 @@
 //! list and PUBLISHes a wakeup; the consumer, woken by its subscription, pops a
 //! batch and writes the ASIC_STATE hashes in one Lua script; responses come back
 //! through a response queue and channel), Redis Streams (XADD, XREADGROUP BLOCK,
-//! XACK), a plain Unix domain socket, rtrb between two threads, and the floors
+//! XACK), ZeroMQ as SONiC's ZMQ mode (PUSH/PULL plus a reply path, libzmq over
+//! ipc://), a plain Unix domain socket, rtrb between two threads, and the floors
 //! (cache-line and eventfd ping-pong between two processes). Each reports round
 //! trips (p50, p99, p99.9, max) and one-way throughput. The servers start their
 //! own private redis-server; nothing needs setting up beyond the README's.
@@ -62,6 +63,8 @@ enum Cmd {
     ServeRedisList { url: String },
     /// (internal) the consumer of the Redis Streams channel.
     ServeRedisStreams { url: String },
+    /// (internal) the ZeroMQ server: PULL requests, PUSH answers.
+    ServeZmq { dir: PathBuf },
     /// (internal) a consumer for the restart matrix: applies numbered requests
     /// by appending their numbers to LOG.
     Apply {
@@ -491,6 +494,68 @@ fn redis_streams(url: &str, samples: u64, messages: u64) -> anyhow::Result<Stats
     r
 }
 
+// ---------- ZeroMQ, as SONiC's ZMQ mode: PUSH/PULL plus a reply path ----------
+
+fn zmq_endpoints(dir: &std::path::Path) -> (String, String) {
+    (
+        format!("ipc://{}/req", dir.display()),
+        format!("ipc://{}/resp", dir.display()),
+    )
+}
+
+fn serve_zmq(dir: PathBuf) -> anyhow::Result<()> {
+    measure::pin(1);
+    let ctx = zmq::Context::new();
+    let (req, resp) = zmq_endpoints(&dir);
+    let pull = ctx.socket(zmq::PULL)?;
+    pull.bind(&req)?;
+    let push = ctx.socket(zmq::PUSH)?;
+    push.connect(&resp)?;
+    println!("ready");
+    loop {
+        let m = pull.recv_bytes(0)?;
+        if m.first() != Some(&SET) {
+            push.send(&b"SAI_STATUS_SUCCESS"[..], 0)?;
+        }
+    }
+}
+
+fn zmq_channel(samples: u64, messages: u64) -> anyhow::Result<Stats> {
+    let tmp = tempfile::tempdir()?;
+    let ctx = zmq::Context::new();
+    let (req, resp) = zmq_endpoints(tmp.path());
+    let pull = ctx.socket(zmq::PULL)?;
+    pull.bind(&resp)?;
+    let (child, _out) = spawn_self(&["serve-zmq", tmp.path().to_str().context("utf-8")?])?;
+    let r = (|| {
+        let push = ctx.socket(zmq::PUSH)?;
+        push.connect(&req)?;
+        let (get, set, flush) = (message(GET), message(SET), message(FLUSH));
+        let mut h = hist();
+        for i in 0..samples + samples / 10 {
+            let t = Instant::now();
+            push.send(&get[..], 0)?;
+            pull.recv_bytes(0)?;
+            if i >= samples / 10 {
+                h.record((t.elapsed().as_nanos() as u64).max(1))?;
+            }
+        }
+        let t = Instant::now();
+        for _ in 0..messages {
+            push.send(&set[..], 0)?;
+        }
+        push.send(&flush[..], 0)?;
+        pull.recv_bytes(0)?;
+        Ok(Stats {
+            name: "zmq",
+            hist: h,
+            msgs_per_s: Some(messages as f64 / t.elapsed().as_secs_f64()),
+        })
+    })();
+    stop(child);
+    r
+}
+
 // ---------- rtrb between two threads ----------
 
 fn rtrb_inproc(samples: u64, messages: u64) -> anyhow::Result<Stats> {
@@ -671,6 +736,16 @@ fn apply(channel: &str, target: &str, log_path: &std::path::Path) -> anyhow::Res
                 ack.query::<()>(&mut con)?;
             }
         }
+        "zmq" => {
+            let ctx = zmq::Context::new();
+            let pull = ctx.socket(zmq::PULL)?;
+            pull.bind(&format!("ipc://{target}"))?;
+            println!("ready");
+            loop {
+                let m = pull.recv_bytes(0)?;
+                log_applied(&mut log, &[u64::from_le_bytes(m[..8].try_into()?)])?;
+            }
+        }
         "uds" => {
             let _ = std::fs::remove_file(target);
             let l = UnixListener::bind(target)?;
@@ -711,6 +786,7 @@ fn restart_run(
             dir.to_string_lossy().into_owned()
         }
         "uds" => tmp.path().join("uds.sock").to_string_lossy().into_owned(),
+        "zmq" => tmp.path().join("zmq.ipc").to_string_lossy().into_owned(),
         _ => url.to_owned(),
     };
     let start_consumer =
@@ -778,6 +854,18 @@ fn restart_run(
                         .arg("n")
                         .arg(n)
                         .query::<String>(&mut con)?;
+                    sent += 1;
+                    restart_if_due(consumer, out_keep)?;
+                }
+            }
+            "zmq" => {
+                // PUSH keeps its queue across the consumer's restart; what the
+                // dead consumer had received but not applied is gone.
+                let ctx = zmq::Context::new();
+                let push = ctx.socket(zmq::PUSH)?;
+                push.connect(&format!("ipc://{target}"))?;
+                for n in 1..=total {
+                    push.send(&n.to_le_bytes()[..], 0)?;
                     sent += 1;
                     restart_if_due(consumer, out_keep)?;
                 }
@@ -855,6 +943,7 @@ fn main() -> anyhow::Result<()> {
         Some(Cmd::ServeUds { path }) => return serve_uds(path),
         Some(Cmd::ServeRedisList { url }) => return serve_redis_list(url),
         Some(Cmd::ServeRedisStreams { url }) => return serve_redis_streams(url),
+        Some(Cmd::ServeZmq { dir }) => return serve_zmq(dir),
         Some(Cmd::Apply {
             channel,
             target,
@@ -882,6 +971,7 @@ fn main() -> anyhow::Result<()> {
     ];
     runs.push(redis_list(&url, n, m_redis)?);
     runs.push(redis_streams(&url, n, m_redis)?);
+    runs.push(zmq_channel(n, m)?);
     runs.push(uds(n, m)?);
     runs.push(rtrb_inproc(n, m)?);
     runs.extend(floors);
@@ -925,7 +1015,7 @@ fn main() -> anyhow::Result<()> {
             "{:<16} {:>8} {:>8} {:>11}",
             "channel", "sent", "lost", "duplicated"
         );
-        for name in ["sairing", "redis-list", "redis-streams", "uds"] {
+        for name in ["sairing", "redis-list", "redis-streams", "zmq", "uds"] {
             let r = restart_run(name, &url, total)?;
             println!("{:<16} {:>8} {:>8} {:>11}", r.0, r.1, r.2, r.3);
             restart.push(json!({"name": r.0, "sent": r.1, "lost": r.2, "duplicated": r.3}));
