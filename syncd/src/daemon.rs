@@ -152,6 +152,8 @@ pub fn run(cfg: &Config, stop: Arc<AtomicBool>) -> anyhow::Result<Summary> {
     let mut printed = 0u64;
     while !stop.load(Ordering::Relaxed) {
         let mut port_events: Vec<(String, String)> = Vec::new();
+        // Whether a record was taken off the ring (applied, skipped or malformed).
+        let mut consumed = true;
         match server.recv(Some(Duration::from_millis(20))) {
             Ok(Some(mut req)) => {
                 let seq = req.record_seq;
@@ -199,14 +201,16 @@ pub fn run(cfg: &Config, stop: Arc<AtomicBool>) -> anyhow::Result<Summary> {
                 }
                 sum.last_seq = seq;
             }
-            Ok(None) => {}
+            Ok(None) => consumed = false,
             Err(TError::Decode(e)) => {
                 tracing::warn!("skipping a malformed request: {e}");
                 sum.malformed += 1;
             }
             Err(e) => return Err(e.into()),
         }
-        marks.push_back((sum.last_seq, server.mark()));
+        if consumed {
+            marks.push_back((sum.last_seq, server.mark()));
+        }
         for (name, payload) in &port_events {
             server.notify(name, payload)?;
         }

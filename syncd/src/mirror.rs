@@ -169,7 +169,6 @@ pub struct MirrorStats {
 pub struct Mirror {
     tx: Sender<Item>,
     durable: Arc<AtomicU64>,
-    submitted: u64,
     stats: Arc<Mutex<MirrorStats>>,
     connected: Arc<AtomicBool>,
     handle: Option<JoinHandle<()>>,
@@ -216,7 +215,6 @@ impl Mirror {
             Arc::clone(&stats),
             Arc::clone(&connected),
         );
-        let submitted = cfg.durable;
         let handle = std::thread::Builder::new()
             .name("redis-mirror".into())
             .spawn(move || Worker::new(cfg, d, s, c).run(rx))
@@ -224,7 +222,6 @@ impl Mirror {
         Mirror {
             tx,
             durable,
-            submitted,
             stats,
             connected,
             handle: Some(handle),
@@ -233,7 +230,6 @@ impl Mirror {
 
     /// Hands over the effects of request `seq` (sequence numbers increase).
     pub fn submit(&mut self, seq: u64, effects: Vec<Effect>) {
-        self.submitted = seq;
         let _ = self.tx.send(Item::Apply(seq, effects));
     }
 
@@ -270,19 +266,6 @@ impl Mirror {
     /// A copy of the counters.
     pub fn stats(&self) -> MirrorStats {
         self.stats.lock().map(|s| s.clone()).unwrap_or_default()
-    }
-
-    /// Waits until everything submitted is durable, or `timeout` passes.
-    /// Returns whether it is.
-    pub fn flush(&self, timeout: Duration) -> bool {
-        let deadline = Instant::now() + timeout;
-        while self.durable() < self.submitted {
-            if Instant::now() >= deadline {
-                return false;
-            }
-            std::thread::sleep(Duration::from_millis(1));
-        }
-        true
     }
 }
 
@@ -377,12 +360,7 @@ impl Worker {
             match self.write() {
                 Ok(()) => backoff = Duration::from_millis(10),
                 Err(e) => {
-                    self.conn = None;
-                    self.connected.store(false, Ordering::Relaxed);
-                    if let Ok(mut s) = self.stats.lock() {
-                        s.failures += 1;
-                        s.last_error = Some(e.to_string());
-                    }
+                    self.lost(e);
                     // Redis is away: keep everything, and try again shortly.
                     std::thread::sleep(backoff);
                     backoff = (backoff * 2).min(Duration::from_millis(500));
@@ -409,14 +387,17 @@ impl Worker {
         match seen {
             Ok(p) if p == Some(expect) => {}
             Ok(_) => self.resync = true,
-            Err(e) => {
-                self.conn = None;
-                self.connected.store(false, Ordering::Relaxed);
-                if let Ok(mut s) = self.stats.lock() {
-                    s.failures += 1;
-                    s.last_error = Some(e.to_string());
-                }
-            }
+            Err(e) => self.lost(e),
+        }
+    }
+
+    /// The connection failed: drop it (the next attempt reconnects) and count it.
+    fn lost(&mut self, e: MirrorError) {
+        self.conn = None;
+        self.connected.store(false, Ordering::Relaxed);
+        if let Ok(mut s) = self.stats.lock() {
+            s.failures += 1;
+            s.last_error = Some(e.to_string());
         }
     }
 
@@ -468,14 +449,8 @@ impl Worker {
         for (k, v) in &self.pending {
             put(&mut p, k, v);
         }
-        p.hset_multiple(
-            PROGRESS_KEY,
-            &[
-                ("seq", self.pending_seq.to_string()),
-                ("ring_id", self.ring_id.clone()),
-            ],
-        )
-        .ignore();
+        p.hset_multiple(PROGRESS_KEY, &self.progress_fields())
+            .ignore();
         let conn = self.conn.as_mut().expect("connected above");
         p.query::<()>(conn).map_err(rerr(&url))?;
         let keys = self.pending.len() as u64;
@@ -505,19 +480,23 @@ impl Worker {
             }
             p.query::<()>(conn).map_err(rerr(url))?;
         }
+        let progress = self.progress_fields();
+        let conn = self.conn.as_mut().expect("connected");
         let _: () = conn
-            .hset_multiple(
-                PROGRESS_KEY,
-                &[
-                    ("seq", self.pending_seq.to_string()),
-                    ("ring_id", self.ring_id.clone()),
-                ],
-            )
+            .hset_multiple(PROGRESS_KEY, &progress)
             .map_err(rerr(url))?;
         self.resync = false;
         let n = self.model.len() as u64;
         self.committed(n, true);
         Ok(())
+    }
+
+    /// The progress record for what is being committed: {seq, ring_id}.
+    fn progress_fields(&self) -> [(&'static str, String); 2] {
+        [
+            ("seq", self.pending_seq.to_string()),
+            ("ring_id", self.ring_id.clone()),
+        ]
     }
 
     /// Moves the pending changes into the model of what Redis holds.

@@ -17,9 +17,7 @@
 use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
-use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::SystemTime;
 
@@ -61,7 +59,6 @@ pub struct RecorderConfig {
 /// The handle the apply loop holds.
 pub struct Recorder {
     tx: Option<Sender<Entry>>,
-    recorded: Arc<AtomicU64>,
     last_marker: u64,
     handle: Option<JoinHandle<anyhow::Result<()>>>,
 }
@@ -177,14 +174,11 @@ impl Recorder {
             .open(&cfg.path)
             .with_context(|| format!("opening the recording {}", cfg.path.display()))?;
         let (tx, rx) = mpsc::channel();
-        let recorded = Arc::new(AtomicU64::new(last));
-        let r = Arc::clone(&recorded);
         let handle = std::thread::Builder::new()
             .name("recorder".into())
-            .spawn(move || Writer::new(cfg, file, last, r, mirror).run(rx))?;
+            .spawn(move || Writer::new(cfg, file, last, mirror).run(rx))?;
         Ok(Recorder {
             tx: Some(tx),
-            recorded,
             last_marker: last,
             handle: Some(handle),
         })
@@ -200,11 +194,6 @@ impl Recorder {
         if let Some(tx) = &self.tx {
             let _ = tx.send(e);
         }
-    }
-
-    /// The last request written.
-    pub fn recorded(&self) -> u64 {
-        self.recorded.load(Ordering::Acquire)
     }
 
     /// Stops the thread after it has written everything handed over.
@@ -233,26 +222,18 @@ struct Writer {
     out: BufWriter<File>,
     size: u64,
     last: u64,
-    recorded: Arc<AtomicU64>,
     mirror: Option<MirrorSender>,
     last_marker_line: String,
 }
 
 impl Writer {
-    fn new(
-        cfg: RecorderConfig,
-        file: File,
-        last: u64,
-        recorded: Arc<AtomicU64>,
-        mirror: Option<MirrorSender>,
-    ) -> Writer {
+    fn new(cfg: RecorderConfig, file: File, last: u64, mirror: Option<MirrorSender>) -> Writer {
         let size = file.metadata().map(|m| m.len()).unwrap_or(0);
         Writer {
             cfg,
             out: BufWriter::with_capacity(1 << 16, file),
             size,
             last,
-            recorded,
             mirror,
             last_marker_line: String::new(),
         }
@@ -281,7 +262,6 @@ impl Writer {
             self.out
                 .flush()
                 .with_context(|| format!("writing {}", self.cfg.path.display()))?;
-            self.recorded.store(self.last, Ordering::Release);
             if let Some(m) = &self.mirror {
                 for (seq, fx) in batch.drain(..) {
                     m.submit(seq, fx);
