@@ -9,13 +9,15 @@
 //! with SIGKILL half way through a stream of numbered requests and restarted,
 //! and the run counts the requests lost and applied twice.
 //!
-//! Channels measured so far: sairing (busy-poll and eventfd), SONiC's Redis
+//! Channels: sairing (busy-poll and eventfd), SONiC's Redis
 //! channel rebuilt as SONiC builds it (a Lua script LPUSHes key/values/op onto a
 //! list and PUBLISHes a wakeup; the consumer, woken by its subscription, pops a
 //! batch and writes the ASIC_STATE hashes in one Lua script; responses come back
 //! through a response queue and channel), Redis Streams (XADD, XREADGROUP BLOCK,
 //! XACK), ZeroMQ as SONiC's ZMQ mode (PUSH/PULL plus a reply path, libzmq over
-//! ipc://), a plain Unix domain socket, rtrb between two threads, and the floors
+//! ipc://), gRPC (tonic over TCP loopback, unary and bidirectional streaming;
+//! protoc comes from the protoc-bin-vendored crate), a plain Unix domain socket,
+//! rtrb between two threads, and the floors
 //! (cache-line and eventfd ping-pong between two processes). Each reports round
 //! trips (p50, p99, p99.9, max) and one-way throughput. The servers start their
 //! own private redis-server; nothing needs setting up beyond the README's.
@@ -31,6 +33,8 @@ use clap::{Parser, Subcommand};
 use hdrhistogram::Histogram;
 use sairing_benches::measure::{self, Stats};
 use serde_json::json;
+
+mod grpc;
 
 #[derive(Parser)]
 #[command(about = "sairing beside the channels it replaces, in one run")]
@@ -65,6 +69,11 @@ enum Cmd {
     ServeRedisStreams { url: String },
     /// (internal) the ZeroMQ server: PULL requests, PUSH answers.
     ServeZmq { dir: PathBuf },
+    /// (internal) the gRPC server (unary and streaming).
+    ServeGrpc {
+        #[arg(long, default_value = "127.0.0.1:0")]
+        addr: String,
+    },
     /// (internal) a consumer for the restart matrix: applies numbered requests
     /// by appending their numbers to LOG.
     Apply {
@@ -95,6 +104,15 @@ fn message(op: u8) -> Vec<u8> {
 }
 
 fn spawn_self(args: &[&str]) -> anyhow::Result<(Child, BufReader<std::process::ChildStdout>)> {
+    let (child, out, _) = spawn_self_ready(args)?;
+    Ok((child, out))
+}
+
+/// Starts this binary with `args` and waits for its `ready [WORDS]` line;
+/// returns the process, its stdout (kept open) and the WORDS.
+fn spawn_self_ready(
+    args: &[&str],
+) -> anyhow::Result<(Child, BufReader<std::process::ChildStdout>, String)> {
     let mut child = Command::new(std::env::current_exe()?)
         .args(args)
         .stdout(Stdio::piped())
@@ -103,10 +121,14 @@ fn spawn_self(args: &[&str]) -> anyhow::Result<(Child, BufReader<std::process::C
     let mut out = BufReader::new(child.stdout.take().context("server stdout")?);
     let mut line = String::new();
     out.read_line(&mut line)?;
-    if line.trim() != "ready" {
-        bail!("server {args:?} did not start: {line:?}");
+    match line.trim().strip_prefix("ready") {
+        Some(rest) => Ok((child, out, rest.trim().to_owned())),
+        None => {
+            let _ = child.kill();
+            let _ = child.wait();
+            bail!("server {args:?} did not start: {line:?}")
+        }
     }
-    Ok((child, out))
 }
 
 fn stop(mut c: Child) {
@@ -760,6 +782,7 @@ fn apply(channel: &str, target: &str, log_path: &std::path::Path) -> anyhow::Res
                 }
             }
         }
+        "grpc-unary" | "grpc-stream" => grpc::serve(target, Some(log_path)),
         other => bail!("unknown channel {other}"),
     }
 }
@@ -787,6 +810,14 @@ fn restart_run(
         }
         "uds" => tmp.path().join("uds.sock").to_string_lossy().into_owned(),
         "zmq" => tmp.path().join("zmq.ipc").to_string_lossy().into_owned(),
+        "grpc-unary" | "grpc-stream" => {
+            // A port for the consumer and every restart of it; the listener
+            // sets SO_REUSEADDR, so the killed one's connections do not block it.
+            let port = std::net::TcpListener::bind("127.0.0.1:0")?
+                .local_addr()?
+                .port();
+            format!("127.0.0.1:{port}")
+        }
         _ => url.to_owned(),
     };
     let start_consumer =
@@ -857,6 +888,16 @@ fn restart_run(
                     sent += 1;
                     restart_if_due(consumer, out_keep)?;
                 }
+            }
+            "grpc-unary" | "grpc-stream" => {
+                let port = target
+                    .rsplit(':')
+                    .next()
+                    .and_then(|p| p.parse().ok())
+                    .context("port")?;
+                sent += grpc::produce(name == "grpc-stream", port, total, || {
+                    restart_if_due(consumer, out_keep)
+                })?;
             }
             "zmq" => {
                 // PUSH keeps its queue across the consumer's restart; what the
@@ -944,6 +985,7 @@ fn main() -> anyhow::Result<()> {
         Some(Cmd::ServeRedisList { url }) => return serve_redis_list(url),
         Some(Cmd::ServeRedisStreams { url }) => return serve_redis_streams(url),
         Some(Cmd::ServeZmq { dir }) => return serve_zmq(dir),
+        Some(Cmd::ServeGrpc { addr }) => return grpc::serve(&addr, None),
         Some(Cmd::Apply {
             channel,
             target,
@@ -956,13 +998,13 @@ fn main() -> anyhow::Result<()> {
     } else {
         (100_000, 1_000_000)
     };
-    // The Redis channels are slow: fewer one-way messages keep the run short.
+    // The Redis and gRPC channels are slow: fewer one-way messages keep the run short.
     let m_redis = m / 10;
     // Redis starts before this process pins itself, so it is not pinned with it.
     let redis = sairing_syncd::redis_server::PrivateRedis::start()?;
     measure::pin(0);
     let url = redis.url(1);
-    eprintln!("compare: {n} round trips per channel after {} warm-up; {m} one-way messages ({m_redis} for Redis)", n / 10);
+    eprintln!("compare: {n} round trips per channel after {} warm-up; {m} one-way messages ({m_redis} for Redis and gRPC)", n / 10);
     // The floors first (as chanbench does), then sairing, then the others.
     let floors = [measure::floor_spin(n)?, measure::floor_eventfd(n)?];
     let mut runs = vec![
@@ -972,6 +1014,9 @@ fn main() -> anyhow::Result<()> {
     runs.push(redis_list(&url, n, m_redis)?);
     runs.push(redis_streams(&url, n, m_redis)?);
     runs.push(zmq_channel(n, m)?);
+    let (unary, stream) = grpc::measure(n, m_redis)?;
+    runs.push(unary);
+    runs.push(stream);
     runs.push(uds(n, m)?);
     runs.push(rtrb_inproc(n, m)?);
     runs.extend(floors);
@@ -1015,7 +1060,15 @@ fn main() -> anyhow::Result<()> {
             "{:<16} {:>8} {:>8} {:>11}",
             "channel", "sent", "lost", "duplicated"
         );
-        for name in ["sairing", "redis-list", "redis-streams", "zmq", "uds"] {
+        for name in [
+            "sairing",
+            "redis-list",
+            "redis-streams",
+            "zmq",
+            "grpc-unary",
+            "grpc-stream",
+            "uds",
+        ] {
             let r = restart_run(name, &url, total)?;
             println!("{:<16} {:>8} {:>8} {:>11}", r.0, r.1, r.2, r.3);
             restart.push(json!({"name": r.0, "sent": r.1, "lost": r.2, "duplicated": r.3}));
