@@ -97,13 +97,43 @@ pub mod measure {
         }
     }
 
-    /// A key that makes a one-attribute request exactly `total` bytes.
-    pub fn key_for(total: usize) -> String {
-        let attrs = [("SAI_ROUTE_ENTRY_ATTR_NEXT_HOP_ID", "oid:0x40000000000a1")];
-        let base = codec::request_len("", &Body::Attrs(&attrs));
+    /// The one attribute a measured request carries.
+    pub const ATTRS: [(&str, &str); 1] =
+        [("SAI_ROUTE_ENTRY_ATTR_NEXT_HOP_ID", "oid:0x40000000000a1")];
+
+    /// A route-entry request of exactly `size` bytes (a multiple of 4, at least
+    /// 64): its key, and how many of [`ATTRS`] it carries (requests too small
+    /// for the attribute carry none).
+    pub fn request_of(size: usize) -> anyhow::Result<(String, usize)> {
         let prefix = "SAI_OBJECT_TYPE_ROUTE_ENTRY:";
-        let pad = total.saturating_sub(base + prefix.len());
-        format!("{prefix}{}", "x".repeat(pad))
+        for n in [1, 0] {
+            let base = codec::request_len(prefix, &Body::Attrs(&ATTRS[..n]));
+            if base <= size {
+                let key = format!("{prefix}{}", "x".repeat(size - base));
+                if codec::request_len(&key, &Body::Attrs(&ATTRS[..n])) == size {
+                    return Ok((key, n));
+                }
+            }
+        }
+        bail!("no request of exactly {size} bytes")
+    }
+
+    /// The shape of a sairing measurement.
+    #[derive(Clone, Copy, Debug)]
+    pub struct Shape {
+        /// Bytes per request.
+        pub size: usize,
+        /// Bytes of each ring's data area.
+        pub capacity: u64,
+    }
+
+    impl Default for Shape {
+        fn default() -> Self {
+            Shape {
+                size: 128,
+                capacity: 1 << 24,
+            }
+        }
     }
 
     /// One channel's measurements.
@@ -133,12 +163,24 @@ pub mod measure {
         samples: u64,
         messages: u64,
     ) -> anyhow::Result<Stats> {
+        sairing_shaped(name, spin_us, samples, messages, Shape::default())
+    }
+
+    /// [`sairing_mode`] with requests of `shape.size` bytes over rings of
+    /// `shape.capacity` bytes.
+    pub fn sairing_shaped(
+        name: &'static str,
+        spin_us: u64,
+        samples: u64,
+        messages: u64,
+        shape: Shape,
+    ) -> anyhow::Result<Stats> {
         let tmp = tempfile::tempdir_in("/dev/shm").or_else(|_| tempfile::tempdir())?;
         let dir = tmp.path().join("chan");
         channel::create(
             &dir,
             &channel::ChannelOptions {
-                capacity: 1 << 24,
+                capacity: shape.capacity,
                 ..Default::default()
             },
         )?;
@@ -168,10 +210,9 @@ pub mod measure {
                     wait: spin_policy(spin_us),
                 },
             )?;
-            let key = key_for(128);
-            let attrs = [("SAI_ROUTE_ENTRY_ATTR_NEXT_HOP_ID", "oid:0x40000000000a1")];
-            let body = Body::Attrs(&attrs[..]);
-            assert_eq!(codec::request_len(&key, &body), 128);
+            let (key, n_attrs) = request_of(shape.size)?;
+            let attrs = &ATTRS[..n_attrs];
+            let body = Body::Attrs(attrs);
             let deadline = Instant::now() + Duration::from_secs(5);
             while !c.connected() {
                 c.service()?;
@@ -199,7 +240,7 @@ pub mod measure {
             let mut left = messages;
             while left > 0 {
                 let n = left.min(128);
-                c.send_batch((0..n).map(|_| (Op::Set, key.as_str(), Body::Attrs(&attrs[..]))))?;
+                c.send_batch((0..n).map(|_| (Op::Set, key.as_str(), Body::Attrs(attrs))))?;
                 left -= n;
             }
             let seq = c.send::<&str>(Op::Flush, "flush", &Body::Attrs(&[]))?;

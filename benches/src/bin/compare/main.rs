@@ -35,6 +35,7 @@ use sairing_benches::measure::{self, Stats};
 use serde_json::json;
 
 mod grpc;
+mod plot;
 
 #[derive(Parser)]
 #[command(about = "sairing beside the channels it replaces, in one run")]
@@ -51,6 +52,14 @@ struct Cli {
     /// SIGKILL in the middle of a stream of numbered requests and restarted.
     #[arg(long)]
     restart: bool,
+    /// Also sairing busy-poll at message sizes from 64 B to 64 KiB and ring
+    /// capacities from 4 KiB to 64 MiB: one-way throughput and round trips.
+    #[arg(long)]
+    scaling: bool,
+    /// Write SVG plots here: latency.svg (every channel's round trips by
+    /// percentile) and, with --scaling, scaling.svg.
+    #[arg(long)]
+    plots: Option<PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -977,6 +986,115 @@ fn restart_run(
     Ok((name, sent, lost, duplicated))
 }
 
+/// sairing busy-poll at other message sizes and ring capacities. Returns the
+/// points by size and by capacity.
+fn scaling(quick: bool) -> anyhow::Result<(Vec<plot::Point>, Vec<plot::Point>)> {
+    let samples = if quick { 1_000 } else { 20_000 };
+    let max_messages: u64 = if quick { 20_000 } else { 1_000_000 };
+    // Bytes each one-way run moves at most: big messages send fewer.
+    let budget: u64 = if quick { 64 << 20 } else { 4 << 30 };
+    let point = |x: u64, s: &Stats| {
+        let (p50, p99, _, _) = measure::percentiles(&s.hist);
+        plot::Point {
+            x,
+            msgs_per_s: s.msgs_per_s.unwrap_or(0.0),
+            p99_ns: p99,
+            p50_ns: p50,
+        }
+    };
+    println!();
+    println!("scaling, sairing busy-poll: {samples} round trips and up to {max_messages} one-way messages per point");
+    println!(
+        "{:<9} {:>9} {:>14} {:>11} {:>10} {:>10}",
+        "size", "capacity", "one-way msg/s", "MB/s", "p50", "p99"
+    );
+    let show = |size: u64, cap: u64, p: &plot::Point| {
+        println!(
+            "{:<9} {:>9} {:>14} {:>11.0} {:>10} {:>10}",
+            format!("{size} B"),
+            format!("{} KiB", cap >> 10),
+            format!("{:.3} M", p.msgs_per_s / 1e6),
+            p.msgs_per_s * size as f64 / 1e6,
+            format!("{:.2} µs", p.p50_ns as f64 / 1000.0),
+            format!("{:.2} µs", p.p99_ns as f64 / 1000.0),
+        );
+    };
+    let mut by_size = Vec::new();
+    for size in [64u64, 128, 256, 512, 1024, 4096, 16384, 65536] {
+        // Room for many messages in flight, whatever their size.
+        let capacity = (size * 256).next_power_of_two().max(1 << 24);
+        let messages = (budget / size).min(max_messages);
+        let shape = measure::Shape {
+            size: size as usize,
+            capacity,
+        };
+        let s = measure::sairing_shaped("sairing-spin", u64::MAX, samples, messages, shape)?;
+        let p = point(size, &s);
+        show(size, capacity, &p);
+        by_size.push(p);
+    }
+    let mut by_capacity = Vec::new();
+    for capacity in [
+        4u64 << 10,
+        16 << 10,
+        64 << 10,
+        256 << 10,
+        1 << 20,
+        16 << 20,
+        64 << 20,
+    ] {
+        let shape = measure::Shape {
+            size: 128,
+            capacity,
+        };
+        let s = measure::sairing_shaped("sairing-spin", u64::MAX, samples, max_messages, shape)?;
+        let p = point(capacity, &s);
+        show(128, capacity, &p);
+        by_capacity.push(p);
+    }
+    Ok((by_size, by_capacity))
+}
+
+/// What the run ran on, for the JSON and the plots.
+fn machine() -> serde_json::Value {
+    let read = |p: &str| std::fs::read_to_string(p).unwrap_or_default();
+    let field = |text: &str, name: &str| {
+        text.lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_once(':'))
+            .map(|(_, v)| v.trim().to_owned())
+    };
+    let cpuinfo = read("/proc/cpuinfo");
+    let meminfo = read("/proc/meminfo");
+    let unix_time = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    json!({
+        "cpus": measure::cpus(),
+        "cpu": field(&cpuinfo, "model name"),
+        "memory": field(&meminfo, "MemTotal"),
+        "kernel": read("/proc/sys/kernel/osrelease").trim(),
+        "message_bytes": 128,
+        "unix_time": unix_time,
+    })
+}
+
+fn points_json(points: &[plot::Point], x: &str, size: Option<u64>) -> serde_json::Value {
+    points
+        .iter()
+        .map(|p| {
+            let bytes = size.unwrap_or(p.x);
+            json!({
+                x: p.x,
+                "msgs_per_s": p.msgs_per_s,
+                "bytes_per_s": p.msgs_per_s * bytes as f64,
+                "rtt_ns": {"p50": p.p50_ns, "p99": p.p99_ns},
+            })
+        })
+        .collect()
+}
+
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.cmd {
@@ -1052,6 +1170,8 @@ fn main() -> anyhow::Result<()> {
         }));
     }
     let mut restart = Vec::new();
+    // sairing's guarantee: the run fails (after writing its results) if broken.
+    let mut sairing_failed = None;
     if cli.restart {
         let total = if cli.quick { 5_000 } else { 100_000 };
         println!();
@@ -1072,15 +1192,48 @@ fn main() -> anyhow::Result<()> {
             let r = restart_run(name, &url, total)?;
             println!("{:<16} {:>8} {:>8} {:>11}", r.0, r.1, r.2, r.3);
             restart.push(json!({"name": r.0, "sent": r.1, "lost": r.2, "duplicated": r.3}));
+            if r.0 == "sairing" && (r.2 != 0 || r.3 != 0) {
+                sairing_failed = Some(format!("lost {} and applied {} twice", r.2, r.3));
+            }
+        }
+    }
+    let mut scaled = None;
+    if cli.scaling {
+        scaled = Some(scaling(cli.quick)?);
+    }
+    let mut machine = machine();
+    machine["quick"] = json!(cli.quick);
+    if let Some(dir) = &cli.plots {
+        std::fs::create_dir_all(dir)?;
+        let title = format!(
+            "round trips, 128-byte requests, {} ({} cores)",
+            machine["cpu"].as_str().unwrap_or("this machine"),
+            measure::cpus()
+        );
+        plot::latency(&dir.join("latency.svg"), &runs, &title)?;
+        eprintln!("compare: wrote {}", dir.join("latency.svg").display());
+        if let Some((by_size, by_capacity)) = &scaled {
+            let title = format!("sairing busy-poll scaling ({} cores)", measure::cpus());
+            plot::scaling(&dir.join("scaling.svg"), by_size, by_capacity, &title)?;
+            eprintln!("compare: wrote {}", dir.join("scaling.svg").display());
         }
     }
     if let Some(path) = cli.json {
-        let doc = json!({
-            "machine": {"cpus": measure::cpus(), "message_bytes": 128, "quick": cli.quick},
+        let mut doc = json!({
+            "machine": machine,
             "channels": channels,
             "restart": restart,
         });
+        if let Some((by_size, by_capacity)) = &scaled {
+            doc["scaling"] = json!({
+                "by_size": points_json(by_size, "bytes", None),
+                "by_capacity": points_json(by_capacity, "capacity", Some(128)),
+            });
+        }
         std::fs::write(&path, serde_json::to_string_pretty(&doc)?)?;
+    }
+    if let Some(what) = sairing_failed {
+        bail!("sairing broke its guarantee in the restart matrix: it {what}");
     }
     Ok(())
 }
