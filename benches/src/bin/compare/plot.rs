@@ -129,57 +129,64 @@ fn bytes_label(x: &f64) -> String {
     }
 }
 
-/// One panel: `ys` against the x of `points` (log2 x axis, log y axis).
+/// One line of a panel: its name and its y for a point.
+type Series = (&'static str, fn(&Point) -> f64);
+
+/// One panel of the scaling plot.
+struct Panel<'a> {
+    caption: &'a str,
+    x_desc: &'a str,
+    y_desc: &'a str,
+    series: &'a [Series],
+    y_label: fn(&f64) -> String,
+    /// A log y axis (for ranges over decades); linear from 0 otherwise.
+    log_y: bool,
+}
+
+/// Draws `panel` for `points` (log x axis, ticks at the measured x values).
 fn panel(
     area: &DrawingArea<SVGBackend<'_>, plotters::coord::Shift>,
-    caption: &str,
-    x_desc: &str,
-    y_desc: &str,
+    panel: &Panel<'_>,
     points: &[Point],
-    series: &[(&str, fn(&Point) -> f64)],
-    y_label: fn(&f64) -> String,
-    log_y: bool,
 ) -> anyhow::Result<()> {
     let xs = points.iter().map(|p| p.x as f64);
     let (x0, x1) = (xs.clone().fold(f64::MAX, f64::min), xs.fold(0f64, f64::max));
     let ys = points
         .iter()
-        .flat_map(|p| series.iter().map(move |(_, f)| f(p)));
+        .flat_map(|p| panel.series.iter().map(move |(_, f)| f(p)));
     let (y0, y1) = (ys.clone().fold(f64::MAX, f64::min), ys.fold(0f64, f64::max));
-    // Ticks at the measured x values.
     let x_range = (x0 / 1.5..x1 * 1.5)
         .log_scale()
         .with_key_points(points.iter().map(|p| p.x as f64).collect());
     let mut builder = ChartBuilder::on(area);
     builder
-        .caption(caption, ("sans-serif", 17))
+        .caption(panel.caption, ("sans-serif", 17))
         .margin(10)
         .x_label_area_size(36)
         .y_label_area_size(70);
-    if log_y {
+    if panel.log_y {
         let mut chart = builder
             .build_cartesian_2d(x_range, (y0 / 1.5..y1 * 1.5).log_scale())
             .map_err(err)?;
-        draw_panel(&mut chart, x_desc, y_desc, points, series, y_label)
+        draw_panel(&mut chart, panel, points)
     } else {
         let mut chart = builder
             .build_cartesian_2d(x_range, 0f64..y1 * 1.15)
             .map_err(err)?;
-        draw_panel(&mut chart, x_desc, y_desc, points, series, y_label)
+        draw_panel(&mut chart, panel, points)
     }
 }
 
 fn draw_panel<'a, Y>(
     chart: &mut ChartContext<'a, SVGBackend<'a>, Cartesian2d<WithKeyPoints<LogCoord<f64>>, Y>>,
-    x_desc: &str,
-    y_desc: &str,
+    panel: &Panel<'_>,
     points: &[Point],
-    series: &[(&str, fn(&Point) -> f64)],
-    y_label: fn(&f64) -> String,
 ) -> anyhow::Result<()>
 where
     Y: Ranged<ValueType = f64> + ValueFormatter<f64>,
 {
+    let (x_desc, y_desc, series, y_label) =
+        (panel.x_desc, panel.y_desc, panel.series, panel.y_label);
     chart
         .configure_mesh()
         .light_line_style(WHITE)
@@ -239,43 +246,51 @@ pub fn scaling(
     let areas = root.split_evenly((2, 2));
     panel(
         &areas[0],
-        "one-way throughput by message size",
-        "message size",
-        "messages/s",
+        &Panel {
+            caption: "one-way throughput by message size",
+            x_desc: "message size",
+            y_desc: "messages/s",
+            series: &[("messages/s", |p| p.msgs_per_s)],
+            y_label: rate_label,
+            log_y: false,
+        },
         by_size,
-        &[("messages/s", |p| p.msgs_per_s)],
-        rate_label,
-        false,
     )?;
     panel(
         &areas[1],
-        "round trip by message size",
-        "message size",
-        "round trip",
+        &Panel {
+            caption: "round trip by message size",
+            x_desc: "message size",
+            y_desc: "round trip",
+            series: &[("p50", |p| p.p50_ns as f64), ("p99", |p| p.p99_ns as f64)],
+            y_label: ns_label,
+            log_y: true,
+        },
         by_size,
-        &[("p50", |p| p.p50_ns as f64), ("p99", |p| p.p99_ns as f64)],
-        ns_label,
-        true,
     )?;
     panel(
         &areas[2],
-        "one-way throughput by ring capacity (128 B)",
-        "ring capacity",
-        "messages/s",
+        &Panel {
+            caption: "one-way throughput by ring capacity (128 B)",
+            x_desc: "ring capacity",
+            y_desc: "messages/s",
+            series: &[("messages/s", |p| p.msgs_per_s)],
+            y_label: rate_label,
+            log_y: false,
+        },
         by_capacity,
-        &[("messages/s", |p| p.msgs_per_s)],
-        rate_label,
-        false,
     )?;
     panel(
         &areas[3],
-        "round trip by ring capacity (128 B)",
-        "ring capacity",
-        "round trip",
+        &Panel {
+            caption: "round trip by ring capacity (128 B)",
+            x_desc: "ring capacity",
+            y_desc: "round trip",
+            series: &[("p50", |p| p.p50_ns as f64), ("p99", |p| p.p99_ns as f64)],
+            y_label: ns_label,
+            log_y: false,
+        },
         by_capacity,
-        &[("p50", |p| p.p50_ns as f64), ("p99", |p| p.p99_ns as f64)],
-        ns_label,
-        false,
     )?;
     root.present().map_err(err)?;
     Ok(())
