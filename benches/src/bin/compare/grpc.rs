@@ -205,9 +205,9 @@ pub fn measure(samples: u64, messages: u64) -> anyhow::Result<(Stats, Stats)> {
     r
 }
 
-/// The restart matrix's gRPC producer: sends 1..=total and calls `between`
-/// after each (it kills and restarts the consumer when due). Returns the count
-/// sent.
+/// The restart matrix's gRPC producer: sends 1..=total, counting them in
+/// `sent`, and calls `between` after each (it kills and restarts the consumer
+/// when due).
 ///
 /// Unary: a call that fails (the server died, or the channel is reconnecting)
 /// is reported to the caller, which goes on with the next number, as a client
@@ -217,23 +217,23 @@ pub fn produce(
     streaming: bool,
     port: u16,
     total: u64,
+    sent: &std::cell::Cell<u64>,
     mut between: impl FnMut() -> anyhow::Result<()>,
-) -> anyhow::Result<u64> {
+) -> anyhow::Result<()> {
     // One worker thread, so HTTP/2 keeps moving while this thread blocks.
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
         .build()?;
     let c = rt.block_on(connect(port))?;
-    let mut sent = 0;
     if !streaming {
         for n in 1..=total {
             let mut c = c.clone();
             let _ = rt.block_on(c.call(request(SET, n)));
-            sent += 1;
+            sent.set(sent.get() + 1);
             between()?;
         }
-        return Ok(sent);
+        return Ok(());
     }
     let open = || {
         let (tx, rx) = mpsc::channel::<SaiRequest>(1024);
@@ -250,7 +250,7 @@ pub fn produce(
     };
     let (mut tx, mut broken) = open();
     for n in 1..=total {
-        sent += 1;
+        sent.set(sent.get() + 1);
         loop {
             if broken.load(Ordering::Acquire) {
                 (tx, broken) = open();
@@ -271,5 +271,5 @@ pub fn produce(
         between()?;
         std::thread::sleep(std::time::Duration::from_millis(1));
     }
-    Ok(sent)
+    Ok(())
 }

@@ -52,6 +52,15 @@ struct Cli {
     /// SIGKILL in the middle of a stream of numbered requests and restarted.
     #[arg(long)]
     restart: bool,
+    /// In the restart matrix, the consumer's work per request (as syncd's on
+    /// the ASIC), so that it falls behind the producer as syncd does and the
+    /// kill lands on a backlog.
+    #[arg(long, default_value_t = 10)]
+    apply_us: u64,
+    /// Only the restart matrix, for these channels (comma-separated), and no
+    /// latency table: for looking at one channel's behaviour.
+    #[arg(long, value_delimiter = ',')]
+    restart_only: Vec<String>,
     /// Also sairing busy-poll at message sizes from 64 B to 64 KiB and ring
     /// capacities from 4 KiB to 64 MiB: one-way throughput and round trips.
     #[arg(long)]
@@ -89,6 +98,9 @@ enum Cmd {
         channel: String,
         target: String,
         log: PathBuf,
+        /// Microseconds of work per request before it counts as applied.
+        #[arg(long, default_value_t = 0)]
+        apply_us: u64,
     },
 }
 
@@ -652,9 +664,18 @@ fn rtrb_inproc(samples: u64, messages: u64) -> anyhow::Result<Stats> {
 
 // ---------- the restart-loss matrix ----------
 
-/// Appends applied numbers to the log (one write: it survives a kill of the
-/// process once written).
+/// What applying one request costs a restart-matrix consumer, in nanoseconds.
+static APPLY_NS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Applies requests: does their work ([`APPLY_NS`] each), then appends their
+/// numbers to the log (one write: it survives a kill of the process once
+/// written).
 fn log_applied(log: &mut std::fs::File, nums: &[u64]) -> anyhow::Result<()> {
+    let work = APPLY_NS.load(std::sync::atomic::Ordering::Relaxed) as u128 * nums.len() as u128;
+    let t = Instant::now();
+    while t.elapsed().as_nanos() < work {
+        std::hint::spin_loop();
+    }
     let mut b = Vec::with_capacity(nums.len() * 8);
     for n in nums {
         b.extend_from_slice(&n.to_le_bytes());
@@ -796,13 +817,24 @@ fn apply(channel: &str, target: &str, log_path: &std::path::Path) -> anyhow::Res
     }
 }
 
+/// One channel's row of the restart matrix.
+struct Restart {
+    name: &'static str,
+    sent: u64,
+    /// Sent but not yet applied when the consumer was killed.
+    in_flight: u64,
+    lost: u64,
+    duplicated: u64,
+}
+
 /// One channel's restart run: sends 1..=total, kills the consumer half way,
-/// restarts it, and counts what was applied. Returns (name, sent, lost, duplicated).
+/// restarts it, and counts what was applied.
 fn restart_run(
     name: &'static str,
     url: &str,
     total: u64,
-) -> anyhow::Result<(&'static str, u64, u64, u64)> {
+    apply_us: u64,
+) -> anyhow::Result<Restart> {
     let tmp = tempfile::tempdir_in("/dev/shm").or_else(|_| tempfile::tempdir())?;
     let log = tmp.path().join("applied.log");
     let target = match name {
@@ -829,12 +861,23 @@ fn restart_run(
         }
         _ => url.to_owned(),
     };
-    let start_consumer =
-        || spawn_self(&["apply", name, &target, log.to_str().expect("utf-8 path")]);
+    let apply_us = apply_us.to_string();
+    let start_consumer = || {
+        spawn_self(&[
+            "apply",
+            name,
+            &target,
+            log.to_str().expect("utf-8 path"),
+            "--apply-us",
+            &apply_us,
+        ])
+    };
     let (mut consumer, _out) = start_consumer()?;
     let mut out_keep = Some(_out);
     let killed = std::sync::atomic::AtomicBool::new(false);
-    let mut sent = 0u64;
+    let sent = std::cell::Cell::new(0u64);
+    // Requests sent but not yet applied when the consumer was killed.
+    let in_flight = std::cell::Cell::new(None::<u64>);
     let applied_len = || std::fs::metadata(&log).map(|m| m.len() / 8).unwrap_or(0);
     // Kill the consumer once half the numbers are applied, and start another.
     let restart_if_due = |consumer: &mut Child,
@@ -842,6 +885,7 @@ fn restart_run(
      -> anyhow::Result<()> {
         if !killed.load(std::sync::atomic::Ordering::Relaxed) && applied_len() >= total / 2 {
             killed.store(true, std::sync::atomic::Ordering::Relaxed);
+            in_flight.set(Some(sent.get().saturating_sub(applied_len())));
             consumer.kill()?;
             consumer.wait()?;
             let (c, o) = start_consumer()?;
@@ -850,9 +894,19 @@ fn restart_run(
         }
         Ok(())
     };
+    let zmq_ctx = zmq::Context::new();
+    let zmq_push = if name == "zmq" {
+        let push = zmq_ctx.socket(zmq::PUSH)?;
+        // Dropping it at the end of the run must not wait on a dead consumer.
+        push.set_linger(0)?;
+        push.connect(&format!("ipc://{target}"))?;
+        Some(push)
+    } else {
+        None
+    };
     // The producer side, per channel.
-    let mut send_all = |consumer: &mut Child,
-                        out_keep: &mut Option<BufReader<std::process::ChildStdout>>|
+    let send_all = |consumer: &mut Child,
+                    out_keep: &mut Option<BufReader<std::process::ChildStdout>>|
      -> anyhow::Result<()> {
         match name {
             "sairing" => {
@@ -864,7 +918,7 @@ fn restart_run(
                         &n.to_string(),
                         &sairing_transport::Body::Attrs(&a[..]),
                     )?;
-                    sent += 1;
+                    sent.set(sent.get() + 1);
                     restart_if_due(consumer, out_keep)?;
                 }
             }
@@ -880,7 +934,7 @@ fn restart_run(
                         .key(REQ_CHANNEL)
                         .arg(n)
                         .invoke::<()>(&mut con)?;
-                    sent += 1;
+                    sent.set(sent.get() + 1);
                     restart_if_due(consumer, out_keep)?;
                 }
             }
@@ -894,7 +948,7 @@ fn restart_run(
                         .arg("n")
                         .arg(n)
                         .query::<String>(&mut con)?;
-                    sent += 1;
+                    sent.set(sent.get() + 1);
                     restart_if_due(consumer, out_keep)?;
                 }
             }
@@ -904,19 +958,19 @@ fn restart_run(
                     .next()
                     .and_then(|p| p.parse().ok())
                     .context("port")?;
-                sent += grpc::produce(name == "grpc-stream", port, total, || {
+                grpc::produce(name == "grpc-stream", port, total, &sent, || {
                     restart_if_due(consumer, out_keep)
                 })?;
             }
             "zmq" => {
                 // PUSH keeps its queue across the consumer's restart; what the
-                // dead consumer had received but not applied is gone.
-                let ctx = zmq::Context::new();
-                let push = ctx.socket(zmq::PUSH)?;
-                push.connect(&format!("ipc://{target}"))?;
+                // dead consumer had received but not applied is gone. The
+                // socket lives to the end of the run, as a producer's does:
+                // closing it would drop what it still queues.
+                let push = zmq_push.as_ref().context("zmq socket")?;
                 for n in 1..=total {
                     push.send(&n.to_le_bytes()[..], 0)?;
-                    sent += 1;
+                    sent.set(sent.get() + 1);
                     restart_if_due(consumer, out_keep)?;
                 }
             }
@@ -925,7 +979,7 @@ fn restart_run(
                 // reconnects to the next one and goes on with the next number.
                 let mut s: Option<UnixStream> = None;
                 for n in 1..=total {
-                    sent += 1;
+                    sent.set(sent.get() + 1);
                     if s.is_none() {
                         let deadline = Instant::now() + Duration::from_secs(10);
                         while s.is_none() {
@@ -981,9 +1035,17 @@ fn restart_run(
     let duplicated = applied.len() as u64 - distinct.len() as u64;
     anyhow::ensure!(
         killed.load(std::sync::atomic::Ordering::Relaxed),
-        "{name}: the consumer was never killed"
+        "{name}: the consumer was never killed: it applied {} of the {} sent, then stopped",
+        applied.len(),
+        sent.get()
     );
-    Ok((name, sent, lost, duplicated))
+    Ok(Restart {
+        name,
+        sent: sent.get(),
+        in_flight: in_flight.get().unwrap_or(0),
+        lost,
+        duplicated,
+    })
 }
 
 /// sairing busy-poll at other message sizes and ring capacities. Returns the
@@ -1095,44 +1157,23 @@ fn points_json(points: &[plot::Point], x: &str, size: Option<u64>) -> serde_json
         .collect()
 }
 
-fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
-    match cli.cmd {
-        Some(Cmd::Serve { dir, spin_us }) => return measure::serve(dir, spin_us),
-        Some(Cmd::ServeUds { path }) => return serve_uds(path),
-        Some(Cmd::ServeRedisList { url }) => return serve_redis_list(url),
-        Some(Cmd::ServeRedisStreams { url }) => return serve_redis_streams(url),
-        Some(Cmd::ServeZmq { dir }) => return serve_zmq(dir),
-        Some(Cmd::ServeGrpc { addr }) => return grpc::serve(&addr, None),
-        Some(Cmd::Apply {
-            channel,
-            target,
-            log,
-        }) => return apply(&channel, &target, &log),
-        None => {}
-    }
-    let (n, m) = if cli.quick {
-        (2_000, 20_000)
-    } else {
-        (100_000, 1_000_000)
-    };
-    // The Redis and gRPC channels are slow: fewer one-way messages keep the run short.
-    let m_redis = m / 10;
-    // Redis starts before this process pins itself, so it is not pinned with it.
-    let redis = sairing_syncd::redis_server::PrivateRedis::start()?;
-    measure::pin(0);
-    let url = redis.url(1);
-    eprintln!("compare: {n} round trips per channel after {} warm-up; {m} one-way messages ({m_redis} for Redis and gRPC)", n / 10);
+/// The latency and throughput table: every channel, printed and as JSON.
+fn latency_table(
+    url: &str,
+    n: u64,
+    m: u64,
+    m_slow: u64,
+) -> anyhow::Result<(Vec<Stats>, Vec<serde_json::Value>)> {
     // The floors first (as chanbench does), then sairing, then the others.
     let floors = [measure::floor_spin(n)?, measure::floor_eventfd(n)?];
     let mut runs = vec![
         measure::sairing_mode("sairing-spin", u64::MAX, n, m)?,
         measure::sairing_mode("sairing-eventfd", 0, n, m)?,
     ];
-    runs.push(redis_list(&url, n, m_redis)?);
-    runs.push(redis_streams(&url, n, m_redis)?);
+    runs.push(redis_list(url, n, m_slow)?);
+    runs.push(redis_streams(url, n, m_slow)?);
     runs.push(zmq_channel(n, m)?);
-    let (unary, stream) = grpc::measure(n, m_redis)?;
+    let (unary, stream) = grpc::measure(n, m_slow)?;
     runs.push(unary);
     runs.push(stream);
     runs.push(uds(n, m)?);
@@ -1169,16 +1210,59 @@ fn main() -> anyhow::Result<()> {
             "samples": s.hist.len(),
         }));
     }
+    Ok((runs, channels))
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.cmd {
+        Some(Cmd::Serve { dir, spin_us }) => return measure::serve(dir, spin_us),
+        Some(Cmd::ServeUds { path }) => return serve_uds(path),
+        Some(Cmd::ServeRedisList { url }) => return serve_redis_list(url),
+        Some(Cmd::ServeRedisStreams { url }) => return serve_redis_streams(url),
+        Some(Cmd::ServeZmq { dir }) => return serve_zmq(dir),
+        Some(Cmd::ServeGrpc { addr }) => return grpc::serve(&addr, None),
+        Some(Cmd::Apply {
+            channel,
+            target,
+            log,
+            apply_us,
+        }) => {
+            APPLY_NS.store(apply_us * 1000, std::sync::atomic::Ordering::Relaxed);
+            return apply(&channel, &target, &log);
+        }
+        None => {}
+    }
+    let (n, m) = if cli.quick {
+        (2_000, 20_000)
+    } else {
+        (100_000, 1_000_000)
+    };
+    // The Redis and gRPC channels are slow: fewer one-way messages keep the run short.
+    let m_redis = m / 10;
+    // Redis starts before this process pins itself, so it is not pinned with it.
+    let redis = sairing_syncd::redis_server::PrivateRedis::start()?;
+    measure::pin(0);
+    let url = redis.url(1);
+    eprintln!("compare: {n} round trips per channel after {} warm-up; {m} one-way messages ({m_redis} for Redis and gRPC)", n / 10);
+    let (runs, channels) = if cli.restart_only.is_empty() {
+        latency_table(&url, n, m, m_redis)?
+    } else {
+        (Vec::new(), Vec::new())
+    };
     let mut restart = Vec::new();
     // sairing's guarantee: the run fails (after writing its results) if broken.
     let mut sairing_failed = None;
-    if cli.restart {
+    if cli.restart || !cli.restart_only.is_empty() {
         let total = if cli.quick { 5_000 } else { 100_000 };
         println!();
-        println!("restart: the consumer killed with SIGKILL half way through {total} numbered requests, then restarted");
         println!(
-            "{:<16} {:>8} {:>8} {:>11}",
-            "channel", "sent", "lost", "duplicated"
+            "restart: the consumer (applying a request takes {} µs) killed with SIGKILL half way through {total} numbered requests, then restarted",
+            cli.apply_us
+        );
+        println!(
+            "{:<16} {:>8} {:>10} {:>8} {:>11}",
+            "channel", "sent", "in flight", "lost", "duplicated"
         );
         for name in [
             "sairing",
@@ -1189,11 +1273,26 @@ fn main() -> anyhow::Result<()> {
             "grpc-stream",
             "uds",
         ] {
-            let r = restart_run(name, &url, total)?;
-            println!("{:<16} {:>8} {:>8} {:>11}", r.0, r.1, r.2, r.3);
-            restart.push(json!({"name": r.0, "sent": r.1, "lost": r.2, "duplicated": r.3}));
-            if r.0 == "sairing" && (r.2 != 0 || r.3 != 0) {
-                sairing_failed = Some(format!("lost {} and applied {} twice", r.2, r.3));
+            if !cli.restart_only.is_empty() && !cli.restart_only.iter().any(|c| c == name) {
+                continue;
+            }
+            let r = restart_run(name, &url, total, cli.apply_us)?;
+            println!(
+                "{:<16} {:>8} {:>10} {:>8} {:>11}",
+                r.name, r.sent, r.in_flight, r.lost, r.duplicated
+            );
+            restart.push(json!({
+                "name": r.name,
+                "sent": r.sent,
+                "in_flight_at_kill": r.in_flight,
+                "lost": r.lost,
+                "duplicated": r.duplicated,
+            }));
+            if r.name == "sairing" && (r.lost != 0 || r.duplicated != 0) {
+                sairing_failed = Some(format!(
+                    "lost {} and applied {} twice",
+                    r.lost, r.duplicated
+                ));
             }
         }
     }
@@ -1210,8 +1309,10 @@ fn main() -> anyhow::Result<()> {
             machine["cpu"].as_str().unwrap_or("this machine"),
             measure::cpus()
         );
-        plot::latency(&dir.join("latency.svg"), &runs, &title)?;
-        eprintln!("compare: wrote {}", dir.join("latency.svg").display());
+        if !runs.is_empty() {
+            plot::latency(&dir.join("latency.svg"), &runs, &title)?;
+            eprintln!("compare: wrote {}", dir.join("latency.svg").display());
+        }
         if let Some((by_size, by_capacity)) = &scaled {
             let title = format!("sairing busy-poll scaling ({} cores)", measure::cpus());
             plot::scaling(&dir.join("scaling.svg"), by_size, by_capacity, &title)?;
