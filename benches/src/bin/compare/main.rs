@@ -2,12 +2,17 @@
 //! request, producer and consumer in separate processes, in one run.
 //!
 //! ```text
-//! cargo run --release -p sairing-benches --bin compare -- [--quick] [--restart] [--json results.json]
+//! cargo run --release -p sairing-benches --bin compare -- \
+//!     [--quick] [--restart] [--scaling] [--plots DIR] [--json results.json]
 //! ```
 //!
-//! `--restart` adds the restart-loss matrix: each channel's consumer is killed
-//! with SIGKILL half way through a stream of numbered requests and restarted,
-//! and the run counts the requests lost and applied twice.
+//! `--restart` adds the restart-loss matrix: each channel's consumer, doing
+//! `--apply-us` of work per request so that it falls behind, is killed with
+//! SIGKILL half way through a stream of numbered requests and restarted, and
+//! the run counts the requests in flight at the kill, lost, and applied twice.
+//! `--scaling` adds sairing at other message sizes and ring capacities;
+//! `--plots` draws `latency.svg` and `scaling.svg`. docs/BENCHMARKS.md explains
+//! every number.
 //!
 //! Channels: sairing (busy-poll and eventfd), SONiC's Redis
 //! channel rebuilt as SONiC builds it (a Lua script LPUSHes key/values/op onto a
