@@ -1019,6 +1019,7 @@ impl Consumer {
             {
                 self.read_pos = pos + size;
                 self.read_seq += 1;
+                self.prefetch_published(pos + size);
                 return Ok(Some(Desc {
                     off: off + RECORD_HEADER_LEN,
                     len: w0 as u32,
@@ -1028,6 +1029,44 @@ impl Consumer {
             }
         }
         self.next_desc_slow()
+    }
+
+    /// Streaming: asks the cache for the lines after `from` that the producer
+    /// has already published, so that the next records arrive while this one
+    /// is decoded. Only hints; reads nothing. Lines not yet published are left
+    /// alone (touching them would take them from the producer mid-write). In a
+    /// ping-pong nothing more is published, and this is one comparison.
+    #[inline(always)]
+    fn prefetch_published(&self, from: u64) {
+        if self.tail_cache > from {
+            self.prefetch_lines(from);
+        }
+    }
+
+    #[inline(never)]
+    fn prefetch_lines(&self, from: u64) {
+        #[cfg(all(target_arch = "x86_64", not(loom)))]
+        {
+            const LINE: u64 = 64;
+            const AHEAD: u64 = 4 * LINE;
+            let end = self.tail_cache.min(from + AHEAD);
+            let mut at = from & !(LINE - 1);
+            while at < end {
+                let p = self.mem.data().wrapping_add((at & self.mask) as usize);
+                // SAFETY: SSE is part of the x86_64 baseline, so the
+                // instruction exists; a prefetch is a hint that never faults
+                // and reads nothing into the program, and `p` is inside the
+                // mapped data area anyway (offset masked by the capacity).
+                unsafe {
+                    std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
+                        p as *const i8,
+                    );
+                }
+                at += LINE;
+            }
+        }
+        #[cfg(not(all(target_arch = "x86_64", not(loom))))]
+        let _ = from;
     }
 
     #[cold]

@@ -307,6 +307,7 @@ struct Reader<'a> {
 }
 
 impl<'a> Reader<'a> {
+    #[inline]
     fn u32(&mut self) -> Result<u32, (&'static str, usize)> {
         let end = self.at.checked_add(4).filter(|&e| e <= self.b.len());
         let Some(end) = end else {
@@ -322,6 +323,7 @@ impl<'a> Reader<'a> {
         Ok(v)
     }
 
+    #[inline]
     fn str(&mut self) -> Result<&'a str, (&'static str, usize)> {
         let len = self.u32()? as usize;
         let start = self.at;
@@ -334,6 +336,7 @@ impl<'a> Reader<'a> {
         Ok(s)
     }
 
+    #[inline]
     fn pairs(&mut self, count: u32) -> Result<Attrs<'a>, (&'static str, usize)> {
         let start = self.at;
         for _ in 0..count {
@@ -492,6 +495,7 @@ pub struct NotificationView<'a> {
     pub payload: &'a str,
 }
 
+#[inline]
 fn header<'a>(payload: &'a [u8], record_seq: u64) -> Result<(WireHeader, Reader<'a>), DecodeError> {
     let err = |what, offset| DecodeError {
         record_seq,
@@ -520,6 +524,7 @@ fn header<'a>(payload: &'a [u8], record_seq: u64) -> Result<(WireHeader, Reader<
     ))
 }
 
+#[inline]
 fn op_of(h: &WireHeader, record_seq: u64) -> Result<Op, DecodeError> {
     Op::from_u8(h.op).ok_or(DecodeError {
         record_seq,
@@ -528,6 +533,7 @@ fn op_of(h: &WireHeader, record_seq: u64) -> Result<Op, DecodeError> {
     })
 }
 
+#[inline]
 fn finish(r: &Reader<'_>, record_seq: u64) -> Result<(), DecodeError> {
     if r.at != r.b.len() {
         return Err(DecodeError {
@@ -540,6 +546,7 @@ fn finish(r: &Reader<'_>, record_seq: u64) -> Result<(), DecodeError> {
 }
 
 /// Decodes a request record's payload; `record_seq` names it in errors.
+#[inline]
 pub fn decode_request(payload: &[u8], record_seq: u64) -> Result<Request<'_>, DecodeError> {
     let (h, mut r) = header(payload, record_seq)?;
     let op = op_of(&h, record_seq)?;
