@@ -266,6 +266,7 @@ impl Server {
 
     /// Waits up to `timeout` (`None`: forever) for the next request. A record
     /// that does not decode is reported as [`Error::Decode`] and skipped.
+    #[inline]
     pub fn recv(&mut self, timeout: Option<Duration>) -> Result<Option<Incoming<'_>>> {
         if self.auto_release
             && self.unreleased > 0
