@@ -1250,11 +1250,21 @@ fn main() -> anyhow::Result<()> {
     measure::pin(0);
     let url = redis.url(1);
     eprintln!("compare: {n} round trips per channel after {} warm-up; {m} one-way messages ({m_redis} for Redis and gRPC)", n / 10);
+    // The machine's own speed can change during a run (a VM's vCPUs move):
+    // the cache-line floor is taken again after each part, and reported.
+    let mut floors = Vec::new();
+    let mut floor_check = |part: &str| -> anyhow::Result<()> {
+        let s = measure::floor_spin(n.min(20_000))?;
+        floors.push(json!({"after": part, "p50_ns": s.hist.value_at_quantile(0.5)}));
+        Ok(())
+    };
+    floor_check("start")?;
     let (runs, channels) = if cli.restart_only.is_empty() {
         latency_table(&url, n, m, m_redis)?
     } else {
         (Vec::new(), Vec::new())
     };
+    floor_check("latency table")?;
     let mut restart = Vec::new();
     // sairing's guarantee: the run fails (after writing its results) if broken.
     let mut sairing_failed = None;
@@ -1304,9 +1314,35 @@ fn main() -> anyhow::Result<()> {
     let mut scaled = None;
     if cli.scaling {
         scaled = Some(scaling(cli.quick)?);
+        floor_check("scaling")?;
+    }
+    let p50s: Vec<u64> = floors.iter().filter_map(|f| f["p50_ns"].as_u64()).collect();
+    let (lo, hi) = (
+        p50s.iter().copied().min().unwrap_or(0),
+        p50s.iter().copied().max().unwrap_or(0),
+    );
+    println!();
+    println!(
+        "floor-spin p50 through the run: {}",
+        floors
+            .iter()
+            .map(|f| format!(
+                "{:.2} µs after {}",
+                f["p50_ns"].as_u64().unwrap_or(0) as f64 / 1000.0,
+                f["after"].as_str().unwrap_or("?")
+            ))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    if hi > lo.max(1) * 2 {
+        println!(
+            "warning: the cache-line floor moved {:.1}x during the run: this machine changed speed, so compare rows measured at different times with care",
+            hi as f64 / lo.max(1) as f64
+        );
     }
     let mut machine = machine();
     machine["quick"] = json!(cli.quick);
+    machine["floor_spin_checks"] = json!(floors);
     if let Some(dir) = &cli.plots {
         std::fs::create_dir_all(dir)?;
         let title = format!(
