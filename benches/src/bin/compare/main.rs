@@ -1060,30 +1060,35 @@ fn scaling(quick: bool) -> anyhow::Result<(Vec<plot::Point>, Vec<plot::Point>)> 
     let max_messages: u64 = if quick { 20_000 } else { 1_000_000 };
     // Bytes each one-way run moves at most: big messages send fewer.
     let budget: u64 = if quick { 64 << 20 } else { 4 << 30 };
-    let point = |x: u64, s: &Stats| {
+    // Each point carries the cache-line floor measured just before it: a
+    // point taken while the machine was slow shows it.
+    let point = |x: u64, s: &Stats, floor: &Stats| {
         let (p50, p99, _, _) = measure::percentiles(&s.hist);
         plot::Point {
             x,
             msgs_per_s: s.msgs_per_s.unwrap_or(0.0),
             p99_ns: p99,
             p50_ns: p50,
+            floor_ns: floor.hist.value_at_quantile(0.5),
         }
     };
+    let floor = || measure::floor_spin(samples.min(5_000));
     println!();
     println!("scaling, sairing busy-poll: {samples} round trips and up to {max_messages} one-way messages per point");
     println!(
-        "{:<9} {:>9} {:>14} {:>11} {:>10} {:>10}",
-        "size", "capacity", "one-way msg/s", "MB/s", "p50", "p99"
+        "{:<9} {:>9} {:>14} {:>11} {:>10} {:>10} {:>11}",
+        "size", "capacity", "one-way msg/s", "MB/s", "p50", "p99", "floor p50"
     );
     let show = |size: u64, cap: u64, p: &plot::Point| {
         println!(
-            "{:<9} {:>9} {:>14} {:>11.0} {:>10} {:>10}",
+            "{:<9} {:>9} {:>14} {:>11.0} {:>10} {:>10} {:>11}",
             format!("{size} B"),
             format!("{} KiB", cap >> 10),
             format!("{:.3} M", p.msgs_per_s / 1e6),
             p.msgs_per_s * size as f64 / 1e6,
             format!("{:.2} µs", p.p50_ns as f64 / 1000.0),
             format!("{:.2} µs", p.p99_ns as f64 / 1000.0),
+            format!("{:.2} µs", p.floor_ns as f64 / 1000.0),
         );
     };
     let mut by_size = Vec::new();
@@ -1095,8 +1100,9 @@ fn scaling(quick: bool) -> anyhow::Result<(Vec<plot::Point>, Vec<plot::Point>)> 
             size: size as usize,
             capacity,
         };
+        let f = floor()?;
         let s = measure::sairing_shaped("sairing-spin", u64::MAX, samples, messages, shape)?;
-        let p = point(size, &s);
+        let p = point(size, &s, &f);
         show(size, capacity, &p);
         by_size.push(p);
     }
@@ -1114,8 +1120,9 @@ fn scaling(quick: bool) -> anyhow::Result<(Vec<plot::Point>, Vec<plot::Point>)> 
             size: 128,
             capacity,
         };
+        let f = floor()?;
         let s = measure::sairing_shaped("sairing-spin", u64::MAX, samples, max_messages, shape)?;
-        let p = point(capacity, &s);
+        let p = point(capacity, &s, &f);
         show(128, capacity, &p);
         by_capacity.push(p);
     }
@@ -1157,6 +1164,7 @@ fn points_json(points: &[plot::Point], x: &str, size: Option<u64>) -> serde_json
                 "msgs_per_s": p.msgs_per_s,
                 "bytes_per_s": p.msgs_per_s * bytes as f64,
                 "rtt_ns": {"p50": p.p50_ns, "p99": p.p99_ns},
+                "floor_spin_p50_ns": p.floor_ns,
             })
         })
         .collect()
@@ -1316,7 +1324,10 @@ fn main() -> anyhow::Result<()> {
         scaled = Some(scaling(cli.quick)?);
         floor_check("scaling")?;
     }
-    let p50s: Vec<u64> = floors.iter().filter_map(|f| f["p50_ns"].as_u64()).collect();
+    let mut p50s: Vec<u64> = floors.iter().filter_map(|f| f["p50_ns"].as_u64()).collect();
+    if let Some((by_size, by_capacity)) = &scaled {
+        p50s.extend(by_size.iter().chain(by_capacity).map(|p| p.floor_ns));
+    }
     let (lo, hi) = (
         p50s.iter().copied().min().unwrap_or(0),
         p50s.iter().copied().max().unwrap_or(0),

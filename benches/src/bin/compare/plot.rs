@@ -20,6 +20,8 @@ pub struct Point {
     pub p99_ns: u64,
     /// Round-trip p50, in nanoseconds.
     pub p50_ns: u64,
+    /// The cache-line floor's p50 just before this point, in nanoseconds.
+    pub floor_ns: u64,
 }
 
 fn err<E: std::fmt::Debug>(e: E) -> anyhow::Error {
