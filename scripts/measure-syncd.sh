@@ -6,11 +6,18 @@
 #  - how long the Redis mirror takes to catch up after orchagent's last answer;
 #  - syncd's resident memory at the end (the switch plus the mirror's model).
 # Usage: scripts/measure-syncd.sh [ROUTES]
+# Environment: MODES (default "pipelined async sync"), REPLAYS=0 to skip the
+# recordings, BIN=DIR to measure another build's syncd and orchagent (for
+# comparing two builds; nothing is built then).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 routes=${1:-1000000}
-cargo build --quiet --release -p sairing-syncd -p sairing-orchagent
-bin=target/release
+if [ -n "${BIN:-}" ]; then
+  bin=$BIN
+else
+  cargo build --quiet --release -p sairing-syncd -p sairing-orchagent
+  bin=target/release
+fi
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 work=$(mktemp -d /dev/shm/sairing-measure.XXXXXX)
 redis-server --port "$port" --bind 127.0.0.1 --save "" --appendonly no --dir "$work" --daemonize no --loglevel warning &
@@ -27,7 +34,9 @@ start_syncd() { # dir
 }
 stop_syncd() { kill -TERM "$spid"; wait "$spid"; }
 
-for f in full.rec full_syncd_dies.rec config_acl2.rec; do
+replays="full.rec full_syncd_dies.rec config_acl2.rec"
+[ "${REPLAYS:-1}" = 0 ] && replays=""
+for f in $replays; do
   redis-cli -p "$port" -n 1 flushdb >/dev/null
   d="$work/replay-$f"
   start_syncd "$d"
@@ -36,7 +45,7 @@ for f in full.rec full_syncd_dies.rec config_acl2.rec; do
   python3 -c "import json,sys; s=json.loads(sys.argv[1]); print(f\"replay {sys.argv[2]:22s} {s['requests']:6d} requests in {s['seconds']:.3f} s ({s['requests_per_s']:.0f}/s), failures {s['failures']}\")" "$out" "$f"
 done
 
-for mode in pipelined async sync; do
+for mode in ${MODES:-pipelined async sync}; do
   redis-cli -p "$port" -n 1 flushdb >/dev/null
   d="$work/routes-$mode"
   start_syncd "$d"
