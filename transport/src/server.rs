@@ -274,32 +274,28 @@ impl Server {
         {
             self.release();
         }
-        // A request waiting: take it without starting a wait (reading the
-        // clock costs as much as decoding a request).
-        if !self.rx.has_next()? {
-            let policy = self.out.link.policy;
-            let mut wait = Wait::new(&policy, timeout);
-            loop {
-                if self.rx.has_next()? {
-                    break;
-                }
-                if wait.spin() {
-                    if wait.service_due() {
-                        self.out.service()?;
-                    }
-                    continue;
-                }
-                if wait.expired() {
-                    return Ok(None);
-                }
-                let extra = self.out.service()?;
-                if self.rx.sleep_prepare()? {
-                    let fds = self.out.link.sleep_fds(extra);
-                    let r = self.out.link.sleep(&fds, &wait);
-                    self.rx.sleep_done();
-                    r?;
+        // The wait starts only once nothing is there: reading the clock costs as
+        // much as decoding a request, and a streaming server rarely waits.
+        let policy = self.out.link.policy;
+        let mut wait: Option<Wait> = None;
+        while !self.rx.has_next()? {
+            let wait = wait.get_or_insert_with(|| Wait::new(&policy, timeout));
+            if wait.spin() {
+                if wait.service_due() {
                     self.out.service()?;
                 }
+                continue;
+            }
+            if wait.expired() {
+                return Ok(None);
+            }
+            let extra = self.out.service()?;
+            if self.rx.sleep_prepare()? {
+                let fds = self.out.link.sleep_fds(extra);
+                let r = self.out.link.sleep(&fds, wait);
+                self.rx.sleep_done();
+                r?;
+                self.out.service()?;
             }
         }
         let Some(rec) = self.rx.read()? else {

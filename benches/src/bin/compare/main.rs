@@ -461,17 +461,21 @@ fn redis_streams(url: &str, samples: u64, messages: u64) -> anyhow::Result<Stats
         let client = redis::Client::open(url)?;
         let mut con = client.get_connection()?;
         let (k, v, _) = redis_kv(SET);
-        let add = |con: &mut redis::Connection, op: &str| -> redis::RedisResult<String> {
-            redis::cmd("XADD")
-                .arg(REQ_STREAM)
+        // XADD of one request, as the producer writes it.
+        let xadd = |op: &str| {
+            let mut c = redis::cmd("XADD");
+            c.arg(REQ_STREAM)
                 .arg("*")
                 .arg("key")
                 .arg(&k)
                 .arg("values")
                 .arg(&v)
                 .arg("op")
-                .arg(op)
-                .query(con)
+                .arg(op);
+            c
+        };
+        let add = |con: &mut redis::Connection, op: &str| -> redis::RedisResult<String> {
+            xadd(op).query(con)
         };
         let wait = |con: &mut redis::Connection, last: &mut String| -> anyhow::Result<()> {
             let reply: redis::streams::StreamReadReply = redis::cmd("XREAD")
@@ -515,16 +519,7 @@ fn redis_streams(url: &str, samples: u64, messages: u64) -> anyhow::Result<Stats
             let n = left.min(128);
             let mut p = redis::pipe();
             for _ in 0..n {
-                p.cmd("XADD")
-                    .arg(REQ_STREAM)
-                    .arg("*")
-                    .arg("key")
-                    .arg(&k)
-                    .arg("values")
-                    .arg(&v)
-                    .arg("op")
-                    .arg("Sset")
-                    .ignore();
+                p.add_command(xadd("Sset")).ignore();
             }
             p.query::<()>(&mut con)?;
             left -= n;
@@ -899,9 +894,9 @@ fn restart_run(
         }
         Ok(())
     };
-    let zmq_ctx = zmq::Context::new();
+    // (The socket holds its context.)
     let zmq_push = if name == "zmq" {
-        let push = zmq_ctx.socket(zmq::PUSH)?;
+        let push = zmq::Context::new().socket(zmq::PUSH)?;
         // Dropping it at the end of the run must not wait on a dead consumer.
         push.set_linger(0)?;
         push.connect(&format!("ipc://{target}"))?;
@@ -1129,6 +1124,43 @@ fn scaling(quick: bool) -> anyhow::Result<(Vec<plot::Point>, Vec<plot::Point>)> 
     Ok((by_size, by_capacity))
 }
 
+/// Prints the cache-line floor's checks through the run, warns when they (or
+/// the scaling points' own) differ by more than 2x, and returns them as JSON.
+fn report_floors(
+    checks: &[(&str, u64)],
+    scaled: Option<&(Vec<plot::Point>, Vec<plot::Point>)>,
+) -> serde_json::Value {
+    let points = scaled
+        .into_iter()
+        .flat_map(|(by_size, by_capacity)| by_size.iter().chain(by_capacity));
+    let p50s: Vec<u64> = checks
+        .iter()
+        .map(|c| c.1)
+        .chain(points.map(|p| p.floor_ns))
+        .collect();
+    let lo = p50s.iter().copied().min().unwrap_or(0).max(1);
+    let hi = p50s.iter().copied().max().unwrap_or(0);
+    println!();
+    println!(
+        "floor-spin p50 through the run: {}",
+        checks
+            .iter()
+            .map(|(after, ns)| format!("{:.2} µs after {after}", *ns as f64 / 1000.0))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    if hi > lo * 2 {
+        println!(
+            "warning: the cache-line floor moved {:.1}x during the run: this machine changed speed, so compare rows measured at different times with care",
+            hi as f64 / lo as f64
+        );
+    }
+    checks
+        .iter()
+        .map(|(after, ns)| json!({"after": after, "p50_ns": ns}))
+        .collect()
+}
+
 /// What the run ran on, for the JSON and the plots.
 fn machine() -> serde_json::Value {
     let read = |p: &str| std::fs::read_to_string(p).unwrap_or_default();
@@ -1260,10 +1292,10 @@ fn main() -> anyhow::Result<()> {
     eprintln!("compare: {n} round trips per channel after {} warm-up; {m} one-way messages ({m_redis} for Redis and gRPC)", n / 10);
     // The machine's own speed can change during a run (a VM's vCPUs move):
     // the cache-line floor is taken again after each part, and reported.
-    let mut floors = Vec::new();
-    let mut floor_check = |part: &str| -> anyhow::Result<()> {
+    let mut floors: Vec<(&str, u64)> = Vec::new();
+    let mut floor_check = |part| -> anyhow::Result<()> {
         let s = measure::floor_spin(n.min(20_000))?;
-        floors.push(json!({"after": part, "p50_ns": s.hist.value_at_quantile(0.5)}));
+        floors.push((part, s.hist.value_at_quantile(0.5)));
         Ok(())
     };
     floor_check("start")?;
@@ -1324,36 +1356,10 @@ fn main() -> anyhow::Result<()> {
         scaled = Some(scaling(cli.quick)?);
         floor_check("scaling")?;
     }
-    let mut p50s: Vec<u64> = floors.iter().filter_map(|f| f["p50_ns"].as_u64()).collect();
-    if let Some((by_size, by_capacity)) = &scaled {
-        p50s.extend(by_size.iter().chain(by_capacity).map(|p| p.floor_ns));
-    }
-    let (lo, hi) = (
-        p50s.iter().copied().min().unwrap_or(0),
-        p50s.iter().copied().max().unwrap_or(0),
-    );
-    println!();
-    println!(
-        "floor-spin p50 through the run: {}",
-        floors
-            .iter()
-            .map(|f| format!(
-                "{:.2} µs after {}",
-                f["p50_ns"].as_u64().unwrap_or(0) as f64 / 1000.0,
-                f["after"].as_str().unwrap_or("?")
-            ))
-            .collect::<Vec<_>>()
-            .join(", ")
-    );
-    if hi > lo.max(1) * 2 {
-        println!(
-            "warning: the cache-line floor moved {:.1}x during the run: this machine changed speed, so compare rows measured at different times with care",
-            hi as f64 / lo.max(1) as f64
-        );
-    }
+    let floors = report_floors(&floors, scaled.as_ref());
     let mut machine = machine();
     machine["quick"] = json!(cli.quick);
-    machine["floor_spin_checks"] = json!(floors);
+    machine["floor_spin_checks"] = floors;
     if let Some(dir) = &cli.plots {
         std::fs::create_dir_all(dir)?;
         let title = format!(

@@ -187,18 +187,16 @@ fn draw_panel<'a, Y>(
 where
     Y: Ranged<ValueType = f64> + ValueFormatter<f64>,
 {
-    let (x_desc, y_desc, series, y_label) =
-        (panel.x_desc, panel.y_desc, panel.series, panel.y_label);
     chart
         .configure_mesh()
         .light_line_style(WHITE)
-        .x_desc(x_desc)
-        .y_desc(y_desc)
+        .x_desc(panel.x_desc)
+        .y_desc(panel.y_desc)
         .x_label_formatter(&bytes_label)
-        .y_label_formatter(&y_label)
+        .y_label_formatter(&panel.y_label)
         .draw()
         .map_err(err)?;
-    for (i, (name, f)) in series.iter().enumerate() {
+    for (i, (name, f)) in panel.series.iter().enumerate() {
         let color = Palette99::pick(i).to_rgba();
         let pts: Vec<(f64, f64)> = points.iter().map(|p| (p.x as f64, f(p))).collect();
         chart
