@@ -3,10 +3,14 @@
 //! The producer side of sairing: replays `sairedis.rec` recordings ([`rec`]) and
 //! runs a deterministic route workload ([`workload`]) through a channel client in
 //! sync, async or pipelined mode ([`drive`]), checking every status and
-//! measuring every request's latency.
+//! measuring every request's latency. [`recgen`] writes the project's own
+//! recordings; [`fold`] is the state a recording implies, written independently
+//! of syncd, that replays are checked against.
 #![deny(missing_docs)]
 #![warn(clippy::undocumented_unsafe_blocks)]
 
+pub mod fold;
+pub mod recgen;
 pub mod workload;
 
 pub use sairing_transport::{drive, rec};
@@ -58,4 +62,73 @@ pub fn binary_or_die(name: &str, package: &str) -> std::path::PathBuf {
         eprintln!("{e:#}");
         std::process::exit(1)
     })
+}
+
+/// A running `syncd`, started by [`SyncdProcess::start`] and ready: it has
+/// printed `syncd: ready`, so its signal handlers are installed.
+pub struct SyncdProcess {
+    child: std::process::Child,
+    _out: std::io::BufReader<std::process::ChildStdout>,
+}
+
+impl SyncdProcess {
+    /// Starts `bin --channel DIR --redis URL ARGS...` and waits for it to be ready.
+    pub fn start(
+        bin: &std::path::Path,
+        dir: &std::path::Path,
+        url: &str,
+        args: &[&str],
+    ) -> anyhow::Result<SyncdProcess> {
+        use std::io::BufRead;
+        use std::process::{Command, Stdio};
+        let mut child = Command::new(bin)
+            .arg("--channel")
+            .arg(dir)
+            .args(["--redis", url])
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .map_err(|e| anyhow::anyhow!("starting {}: {e}", bin.display()))?;
+        let out = child
+            .stdout
+            .take()
+            .ok_or_else(|| anyhow::anyhow!("syncd's stdout was not captured"))?;
+        let mut out = std::io::BufReader::new(out);
+        let mut line = String::new();
+        out.read_line(&mut line)?;
+        if !line.starts_with("syncd: ready") {
+            let _ = child.kill();
+            let status = child.wait()?;
+            anyhow::bail!("syncd did not start ({status}): {:?}", line.trim_end());
+        }
+        Ok(SyncdProcess { child, _out: out })
+    }
+
+    /// Its pid.
+    pub fn id(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Whether it has exited (and how), without waiting.
+    pub fn try_wait(&mut self) -> std::io::Result<Option<std::process::ExitStatus>> {
+        self.child.try_wait()
+    }
+
+    /// SIGTERM, then waits; an error unless it exits 0 (a clean stop: the
+    /// mirror durable, the ring released).
+    pub fn stop(mut self) -> anyhow::Result<()> {
+        // SAFETY: kill(2) on our own child, which is not reaped yet (we hold it),
+        // so the pid cannot name another process.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        let st = self.child.wait()?;
+        anyhow::ensure!(st.success(), "syncd did not stop cleanly: {st}");
+        Ok(())
+    }
+
+    /// SIGKILL, then waits.
+    pub fn kill9(mut self) -> std::io::Result<()> {
+        self.child.kill()?;
+        self.child.wait().map(drop)
+    }
 }

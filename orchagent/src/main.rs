@@ -1,7 +1,7 @@
 //! `orchagent`: programs a switch through a sairing channel.
 //!
 //! ```text
-//! orchagent replay ../shared/rec-samples/full.rec --channel /dev/shm/sairing/asic
+//! orchagent replay testdata/recordings/bringup.rec --channel /dev/shm/sairing/asic
 //! orchagent routes --count 100000 --channel /dev/shm/sairing/asic --mode pipelined --json
 //! ```
 
@@ -11,7 +11,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use sairing_orchagent::drive::Driver;
+use sairing_orchagent::drive::{self, Driver, ReplayOptions, Summary};
 use sairing_orchagent::{rec, workload::Routes};
 use sairing_transport::{Client, ClientOptions, Mode, WaitPolicy};
 
@@ -46,11 +46,21 @@ struct Common {
 
 #[derive(Subcommand)]
 enum Cmd {
-    /// Replay a sairedis.rec recording (c/r/s/g, C/R/S/B, a; responses and comments are not sent).
+    /// Replay a sairedis.rec recording: sends c/r/s/g, C/R/S/B, a and f; checks
+    /// E answers; sleeps at @; passes over #, n, q, Q, p and T (counted).
     Replay {
         file: PathBuf,
+        /// Pass over `@` (sleep) lines instead of sleeping.
+        #[arg(long)]
+        no_sleep: bool,
         #[command(flatten)]
         common: Common,
+    },
+    /// Write the project's own recordings (one per kind of line, and a bring-up
+    /// with all of them) into DIR: `testdata/recordings` is this command's output.
+    GenerateRecordings {
+        /// Where to write them.
+        dir: PathBuf,
     },
     /// Create N routes (with their interfaces, neighbours and next hops), then update and withdraw some.
     Routes {
@@ -102,12 +112,16 @@ fn bar(len: u64, quiet: bool) -> ProgressBar {
     pb
 }
 
-fn report(c: &Common, s: &sairing_orchagent::drive::Summary, extra: serde_json::Value) {
+fn report(c: &Common, s: &Summary, extra: serde_json::Value) {
     if c.json {
         println!("{}", s.to_json(extra));
     } else {
         println!("{}", s.line());
     }
+    report_failures(s);
+}
+
+fn report_failures(s: &Summary) {
     for f in &s.first_failures {
         eprintln!("orchagent: failure: {f}");
     }
@@ -115,32 +129,48 @@ fn report(c: &Common, s: &sairing_orchagent::drive::Summary, extra: serde_json::
 
 fn run(cli: Cli) -> anyhow::Result<bool> {
     match cli.cmd {
-        Cmd::Replay { file, common } => {
+        Cmd::Replay {
+            file,
+            no_sleep,
+            common,
+        } => {
             let text = std::fs::read_to_string(&file)
                 .with_context(|| format!("reading {}", file.display()))?;
-            let ops = rec::parse(&text).with_context(|| file.display().to_string())?;
+            let recording = rec::parse(&text).with_context(|| file.display().to_string())?;
             let (client, mode) = open(&common)?;
-            let mut d = Driver::new(
+            let d = Driver::new(
                 client,
                 mode,
                 common.window,
                 Duration::from_secs(common.timeout),
             );
-            let pb = bar(ops.len() as u64, common.quiet);
-            for op in &ops {
-                d.submit(op.op, &op.key, &op.attrs, &op.objects, &op.expect, || {
-                    format!("{}:{} {} {}", file.display(), op.line, op.op.name(), op.key)
-                })?;
-                pb.inc(1);
-            }
-            let (s, _) = d.finish()?;
+            let pb = bar(recording.requests().count() as u64, common.quiet);
+            let (r, _) = drive::replay(
+                d,
+                &recording,
+                &file.display().to_string(),
+                ReplayOptions { no_sleep },
+                || pb.inc(1),
+            )?;
             pb.finish_and_clear();
-            report(
-                &common,
-                &s,
-                serde_json::json!({"workload": "replay", "file": file, "mode": mode.name()}),
-            );
-            Ok(s.failures == 0)
+            let extra =
+                serde_json::json!({"workload": "replay", "file": file, "mode": mode.name()});
+            if common.json {
+                println!("{}", r.to_json(extra));
+            } else {
+                println!("{}", r.line());
+            }
+            report_failures(&r.summary);
+            Ok(r.summary.failures == 0)
+        }
+        Cmd::GenerateRecordings { dir } => {
+            let paths = sairing_orchagent::recgen::write_all(&dir)
+                .with_context(|| format!("writing recordings into {}", dir.display()))?;
+            for p in paths {
+                let lines = std::fs::read_to_string(&p)?.lines().count();
+                println!("{} ({lines} lines)", p.display());
+            }
+            Ok(true)
         }
         Cmd::Routes {
             count,
@@ -170,9 +200,15 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
             let pb = bar(w.len() - skip, common.quiet);
             for i in skip..w.len() {
                 let op = w.get(i).expect("in range");
-                d.submit(op.op, &op.key, &op.attrs, &[], "SAI_STATUS_SUCCESS", || {
-                    format!("request {i}: {} {}", op.op.name(), op.key)
-                })?;
+                d.submit(
+                    op.op,
+                    &op.key,
+                    &op.attrs,
+                    &[],
+                    "SAI_STATUS_SUCCESS",
+                    &[],
+                    || format!("request {i}: {} {}", op.op.name(), op.key),
+                )?;
                 pb.inc(1);
             }
             let (s, _) = d.finish()?;

@@ -1,24 +1,25 @@
 //! End to end, with real processes: orchagent and syncd over a channel, syncd
-//! mirroring into a private redis-server. Replays of the shared recordings,
+//! mirroring into a private redis-server. Replays of the project's recordings
+//! (`testdata/recordings`, one per kind of line),
 //! and chaos: syncd killed with SIGKILL at random moments and restarted warm,
 //! Redis restarted empty, orchagent killed and resumed. Each ends with every
 //! request answered with its expected status (a request applied twice would
 //! answer ITEM_ALREADY_EXISTS or ITEM_NOT_FOUND), and with the switch and Redis
 //! both equal to the state the request stream implies.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use redis::Commands;
+use sairing_orchagent::fold::{self, fold, fold_recording, Change, State};
 use sairing_orchagent::workload::Routes;
+use sairing_orchagent::SyncdProcess;
 use sairing_syncd::redis_server::PrivateRedis;
 
 const ORCH: &str = env!("CARGO_BIN_EXE_orchagent");
 const T: Duration = Duration::from_secs(180);
-
-type State = HashMap<String, BTreeMap<String, String>>;
 
 /// The syncd binary, rebuilt first if its sources changed (never a stale one).
 fn syncd_bin() -> PathBuf {
@@ -49,49 +50,25 @@ fn channel(tmp: &tempfile::TempDir, capacity: u64) -> PathBuf {
     dir
 }
 
-/// A running syncd, started and ready (its signal handlers are installed).
-struct Syncd {
-    child: Child,
-    _out: std::io::BufReader<std::process::ChildStdout>,
-}
+type Syncd = SyncdProcess;
 
 fn syncd(dir: &Path, url: &str, warm: bool, dump: Option<&Path>) -> Syncd {
     syncd_with(dir, url, warm, dump, &[])
 }
 
 fn syncd_with(dir: &Path, url: &str, warm: bool, dump: Option<&Path>, extra: &[&str]) -> Syncd {
-    let mut c = Command::new(syncd_bin());
-    c.arg("--channel")
-        .arg(dir)
-        .args(["--redis", url])
-        .args(extra);
+    let mut args = extra.to_vec();
     if warm {
-        c.arg("--warm");
+        args.push("--warm");
     }
     if let Some(d) = dump {
-        c.arg("--dump").arg(d);
+        args.extend(["--dump", d.to_str().expect("a UTF-8 temporary path")]);
     }
-    let mut child = c
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("spawn syncd");
-    let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
-    let mut line = String::new();
-    std::io::BufRead::read_line(&mut out, &mut line).unwrap();
-    assert!(
-        line.starts_with("syncd: ready"),
-        "syncd did not start: {line:?} ({:?})",
-        child.try_wait()
-    );
-    Syncd { child, _out: out }
+    SyncdProcess::start(&syncd_bin(), dir, url, &args).unwrap()
 }
 
-fn sigterm_and_wait(mut s: Syncd) {
-    // SAFETY: kill(2) on our own, not yet reaped child.
-    unsafe { libc::kill(s.child.id() as i32, libc::SIGTERM) };
-    let st = s.child.wait().unwrap();
-    assert!(st.success(), "syncd did not stop cleanly: {st}");
+fn sigterm_and_wait(s: Syncd) {
+    s.stop().unwrap();
 }
 
 trait Kill9 {
@@ -99,9 +76,8 @@ trait Kill9 {
 }
 
 impl Kill9 for Syncd {
-    fn kill9(mut self) {
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
+    fn kill9(self) {
+        SyncdProcess::kill9(self).unwrap();
     }
 }
 
@@ -119,16 +95,7 @@ fn kill9(c: impl Kill9) {
 /// Redis's ASIC_STATE, raw (NULL/NULL kept).
 fn redis_state(url: &str) -> State {
     let mut con = redis::Client::open(url).unwrap().get_connection().unwrap();
-    let keys: Vec<String> = con
-        .scan_match::<_, String>("ASIC_STATE:*")
-        .unwrap()
-        .collect();
-    keys.into_iter()
-        .map(|k| {
-            let h: BTreeMap<String, String> = con.hgetall(&k).unwrap();
-            (k["ASIC_STATE:".len()..].to_owned(), h)
-        })
-        .collect()
+    fold::redis_state(&mut con).unwrap()
 }
 
 fn progress(url: &str) -> u64 {
@@ -139,87 +106,14 @@ fn progress(url: &str) -> u64 {
     v.and_then(|s| s.parse().ok()).unwrap_or(0)
 }
 
-/// The state a list of (op, key, attrs) implies, written from the format and
-/// SONiC's ASIC_DB schema, not with syncd's code: create sets the object (the
-/// switch merges), set merges one attribute (creating the object's state),
-/// remove deletes; an object without attributes is NULL/NULL.
-fn fold<'a>(ops: impl Iterator<Item = (&'a str, String, Vec<(String, String)>)>) -> State {
-    let mut st: State = HashMap::new();
-    for (op, key, attrs) in ops {
-        match op {
-            "c" if key.starts_with("SAI_OBJECT_TYPE_SWITCH:") => {
-                st.entry(key).or_default().extend(attrs)
-            }
-            "c" => {
-                st.insert(key, attrs.into_iter().collect());
-            }
-            "s" => st.entry(key).or_default().extend(attrs),
-            "r" => {
-                st.remove(&key);
-            }
-            _ => {}
-        }
-    }
-    for v in st.values_mut() {
-        if v.is_empty() {
-            v.insert("NULL".into(), "NULL".into());
-        }
-    }
-    st
-}
-
-/// The fold of a sairedis.rec file, parsed here from its line format.
-fn fold_recording(text: &str) -> State {
-    let mut ops = Vec::new();
-    for line in text.lines() {
-        let f: Vec<&str> = line.split('|').collect();
-        if f.len() < 3 {
-            continue;
-        }
-        let pairs = |fs: &[&str]| -> Vec<(String, String)> {
-            fs.iter()
-                .filter_map(|x| x.split_once('='))
-                .map(|(a, b)| (a.to_owned(), b.to_owned()))
-                .collect()
-        };
-        match f[1] {
-            "c" | "s" | "r" => ops.push((
-                if f[1] == "c" {
-                    "c"
-                } else if f[1] == "s" {
-                    "s"
-                } else {
-                    "r"
-                },
-                f[2].to_owned(),
-                pairs(&f[3..]),
-            )),
-            "C" | "S" | "R" => {
-                let op = match f[1] {
-                    "C" => "c",
-                    "S" => "s",
-                    _ => "r",
-                };
-                let rest = line.split_once("||").map_or("", |x| x.1);
-                for obj in rest.split("||") {
-                    let p: Vec<&str> = obj.split('|').collect();
-                    ops.push((op, format!("{}:{}", f[2], p[0]), pairs(&p[1..])));
-                }
-            }
-            _ => {}
-        }
-    }
-    fold(ops.into_iter())
-}
-
 fn expected_routes(w: &Routes) -> State {
     let ops = (0..w.len()).map(|i| {
         let o = w.get(i).unwrap();
         let op = match o.op {
-            sairing_transport::Op::Create => "c",
-            sairing_transport::Op::Set => "s",
-            sairing_transport::Op::Remove => "r",
-            _ => "",
+            sairing_transport::Op::Create => Change::Create,
+            sairing_transport::Op::Set => Change::Set,
+            sairing_transport::Op::Remove => Change::Remove,
+            other => panic!("the route workload has no {other:?}"),
         };
         (op, o.key, o.attrs)
     });
@@ -249,30 +143,9 @@ fn finish_orchagent(c: Child) -> serde_json::Value {
 }
 
 fn assert_states_equal(what: &str, got: &State, want: &State) {
-    if got == want {
-        return;
+    if let Some(d) = fold::diff(got, want) {
+        panic!("{what}: {d}");
     }
-    let missing: Vec<_> = want
-        .keys()
-        .filter(|k| !got.contains_key(*k))
-        .take(3)
-        .collect();
-    let extra: Vec<_> = got
-        .keys()
-        .filter(|k| !want.contains_key(*k))
-        .take(3)
-        .collect();
-    let differ: Vec<_> = want
-        .iter()
-        .filter(|(k, v)| got.get(*k).is_some_and(|g| g != *v))
-        .take(3)
-        .map(|(k, v)| format!("{k}: want {v:?} got {:?}", got[k]))
-        .collect();
-    panic!(
-        "{what}: {} objects, expected {}; missing {missing:?}, extra {extra:?}, differing {differ:?}",
-        got.len(),
-        want.len()
-    );
 }
 
 fn switch_dump(path: &Path) -> State {
@@ -289,24 +162,112 @@ fn switch_dump(path: &Path) -> State {
         .collect()
 }
 
+/// One of the project's recordings (`testdata/recordings`, made by
+/// `orchagent generate-recordings`).
+fn recording(name: &str) -> (PathBuf, String) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../testdata/recordings")
+        .join(name);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    (path, text)
+}
+
+/// Replays a recording through orchagent → ring → syncd → a private Redis
+/// and checks that every request got the status the recording says, and that
+/// Redis equals the recording's fold. Returns orchagent's JSON summary.
+fn replay_and_check(name: &str, extra: &[&str]) -> serde_json::Value {
+    let (path, text) = recording(name);
+    let r = redis();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = channel(&tmp, 16 << 20);
+    let sd = syncd(&dir, &r.url(1), false, None);
+    let mut args = vec!["replay", path.to_str().unwrap(), "--mode", "pipelined"];
+    args.extend(extra);
+    let s = finish_orchagent(orchagent(&args, &dir));
+    assert_eq!(s["failures"], 0, "{name}: {s}");
+    assert_eq!(s["answered"], s["requests"], "{name}: {s}");
+    sigterm_and_wait(sd);
+    assert_states_equal(name, &redis_state(&r.url(1)), &fold_recording(&text));
+    s
+}
+
+/// How many lines of the recording have this op letter.
+fn lines_with(text: &str, letter: char) -> u64 {
+    text.lines()
+        .filter(|l| l.split('|').nth(1) == Some(letter.encode_utf8(&mut [0; 4])))
+        .count() as u64
+}
+
+/// One test per kind of line: the recording holds that kind, the replay
+/// accepts it, and Redis ends equal to the fold.
+macro_rules! replays {
+    ($($test:ident: $file:literal has $($letter:literal)+;)*) => {$(
+        #[test]
+        fn $test() {
+            let (_, text) = recording($file);
+            $(assert!(lines_with(&text, $letter) > 0, "{} has no '{}' line", $file, $letter);)+
+            let s = replay_and_check($file, &[]);
+            // What the replay passed over is exactly the file's lines of those letters.
+            for c in sairing_transport::rec::PASSED_OVER {
+                assert_eq!(
+                    s["passed_over"][c.to_string()].as_u64().unwrap_or(0),
+                    lines_with(&text, *c),
+                    "{}: '{c}' lines passed over: {s}", $file
+                );
+            }
+        }
+    )*};
+}
+
+replays! {
+    replays_creates: "create.rec" has 'c';
+    replays_sets: "set.rec" has 's';
+    replays_removes: "remove.rec" has 'r';
+    replays_gets_and_their_answers: "get.rec" has 'g' 'G';
+    replays_bulk_creates: "bulk_create.rec" has 'C';
+    replays_bulk_sets: "bulk_set.rec" has 'S';
+    replays_bulk_removes: "bulk_remove.rec" has 'R';
+    replays_bulk_gets_and_their_answers: "bulk_get.rec" has 'B' 'G';
+    replays_notify_syncd_and_its_answers: "notify.rec" has 'a' 'A';
+    replays_flushes_and_their_answers: "flush.rec" has 'f' 'F';
+    replays_past_notifications: "notification.rec" has 'n';
+    replays_failures_with_their_recorded_statuses: "failure.rec" has 'E';
+    replays_past_queries: "query.rec" has 'q' 'Q';
+    replays_past_counter_polling: "counter_polling.rec" has 'p';
+    replays_past_comments: "comment.rec" has '#';
+    replays_past_timeouts: "timeout.rec" has 'T';
+    replays_entry_keys_in_json: "entry_keys.rec" has 'c' 's' 'r';
+    replays_a_whole_bringup: "bringup.rec" has 'c' 's' 'r' 'g' 'G' 'C' 'S' 'R' 'B' 'a' 'A' 'f' 'F' 'n' 'E' 'q' 'Q' 'p' '#' '@' 'T';
+}
+
 #[test]
-fn replaying_each_recording_leaves_redis_equal_to_its_fold() {
-    for file in ["full.rec", "full_syncd_dies.rec", "config_acl2.rec"] {
-        let path = format!(
-            "{}/../../shared/rec-samples/{file}",
-            env!("CARGO_MANIFEST_DIR")
-        );
-        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-        let r = redis();
-        let tmp = tempfile::tempdir().unwrap();
-        let dir = channel(&tmp, 64 << 20);
-        let sd = syncd(&dir, &r.url(1), false, None);
-        let s = finish_orchagent(orchagent(&["replay", &path, "--mode", "pipelined"], &dir));
-        assert_eq!(s["failures"], 0, "{file}: {s}");
-        assert_eq!(s["answered"], s["requests"], "{file}: {s}");
-        sigterm_and_wait(sd);
-        assert_states_equal(file, &redis_state(&r.url(1)), &fold_recording(&text));
-    }
+fn replays_sleeps_or_passes_over_them() {
+    let (_, text) = recording("sleep.rec");
+    let want_ms: u64 = text
+        .lines()
+        .filter_map(|l| l.split_once("|@|").map(|x| x.1.parse::<u64>().unwrap()))
+        .sum();
+    let n = lines_with(&text, '@');
+    assert!(
+        n >= 2 && want_ms > 0,
+        "sleep.rec has {n} sleeps of {want_ms} ms"
+    );
+    let s = replay_and_check("sleep.rec", &[]);
+    assert_eq!(
+        (s["sleeps"].as_u64(), s["slept_ms"].as_u64()),
+        (Some(n), Some(want_ms)),
+        "{s}"
+    );
+    assert!(
+        s["seconds"].as_f64().unwrap() * 1000.0 >= want_ms as f64,
+        "{s}"
+    );
+    let s = replay_and_check("sleep.rec", &["--no-sleep"]);
+    assert_eq!(
+        (s["sleeps"].as_u64(), s["sleeps_skipped"].as_u64()),
+        (Some(0), Some(n)),
+        "{s}"
+    );
 }
 
 #[test]
@@ -348,10 +309,7 @@ fn syncd_killed_twenty_times_during_a_route_workload() {
                 "no progress: checkpoint at {}",
                 progress(&url)
             );
-            assert!(
-                sd.child.try_wait().unwrap().is_none(),
-                "syncd exited on its own"
-            );
+            assert!(sd.try_wait().unwrap().is_none(), "syncd exited on its own");
             std::thread::sleep(Duration::from_millis(1));
         }
         if progress(&url) >= total - 1 {
@@ -502,11 +460,8 @@ fn read_recording(path: &Path) -> (State, Vec<u64>) {
 
 #[test]
 fn recording_of_a_replay_folds_like_the_original() {
-    let path = format!(
-        "{}/../../shared/rec-samples/full.rec",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    let original = std::fs::read_to_string(&path).unwrap();
+    let (path, original) = recording("bringup.rec");
+    let path = path.to_str().unwrap();
     let r = redis();
     let tmp = tempfile::tempdir().unwrap();
     let dir = channel(&tmp, 64 << 20);
@@ -518,19 +473,21 @@ fn recording_of_a_replay_folds_like_the_original() {
         None,
         &["--record", recording.to_str().unwrap()],
     );
-    let s = finish_orchagent(orchagent(&["replay", &path, "--mode", "pipelined"], &dir));
+    let s = finish_orchagent(orchagent(&["replay", path, "--mode", "pipelined"], &dir));
     assert_eq!(s["failures"], 0, "{s}");
     sigterm_and_wait(sd);
     let (state, seqs) = read_recording(&recording);
     assert_states_equal("the recording", &state, &fold_recording(&original));
     let n = s["requests"].as_u64().unwrap();
     assert_eq!(seqs, (1..=n).collect::<Vec<_>>());
-    // Its get responses are recorded as G lines, as sairedis does.
+    // Its answers are recorded as sairedis records them: G for each get and
+    // bulk get, A for each notify, F for each flush, E for each failure.
     let text = std::fs::read_to_string(&recording).unwrap();
-    assert_eq!(
-        text.lines().filter(|l| l.contains("|G|")).count(),
-        original.lines().filter(|l| l.contains("|g|")).count()
-    );
+    for (answer, requests) in [('G', "gB"), ('A', "a"), ('F', "f"), ('E', "E")] {
+        let want: u64 = requests.chars().map(|c| lines_with(&original, c)).sum();
+        assert!(want > 0, "bringup.rec has no {requests} line");
+        assert_eq!(lines_with(&text, answer), want, "{answer} lines");
+    }
 }
 
 #[test]

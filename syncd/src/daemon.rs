@@ -192,6 +192,7 @@ pub fn run(cfg: &Config, stop: Arc<AtomicBool>) -> anyhow::Result<Summary> {
                             request: req.payload().to_vec(),
                             status: out.status,
                             attrs: out.attrs,
+                            statuses: out.statuses,
                             notifications: port_events.clone(),
                             effects: fx,
                         }),

@@ -39,6 +39,8 @@ pub struct Entry {
     pub status: &'static str,
     /// Attributes a get returned.
     pub attrs: Vec<(String, String)>,
+    /// Each object's status (bulk calls).
+    pub statuses: Vec<&'static str>,
     /// Notifications it caused: (name, payload).
     pub notifications: Vec<(String, String)>,
     /// Its effects, for the mirror.
@@ -289,7 +291,7 @@ impl Writer {
             Ok(req) => {
                 self.line(&rec::request_line(&ts, &req))?;
                 let attrs = e.attrs.iter().map(|(n, v)| (n.as_str(), v.as_str()));
-                if let Some(l) = rec::response_line(&ts, req.op, e.status, attrs) {
+                if let Some(l) = rec::response_line(&ts, req.op, e.status, attrs, &e.statuses) {
                     self.line(&l)?;
                 }
             }

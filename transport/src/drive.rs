@@ -74,6 +74,9 @@ impl Summary {
 struct Pending {
     sent: Instant,
     expect: String,
+    /// Per-object statuses a bulk request must get; empty: not checked beyond
+    /// "all succeeded" when `expect` is success.
+    expect_statuses: Vec<String>,
     what: String,
 }
 
@@ -130,9 +133,13 @@ impl Driver {
                 .hist
                 .record((p.sent.elapsed().as_nanos() as u64).max(1));
             let ok = r.status == p.expect
-                && (r.statuses.is_empty()
-                    || p.expect != "SAI_STATUS_SUCCESS"
-                    || r.statuses.iter().all(|s| s == "SAI_STATUS_SUCCESS"));
+                && if p.expect_statuses.is_empty() {
+                    r.statuses.is_empty()
+                        || p.expect != "SAI_STATUS_SUCCESS"
+                        || r.statuses.iter().all(|s| s == "SAI_STATUS_SUCCESS")
+                } else {
+                    r.statuses == p.expect_statuses
+                };
             if !ok {
                 self.failures += 1;
                 if self.first.len() < 10 {
@@ -165,7 +172,10 @@ impl Driver {
         Ok(())
     }
 
-    /// Sends one request. `what` describes it in failure reports.
+    /// Sends one request. `expect` is the status it must get, `expect_statuses`
+    /// (bulk, may be empty) the status of each object. `what` describes it in
+    /// failure reports.
+    #[allow(clippy::too_many_arguments)]
     pub fn submit(
         &mut self,
         op: Op,
@@ -173,6 +183,7 @@ impl Driver {
         attrs: &[(String, String)],
         objects: &[(String, Vec<(String, String)>)],
         expect: &str,
+        expect_statuses: &[String],
         what: impl FnOnce() -> String,
     ) -> anyhow::Result<()> {
         let seq = if op.is_bulk() {
@@ -193,6 +204,7 @@ impl Driver {
             Pending {
                 sent: Instant::now(),
                 expect: expect.to_owned(),
+                expect_statuses: expect_statuses.to_vec(),
                 what: what(),
             },
         );
@@ -212,11 +224,17 @@ impl Driver {
         Ok(())
     }
 
-    /// Waits for every answer and returns the summary.
-    pub fn finish(mut self) -> anyhow::Result<(Summary, Client)> {
+    /// Waits until every request sent so far is answered.
+    pub fn settle(&mut self) -> anyhow::Result<()> {
         while !self.pending.is_empty() {
             self.drain(true)?;
         }
+        Ok(())
+    }
+
+    /// Waits for every answer and returns the summary.
+    pub fn finish(mut self) -> anyhow::Result<(Summary, Client)> {
+        self.settle()?;
         let dups = self.client.take_duplicates();
         let other = dups
             .iter()
@@ -246,4 +264,120 @@ impl Driver {
         };
         Ok((summary, self.client))
     }
+}
+
+/// How a recording is replayed.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ReplayOptions {
+    /// Pass over `@` lines instead of sleeping. By default a replay does what
+    /// saiplayer does: it waits until every request before the sleep is
+    /// answered, then sleeps, because a recording's sleep gives the switch time
+    /// to settle (and send its notifications) before what follows.
+    pub no_sleep: bool,
+}
+
+/// What a replay did.
+#[derive(Debug, Clone)]
+pub struct ReplayReport {
+    /// The requests.
+    pub summary: Summary,
+    /// `@` lines honoured.
+    pub sleeps: u64,
+    /// Milliseconds slept.
+    pub slept_ms: u64,
+    /// `@` lines passed over (`--no-sleep`).
+    pub sleeps_skipped: u64,
+    /// Lines passed over, by op letter ([`crate::rec::PASSED_OVER`]).
+    pub passed_over: std::collections::BTreeMap<char, u64>,
+}
+
+impl ReplayReport {
+    /// The report as one JSON object, with `extra` merged in.
+    pub fn to_json(&self, extra: serde_json::Value) -> serde_json::Value {
+        let over: serde_json::Map<String, serde_json::Value> = self
+            .passed_over
+            .iter()
+            .map(|(c, n)| (c.to_string(), (*n).into()))
+            .collect();
+        let mut v = self.summary.to_json(extra);
+        if let Some(o) = v.as_object_mut() {
+            o.insert("sleeps".into(), self.sleeps.into());
+            o.insert("slept_ms".into(), self.slept_ms.into());
+            o.insert("sleeps_skipped".into(), self.sleeps_skipped.into());
+            o.insert("passed_over".into(), over.into());
+        }
+        v
+    }
+
+    /// The summary line, then what was slept and passed over.
+    pub fn line(&self) -> String {
+        let over: Vec<String> = self
+            .passed_over
+            .iter()
+            .map(|(c, n)| format!("{n} {c}"))
+            .collect();
+        format!(
+            "{}; sleeps: {} ({} ms){}; passed over: {}",
+            self.summary.line(),
+            self.sleeps,
+            self.slept_ms,
+            if self.sleeps_skipped > 0 {
+                format!(", {} skipped", self.sleeps_skipped)
+            } else {
+                String::new()
+            },
+            if over.is_empty() {
+                "nothing".to_owned()
+            } else {
+                over.join(", ")
+            }
+        )
+    }
+}
+
+/// Replays `rec` (parsed from the file `name`) through `driver`, calling
+/// `progress` after each request.
+pub fn replay(
+    mut driver: Driver,
+    rec: &crate::rec::Recording,
+    name: &str,
+    opts: ReplayOptions,
+    mut progress: impl FnMut(),
+) -> anyhow::Result<(ReplayReport, Client)> {
+    use crate::rec::Step;
+    let (mut sleeps, mut slept_ms, mut sleeps_skipped) = (0, 0, 0);
+    for step in &rec.steps {
+        match step {
+            Step::Request(op) => {
+                driver.submit(
+                    op.op,
+                    &op.key,
+                    &op.attrs,
+                    &op.objects,
+                    &op.expect,
+                    &op.expect_statuses,
+                    || format!("{name}:{} {} {}", op.line, op.op.name(), op.key),
+                )?;
+                progress();
+            }
+            Step::Sleep { .. } if opts.no_sleep => sleeps_skipped += 1,
+            Step::Sleep { ms, .. } => {
+                driver.settle()?;
+                std::thread::sleep(Duration::from_millis(*ms));
+                sleeps += 1;
+                slept_ms += ms;
+            }
+        }
+    }
+    let (summary, client) = driver.finish()?;
+    Ok((
+        ReplayReport {
+            summary,
+            sleeps,
+            slept_ms,
+            sleeps_skipped,
+            passed_over: rec.passed_over(),
+        },
+        client,
+    ))
 }

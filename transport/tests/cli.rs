@@ -125,7 +125,7 @@ fn channel_inspect_dump_live_and_dead() {
     assert!(some.lines().next().unwrap().contains("oid:0x2|"), "{some}");
     // The recording lines parse back as the same requests.
     let parsed = sairing_transport::rec::parse(&dump).unwrap();
-    assert_eq!(parsed.len(), 5);
+    assert_eq!(parsed.requests().count(), 5);
     drop(c);
 
     // Remove is refused while in use, then works.

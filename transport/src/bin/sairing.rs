@@ -7,7 +7,7 @@
 //! sairing inspect /dev/shm/sairing/asic [--redis redis://127.0.0.1:6379/1]
 //! sairing dump /dev/shm/sairing/asic [--from SEQ] [--count N] [--responses]
 //! sairing tail /dev/shm/sairing/asic
-//! sairing replay ../shared/rec-samples/full.rec /dev/shm/sairing/asic
+//! sairing replay testdata/recordings/bringup.rec /dev/shm/sairing/asic
 //! sairing channel create /dev/shm/sairing/asic [--capacity BYTES] [--group GID]
 //! sairing channel remove /dev/shm/sairing/asic [--force]
 //! ```
@@ -81,6 +81,9 @@ enum Cmd {
         dir: PathBuf,
         #[arg(long, value_enum, default_value_t = Mode::Pipelined)]
         mode: Mode,
+        /// Pass over `@` (sleep) lines instead of sleeping.
+        #[arg(long)]
+        no_sleep: bool,
         #[arg(long)]
         json: bool,
     },
@@ -372,7 +375,7 @@ fn record_lines(kind: u16, seq: u64, payload: &[u8], ts: &str) -> Vec<String> {
             Err(e) => vec![format!("{ts}|#|{e}")],
         },
         KIND_RESPONSE => match codec::decode_response(payload, seq) {
-            Ok(r) => rec::response_line(ts, r.op, r.status, r.attrs.clone())
+            Ok(r) => rec::response_line(ts, r.op, r.status, r.attrs.clone(), &r.statuses)
                 .into_iter()
                 .collect(),
             Err(e) => vec![format!("{ts}|#|{e}")],
@@ -504,10 +507,16 @@ fn tail(
     }
 }
 
-fn replay(file: &Path, dir: &Path, mode: Mode, as_json: bool) -> anyhow::Result<bool> {
+fn replay(
+    file: &Path,
+    dir: &Path,
+    mode: Mode,
+    no_sleep: bool,
+    as_json: bool,
+) -> anyhow::Result<bool> {
     let text =
         std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
-    let ops = rec::parse(&text).with_context(|| file.display().to_string())?;
+    let recording = rec::parse(&text).with_context(|| file.display().to_string())?;
     let client = Client::open(
         dir,
         &ClientOptions {
@@ -515,22 +524,23 @@ fn replay(file: &Path, dir: &Path, mode: Mode, as_json: bool) -> anyhow::Result<
             ..Default::default()
         },
     )?;
-    let mut d = Driver::new(client, mode, 8192, Duration::from_secs(120));
-    for op in &ops {
-        d.submit(op.op, &op.key, &op.attrs, &op.objects, &op.expect, || {
-            format!("{}:{}", file.display(), op.line)
-        })?;
-    }
-    let (s, _) = d.finish()?;
+    let d = Driver::new(client, mode, 8192, Duration::from_secs(120));
+    let (r, _) = sairing_transport::drive::replay(
+        d,
+        &recording,
+        &file.display().to_string(),
+        sairing_transport::drive::ReplayOptions { no_sleep },
+        || {},
+    )?;
     if as_json {
-        println!("{}", s.to_json(json!({"file": file, "mode": mode.name()})));
+        println!("{}", r.to_json(json!({"file": file, "mode": mode.name()})));
     } else {
-        println!("{}", s.line());
+        println!("{}", r.line());
     }
-    for f in &s.first_failures {
+    for f in &r.summary.first_failures {
         eprintln!("sairing: failure: {f}");
     }
-    Ok(s.failures == 0)
+    Ok(r.summary.failures == 0)
 }
 
 fn run(cli: Cli) -> anyhow::Result<bool> {
@@ -554,8 +564,9 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
             file,
             dir,
             mode,
+            no_sleep,
             json,
-        } => replay(&file, &dir, mode, json),
+        } => replay(&file, &dir, mode, no_sleep, json),
         Cmd::Channel {
             cmd:
                 ChannelCmd::Create {
