@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Figures for syncd and orchagent (release build, private redis-server):
-#  - replay time of each recording in ../shared/rec-samples (pipelined);
+#  - replay time of each recording in REC_DIR (pipelined; default
+#    testdata/recordings/bringup.rec, or every *.rec of REC_DIR when set);
 #  - the route workload (default 1,000,000 routes) in sync, async and pipelined
 #    mode: requests/s as orchagent reports them;
 #  - how long the Redis mirror takes to catch up after orchagent's last answer;
 #  - syncd's resident memory at the end (the switch plus the mirror's model).
 # Usage: scripts/measure-syncd.sh [ROUTES]
-# Environment: MODES (default "pipelined async sync"), REPLAYS=0 to skip the
+# Environment: MODES (default "pipelined async sync"), REC_DIR=DIR to replay
+# every *.rec there (sonic-sairedis's tests/BCM56850, say), REPLAYS=0 to skip the
 # recordings, BIN=DIR to measure another build's syncd and orchagent (for
 # comparing two builds; nothing is built then).
 set -euo pipefail
@@ -34,13 +36,19 @@ start_syncd() { # dir
 }
 stop_syncd() { kill -TERM "$spid"; wait "$spid"; }
 
-replays="full.rec full_syncd_dies.rec config_acl2.rec"
+if [ -n "${REC_DIR:-}" ]; then
+  replays=$(cd "$REC_DIR" && ls -- *.rec)
+  rec_dir=$(cd "$REC_DIR" && pwd)
+else
+  replays="bringup.rec"
+  rec_dir=testdata/recordings
+fi
 [ "${REPLAYS:-1}" = 0 ] && replays=""
 for f in $replays; do
   redis-cli -p "$port" -n 1 flushdb >/dev/null
   d="$work/replay-$f"
   start_syncd "$d"
-  out=$("$bin/orchagent" replay "../shared/rec-samples/$f" --channel "$d" --mode pipelined --quiet --json)
+  out=$("$bin/orchagent" replay "$rec_dir/$f" --channel "$d" --mode pipelined --quiet --json)
   stop_syncd
   python3 -c "import json,sys; s=json.loads(sys.argv[1]); print(f\"replay {sys.argv[2]:22s} {s['requests']:6d} requests in {s['seconds']:.3f} s ({s['requests_per_s']:.0f}/s), failures {s['failures']}\")" "$out" "$f"
 done
