@@ -84,39 +84,19 @@ pub fn run(cfg: &Config, stop: Arc<AtomicBool>) -> anyhow::Result<Summary> {
     server.set_auto_release(false);
     let ring_id = server.ring_id_hex();
 
-    // The starting state, and the last request it already contains.
-    let (mut switch, skip_until) = match (&cfg.redis, cfg.warm) {
-        (Some(url), true) => {
-            let mut c = mirror::connect(url)?;
-            let Some(p) = mirror::read_progress(&mut c, url)? else {
-                bail!(
-                    "--warm: redis at {url} holds no sairing checkpoint ({}); start without --warm",
-                    mirror::PROGRESS_KEY
-                );
-            };
-            if p.ring_id != ring_id {
-                bail!(
-                    "--warm: redis at {url} holds the state of ring {}, but {} is ring {ring_id}",
-                    p.ring_id,
-                    cfg.channel.display()
-                );
-            }
-            let objects = mirror::load_state(&mut c, url)?;
-            tracing::info!(
-                objects = objects.len(),
-                seq = p.seq,
-                "warm start from the redis checkpoint"
-            );
-            (Switch::from_objects(objects), p.seq)
-        }
+    // The starting state, the last request it already contains, and whether
+    // Redis must be rewritten from it before anything else.
+    let released = server.next_seq().saturating_sub(1);
+    let (mut switch, skip_until, resync_first) = match (&cfg.redis, cfg.warm) {
+        (Some(url), true) => warm_state(cfg, url, &ring_id, released)?,
         (None, true) => bail!("--warm needs --redis: the checkpoint lives there"),
         (Some(url), false) => {
             // Fail now, clearly, rather than in the background.
             mirror::connect(url)
                 .with_context(|| format!("redis at {url} (use --no-mirror to run without it)"))?;
-            (Switch::new(), server.next_seq().saturating_sub(1))
+            (Switch::new(), released, true)
         }
-        (None, false) => (Switch::new(), server.next_seq().saturating_sub(1)),
+        (None, false) => (Switch::new(), released, true),
     };
     let mirror = cfg.redis.as_ref().map(|url| {
         Mirror::start(MirrorConfig {
@@ -124,7 +104,7 @@ pub fn run(cfg: &Config, stop: Arc<AtomicBool>) -> anyhow::Result<Summary> {
             ring_id: ring_id.clone(),
             model: switch.objects().clone(),
             durable: skip_until,
-            resync_first: !cfg.warm,
+            resync_first,
             batch_max: 4096,
         })
     });
@@ -256,4 +236,61 @@ pub fn run(cfg: &Config, stop: Arc<AtomicBool>) -> anyhow::Result<Summary> {
     }
     mirror.take();
     Ok(sum)
+}
+
+/// The state a warm start resumes from: Redis's checkpoint when it reaches
+/// what the ring has released (`released`); otherwise, with `--record`, that
+/// checkpoint (or nothing) with the recorded requests up to `released` folded
+/// in, and Redis rewritten from it; otherwise a refusal naming both positions.
+fn warm_state(
+    cfg: &Config,
+    url: &str,
+    ring_id: &str,
+    released: u64,
+) -> anyhow::Result<(Switch, u64, bool)> {
+    let mut c = mirror::connect(url)?;
+    let dir = cfg.channel.display();
+    let base = match mirror::read_progress(&mut c, url)? {
+        Some(p) if p.ring_id != ring_id => bail!(
+            "--warm: redis at {url} holds the state of ring {}, but {dir} is ring {ring_id}",
+            p.ring_id
+        ),
+        Some(p) => Some(p.seq),
+        None => None,
+    };
+    if let Some(seq) = base.filter(|s| *s >= released) {
+        let objects = mirror::load_state(&mut c, url)?;
+        tracing::info!(
+            objects = objects.len(),
+            seq,
+            "warm start from the redis checkpoint"
+        );
+        return Ok((Switch::from_objects(objects), seq, false));
+    }
+    let Some(rc) = &cfg.record else {
+        match base {
+            None => bail!(
+                "--warm: redis at {url} holds no sairing checkpoint ({}), and {dir} has released its ring through request {released}; start with --warm --record FILE (this syncd's recording) to rebuild the state, or without --warm to start over",
+                mirror::PROGRESS_KEY
+            ),
+            Some(seq) => bail!(
+                "--warm: redis at {url} holds the state after request {seq}, but {dir} has released its ring through request {released}: requests {}..={released} are in neither; start with --warm --record FILE (this syncd's recording) to rebuild them, or without --warm to start over",
+                seq + 1
+            ),
+        }
+    };
+    let (objects, from) = match base {
+        Some(seq) => (mirror::load_state(&mut c, url)?, seq),
+        None => (Default::default(), 0),
+    };
+    let r = crate::rebuild::rebuild(rc, objects, from, released)
+        .with_context(|| format!("--warm: rebuilding requests {}..={released}", from + 1))?;
+    tracing::warn!(
+        from,
+        through = released,
+        requests = r.requests,
+        files = r.files.len(),
+        "redis was behind the ring: state rebuilt from the recording; rewriting redis"
+    );
+    Ok((r.switch, released, true))
 }

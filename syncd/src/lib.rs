@@ -10,6 +10,7 @@
 
 pub mod daemon;
 pub mod mirror;
+pub mod rebuild;
 pub mod recorder;
 pub mod redis_server;
 pub mod vs;

@@ -27,7 +27,7 @@ use sairing_transport::{codec, rec};
 use crate::mirror::MirrorSender;
 use crate::vs::Effect;
 
-const MARKER: &str = "|#|sairing seq ";
+pub(crate) const MARKER: &str = "|#|sairing seq ";
 
 /// What the apply loop hands over for one request.
 pub struct Entry {
@@ -118,7 +118,7 @@ fn rotating(p: &Path) -> PathBuf {
     PathBuf::from(format!("{}.rotating", p.display()))
 }
 
-fn archive(p: &Path, i: usize) -> PathBuf {
+pub(crate) fn archive(p: &Path, i: usize) -> PathBuf {
     PathBuf::from(format!("{}.{i}.gz", p.display()))
 }
 
@@ -147,7 +147,7 @@ fn finish_rotation(cfg: &RecorderConfig) -> anyhow::Result<()> {
 
 /// Completes a rotation a killed process left half done, so that the recording
 /// is whole before anything new is written.
-fn recover(cfg: &RecorderConfig) -> anyhow::Result<()> {
+pub(crate) fn recover(cfg: &RecorderConfig) -> anyhow::Result<()> {
     let rot = rotating(&cfg.path);
     if rot.exists() {
         if !cfg.path.exists() {

@@ -1,0 +1,188 @@
+//! Rebuilding the switch from syncd's own recording, for a warm start whose
+//! Redis checkpoint is behind what the ring has released (Redis restored from
+//! an older snapshot, restarted from an RDB file, flushed). The requests in
+//! between are in neither Redis nor the ring, but each was recorded before its
+//! effects reached the mirror (`recorder`), so the recording holds them.
+//!
+//! The recording is read oldest first: `FILE.<keep>.gz` … `FILE.1.gz`, then
+//! `FILE`. Each request's lines end with a marker `<ts>|#|sairing seq N`; the
+//! request line before marker `N` is request `N`. A file that begins with a
+//! marker continues an older file: the recording then only knows the state
+//! from that marker on, which is enough if Redis's checkpoint reaches it.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context};
+use sairing_transport::codec::{self, Body, BulkObject};
+use sairing_transport::rec::{self, Step};
+
+use crate::recorder::{self, RecorderConfig, MARKER};
+use crate::vs::{Attrs, Switch};
+
+/// What a rebuild did.
+#[derive(Debug, Clone)]
+pub struct Rebuilt {
+    /// The switch after request `through`.
+    pub switch: Switch,
+    /// The last request folded in.
+    pub through: u64,
+    /// Requests taken from the recording.
+    pub requests: u64,
+    /// The files read, oldest first.
+    pub files: Vec<PathBuf>,
+}
+
+/// The recording's files, oldest first.
+fn files(cfg: &RecorderConfig) -> Vec<PathBuf> {
+    let mut out: Vec<PathBuf> = (1..=cfg.keep.max(1))
+        .rev()
+        .map(|i| recorder::archive(&cfg.path, i))
+        .filter(|p| p.exists())
+        .collect();
+    if cfg.path.exists() {
+        out.push(cfg.path.clone());
+    }
+    out
+}
+
+fn open(p: &Path) -> anyhow::Result<Box<dyn BufRead>> {
+    let f = File::open(p).with_context(|| format!("opening {}", p.display()))?;
+    let r: Box<dyn Read> = if p.extension().is_some_and(|e| e == "gz") {
+        Box::new(flate2::read::GzDecoder::new(f))
+    } else {
+        Box::new(f)
+    };
+    Ok(Box::new(BufReader::with_capacity(1 << 16, r)))
+}
+
+/// The op letter of a recording line: its second `|`-separated field.
+fn letter(line: &str) -> Option<char> {
+    let mut it = line.splitn(3, '|');
+    it.next()?;
+    let f = it.next()?;
+    let mut c = f.chars();
+    let l = c.next()?;
+    c.next().is_none().then_some(l)
+}
+
+/// Applies one recorded request line to `switch`.
+fn apply(switch: &mut Switch, line: &str, at: &str, buf: &mut Vec<u8>) -> anyhow::Result<()> {
+    let parsed = rec::parse(line).with_context(|| format!("{at}: {line}"))?;
+    let Some(Step::Request(op)) = parsed.steps.into_iter().next() else {
+        bail!("{at}: not a request: {line}");
+    };
+    let objs: Vec<BulkObject<'_, String>> = op
+        .objects
+        .iter()
+        .map(|(id, a)| BulkObject { id, attrs: a })
+        .collect();
+    let body = if op.op.is_bulk() {
+        Body::Bulk(&objs)
+    } else {
+        Body::Attrs(&op.attrs)
+    };
+    buf.clear();
+    buf.resize(codec::request_len(&op.key, &body), 0);
+    codec::encode_request(buf, op.op, 0, 0, &op.key, &body);
+    let req = codec::decode_request(buf, 0).with_context(|| format!("{at}: {line}"))?;
+    let mut effects = Vec::new();
+    switch.apply(&req, &mut effects);
+    Ok(())
+}
+
+/// Rebuilds the switch after request `through`, starting from `base` (the
+/// state after request `base_seq`, e.g. Redis's checkpoint; empty and 0 when
+/// there is none) and folding in the recorded requests `base_seq+1..=through`.
+/// Refuses when the recording does not hold all of them.
+pub fn rebuild(
+    cfg: &RecorderConfig,
+    base: HashMap<String, Attrs>,
+    base_seq: u64,
+    through: u64,
+) -> anyhow::Result<Rebuilt> {
+    recorder::recover(cfg)?;
+    let files = files(cfg);
+    let name = cfg.path.display();
+    if files.is_empty() {
+        bail!("the recording {name} does not exist");
+    }
+    let mut switch = Switch::from_objects(base);
+    // The last marker seen (what the recording knows the state after), and
+    // whether the recording knows it from its start (request 0).
+    let mut known: Option<u64> = None;
+    let mut pending: Option<(String, String)> = None;
+    let mut requests = 0u64;
+    let mut buf = Vec::new();
+    'files: for f in &files {
+        let mut r = open(f)?;
+        let mut line = String::new();
+        let mut n = 0usize;
+        loop {
+            line.clear();
+            if r.read_line(&mut line)
+                .with_context(|| format!("reading {}", f.display()))?
+                == 0
+            {
+                break;
+            }
+            n += 1;
+            let l = line.trim_end_matches(['\n', '\r']);
+            match letter(l) {
+                Some('#') => {
+                    let Some(i) = l.find(MARKER) else { continue };
+                    let Ok(seq) = l[i + MARKER.len()..].trim().parse::<u64>() else {
+                        continue;
+                    };
+                    let req = pending.take();
+                    match known {
+                        // The first marker with no request before it: the
+                        // recording continues one rotated away.
+                        None if req.is_none() => {
+                            if seq > base_seq {
+                                bail!(
+                                    "the recording {name} starts after request {seq} (older files were rotated away), but the state it must be folded onto is after request {base_seq}: requests {}..={seq} are in neither",
+                                    base_seq + 1
+                                );
+                            }
+                        }
+                        _ => {
+                            if let Some((line, at)) = req {
+                                if seq > base_seq && seq <= through {
+                                    apply(&mut switch, &line, &at, &mut buf)?;
+                                    requests += 1;
+                                }
+                            }
+                        }
+                    }
+                    known = Some(seq);
+                    if seq >= through {
+                        break 'files;
+                    }
+                }
+                Some('c' | 'r' | 's' | 'g' | 'C' | 'R' | 'S' | 'B' | 'a' | 'f') => {
+                    if known.is_none() {
+                        known = Some(0);
+                    }
+                    pending = Some((l.to_owned(), format!("{}:{n}", f.display())));
+                }
+                _ => {}
+            }
+        }
+    }
+    let last = known.unwrap_or(0);
+    if last < through {
+        bail!(
+            "the recording {name} ends after request {last}, but the ring was released through request {through}: requests {}..={through} are in neither",
+            last + 1
+        );
+    }
+    Ok(Rebuilt {
+        switch,
+        through,
+        requests,
+        files,
+    })
+}

@@ -1,0 +1,268 @@
+//! A warm start never trusts a Redis checkpoint that is behind the ring: the
+//! requests between the two are in neither, so resuming would lose them.
+//! (Found by restoring Redis to an older snapshot: syncd resumed after request
+//! 1 and applied request 4; requests 2 and 3 were gone.)
+
+use std::collections::BTreeMap;
+use std::io::BufRead;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+use redis::Commands;
+use sairing_syncd::redis_server::PrivateRedis;
+use sairing_transport::{Client, ClientOptions, Outcome};
+
+const SYNCD: &str = env!("CARGO_BIN_EXE_syncd");
+
+fn vlan(n: u64) -> String {
+    format!("SAI_OBJECT_TYPE_VLAN:oid:0x{:x}", 0x26u64 << 48 | n)
+}
+
+/// A syncd and its stdout (kept open: syncd prints when it stops).
+struct Syncd(Child, std::io::BufReader<std::process::ChildStdout>);
+
+fn start(dir: &Path, url: &str, args: &[&str]) -> (Syncd, String) {
+    let mut sd = Command::new(SYNCD)
+        .arg("--channel")
+        .arg(dir)
+        .args(["--redis", url])
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = std::io::BufReader::new(sd.stdout.take().unwrap());
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    (Syncd(sd, out), line)
+}
+
+fn sigterm(Syncd(mut sd, _out): Syncd) {
+    // SAFETY: kill(2) on our own child, not yet reaped.
+    unsafe { libc::kill(sd.id() as i32, libc::SIGTERM) };
+    let st = sd.wait().unwrap();
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut sd.stderr.take().unwrap(), &mut err).unwrap();
+    assert!(st.success(), "syncd did not stop cleanly ({st}): {err}");
+}
+
+fn create(c: &mut Client, n: u64) {
+    let id = (100 + n).to_string();
+    match c
+        .create(&vlan(n), &[("SAI_VLAN_ATTR_VLAN_ID", id.as_str())])
+        .unwrap()
+    {
+        Outcome::Done(r) => assert_eq!(r.status, "SAI_STATUS_SUCCESS"),
+        Outcome::Sent(s) => panic!("sync mode returned Sent({s})"),
+    }
+}
+
+type Snapshot = Vec<(String, BTreeMap<String, String>)>;
+
+fn snapshot(con: &mut redis::Connection) -> Snapshot {
+    let mut keys: Vec<String> = con.keys("*").unwrap();
+    keys.sort();
+    keys.into_iter()
+        .map(|k| {
+            let h: BTreeMap<String, String> = con.hgetall(&k).unwrap();
+            (k, h)
+        })
+        .collect()
+}
+
+fn restore(con: &mut redis::Connection, snap: &Snapshot) {
+    let _: () = redis::cmd("FLUSHDB").query(con).unwrap();
+    for (k, h) in snap {
+        let pairs: Vec<(&String, &String)> = h.iter().collect();
+        let _: () = con.hset_multiple(k, &pairs).unwrap();
+    }
+}
+
+fn progress(con: &mut redis::Connection) -> Option<String> {
+    con.hget("SAIRING_PROGRESS", "seq").unwrap()
+}
+
+/// Three creates, with Redis's state after the first one kept aside; syncd
+/// stopped cleanly (so the ring is released through request 3).
+fn three_creates_and_the_snapshot_after_one(
+    dir: &Path,
+    url: &str,
+    extra: &[&str],
+) -> (Snapshot, Client) {
+    let mut args = vec!["--create", "--capacity", "1048576"];
+    args.extend(extra);
+    let (sd, line) = start(dir, url, &args);
+    assert!(line.starts_with("syncd: ready"), "{line}");
+    let mut con = redis::Client::open(url).unwrap().get_connection().unwrap();
+    let mut c = Client::open(dir, &ClientOptions::default()).unwrap();
+    create(&mut c, 1);
+    // The answer comes before the mirror's commit: wait for the checkpoint.
+    while progress(&mut con).as_deref() != Some("1") {
+        std::thread::yield_now();
+    }
+    let snap = snapshot(&mut con);
+    create(&mut c, 2);
+    create(&mut c, 3);
+    sigterm(sd);
+    assert_eq!(progress(&mut con).as_deref(), Some("3"));
+    (snap, c)
+}
+
+#[test]
+fn warm_start_refuses_a_checkpoint_behind_the_ring() {
+    let r = PrivateRedis::start()
+        .unwrap_or_else(|e| panic!("this test needs its own redis-server: {e}"));
+    let url = r.url(1);
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("asic");
+    let (snap, _client) = three_creates_and_the_snapshot_after_one(&dir, &url, &[]);
+    let mut con = redis::Client::open(url.as_str())
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    // Redis comes back from an older snapshot.
+    restore(&mut con, &snap);
+    let (Syncd(mut sd, _out), line) = start(&dir, &url, &["--warm"]);
+    if line.starts_with("syncd: ready") {
+        sd.kill().unwrap();
+        sd.wait().unwrap();
+        panic!("syncd resumed from the older checkpoint: {line}");
+    }
+    let out = sd.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    let last = err.lines().last().unwrap_or_default();
+    assert!(
+        last.contains("request 1") && last.contains("request 3") && last.contains("--record"),
+        "the refusal should name both positions and the way out: {err}"
+    );
+    // Nothing was written.
+    assert_eq!(progress(&mut con).as_deref(), Some("1"));
+    assert_eq!(snapshot(&mut con), snap);
+}
+
+/// The VLAN keys Redis holds, sorted.
+fn vlans(con: &mut redis::Connection) -> Vec<String> {
+    let mut k: Vec<String> = con.keys("ASIC_STATE:SAI_OBJECT_TYPE_VLAN:*").unwrap();
+    k.sort();
+    k
+}
+
+fn expected_vlans(n: u64) -> Vec<String> {
+    let mut k: Vec<String> = (1..=n).map(|i| format!("ASIC_STATE:{}", vlan(i))).collect();
+    k.sort();
+    k
+}
+
+/// With its recording, the same warm start folds the missing requests back in,
+/// rewrites Redis, and goes on: nothing lost, nothing applied twice. The
+/// recording is rotated after every request, so the rebuild reads its
+/// gzip'ed archives too.
+#[test]
+fn warm_start_with_its_recording_rebuilds_an_older_snapshot() {
+    let r = PrivateRedis::start()
+        .unwrap_or_else(|e| panic!("this test needs its own redis-server: {e}"));
+    let url = r.url(1);
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("asic");
+    let rec = tmp.path().join("sairedis.rec");
+    let rec_s = rec.to_str().unwrap();
+    let rot = ["--record", rec_s, "--record-max-bytes", "1"];
+    let (snap, mut client) = three_creates_and_the_snapshot_after_one(&dir, &url, &rot);
+    assert!(tmp.path().join("sairedis.rec.2.gz").exists());
+    let mut con = redis::Client::open(url.as_str())
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    restore(&mut con, &snap);
+    assert_eq!(vlans(&mut con), expected_vlans(1));
+    let mut args = vec!["--warm"];
+    args.extend(rot);
+    let (sd, line) = start(&dir, &url, &args);
+    assert_eq!(line.trim_end(), "syncd: ready, resuming after request 3");
+    create(&mut client, 4);
+    sigterm(sd);
+    assert_eq!(progress(&mut con).as_deref(), Some("4"));
+    assert_eq!(vlans(&mut con), expected_vlans(4));
+    let h: BTreeMap<String, String> = con.hgetall(format!("ASIC_STATE:{}", vlan(2))).unwrap();
+    assert_eq!(
+        h.get("SAI_VLAN_ATTR_VLAN_ID").map(String::as_str),
+        Some("102")
+    );
+}
+
+/// FLUSHDB (or a Redis restarted without persistence) leaves no checkpoint at
+/// all: without the recording syncd refuses; with it, it rebuilds from request 1.
+#[test]
+fn warm_start_with_its_recording_rebuilds_a_flushed_redis() {
+    let r = PrivateRedis::start()
+        .unwrap_or_else(|e| panic!("this test needs its own redis-server: {e}"));
+    let url = r.url(1);
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("asic");
+    let rec = tmp.path().join("sairedis.rec");
+    let rec_s = rec.to_str().unwrap();
+    let (_snap, mut client) =
+        three_creates_and_the_snapshot_after_one(&dir, &url, &["--record", rec_s]);
+    let mut con = redis::Client::open(url.as_str())
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    let _: () = redis::cmd("FLUSHDB").query(&mut con).unwrap();
+    let (Syncd(sd, _out), line) = start(&dir, &url, &["--warm"]);
+    assert!(!line.starts_with("syncd: ready"), "{line}");
+    let out = sd.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("no sairing checkpoint") && err.contains("request 3"),
+        "{err}"
+    );
+    let (sd, line) = start(&dir, &url, &["--warm", "--record", rec_s]);
+    assert_eq!(line.trim_end(), "syncd: ready, resuming after request 3");
+    create(&mut client, 4);
+    sigterm(sd);
+    assert_eq!(progress(&mut con).as_deref(), Some("4"));
+    assert_eq!(vlans(&mut con), expected_vlans(4));
+}
+
+/// A recording whose older files were rotated away cannot fill the gap: the
+/// refusal says which requests are missing.
+#[test]
+fn warm_start_refuses_when_the_recording_was_rotated_away() {
+    let r = PrivateRedis::start()
+        .unwrap_or_else(|e| panic!("this test needs its own redis-server: {e}"));
+    let url = r.url(1);
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("asic");
+    let rec = tmp.path().join("sairedis.rec");
+    let rec_s = rec.to_str().unwrap();
+    let rot = [
+        "--record",
+        rec_s,
+        "--record-max-bytes",
+        "1",
+        "--record-keep",
+        "1",
+    ];
+    let (snap, _client) = three_creates_and_the_snapshot_after_one(&dir, &url, &rot);
+    let mut con = redis::Client::open(url.as_str())
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    restore(&mut con, &snap);
+    let mut args = vec!["--warm"];
+    args.extend(rot);
+    let (Syncd(mut sd, _out), line) = start(&dir, &url, &args);
+    if line.starts_with("syncd: ready") {
+        sd.kill().unwrap();
+        sd.wait().unwrap();
+        panic!("syncd resumed without requests 2..: {line}");
+    }
+    let out = sd.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("starts after request 2"),
+        "{err}"
+    );
+    assert_eq!(snapshot(&mut con), snap);
+}
