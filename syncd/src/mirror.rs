@@ -3,17 +3,25 @@
 //!
 //! - The apply loop hands over `(seq, effects)` after each request and goes on.
 //! - The thread coalesces effects per key (the last one wins), and writes each
-//!   batch in one MULTI/EXEC: `DEL ASIC_STATE:<key>` then `HSET` of its
-//!   attributes (`NULL`/`NULL` for none), or just the DEL on remove, plus the
-//!   progress record `SAIRING_PROGRESS` {seq, ring_id} in the same transaction.
-//!   So Redis always holds exactly the state after request `seq`.
+//!   batch with one Lua script ([`COMMIT_SCRIPT`]): `DEL ASIC_STATE:<key>` then
+//!   `HSET` of its attributes (`NULL`/`NULL` for none), or just the DEL on
+//!   remove, plus the progress record `SAIRING_PROGRESS` {seq, ring_id}. The
+//!   script runs only if the progress record is still exactly what this mirror
+//!   last wrote. So Redis always holds exactly the state after request `seq`,
+//!   and a FLUSHDB, an outside write to the record, a restored snapshot or a
+//!   second syncd is noticed at the next commit, not later.
 //! - `durable()` is that `seq`: the apply loop frees ring space only up to it,
 //!   so a crash of syncd can always be recovered from Redis plus the ring.
-//! - If Redis goes away, the thread keeps the batch, retries, and when Redis is
-//!   back checks the progress record: if it is not exactly what it last wrote
-//!   (Redis restarted empty, or someone else wrote), it rewrites the whole state.
-//!   Meanwhile `durable()` stands still, which turns into backpressure on the
-//!   client once the ring is full: no state is lost.
+//! - When a commit finds the record changed, or Redis comes back after an
+//!   outage with anything but what the mirror last wrote, the thread rewrites
+//!   the whole state in one MULTI/EXEC ([`CLEAR_SCRIPT`], every object, the
+//!   record last): at every instant Redis holds either the old state with its
+//!   old record or the new state with the new one. An idle mirror checks the
+//!   record once a second, so a Redis that restarts while nothing happens is
+//!   repaired too.
+//! - If Redis goes away, the thread keeps the batch and retries. Meanwhile
+//!   `durable()` stands still, which turns into backpressure on the client once
+//!   the ring is full: no state is lost.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -129,17 +137,55 @@ pub fn load_state(
     Ok(out)
 }
 
-fn put(p: &mut redis::Pipeline, key: &str, attrs: &Option<Attrs>) {
+/// Commits one batch if, and only if, `KEYS[1]` (the progress record) still
+/// holds `{seq = ARGV[1], ring_id = ARGV[2]}`; otherwise fails with
+/// `SAIRING_STALE` and writes nothing. Then, for each object key `KEYS[i]`
+/// (i ≥ 2), the next ARGV is a count `n`: -1 removes the object, 0 writes
+/// `NULL`/`NULL`, n > 0 writes the n name/value pairs that follow. Last, the
+/// record becomes `{seq = ARGV[3], ring_id = ARGV[2]}`.
+pub const COMMIT_SCRIPT: &str = r#"
+local p = redis.call('HMGET', KEYS[1], 'seq', 'ring_id')
+if p[1] ~= ARGV[1] or p[2] ~= ARGV[2] then
+  return redis.error_reply('SAIRING_STALE progress is ' .. tostring(p[1]) .. ' of ' .. tostring(p[2]) .. ', expected ' .. ARGV[1])
+end
+local a = 4
+for i = 2, #KEYS do
+  local n = tonumber(ARGV[a])
+  a = a + 1
+  redis.call('DEL', KEYS[i])
+  if n == 0 then
+    redis.call('HSET', KEYS[i], 'NULL', 'NULL')
+  elseif n > 0 then
+    local last = a + 2 * n - 1
+    while a <= last do
+      local e = math.min(a + 199, last)
+      redis.call('HSET', KEYS[i], unpack(ARGV, a, e))
+      a = e + 1
+    end
+  end
+end
+redis.call('HSET', KEYS[1], 'seq', ARGV[3], 'ring_id', ARGV[2])
+return #KEYS - 1
+"#;
+
+/// Deletes every `ASIC_STATE:*` key and the progress record (`KEYS[1]`): the
+/// first step of a resync, inside the same MULTI/EXEC as the rewrite.
+pub const CLEAR_SCRIPT: &str = r#"
+local ks = redis.call('KEYS', 'ASIC_STATE:*')
+for i = 1, #ks, 1000 do
+  redis.call('UNLINK', unpack(ks, i, math.min(i + 999, #ks)))
+end
+redis.call('DEL', KEYS[1])
+return #ks
+"#;
+
+/// Queues the writing of one object that does not exist in Redis yet.
+fn put(p: &mut redis::Pipeline, key: &str, attrs: &Attrs) {
     let k = format!("{ASIC_STATE}{key}");
-    p.del(&k).ignore();
-    match attrs {
-        None => {}
-        Some(a) if a.is_empty() => {
-            p.hset(&k, "NULL", "NULL").ignore();
-        }
-        Some(a) => {
-            p.hset_multiple(&k, a).ignore();
-        }
+    if attrs.is_empty() {
+        p.hset(&k, "NULL", "NULL").ignore();
+    } else {
+        p.hset_multiple(&k, attrs).ignore();
     }
 }
 
@@ -159,6 +205,10 @@ pub struct MirrorStats {
     pub effects: u64,
     /// Full rewrites after Redis came back different.
     pub resyncs: u64,
+    /// Commits refused because the progress record was not what this mirror
+    /// last wrote (FLUSHDB, an outside write, a second syncd); each led to a
+    /// resync.
+    pub stale_commits: u64,
     /// Failed attempts (Redis away).
     pub failures: u64,
     /// The last error, if the last attempt failed.
@@ -444,47 +494,74 @@ impl Worker {
         if self.resync {
             return self.resync_all(&url);
         }
-        let mut p = redis::pipe();
-        p.atomic();
-        for (k, v) in &self.pending {
-            put(&mut p, k, v);
+        let mut cmd = redis::cmd("EVAL");
+        cmd.arg(COMMIT_SCRIPT)
+            .arg(1 + self.pending.len())
+            .arg(PROGRESS_KEY);
+        for k in self.pending.keys() {
+            cmd.arg(format!("{ASIC_STATE}{k}"));
         }
-        p.hset_multiple(PROGRESS_KEY, &self.progress_fields())
-            .ignore();
+        cmd.arg(self.written.to_string())
+            .arg(&self.ring_id)
+            .arg(self.pending_seq.to_string());
+        for v in self.pending.values() {
+            match v {
+                None => {
+                    cmd.arg(-1);
+                }
+                Some(a) => {
+                    cmd.arg(a.len());
+                    for (n, v) in a {
+                        cmd.arg(n).arg(v);
+                    }
+                }
+            }
+        }
         let conn = self.conn.as_mut().expect("connected above");
-        p.query::<()>(conn).map_err(rerr(&url))?;
+        match cmd.query::<u64>(conn) {
+            Ok(_) => {}
+            Err(e) if e.code() == Some("SAIRING_STALE") => {
+                // Someone else changed the record: what Redis holds is not
+                // what this mirror wrote. Rewrite it all (pending included).
+                tracing::warn!(
+                    "redis at {url} changed under the mirror ({}); rewriting the whole state",
+                    e.detail().unwrap_or_default()
+                );
+                if let Ok(mut s) = self.stats.lock() {
+                    s.stale_commits += 1;
+                }
+                self.resync = true;
+                return self.resync_all(&url);
+            }
+            Err(e) => return Err(rerr(&url)(e)),
+        }
         let keys = self.pending.len() as u64;
         self.fold_pending();
         self.committed(keys, false);
         Ok(())
     }
 
-    /// Rewrites Redis from the model (plus what is pending): every stale
-    /// ASIC_STATE key goes, every object is written, and the progress record last.
+    /// Rewrites Redis from the model (plus what is pending) in one MULTI/EXEC:
+    /// every ASIC_STATE key and the progress record go, every object is
+    /// written, and the progress record last. Redis runs a transaction without
+    /// interleaving, and a connection lost before EXEC discards it: at every
+    /// instant Redis holds the old state or the new one.
     fn resync_all(&mut self, url: &str) -> Result<(), MirrorError> {
         self.fold_pending();
-        let conn = self.conn.as_mut().expect("connected");
-        let _: () = conn.del(PROGRESS_KEY).map_err(rerr(url))?;
-        let existing: Vec<String> = conn
-            .scan_match::<_, String>(format!("{ASIC_STATE}*"))
-            .map_err(rerr(url))?
-            .collect();
-        for chunk in existing.chunks(1000) {
-            let _: () = conn.del(chunk).map_err(rerr(url))?;
+        let mut p = redis::pipe();
+        p.atomic();
+        p.cmd("EVAL")
+            .arg(CLEAR_SCRIPT)
+            .arg(1)
+            .arg(PROGRESS_KEY)
+            .ignore();
+        for (k, a) in &self.model {
+            put(&mut p, k, a);
         }
-        let objects: Vec<(&String, &Attrs)> = self.model.iter().collect();
-        for chunk in objects.chunks(1000) {
-            let mut p = redis::pipe();
-            for (k, a) in chunk {
-                put(&mut p, k, &Some((*a).clone()));
-            }
-            p.query::<()>(conn).map_err(rerr(url))?;
-        }
-        let progress = self.progress_fields();
+        p.hset_multiple(PROGRESS_KEY, &self.progress_fields())
+            .ignore();
         let conn = self.conn.as_mut().expect("connected");
-        let _: () = conn
-            .hset_multiple(PROGRESS_KEY, &progress)
-            .map_err(rerr(url))?;
+        p.query::<()>(conn).map_err(rerr(url))?;
         self.resync = false;
         let n = self.model.len() as u64;
         self.committed(n, true);
