@@ -8,7 +8,8 @@
 //!   [`Error::RoleHeld`] naming the holder's pid).
 //! - The producer [`reserve`](Producer::reserve)s a slice, fills it and
 //!   [`commit`](Reservation::commit)s; the consumer [`read`](Consumer::read)s
-//!   borrowed records (or a [`batch`](Consumer::read_batch)) and
+//!   records, copied into its private memory before anything looks at them
+//!   (or a [`batch`](Consumer::read_batch)), and
 //!   [`release`](Consumer::release)s them with one store.
 //! - Either side may die at any instruction and reattach: the producer continues
 //!   after the last committed record, the consumer at its last released one.

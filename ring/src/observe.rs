@@ -7,9 +7,9 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{Corruption, Error, Result, Role};
 use crate::file;
-use crate::layout::{StaticHeader, FLAG_CHECKSUM, RECORD_HEADER_LEN};
+use crate::layout::{StaticHeader, CRC_LEN, FLAG_CHECKSUM, RECORD_HEADER_LEN};
 use crate::mem::Mem;
-use crate::ring::{check_cursors, parse_at, Step};
+use crate::ring::{check_crc, check_cursors, copy_out, parse_at, Step};
 use crate::sync::Ordering::{Acquire, Relaxed};
 
 /// A read-only view of a ring file.
@@ -165,19 +165,19 @@ impl Observer {
                 }
                 Ok(Step::Record(h, size)) => {
                     let off = (pos & (self.mem.capacity() - 1)) as usize + RECORD_HEADER_LEN;
-                    let mut payload = vec![0u8; h.len as usize];
-                    // SAFETY: `parse_at` checked that the payload lies inside the
-                    // data area. The bytes may be changing (the record may be
-                    // released and reused meanwhile); the copy is judged below
-                    // and discarded if so.
-                    unsafe {
-                        std::ptr::copy_nonoverlapping(
-                            self.mem.data().add(off),
-                            payload.as_mut_ptr(),
-                            payload.len(),
-                        )
+                    let mut payload = Vec::new();
+                    // The bytes may be changing (the record may be released and
+                    // reused meanwhile); the copy is judged below and discarded
+                    // if so.
+                    let n = h.len as usize + if checksum { CRC_LEN } else { 0 };
+                    copy_out(&self.mem, off, n, &mut payload);
+                    let crc = if checksum {
+                        check_crc(h, &payload, pos)
+                    } else {
+                        Ok(())
                     };
-                    Ok(Observed {
+                    payload.truncate(h.len as usize);
+                    crc.map(|()| Observed {
                         pos,
                         seq: h.seq,
                         kind: h.kind,

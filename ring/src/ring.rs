@@ -175,21 +175,60 @@ pub(crate) fn parse_at(
     if pos + size > limit {
         return bad("record runs past the producer's tail");
     }
-    if checksum {
-        verify_crc(mem, off, h, pos)?;
-    }
     Ok(Step::Record(h, size))
 }
 
+/// [`parse_at`], and for a record of a ring with checksums, its CRC checked on
+/// a copy in `scratch` (for scans that do not deliver the record).
+pub(crate) fn parse_checked(
+    mem: &Mem,
+    pos: u64,
+    limit: u64,
+    checksum: bool,
+    scratch: &mut Vec<u8>,
+) -> Result<Step, Corruption> {
+    let step = parse_at(mem, pos, limit, checksum)?;
+    if let (true, Step::Record(h, _)) = (checksum, &step) {
+        let h = *h;
+        let off = (pos & (mem.capacity() - 1)) as usize + RECORD_HEADER_LEN;
+        scratch.clear();
+        copy_out(mem, off, h.len as usize + CRC_LEN, scratch);
+        check_crc(h, scratch, pos)?;
+    }
+    Ok(step)
+}
+
+/// Appends `len` bytes at data-area offset `off` to `dst`: the only way bytes
+/// leave the mapping on the read side. Everything is judged on the copy, which
+/// no other process can change; no reference to the mapping is ever formed.
+#[inline(always)]
+pub(crate) fn copy_out(mem: &Mem, off: usize, len: usize, dst: &mut Vec<u8>) {
+    let _access = mem.tracker().read(off, len);
+    let at = dst.len();
+    dst.reserve(len);
+    // SAFETY: callers pass a range that `parse_at` found inside the data area
+    // (`off + len <= capacity`), and `reserve` made room for `len` more bytes
+    // after `at` in `dst`, which is private. The source is read through a raw
+    // pointer only: another process may be changing those bytes (a hostile
+    // peer, or a producer reusing released space for an observer), and then
+    // the copy holds arbitrary bytes, which every reader validates afterwards.
+    unsafe {
+        std::ptr::copy_nonoverlapping(mem.data().add(off), dst.as_mut_ptr().add(at), len);
+        dst.set_len(at + len);
+    }
+}
+
+/// Checks a record's CRC-32C: over its header (as decoded) and its payload,
+/// against the trailer; `copied` is the payload and the trailer, copied out.
 #[cold]
-fn verify_crc(mem: &Mem, off: usize, h: RecordHeader, pos: u64) -> Result<(), Corruption> {
-    let n = RECORD_HEADER_LEN + h.len as usize;
-    let _access = mem.tracker().read(off, n + CRC_LEN);
-    // SAFETY: the caller checked that the record, trailer included, lies inside
-    // the data area.
-    let bytes = unsafe { std::slice::from_raw_parts(mem.data().add(off), n + CRC_LEN) };
-    let expected = crc32c::crc32c(&bytes[..n]);
-    let found = u32::from_le_bytes([bytes[n], bytes[n + 1], bytes[n + 2], bytes[n + 3]]);
+pub(crate) fn check_crc(h: RecordHeader, copied: &[u8], pos: u64) -> Result<(), Corruption> {
+    let n = h.len as usize;
+    let mut head = [0u8; RECORD_HEADER_LEN];
+    head[..8].copy_from_slice(&h.word0().to_le_bytes());
+    head[8..].copy_from_slice(&h.seq.to_le_bytes());
+    let expected = crc32c::crc32c_append(crc32c::crc32c(&head), &copied[..n]);
+    let t = &copied[n..n + CRC_LEN];
+    let found = u32::from_le_bytes([t[0], t[1], t[2], t[3]]);
     if found != expected {
         return Err(Corruption::RecordChecksum {
             pos,
@@ -275,18 +314,22 @@ pub struct Consumer {
     mask: u64,
     /// `record_size(len) == (len + extra) & !7`.
     extra: u64,
-    /// `(flags << 16 | 1)` of a valid record without a checksum: `tag -
-    /// tag_base < 0xFFFE` accepts exactly the user kinds 1..=0xFFFE with no flags.
-    /// For a ring with checksums it is a value no tag passes, which sends every
-    /// record to the slow path that verifies them.
-    tag_base: u32,
+    /// The fast path takes a record when `tag - 1 < fast_kinds` (`tag` is
+    /// `flags << 16 | kind`): 0xFFFE accepts exactly the user kinds 1..=0xFFFE
+    /// with no flags. For a ring with checksums it is 0, which no tag passes:
+    /// every record goes to the slow path, and its CRC is checked.
+    fast_kinds: u32,
     head: u64,
     head_seq: u64,
     read_pos: u64,
     read_seq: u64,
     tail_cache: u64,
     checksum: bool,
+    /// Private memory the last record read was copied into.
+    buf: Vec<u8>,
     batch: Vec<Desc>,
+    /// Private memory a batch's records are copied into.
+    batch_data: Vec<u8>,
     epoch: u64,
     /// The producer's last sleep word this consumer rang for.
     rung: u64,
@@ -296,6 +339,10 @@ pub struct Consumer {
 
 #[derive(Clone, Copy)]
 struct Desc {
+    /// Its byte position.
+    pos: u64,
+    /// Where its payload starts: in the data area, then (in a batch) in the
+    /// batch's private copy.
     off: usize,
     len: u32,
     kind: u16,
@@ -312,12 +359,13 @@ pub struct Mark {
     pub seq: u64,
 }
 
-/// A record borrowed from the ring.
+/// A record read from the ring: its payload was copied into the consumer's
+/// private memory (reused, not allocated per record) before anything looked at
+/// it, so a peer that rewrites the ring afterwards cannot change it.
 pub struct Record<'a> {
     seq: u64,
     kind: u16,
     payload: &'a [u8],
-    _access: Access,
 }
 
 impl<'a> Record<'a> {
@@ -331,7 +379,7 @@ impl<'a> Record<'a> {
     pub fn kind(&self) -> u16 {
         self.kind
     }
-    /// Its payload, borrowed from the ring's memory.
+    /// Its payload: a private copy, valid until the next read.
     #[inline]
     pub fn payload(&self) -> &'a [u8] {
         self.payload
@@ -375,8 +423,9 @@ impl Producer {
         let mut next_seq = ctl.consumer.head_seq.load(Relaxed);
         let mut pos = head;
         let mut last: Option<u64> = None;
+        let mut scratch = Vec::new();
         while pos < tail {
-            match parse_at(&mem, pos, tail, checksum).map_err(bad)? {
+            match parse_checked(&mem, pos, tail, checksum, &mut scratch).map_err(bad)? {
                 Step::Skip(to) => pos = to,
                 Step::Record(h, size) => {
                     if let Some(prev) = last {
@@ -874,8 +923,9 @@ impl Consumer {
         // its two stores). With nothing there, `head_seq` is exact.
         let mut seq = ctl.consumer.head_seq.load(Relaxed);
         let mut pos = head;
+        let mut buf = Vec::new();
         while pos < tail {
-            match parse_at(&mem, pos, tail, checksum).map_err(bad)? {
+            match parse_checked(&mem, pos, tail, checksum, &mut buf).map_err(bad)? {
                 Step::Skip(to) => pos = to,
                 Step::Record(h, _) => {
                     seq = h.seq;
@@ -888,14 +938,16 @@ impl Consumer {
         Ok(Consumer {
             mask: cap - 1,
             extra: extra(checksum),
-            tag_base: if checksum { 0x8000_0000 } else { 1 },
+            fast_kinds: if checksum { 0 } else { 0xFFFE },
             head,
             head_seq: seq,
             read_pos: head,
             read_seq: seq,
             tail_cache: tail,
             checksum,
+            buf,
             batch: Vec::new(),
+            batch_data: Vec::new(),
             epoch,
             rung: 0,
             ring_id,
@@ -966,28 +1018,50 @@ impl Consumer {
     /// nothing new. Never waits.
     #[inline]
     pub fn read(&mut self) -> Result<Option<Record<'_>>, Error> {
-        match self.next_desc()? {
-            None => Ok(None),
-            Some(d) => {
-                let access = self.mem.tracker().read(d.off, d.len as usize);
-                Ok(Some(self.record(d, access)))
-            }
+        let Some(d) = self.next_desc()? else {
+            return Ok(None);
+        };
+        self.buf.clear();
+        if self.checksum {
+            let mut buf = std::mem::take(&mut self.buf);
+            let copied = self.copy_record(d, &mut buf);
+            self.buf = buf;
+            copied?;
+        } else {
+            copy_out(&self.mem, d.off, d.len as usize, &mut self.buf);
         }
-    }
-
-    #[inline(always)]
-    fn record(&self, d: Desc, access: Access) -> Record<'_> {
-        Record {
+        Ok(Some(Record {
             seq: d.seq,
             kind: d.kind,
-            // SAFETY: `parse_at` checked that the payload lies inside the data
-            // area and below the tail loaded with Acquire; the producer does not
-            // write there until `head` passes it, which needs `&mut self`.
-            payload: unsafe {
-                std::slice::from_raw_parts(self.mem.data().add(d.off), d.len as usize)
-            },
-            _access: access,
+            payload: &self.buf,
+        }))
+    }
+
+    /// Appends the payload of the record `d` (just read) to `dst`; in a ring
+    /// with checksums, the trailer too, checked on the copy and removed. A bad
+    /// checksum unreads the record: reading again gives the same error.
+    #[inline(always)]
+    fn copy_record(&mut self, d: Desc, dst: &mut Vec<u8>) -> Result<(), Error> {
+        let at = dst.len();
+        if !self.checksum {
+            copy_out(&self.mem, d.off, d.len as usize, dst);
+            return Ok(());
         }
+        copy_out(&self.mem, d.off, d.len as usize + CRC_LEN, dst);
+        let h = RecordHeader {
+            len: d.len,
+            kind: d.kind,
+            flags: REC_FLAG_CRC,
+            seq: d.seq,
+        };
+        if let Err(p) = check_crc(h, &dst[at..], d.pos) {
+            dst.truncate(at);
+            self.read_pos = d.pos;
+            self.read_seq = d.seq;
+            return Err(self.corrupt(p));
+        }
+        dst.truncate(at + d.len as usize);
+        Ok(())
     }
 
     #[inline(always)]
@@ -1013,7 +1087,7 @@ impl Consumer {
             drop(access);
             let tag = (w0 >> 32) as u32;
             let size = ((w0 as u32) as u64 + self.extra) & !(RECORD_ALIGN as u64 - 1);
-            if tag.wrapping_sub(self.tag_base) < 0xFFFE
+            if tag.wrapping_sub(1) < self.fast_kinds
                 && size <= to_end.min(self.tail_cache - pos)
                 && seq == self.read_seq
             {
@@ -1021,6 +1095,7 @@ impl Consumer {
                 self.read_seq += 1;
                 self.prefetch_published(pos + size);
                 return Ok(Some(Desc {
+                    pos,
                     off: off + RECORD_HEADER_LEN,
                     len: w0 as u32,
                     kind: tag as u16,
@@ -1084,10 +1159,12 @@ impl Consumer {
                             expected: self.read_seq,
                         }));
                     }
-                    let off = (self.read_pos & self.mask) as usize + RECORD_HEADER_LEN;
+                    let pos = self.read_pos;
+                    let off = (pos & self.mask) as usize + RECORD_HEADER_LEN;
                     self.read_pos += size;
                     self.read_seq += 1;
                     return Ok(Some(Desc {
+                        pos,
                         off,
                         len: h.len,
                         kind: h.kind,
@@ -1108,34 +1185,43 @@ impl Consumer {
     }
 
     /// Reads up to `max` records at once (reloading the producer's cursor at most
-    /// once), to be used together and released together.
+    /// once), copied into private memory, to be used together and released
+    /// together. A corrupt record ends the batch before it; the error comes
+    /// with the next read, or now if the batch would be empty.
     pub fn read_batch(&mut self, max: usize) -> Result<Batch<'_>, Error> {
         let mut descs = std::mem::take(&mut self.batch);
+        let mut data = std::mem::take(&mut self.batch_data);
         descs.clear();
-        let mut access = Access::default();
-        let result = (|| {
-            while descs.len() < max {
-                if self.read_pos == self.tail_cache && !descs.is_empty() {
+        data.clear();
+        let mut failed = None;
+        while descs.len() < max {
+            if self.read_pos == self.tail_cache && !descs.is_empty() {
+                break;
+            }
+            let d = match self.next_desc() {
+                Ok(Some(d)) => d,
+                Ok(None) => break,
+                Err(e) => {
+                    failed = Some(e);
                     break;
                 }
-                match self.next_desc()? {
-                    Some(d) => {
-                        access.join(self.mem.tracker().read(d.off, d.len as usize));
-                        descs.push(d);
-                    }
-                    None => break,
-                }
+            };
+            let start = data.len();
+            if let Err(e) = self.copy_record(d, &mut data) {
+                failed = Some(e);
+                break;
             }
-            Ok(())
-        })();
-        if let Err(e) = result {
+            descs.push(Desc { off: start, ..d });
+        }
+        if let (Some(e), true) = (failed, descs.is_empty()) {
             self.batch = descs;
+            self.batch_data = data;
             return Err(e);
         }
         Ok(Batch {
             c: self,
             descs,
-            _access: access,
+            data,
         })
     }
 
@@ -1262,12 +1348,12 @@ impl Consumer {
     }
 }
 
-/// Records read together; they stay borrowed until the batch is dropped or
-/// released.
+/// Records read together, copied into private memory; they are released
+/// together.
 pub struct Batch<'a> {
     c: &'a mut Consumer,
     descs: Vec<Desc>,
-    _access: Access,
+    data: Vec<u8>,
 }
 
 impl Batch<'_> {
@@ -1283,15 +1369,15 @@ impl Batch<'_> {
 
     /// The records, in order.
     pub fn iter(&self) -> impl Iterator<Item = Record<'_>> + '_ {
-        self.descs
-            .iter()
-            .map(|d| self.c.record(*d, Access::default()))
+        self.descs.iter().map(|d| Record {
+            seq: d.seq,
+            kind: d.kind,
+            payload: &self.data[d.off..d.off + d.len as usize],
+        })
     }
 
     /// Releases the whole batch (and anything read before it) with one store.
-    pub fn release(mut self) {
-        // The read guards end before the release publishes the space.
-        drop(std::mem::take(&mut self._access));
+    pub fn release(self) {
         self.c.release();
     }
 }
@@ -1299,6 +1385,7 @@ impl Batch<'_> {
 impl Drop for Batch<'_> {
     fn drop(&mut self) {
         self.c.batch = std::mem::take(&mut self.descs);
+        self.c.batch_data = std::mem::take(&mut self.data);
     }
 }
 

@@ -521,3 +521,61 @@ fn created_with_private_modes() {
     // No temporary file is left behind.
     assert_eq!(std::fs::read_dir(d.path()).unwrap().count(), 2);
 }
+
+/// A record read stays what it was when read, whatever another process writes
+/// into the ring afterwards: the consumer hands out a private copy, never a
+/// reference into the mapping. (Found: the payload was a `&[u8]` over the
+/// mapping, and a rewrite through a second mapping changed bytes that had been
+/// validated, which left a `&str` holding invalid UTF-8.)
+#[test]
+fn a_record_read_is_not_changed_by_a_later_rewrite() {
+    let d = tempfile::tempdir().unwrap();
+    let p = fresh(&d, "rewrite");
+    let mut prod = open_p(&p).unwrap();
+    for i in 0..4u8 {
+        prod.push(1, &[b'a' + i; 24]).unwrap();
+    }
+    let first = HEADER_LEN as u64 + RECORD_HEADER_LEN as u64;
+    let second = first + sairing_ring::layout::record_size(24, false) as u64;
+    let mut c = open_c(&p).unwrap();
+    {
+        let r = c.read().unwrap().unwrap();
+        poke(&p, first, &[0xFF; 24]);
+        assert_eq!(
+            peek(&p, first, 24),
+            vec![0xFF; 24],
+            "the rewrite reached the file"
+        );
+        assert_eq!(r.payload(), &[b'a'; 24]);
+    }
+    let b = c.read_batch(8).unwrap();
+    poke(&p, second, &[0xFE; 24]);
+    let got: Vec<Vec<u8>> = b.iter().map(|r| r.payload().to_vec()).collect();
+    assert_eq!(got, vec![vec![b'b'; 24], vec![b'c'; 24], vec![b'd'; 24]]);
+    b.release();
+}
+
+/// In a ring with checksums every record is checked, whatever its flags say.
+/// (Found: the fast path's tag filter let flags 0x8000 through, and a record
+/// with a bad checksum was delivered.)
+#[test]
+fn checksummed_ring_checks_records_with_odd_flags() {
+    let d = tempfile::tempdir().unwrap();
+    let p = fresh_with(&d, "flags", true);
+    let mut prod = open_p(&p).unwrap();
+    for i in 0..3u8 {
+        prod.push(7, &[i; 40]).unwrap();
+    }
+    drop(prod);
+    let second = HEADER_LEN as u64 + sairing_ring::layout::record_size(40, true) as u64;
+    // Flags 0x8000 in the header word, and a payload that the trailer does not cover.
+    poke(&p, second + 6, &0x8000u16.to_le_bytes());
+    poke(&p, second + RECORD_HEADER_LEN as u64, &[0xAB; 40]);
+    let mut c = open_c(&p).unwrap();
+    assert_eq!(c.read().unwrap().unwrap().payload(), &[0u8; 40]);
+    match c.read() {
+        Ok(Some(r)) => panic!("delivered record {} ({:?})", r.seq(), r.payload()),
+        Ok(None) => panic!("the record vanished"),
+        Err(e) => assert!(matches!(e, Error::Corrupt { .. }), "{e}"),
+    }
+}

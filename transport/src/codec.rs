@@ -13,7 +13,8 @@
 //! ```
 //!
 //! Decoding validates every length, string and count before returning anything,
-//! and borrows the strings from the record without copying. A malformed record
+//! and borrows the strings from the record, which the ring has already copied
+//! out of shared memory (a string checked as UTF-8 stays so). A malformed record
 //! is a [`DecodeError`] that says what and where, never a panic.
 
 use zerocopy::byteorder::little_endian::{U16, U32, U64};

@@ -1,5 +1,5 @@
-//! The syncd side of a channel: takes requests (borrowed from the ring, without
-//! copying), answers them, and publishes notifications.
+//! The syncd side of a channel: takes requests (decoded from the ring's private
+//! copy of each record), answers them, and publishes notifications.
 
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::os::unix::net::UnixListener;
@@ -118,7 +118,7 @@ pub struct Server {
 
 /// A request taken from the ring, with the means to answer it.
 pub struct Incoming<'a> {
-    /// The request, borrowed from the ring.
+    /// The request, borrowing from the private copy of its record.
     pub request: Request<'a>,
     /// Its ring record's sequence number.
     pub record_seq: u64,
