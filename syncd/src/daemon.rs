@@ -68,11 +68,14 @@ pub fn run(cfg: &Config, stop: Arc<AtomicBool>) -> anyhow::Result<Summary> {
             .with_context(|| format!("creating channel {}", cfg.channel.display()))?;
         }
     }
-    let wait = if cfg.busy {
+    let mut wait = if cfg.busy {
         WaitPolicy::busy_poll()
     } else {
         WaitPolicy::default()
     };
+    // How long one wait for room in a full response ring lasts before the loop
+    // looks at the stop flag again.
+    wait.timeout = Duration::from_secs(1);
     let mut server = Server::open(
         &cfg.channel,
         &ServerOptions {
@@ -143,8 +146,15 @@ pub fn run(cfg: &Config, stop: Arc<AtomicBool>) -> anyhow::Result<Summary> {
                     sum.skipped += 1;
                 } else {
                     effects.clear();
-                    let out = switch.apply(&req.request, &mut effects);
-                    req.respond(out.status, &out.attrs, &out.statuses)?;
+                    let mut out = switch.apply(&req.request, &mut effects);
+                    if !answer(&mut req, &mut out, &stop)? {
+                        // Stopping while orchagent does not read: the request
+                        // stays unreleased and undurable, and is applied again
+                        // (to the state from Redis) at the next warm start.
+                        bail!(
+                            "stopping with request {seq} applied but not answered: the response ring is full (is orchagent reading?); a --warm start applies it again"
+                        );
+                    }
                     let is_port = req.request.key.starts_with("SAI_OBJECT_TYPE_PORT:");
                     if req.request.op == Op::Set && out.status == SUCCESS && is_port {
                         for (n, v) in req.request.attrs.clone() {
@@ -193,7 +203,12 @@ pub fn run(cfg: &Config, stop: Arc<AtomicBool>) -> anyhow::Result<Summary> {
             marks.push_back((sum.last_seq, server.mark()));
         }
         for (name, payload) in &port_events {
-            server.notify(name, payload)?;
+            while let Err(e) = server.notify(name, payload) {
+                if !matches!(e, TError::Full { .. }) || stop.load(Ordering::Relaxed) {
+                    return Err(e.into());
+                }
+                tracing::warn!("response ring full (orchagent not reading?): waiting to notify");
+            }
         }
         // Free the ring up to what the mirror has made durable.
         let durable = mirror.as_ref().map_or(sum.last_seq, |m| m.durable());
@@ -236,6 +251,41 @@ pub fn run(cfg: &Config, stop: Arc<AtomicBool>) -> anyhow::Result<Summary> {
     }
     mirror.take();
     Ok(sum)
+}
+
+/// Answers `req` with `out`. An answer too large for the response ring becomes
+/// `SAI_STATUS_BUFFER_OVERFLOW` (and `out` says so, for the recording); a full
+/// response ring (orchagent not reading) is waited out, not an exit. Returns
+/// `false` if `stop` was set while waiting.
+fn answer(
+    req: &mut sairing_transport::Incoming<'_>,
+    out: &mut crate::vs::Outcome,
+    stop: &AtomicBool,
+) -> anyhow::Result<bool> {
+    loop {
+        match req.respond(out.status, &out.attrs, &out.statuses) {
+            Ok(()) => return Ok(true),
+            Err(TError::TooLarge { len, max, .. }) => {
+                tracing::warn!(
+                    seq = req.record_seq,
+                    len,
+                    max,
+                    "answer too large for the response ring: answering {}",
+                    crate::vs::BUFFER_OVERFLOW
+                );
+                out.status = crate::vs::BUFFER_OVERFLOW;
+                out.attrs.clear();
+                out.statuses.clear();
+            }
+            Err(TError::Full { .. }) => {
+                if stop.load(Ordering::Relaxed) {
+                    return Ok(false);
+                }
+                tracing::warn!("response ring full (orchagent not reading?): waiting to answer");
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
 }
 
 /// The state a warm start resumes from: Redis's checkpoint when it reaches

@@ -27,6 +27,8 @@ pub const NOT_FOUND: &str = "SAI_STATUS_ITEM_NOT_FOUND";
 pub const ALREADY_EXISTS: &str = "SAI_STATUS_ITEM_ALREADY_EXISTS";
 /// `SAI_STATUS_INVALID_PARAMETER`
 pub const INVALID_PARAMETER: &str = "SAI_STATUS_INVALID_PARAMETER";
+/// A get's answer too large to send (it would not fit in the response ring).
+pub const BUFFER_OVERFLOW: &str = "SAI_STATUS_BUFFER_OVERFLOW";
 
 /// The SAI object types this switch knows (SAI 1.x `sai_object_type_t` names).
 pub const OBJECT_TYPES: &[&str] = &[

@@ -304,13 +304,13 @@ impl Server {
         self.unreleased += 1;
         let record_seq = rec.seq();
         if rec.kind() != KIND_REQUEST {
-            return Err(Error::Channel {
-                path: self.out.paths.request.clone(),
-                what: format!(
-                    "record {record_seq} has kind {}, expected a request",
-                    rec.kind()
-                ),
-            });
+            // Taken off the ring like an undecodable record: the caller skips
+            // and counts it, and a restart does not meet it again.
+            return Err(Error::Decode(codec::DecodeError {
+                record_seq,
+                what: "a record of another kind than a request",
+                offset: 0,
+            }));
         }
         let payload = rec.payload();
         let request = codec::decode_request(payload, record_seq)?;
