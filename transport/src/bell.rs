@@ -35,7 +35,34 @@ impl AsFd for Bell {
     }
 }
 
-/// Rings an eventfd (ours or a peer's).
+/// Takes a doorbell received from a peer: it must be an eventfd, and it is set
+/// non-blocking here (whatever the peer set), so that ringing it can never
+/// block this process, not even on a counter the peer filled to 2^64 - 2.
+/// `Err` says why it was refused.
+pub fn adopt(fd: OwnedFd) -> Result<OwnedFd, String> {
+    let link = std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd()))
+        .map_err(|e| format!("cannot tell what the doorbell is: {e}"))?;
+    if link.as_os_str() != "anon_inode:[eventfd]" {
+        return Err(format!(
+            "the doorbell is not an eventfd but {}",
+            link.display()
+        ));
+    }
+    // SAFETY: fcntl on a descriptor we own; F_GETFL/F_SETFL take and return ints.
+    let ok = unsafe {
+        let fl = libc::fcntl(fd.as_raw_fd(), libc::F_GETFL);
+        fl >= 0 && libc::fcntl(fd.as_raw_fd(), libc::F_SETFL, fl | libc::O_NONBLOCK) == 0
+    };
+    if !ok {
+        return Err(format!(
+            "cannot make the doorbell non-blocking: {}",
+            io::Error::last_os_error()
+        ));
+    }
+    Ok(fd)
+}
+
+/// Rings an eventfd (ours or a peer's, adopted with [`adopt`]).
 pub fn ring(fd: BorrowedFd<'_>) {
     let one: u64 = 1;
     // SAFETY: writes 8 bytes from a live u64 to a descriptor we hold. A full

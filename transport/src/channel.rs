@@ -331,6 +331,7 @@ pub fn connect_finish(paths: &Paths, hs: PendingHandshake, wait: Duration) -> Re
         )));
     }
     let bell = fd.ok_or_else(|| hs_err("the server sent no doorbell".into()))?;
+    let bell = crate::bell::adopt(bell).map_err(hs_err)?;
     let cred = socket::getsockopt(&stream, socket::sockopt::PeerCredentials)
         .map_err(|e| hs_err(format!("SO_PEERCRED: {e}")))?;
     stream
@@ -450,6 +451,10 @@ pub fn accept(
     }
     let Some(peer_bell) = fd else {
         return fail("the client sent no doorbell".into());
+    };
+    let peer_bell = match crate::bell::adopt(peer_bell) {
+        Ok(b) => b,
+        Err(why) => return fail(why),
     };
     if let Err(e) = send_with_fd(&stream, WELCOME, bell) {
         return fail(format!("send welcome: {e}"));

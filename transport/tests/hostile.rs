@@ -61,3 +61,111 @@ fn a_decoded_request_is_not_changed_by_a_later_rewrite() {
     done_tx.send(()).unwrap();
     client.join().unwrap();
 }
+
+/// Connects to the channel's socket as a client would and offers `fd` as its
+/// doorbell; returns the connection (kept open by the caller).
+fn hello_with(dir: &Path, fd: std::os::fd::BorrowedFd<'_>) -> std::os::unix::net::UnixStream {
+    use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags};
+    use std::os::fd::AsRawFd;
+    let s = std::os::unix::net::UnixStream::connect(channel::Paths::new(dir).socket).unwrap();
+    let fds = [fd.as_raw_fd()];
+    sendmsg::<()>(
+        s.as_raw_fd(),
+        &[std::io::IoSlice::new(b"SAIRING-HELLO-1\0")],
+        &[ControlMessage::ScmRights(&fds)],
+        MsgFlags::empty(),
+        None,
+    )
+    .unwrap();
+    s
+}
+
+/// Runs `f` on another thread and fails the test if it has not returned within
+/// `limit` (the thread is left behind: the test is failing anyway).
+fn within<T: Send + 'static>(
+    limit: Duration,
+    what: &str,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> T {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(f());
+    });
+    rx.recv_timeout(limit)
+        .unwrap_or_else(|_| panic!("{what} did not return within {limit:?}"))
+}
+
+fn server_and_dir() -> (tempfile::TempDir, std::path::PathBuf, Server) {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("ch");
+    channel::create(
+        &dir,
+        &channel::ChannelOptions {
+            capacity: 1 << 16,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let server = Server::open(&dir, &ServerOptions::default()).unwrap();
+    (tmp, dir, server)
+}
+
+/// A doorbell that is not an eventfd (here a pipe) is refused, and the server
+/// goes on serving a real client.
+#[test]
+fn a_doorbell_that_is_not_an_eventfd_is_refused() {
+    let (_tmp, dir, mut server) = server_and_dir();
+    let (r, _w) = nix::unistd::pipe().unwrap();
+    let _conn = hello_with(&dir, std::os::fd::AsFd::as_fd(&r));
+    let (server, stats) = within(Duration::from_secs(20), "the server's recv", move || {
+        let got = server
+            .recv(Some(Duration::from_millis(100)))
+            .unwrap()
+            .is_some();
+        assert!(!got);
+        let stats = server.connection_stats();
+        (server, stats)
+    });
+    assert_eq!((stats.admitted, stats.failed), (0, 1), "{stats:?}");
+    let mut server = server;
+    let d2 = dir.clone();
+    let client = std::thread::spawn(move || {
+        let mut c = Client::open(&d2, &ClientOptions::default()).unwrap();
+        c.send(Op::Notify, "INIT_VIEW", &Body::Attrs::<&str>(&[]))
+            .unwrap();
+        c
+    });
+    let req = server
+        .recv(Some(T))
+        .unwrap()
+        .expect("a request from the real client");
+    assert_eq!(req.request.key, "INIT_VIEW");
+    drop(client.join().unwrap());
+}
+
+/// A blocking eventfd whose counter is one short of its maximum: ringing it
+/// would block forever. The server makes it non-blocking before it ever rings.
+/// (Found: the server blocked at accept, ringing the new client.)
+#[test]
+fn a_blocking_doorbell_with_a_full_counter_does_not_block_the_server() {
+    let (_tmp, dir, server) = server_and_dir();
+    // SAFETY: eventfd has no memory preconditions; the result is checked.
+    let raw = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC) };
+    assert!(raw >= 0);
+    // SAFETY: `raw` is a new descriptor that nothing else owns.
+    let fd = unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(raw) };
+    let full: u64 = u64::MAX - 1;
+    let n = nix::unistd::write(&fd, &full.to_ne_bytes()).unwrap();
+    assert_eq!(n, 8);
+    let _conn = hello_with(&dir, std::os::fd::AsFd::as_fd(&fd));
+    let stats = within(Duration::from_secs(20), "the server's recv", move || {
+        let mut server = server;
+        let got = server
+            .recv(Some(Duration::from_millis(100)))
+            .unwrap()
+            .is_some();
+        assert!(!got);
+        server.connection_stats()
+    });
+    assert_eq!(stats.admitted, 1, "{stats:?}");
+}
