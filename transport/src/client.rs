@@ -6,7 +6,7 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use sairing_ring::{Consumer, OpenOptions, Producer};
+use sairing_ring::{Consumer, Mark, OpenOptions, Producer};
 
 use crate::bell::Bell;
 use crate::channel::{self, Paths};
@@ -105,7 +105,11 @@ pub struct Client {
     awaiting: Option<u64>,
     completed: VecDeque<Response>,
     failures: Vec<Response>,
-    notifications: VecDeque<Notification>,
+    /// Notifications read but not yet taken, each with the ring position just
+    /// before it: the ring is released only up to the first of them (within
+    /// half the ring, see `release_taken`), so a client that dies before taking
+    /// them leaves them to the next one.
+    notifications: VecDeque<(Notification, Mark)>,
     on_notification: Option<Box<dyn FnMut(Notification) + Send>>,
 }
 
@@ -204,7 +208,9 @@ impl Client {
 
     /// Notifications received so far (when no callback is set).
     pub fn take_notifications(&mut self) -> Vec<Notification> {
-        self.notifications.drain(..).collect()
+        let out = self.notifications.drain(..).map(|(n, _)| n).collect();
+        self.release_taken();
+        out
     }
 
     /// Failed responses to async calls received so far.
@@ -270,6 +276,7 @@ impl Client {
     pub fn pump(&mut self) -> Result<usize> {
         let mut n = 0;
         let result = loop {
+            let before = self.rx.mark();
             let rec = match self.rx.read() {
                 Ok(Some(rec)) => rec,
                 Ok(None) => break Ok(()),
@@ -326,7 +333,7 @@ impl Client {
                     };
                     match &mut self.on_notification {
                         Some(f) => f(note),
-                        None => self.notifications.push_back(note),
+                        None => self.notifications.push_back((note, before)),
                     }
                 }
                 other => {
@@ -340,13 +347,27 @@ impl Client {
             }
         };
         // A bad record is skipped (released) after being reported.
-        self.rx.release();
+        self.release_taken();
+        result.map(|()| n)
+    }
+
+    /// Releases what has been read, up to the first notification not yet taken,
+    /// and wakes the server if it waits for room. Untaken notifications hold at
+    /// most half the response ring: past that everything read is released (a
+    /// client that never takes its notifications must not stall the server),
+    /// and those queued lose their protection against this client's death.
+    fn release_taken(&mut self) {
+        match self.notifications.front() {
+            Some((_, before)) if self.rx.pending_bytes() <= self.rx.capacity() / 2 => {
+                self.rx.release_to(*before);
+            }
+            _ => self.rx.release(),
+        }
         if self.rx.take_producer_wakeup() {
             if let Some(p) = &self.link.peer {
                 p.ring();
             }
         }
-        result.map(|()| n)
     }
 
     /// Waits until something arrives on the response ring (or `timeout`).
@@ -448,7 +469,8 @@ impl Client {
         let policy = self.link.policy;
         let mut wait = Wait::new(&policy, Some(timeout));
         loop {
-            if let Some(n) = self.notifications.pop_front() {
+            if let Some((n, _)) = self.notifications.pop_front() {
+                self.release_taken();
                 return Ok(Some(n));
             }
             if self.pump()? > 0 {
