@@ -196,6 +196,27 @@ pub fn run(cfg: &Config, stop: Arc<AtomicBool>) -> anyhow::Result<Summary> {
             Err(TError::Decode(e)) => {
                 tracing::warn!("skipping a malformed request: {e}");
                 sum.malformed += 1;
+                let seq = e.record_seq;
+                if seq > skip_until {
+                    // It moves the checkpoint like any request (with no
+                    // effects), so Redis's position keeps up with the ring's
+                    // and a warm start finds the two in step; the recording
+                    // notes it with its marker.
+                    match (&recorder, mirror.as_mut()) {
+                        (Some(r), _) => r.submit(crate::recorder::Entry {
+                            seq,
+                            request: Vec::new(),
+                            status: "",
+                            attrs: Vec::new(),
+                            statuses: Vec::new(),
+                            notifications: Vec::new(),
+                            effects: Vec::new(),
+                        }),
+                        (None, Some(m)) => m.submit(seq, Vec::new()),
+                        (None, None) => {}
+                    }
+                }
+                sum.last_seq = seq;
             }
             Err(e) => return Err(e.into()),
         }
@@ -308,6 +329,11 @@ fn warm_state(
         Some(p) => Some(p.seq),
         None => None,
     };
+    if base.is_none() && released == 0 {
+        // Nothing was ever released: the ring holds every request, and the
+        // state before the first is empty.
+        return Ok((Switch::new(), 0, true));
+    }
     if let Some(seq) = base.filter(|s| *s >= released) {
         let objects = mirror::load_state(&mut c, url)?;
         tracing::info!(

@@ -144,6 +144,10 @@ pub fn load_state(
 /// `NULL`/`NULL`, n > 0 writes the n name/value pairs that follow. Last, the
 /// record becomes `{seq = ARGV[3], ring_id = ARGV[2]}`.
 pub const COMMIT_SCRIPT: &str = r#"
+local t = redis.call('TYPE', KEYS[1])
+if t.ok ~= 'hash' then
+  return redis.error_reply('SAIRING_STALE progress is a ' .. t.ok .. ', expected ' .. ARGV[1])
+end
 local p = redis.call('HMGET', KEYS[1], 'seq', 'ring_id')
 if p[1] ~= ARGV[1] or p[2] ~= ARGV[2] then
   return redis.error_reply('SAIRING_STALE progress is ' .. tostring(p[1]) .. ' of ' .. tostring(p[2]) .. ', expected ' .. ARGV[1])
@@ -336,6 +340,10 @@ struct Worker {
     pending_seq: u64,
     written: u64,
     resync: bool,
+    /// Whether Redis holds this mirror's state (written by it, or the warm
+    /// start's checkpoint of this ring): from then on it never overwrites
+    /// another ring's.
+    owned: bool,
     batch_max: usize,
     conn: Option<redis::Connection>,
     durable: Arc<AtomicU64>,
@@ -358,6 +366,7 @@ impl Worker {
             pending_seq: cfg.durable,
             written: cfg.durable,
             resync: cfg.resync_first,
+            owned: !cfg.resync_first,
             batch_max: cfg.batch_max.max(1),
             conn: None,
             durable,
@@ -436,7 +445,7 @@ impl Worker {
         };
         match seen {
             Ok(p) if p == Some(expect) => {}
-            Ok(_) => self.resync = true,
+            Ok(_) | Err(MirrorError::Bad { .. }) => self.resync = true,
             Err(e) => self.lost(e),
         }
     }
@@ -476,8 +485,11 @@ impl Worker {
                 seq: self.written,
                 ring_id: self.ring_id.clone(),
             };
-            if read_progress(&mut c, &self.url)? != Some(expect) {
-                self.resync = true;
+            match read_progress(&mut c, &self.url) {
+                Ok(p) if p == Some(expect) => {}
+                // Anything else, a record that is not ours in shape included.
+                Ok(_) | Err(MirrorError::Bad { .. }) => self.resync = true,
+                Err(e) => return Err(e),
             }
             self.conn = Some(c);
             self.connected.store(true, Ordering::Relaxed);
@@ -547,6 +559,24 @@ impl Worker {
     /// interleaving, and a connection lost before EXEC discards it: at every
     /// instant Redis holds the old state or the new one.
     fn resync_all(&mut self, url: &str) -> Result<(), MirrorError> {
+        if self.owned {
+            // Once this mirror has written, another ring's record is another
+            // syncd's state: never overwrite it (two syncds would erase each
+            // other in turn). Wait, loudly, with everything kept; `durable`
+            // stands still, which is backpressure on orchagent.
+            let conn = self.conn.as_mut().expect("connected");
+            if let Ok(Some(p)) = read_progress(conn, url) {
+                if p.ring_id != self.ring_id {
+                    return Err(MirrorError::Bad {
+                        url: url.to_owned(),
+                        what: format!(
+                            "{PROGRESS_KEY} belongs to ring {}, not this syncd's ring {}: another syncd writes here; not overwriting it",
+                            p.ring_id, self.ring_id
+                        ),
+                    });
+                }
+            }
+        }
         self.fold_pending();
         let mut p = redis::pipe();
         p.atomic();
@@ -563,6 +593,7 @@ impl Worker {
         let conn = self.conn.as_mut().expect("connected");
         p.query::<()>(conn).map_err(rerr(url))?;
         self.resync = false;
+        self.owned = true;
         let n = self.model.len() as u64;
         self.committed(n, true);
         Ok(())

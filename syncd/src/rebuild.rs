@@ -138,23 +138,32 @@ pub fn rebuild(
                     };
                     let req = pending.take();
                     match known {
-                        // The first marker with no request before it: the
-                        // recording continues one rotated away.
-                        None if req.is_none() => {
-                            if seq > base_seq {
+                        // The first marker. With no request before it, the file
+                        // continues one rotated away and knows the state after
+                        // `seq`; with one, it knows that request but not the
+                        // state before it (recording began mid-stream), unless
+                        // it is request 1.
+                        None => {
+                            let from = if req.is_some() { seq.saturating_sub(1) } else { seq };
+                            if from > base_seq {
                                 bail!(
-                                    "the recording {name} starts after request {seq} (older files were rotated away), but the state it must be folded onto is after request {base_seq}: requests {}..={seq} are in neither",
+                                    "the recording {name} starts after request {from} (older files were rotated away, or recording began then), but the state it must be folded onto is after request {base_seq}: requests {}..={from} are in neither",
                                     base_seq + 1
                                 );
                             }
                         }
-                        _ => {
-                            if let Some((line, at)) = req {
-                                if seq > base_seq && seq <= through {
-                                    apply(&mut switch, &line, &at, &mut buf)?;
-                                    requests += 1;
-                                }
-                            }
+                        // A new file starts with the marker that ended the last.
+                        Some(prev) if seq == prev && req.is_none() => {}
+                        Some(prev) if seq != prev + 1 => bail!(
+                            "{}:{n}: the recording {name} goes from request {prev} to request {seq}: requests in between were not recorded (a run without --record, or another channel's recording)",
+                            f.display()
+                        ),
+                        Some(_) => {}
+                    }
+                    if let Some((line, at)) = req {
+                        if seq > base_seq && seq <= through {
+                            apply(&mut switch, &line, &at, &mut buf)?;
+                            requests += 1;
                         }
                     }
                     known = Some(seq);
@@ -163,9 +172,6 @@ pub fn rebuild(
                     }
                 }
                 Some('c' | 'r' | 's' | 'g' | 'C' | 'R' | 'S' | 'B' | 'a' | 'f') => {
-                    if known.is_none() {
-                        known = Some(0);
-                    }
                     pending = Some((l.to_owned(), format!("{}:{n}", f.display())));
                 }
                 _ => {}

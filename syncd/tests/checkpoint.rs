@@ -79,8 +79,21 @@ fn restore(con: &mut redis::Connection, snap: &Snapshot) {
     }
 }
 
+/// Waits (up to a minute, else the test fails) for the checkpoint to reach `want`.
+fn wait_progress(con: &mut redis::Connection, want: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while progress(con).as_deref() != Some(want) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the checkpoint stayed at {:?}, never reached {want}",
+            progress(con)
+        );
+        std::thread::yield_now();
+    }
+}
+
 fn progress(con: &mut redis::Connection) -> Option<String> {
-    con.hget(PROGRESS, "seq").unwrap()
+    con.hget(PROGRESS, "seq").unwrap_or(None)
 }
 
 /// Three creates, with Redis's state after the first one kept aside; syncd
@@ -98,9 +111,7 @@ fn three_creates_and_the_snapshot_after_one(
     let mut c = Client::open(dir, &ClientOptions::default()).unwrap();
     create(&mut c, 1);
     // The answer comes before the mirror's commit: wait for the checkpoint.
-    while progress(&mut con).as_deref() != Some("1") {
-        std::thread::yield_now();
-    }
+    wait_progress(&mut con, "1");
     let snap = snapshot(&mut con);
     create(&mut c, 2);
     create(&mut c, 3);
@@ -290,16 +301,95 @@ fn an_outside_write_is_noticed_at_the_next_commit() {
         .unwrap();
     let mut c = Client::open(&dir, &ClientOptions::default()).unwrap();
     create(&mut c, 1);
-    while progress(&mut con).as_deref() != Some("1") {
-        std::thread::yield_now();
-    }
+    wait_progress(&mut con, "1");
     let stray = format!("ASIC_STATE:{}", vlan(99));
     let _: () = con.hset(&stray, "SAI_VLAN_ATTR_VLAN_ID", "199").unwrap();
     let _: () = con.hset(PROGRESS, "seq", "7").unwrap();
     create(&mut c, 2);
-    while progress(&mut con).as_deref() != Some("2") {
-        std::thread::yield_now();
-    }
+    wait_progress(&mut con, "2");
     assert_eq!(vlans(&mut con), expected_vlans(2));
+    // A record of the wrong type (found in review: the mirror then failed on
+    // every commit and reconnect, forever) is rewritten like any other change.
+    let _: () = redis::cmd("SET")
+        .arg(PROGRESS)
+        .arg("garbage")
+        .query(&mut con)
+        .unwrap();
+    create(&mut c, 3);
+    wait_progress(&mut con, "3");
+    assert_eq!(vlans(&mut con), expected_vlans(3));
     sigterm(sd);
+}
+
+/// A malformed last request moves the checkpoint like any other, so the warm
+/// start after it finds Redis and the ring in step. (Found in review: it was
+/// released but never reached Redis, and the position check then refused.)
+#[test]
+fn a_malformed_last_request_does_not_stop_a_warm_start() {
+    let r = PrivateRedis::start()
+        .unwrap_or_else(|e| panic!("this test needs its own redis-server: {e}"));
+    let url = r.url(1);
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("asic");
+    let (sd, line) = start(&dir, &url, &["--create", "--capacity", "1048576"]);
+    assert!(line.starts_with("syncd: ready"), "{line}");
+    let mut c = Client::open(&dir, &ClientOptions::default()).unwrap();
+    create(&mut c, 1);
+    drop(c);
+    let mut p = sairing_ring::Producer::open(
+        sairing_transport::channel::Paths::new(&dir).request,
+        &sairing_ring::OpenOptions::default(),
+    )
+    .unwrap();
+    p.push(sairing_transport::codec::KIND_REQUEST, b"junk")
+        .unwrap();
+    drop(p);
+    let mut con = redis::Client::open(url.as_str())
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    wait_progress(&mut con, "2");
+    sigterm(sd);
+    let (sd, line) = start(&dir, &url, &["--warm"]);
+    assert_eq!(line.trim_end(), "syncd: ready, resuming after request 2");
+    sigterm(sd);
+}
+
+/// A recording begun mid-stream knows nothing of the requests before it: a
+/// rebuild from it refuses instead of starting from an empty state. (Found in
+/// review: requests 1..3 were never recorded, and the rebuild kept only 4..6.)
+#[test]
+fn a_recording_begun_mid_stream_cannot_rebuild_from_nothing() {
+    let r = PrivateRedis::start()
+        .unwrap_or_else(|e| panic!("this test needs its own redis-server: {e}"));
+    let url = r.url(1);
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("asic");
+    let rec = tmp.path().join("sairedis.rec");
+    let rec_s = rec.to_str().unwrap();
+    let (_snap, mut c) = three_creates_and_the_snapshot_after_one(&dir, &url, &[]);
+    let (sd, line) = start(&dir, &url, &["--warm", "--record", rec_s]);
+    assert!(line.starts_with("syncd: ready"), "{line}");
+    for n in 4..=6 {
+        create(&mut c, n);
+    }
+    sigterm(sd);
+    let mut con = redis::Client::open(url.as_str())
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    let _: () = redis::cmd("FLUSHDB").query(&mut con).unwrap();
+    let (Syncd(mut sd, _out), line) = start(&dir, &url, &["--warm", "--record", rec_s]);
+    if line.starts_with("syncd: ready") {
+        sd.kill().unwrap();
+        sd.wait().unwrap();
+        panic!("syncd rebuilt from a recording that lacks requests 1..3: {line}");
+    }
+    let out = sd.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("starts after request 3"),
+        "{err}"
+    );
+    assert_eq!(progress(&mut con), None);
 }
