@@ -151,6 +151,15 @@ impl Observer {
         loop {
             let head = ctl.consumer.head.load(Acquire);
             let tail = ctl.producer.tail.load(Acquire);
+            check_cursors(head, tail, self.mem.capacity()).map_err(|p| self.corrupt(p))?;
+            if pos >= crate::ring::MAX_POSITION || !pos.is_multiple_of(8) {
+                return Err(self.corrupt(Corruption::BadCursors {
+                    head,
+                    tail,
+                    capacity: self.mem.capacity(),
+                    why: "the position asked for is not a record boundary",
+                }));
+            }
             if pos + self.mem.capacity() / 2 <= tail && pos < head {
                 return Ok(Look::Lapped { head });
             }

@@ -88,6 +88,9 @@ pub(crate) enum Step {
     Skip(u64),
 }
 
+/// Positions at or above this are refused as corrupt.
+pub(crate) const MAX_POSITION: u64 = 1 << 62;
+
 #[inline(always)]
 pub(crate) fn check_cursors(head: u64, tail: u64, capacity: u64) -> Result<(), Corruption> {
     let bad = |why| {
@@ -100,6 +103,12 @@ pub(crate) fn check_cursors(head: u64, tail: u64, capacity: u64) -> Result<(), C
     };
     if !head.is_multiple_of(RECORD_ALIGN as u64) || !tail.is_multiple_of(RECORD_ALIGN as u64) {
         return bad("not 8-byte aligned");
+    }
+    // Positions only grow, by at most the ring's size per lap: 2^62 bytes is
+    // more than a century at 1 TB/s. Beyond it the sums in the checks below
+    // (position + record size, + capacity) could overflow.
+    if tail >= MAX_POSITION {
+        return bad("positions beyond 2^62");
     }
     if head > tail {
         return bad("head is beyond tail");

@@ -220,8 +220,12 @@ fn truncated_at_each_region_boundary() {
 #[test]
 fn cursors_out_of_range() {
     let d = tempfile::tempdir().unwrap();
-    let cases: [(&str, u64, u64); 4] = [
+    let huge = u64::MAX - 7;
+    let cases: [(&str, u64, u64); 6] = [
         ("head beyond tail", 64, 32),
+        // Found in review: sums of positions overflowed (a panic in debug builds).
+        ("cursors near 2^64", huge, huge),
+        ("cursors at 2^62", 1 << 62, 1 << 62),
         ("more than capacity", 0, CAP + 8),
         ("misaligned tail", 0, 20),
         ("misaligned head", 4, 40),

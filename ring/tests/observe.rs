@@ -48,3 +48,23 @@ fn observes_without_consuming_and_notices_when_lapped() {
     // write: its mapping is read-only.
     assert_eq!(o.roles_alive().unwrap(), (true, true));
 }
+
+/// Cursors another process wrote near 2^64, and positions that are not record
+/// boundaries, are errors, never a panic or a read elsewhere. (Found in review:
+/// sums of such positions overflowed, a panic in debug builds.)
+#[test]
+fn hostile_cursors_and_positions_are_errors() {
+    use std::os::unix::fs::FileExt;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ring");
+    create(&path, &CreateOptions::with_capacity(4096)).unwrap();
+    let o = Observer::open(&path).unwrap();
+    assert!(o.read_at(3).is_err(), "a misaligned position");
+    assert!(o.read_at(u64::MAX - 7).is_err(), "a position near 2^64");
+    let f = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+    let huge = (u64::MAX - 7).to_le_bytes();
+    f.write_all_at(&huge, 128).unwrap(); // tail
+    f.write_all_at(&huge, 256).unwrap(); // head
+    assert!(o.read_at(u64::MAX - 7).is_err());
+    assert!(o.read_at(0).is_err());
+}
