@@ -362,10 +362,18 @@ struct Desc {
 /// later (see [`Consumer::release_to`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Mark {
-    /// Byte position.
-    pub pos: u64,
+    /// Byte position (private: a mark is only ever one this consumer made, so
+    /// `release_to` can trust it to be a record boundary).
+    pos: u64,
     /// Sequence number of the next record after it.
-    pub seq: u64,
+    seq: u64,
+}
+
+impl Mark {
+    /// The sequence number of the first record after the mark.
+    pub fn seq(&self) -> u64 {
+        self.seq
+    }
 }
 
 /// A record read from the ring: its payload was copied into the consumer's
