@@ -12,8 +12,11 @@ use crate::sync::Tracker;
 pub(crate) enum Backing {
     #[cfg(not(loom))]
     Map {
-        map: memmap2::MmapRaw,
+        // Declared first so that it drops first: the range leaves the SIGBUS
+        // table before it is unmapped, never after (the handler would otherwise
+        // "repair" whatever the kernel maps there next).
         guard: Option<crate::sigbus::Guard>,
+        map: memmap2::MmapRaw,
     },
     #[cfg(not(loom))]
     Heap {

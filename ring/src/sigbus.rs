@@ -113,8 +113,16 @@ fn install() {
 
 extern "C" fn handler(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut libc::c_void) {
     // SAFETY: the kernel passes a valid siginfo for an SA_SIGINFO handler.
-    let addr = unsafe { (*info).si_addr() } as usize;
-    for s in TABLE.iter() {
+    let (addr, code) = unsafe { ((*info).si_addr() as usize, (*info).si_code) };
+    // Only an access beyond the end of the file (BUS_ADRERR) is a truncation;
+    // any other SIGBUS (alignment, a hardware error, one sent by kill) is not
+    // ours to repair.
+    let candidates = if code == libc::BUS_ADRERR {
+        &TABLE[..]
+    } else {
+        &[]
+    };
+    for s in candidates.iter() {
         let start = s.start.load(Ordering::Acquire);
         let end = s.end.load(Ordering::Acquire);
         if start == 0 || start == usize::MAX || addr < start || addr >= end {
