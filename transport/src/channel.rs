@@ -334,6 +334,23 @@ pub fn connect_finish(paths: &Paths, hs: PendingHandshake, wait: Duration) -> Re
     let bell = crate::bell::adopt(bell).map_err(hs_err)?;
     let cred = socket::getsockopt(&stream, socket::sockopt::PeerCredentials)
         .map_err(|e| hs_err(format!("SO_PEERCRED: {e}")))?;
+    // The server must be this user, or the channel's owner: anyone else who
+    // managed to bind the socket is not the server.
+    // SAFETY: geteuid has no preconditions.
+    let me = unsafe { libc::geteuid() };
+    let owner = std::fs::metadata(&paths.dir)
+        .map_err(io(&paths.dir, "stat"))?
+        .uid();
+    if cred.uid() != me && cred.uid() != owner {
+        return Err(Error::Refused {
+            path: paths.socket.clone(),
+            reason: format!(
+                "the process answering (pid {}) runs as uid {}, neither this process's ({me}) nor the channel's owner ({owner})",
+                cred.pid(),
+                cred.uid()
+            ),
+        });
+    }
     stream
         .set_nonblocking(false)
         .map_err(io(&paths.socket, "set blocking"))?;
@@ -367,13 +384,22 @@ pub fn listen(paths: &Paths) -> Result<UnixListener> {
         Err(e) if e.kind() == io::ErrorKind::NotFound => {}
         Err(e) => return Err(io(&paths.socket, "remove stale socket")(e)),
     }
-    let l = UnixListener::bind(&paths.socket).map_err(io(&paths.socket, "bind"))?;
     let dir_meta = std::fs::metadata(&paths.dir).map_err(io(&paths.dir, "stat"))?;
     let mode = if dir_meta.mode() & 0o070 != 0 {
         0o660
     } else {
         0o600
     };
+    // The socket is born with its final mode (bind honours the umask): no
+    // window in which it is open wider. The umask is the process's, so it is
+    // put back at once.
+    // SAFETY: umask has no preconditions and cannot fail.
+    let old = unsafe { libc::umask(0o777 & !mode) };
+    let bound = UnixListener::bind(&paths.socket);
+    // SAFETY: as above.
+    unsafe { libc::umask(old) };
+    let l = bound.map_err(io(&paths.socket, "bind"))?;
+    // And in case the umask was changed meanwhile by another thread.
     std::fs::set_permissions(&paths.socket, std::fs::Permissions::from_mode(mode))
         .map_err(io(&paths.socket, "chmod"))?;
     l.set_nonblocking(true)

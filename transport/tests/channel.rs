@@ -453,3 +453,67 @@ fn responses_to_a_previous_client_incarnation_are_discarded() {
     assert_eq!(b.counts(), (1, 1));
     server.kill9();
 }
+
+/// A process of another user that binds the channel's socket (here in a
+/// directory opened to everyone) and answers like a server is refused by the
+/// client: the server must be this user or the channel's owner (SO_PEERCRED).
+#[test]
+fn an_impostor_of_another_uid_is_not_taken_for_the_server() {
+    // SAFETY: geteuid has no preconditions.
+    let euid = unsafe { libc::geteuid() };
+    assert_eq!(
+        euid, 0,
+        "this test switches uid in a child process and must run as root"
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = channel_dir(&tmp, 1 << 16);
+    std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let mut cmd = Command::new(BIN);
+    cmd.args(["impostor", dir.to_str().unwrap()]);
+    // SAFETY: only async-signal-safe calls (setgroups, setgid, setuid) run in
+    // the child between fork and exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            if libc::setgroups(0, std::ptr::null()) != 0
+                || libc::setgid(65534) != 0
+                || libc::setuid(65534) != 0
+            {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let mut imp = Peer::spawn_cmd(&mut cmd);
+    // Killed however the test ends (it would keep the output pipe open).
+    struct KillOnDrop(i32);
+    impl Drop for KillOnDrop {
+        fn drop(&mut self) {
+            // SAFETY: kill(2) on our own child; at worst it is already gone.
+            unsafe { libc::kill(self.0, libc::SIGKILL) };
+        }
+    }
+    let _reaper = KillOnDrop(imp.child.id() as i32);
+    imp.expect("listening");
+    let deadline = Instant::now() + T;
+    let mut c = Client::open(&dir, &ClientOptions::default());
+    let err = loop {
+        let r = match &mut c {
+            Ok(c) => c.service().map(|()| c.connected()),
+            Err(_) => break c.err().unwrap(),
+        };
+        match r {
+            Err(e) => break e,
+            Ok(true) => panic!("the client took the impostor for its server"),
+            Ok(false) => {
+                assert!(Instant::now() < deadline, "the handshake never finished");
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        }
+    };
+    assert!(
+        matches!(&err, Error::Refused { reason, .. } if reason.contains("uid 65534")),
+        "{err}"
+    );
+    imp.kill9();
+}

@@ -10,6 +10,8 @@
 //! - `chanpeer client DIR --count N [--mode sync|async|pipelined]`: sends N
 //!   sets/gets and checks every response; prints `answered N` as it goes and
 //!   `done N stale S notifications K` at the end.
+//! - `chanpeer impostor DIR`: binds the socket without the rings and welcomes a
+//!   client: a process that is not the server (run it as another user).
 //! - `chanpeer probe DIR`: connects to the socket only (no rings), prints
 //!   `admitted` or `refused`.
 
@@ -59,6 +61,10 @@ enum Cmd {
     },
     /// Connect to the socket only and report whether the server admits us.
     Probe { dir: PathBuf },
+    /// Bind the channel's socket without holding its rings and welcome one
+    /// client (of any group 0 member or this user) with a doorbell: a stand-in
+    /// for a process that is not the server. Prints `listening`, then `welcomed`.
+    Impostor { dir: PathBuf },
 }
 
 fn line(s: std::fmt::Arguments) {
@@ -208,6 +214,25 @@ fn probe(dir: PathBuf) -> anyhow::Result<()> {
     Ok(())
 }
 
+fn impostor(dir: PathBuf) -> anyhow::Result<()> {
+    let paths = channel::Paths::new(&dir);
+    let bell = Bell::new().context("eventfd")?;
+    let listener = channel::listen(&paths)?;
+    line(format_args!("listening"));
+    let policy = channel::AccessPolicy { allow_gid: Some(0) };
+    loop {
+        match channel::accept(&paths, &listener, std::os::fd::AsFd::as_fd(&bell), policy)? {
+            channel::Accepted::Peer(p) => {
+                line(format_args!("welcomed"));
+                // Keep the connection open; go on welcoming others.
+                std::mem::forget(p);
+            }
+            channel::Accepted::Nothing => std::thread::sleep(Duration::from_millis(1)),
+            _ => {}
+        }
+    }
+}
+
 fn main() {
     let cli = Cli::parse();
     let r = match cli.cmd {
@@ -227,6 +252,7 @@ fn main() {
         } => serve(dir, busy, notify_every),
         Cmd::Client { dir, count, mode } => client(dir, count, mode),
         Cmd::Probe { dir } => probe(dir),
+        Cmd::Impostor { dir } => impostor(dir),
     };
     if let Err(e) = r {
         eprintln!("chanpeer: {e:#}");
