@@ -38,6 +38,20 @@ fn start(dir: &Path, url: &str, args: &[&str]) -> (Syncd, String) {
     (Syncd(sd, out), line)
 }
 
+/// Starts syncd expecting it to refuse: fails the test if it started instead;
+/// returns its stderr.
+fn refused(dir: &Path, url: &str, args: &[&str]) -> String {
+    let (Syncd(mut sd, _out), line) = start(dir, url, args);
+    if line.starts_with("syncd: ready") {
+        sd.kill().unwrap();
+        sd.wait().unwrap();
+        panic!("syncd started where it should have refused: {line}");
+    }
+    let out = sd.wait_with_output().unwrap();
+    assert!(!out.status.success(), "syncd exited 0 without starting");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
 fn sigterm(Syncd(mut sd, _out): Syncd) {
     // SAFETY: kill(2) on our own child, not yet reaped.
     unsafe { libc::kill(sd.id() as i32, libc::SIGTERM) };
@@ -134,15 +148,7 @@ fn warm_start_refuses_a_checkpoint_behind_the_ring() {
         .unwrap();
     // Redis comes back from an older snapshot.
     restore(&mut con, &snap);
-    let (Syncd(mut sd, _out), line) = start(&dir, &url, &["--warm"]);
-    if line.starts_with("syncd: ready") {
-        sd.kill().unwrap();
-        sd.wait().unwrap();
-        panic!("syncd resumed from the older checkpoint: {line}");
-    }
-    let out = sd.wait_with_output().unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success(), "{err}");
+    let err = refused(&dir, &url, &["--warm"]);
     let last = err.lines().last().unwrap_or_default();
     assert!(
         last.contains("request 1") && last.contains("request 3") && last.contains("--record"),
@@ -221,12 +227,9 @@ fn warm_start_with_its_recording_rebuilds_a_flushed_redis() {
         .get_connection()
         .unwrap();
     let _: () = redis::cmd("FLUSHDB").query(&mut con).unwrap();
-    let (Syncd(sd, _out), line) = start(&dir, &url, &["--warm"]);
-    assert!(!line.starts_with("syncd: ready"), "{line}");
-    let out = sd.wait_with_output().unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = refused(&dir, &url, &["--warm"]);
     assert!(
-        !out.status.success() && err.contains("no sairing checkpoint") && err.contains("request 3"),
+        err.contains("no sairing checkpoint") && err.contains("request 3"),
         "{err}"
     );
     let (sd, line) = start(&dir, &url, &["--warm", "--record", rec_s]);
@@ -268,18 +271,8 @@ fn warm_start_refuses_when_the_recording_was_rotated_away() {
     restore(&mut con, &snap);
     let mut args = vec!["--warm"];
     args.extend(rot);
-    let (Syncd(mut sd, _out), line) = start(&dir, &url, &args);
-    if line.starts_with("syncd: ready") {
-        sd.kill().unwrap();
-        sd.wait().unwrap();
-        panic!("syncd resumed without requests 2..: {line}");
-    }
-    let out = sd.wait_with_output().unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        !out.status.success() && err.contains("starts after request 3"),
-        "{err}"
-    );
+    let err = refused(&dir, &url, &args);
+    assert!(err.contains("starts after request 3"), "{err}");
     assert_eq!(snapshot(&mut con), snap);
 }
 
@@ -379,17 +372,7 @@ fn a_recording_begun_mid_stream_cannot_rebuild_from_nothing() {
         .get_connection()
         .unwrap();
     let _: () = redis::cmd("FLUSHDB").query(&mut con).unwrap();
-    let (Syncd(mut sd, _out), line) = start(&dir, &url, &["--warm", "--record", rec_s]);
-    if line.starts_with("syncd: ready") {
-        sd.kill().unwrap();
-        sd.wait().unwrap();
-        panic!("syncd rebuilt from a recording that lacks requests 1..3: {line}");
-    }
-    let out = sd.wait_with_output().unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        !out.status.success() && err.contains("starts after request 3"),
-        "{err}"
-    );
+    let err = refused(&dir, &url, &["--warm", "--record", rec_s]);
+    assert!(err.contains("starts after request 3"), "{err}");
     assert_eq!(progress(&mut con), None);
 }
