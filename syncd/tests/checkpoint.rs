@@ -38,6 +38,30 @@ fn start(dir: &Path, url: &str, args: &[&str]) -> (Syncd, String) {
     (Syncd(sd, out), line)
 }
 
+/// A private redis-server and a temporary directory with the channel's path.
+struct Env {
+    _redis: PrivateRedis,
+    url: String,
+    tmp: tempfile::TempDir,
+    dir: std::path::PathBuf,
+}
+
+fn env() -> Env {
+    let r = PrivateRedis::start()
+        .unwrap_or_else(|e| panic!("this test needs its own redis-server: {e}"));
+    let tmp = tempfile::tempdir().unwrap();
+    Env {
+        url: r.url(1),
+        dir: tmp.path().join("asic"),
+        tmp,
+        _redis: r,
+    }
+}
+
+fn conn(url: &str) -> redis::Connection {
+    redis::Client::open(url).unwrap().get_connection().unwrap()
+}
+
 /// Starts syncd expecting it to refuse: fails the test if it started instead;
 /// returns its stderr.
 fn refused(dir: &Path, url: &str, args: &[&str]) -> String {
@@ -121,7 +145,7 @@ fn three_creates_and_the_snapshot_after_one(
     args.extend(extra);
     let (sd, line) = start(dir, url, &args);
     assert!(line.starts_with("syncd: ready"), "{line}");
-    let mut con = redis::Client::open(url).unwrap().get_connection().unwrap();
+    let mut con = conn(url);
     let mut c = Client::open(dir, &ClientOptions::default()).unwrap();
     create(&mut c, 1);
     // The answer comes before the mirror's commit: wait for the checkpoint.
@@ -136,16 +160,14 @@ fn three_creates_and_the_snapshot_after_one(
 
 #[test]
 fn warm_start_refuses_a_checkpoint_behind_the_ring() {
-    let r = PrivateRedis::start()
-        .unwrap_or_else(|e| panic!("this test needs its own redis-server: {e}"));
-    let url = r.url(1);
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("asic");
+    let Env {
+        _redis,
+        url,
+        tmp: _tmp,
+        dir,
+    } = env();
     let (snap, _client) = three_creates_and_the_snapshot_after_one(&dir, &url, &[]);
-    let mut con = redis::Client::open(url.as_str())
-        .unwrap()
-        .get_connection()
-        .unwrap();
+    let mut con = conn(&url);
     // Redis comes back from an older snapshot.
     restore(&mut con, &snap);
     let err = refused(&dir, &url, &["--warm"]);
@@ -178,20 +200,18 @@ fn expected_vlans(n: u64) -> Vec<String> {
 /// gzip'ed archives too.
 #[test]
 fn warm_start_with_its_recording_rebuilds_an_older_snapshot() {
-    let r = PrivateRedis::start()
-        .unwrap_or_else(|e| panic!("this test needs its own redis-server: {e}"));
-    let url = r.url(1);
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("asic");
+    let Env {
+        _redis,
+        url,
+        tmp,
+        dir,
+    } = env();
     let rec = tmp.path().join("sairedis.rec");
     let rec_s = rec.to_str().unwrap();
     let rot = ["--record", rec_s, "--record-max-bytes", "1"];
     let (snap, mut client) = three_creates_and_the_snapshot_after_one(&dir, &url, &rot);
     assert!(tmp.path().join("sairedis.rec.2.gz").exists());
-    let mut con = redis::Client::open(url.as_str())
-        .unwrap()
-        .get_connection()
-        .unwrap();
+    let mut con = conn(&url);
     restore(&mut con, &snap);
     assert_eq!(vlans(&mut con), expected_vlans(1));
     let mut args = vec!["--warm"];
@@ -213,19 +233,17 @@ fn warm_start_with_its_recording_rebuilds_an_older_snapshot() {
 /// all: without the recording syncd refuses; with it, it rebuilds from request 1.
 #[test]
 fn warm_start_with_its_recording_rebuilds_a_flushed_redis() {
-    let r = PrivateRedis::start()
-        .unwrap_or_else(|e| panic!("this test needs its own redis-server: {e}"));
-    let url = r.url(1);
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("asic");
+    let Env {
+        _redis,
+        url,
+        tmp,
+        dir,
+    } = env();
     let rec = tmp.path().join("sairedis.rec");
     let rec_s = rec.to_str().unwrap();
     let (_snap, mut client) =
         three_creates_and_the_snapshot_after_one(&dir, &url, &["--record", rec_s]);
-    let mut con = redis::Client::open(url.as_str())
-        .unwrap()
-        .get_connection()
-        .unwrap();
+    let mut con = conn(&url);
     let _: () = redis::cmd("FLUSHDB").query(&mut con).unwrap();
     let err = refused(&dir, &url, &["--warm"]);
     assert!(
@@ -244,11 +262,12 @@ fn warm_start_with_its_recording_rebuilds_a_flushed_redis() {
 /// refusal says which requests are missing.
 #[test]
 fn warm_start_refuses_when_the_recording_was_rotated_away() {
-    let r = PrivateRedis::start()
-        .unwrap_or_else(|e| panic!("this test needs its own redis-server: {e}"));
-    let url = r.url(1);
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("asic");
+    let Env {
+        _redis,
+        url,
+        tmp,
+        dir,
+    } = env();
     let rec = tmp.path().join("sairedis.rec");
     let rec_s = rec.to_str().unwrap();
     let rot = ["--record", rec_s, "--record-max-bytes", "1"];
@@ -264,10 +283,7 @@ fn warm_start_refuses_when_the_recording_was_rotated_away() {
         }
     }
     assert!(removed > 0);
-    let mut con = redis::Client::open(url.as_str())
-        .unwrap()
-        .get_connection()
-        .unwrap();
+    let mut con = conn(&url);
     restore(&mut con, &snap);
     let mut args = vec!["--warm"];
     args.extend(rot);
@@ -281,17 +297,15 @@ fn warm_start_refuses_when_the_recording_was_rotated_away() {
 /// to exactly this syncd's state instead of committing on top of it.
 #[test]
 fn an_outside_write_is_noticed_at_the_next_commit() {
-    let r = PrivateRedis::start()
-        .unwrap_or_else(|e| panic!("this test needs its own redis-server: {e}"));
-    let url = r.url(1);
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("asic");
+    let Env {
+        _redis,
+        url,
+        tmp: _tmp,
+        dir,
+    } = env();
     let (sd, line) = start(&dir, &url, &["--create", "--capacity", "1048576"]);
     assert!(line.starts_with("syncd: ready"), "{line}");
-    let mut con = redis::Client::open(url.as_str())
-        .unwrap()
-        .get_connection()
-        .unwrap();
+    let mut con = conn(&url);
     let mut c = Client::open(&dir, &ClientOptions::default()).unwrap();
     create(&mut c, 1);
     wait_progress(&mut con, "1");
@@ -319,11 +333,12 @@ fn an_outside_write_is_noticed_at_the_next_commit() {
 /// released but never reached Redis, and the position check then refused.)
 #[test]
 fn a_malformed_last_request_does_not_stop_a_warm_start() {
-    let r = PrivateRedis::start()
-        .unwrap_or_else(|e| panic!("this test needs its own redis-server: {e}"));
-    let url = r.url(1);
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("asic");
+    let Env {
+        _redis,
+        url,
+        tmp: _tmp,
+        dir,
+    } = env();
     let (sd, line) = start(&dir, &url, &["--create", "--capacity", "1048576"]);
     assert!(line.starts_with("syncd: ready"), "{line}");
     let mut c = Client::open(&dir, &ClientOptions::default()).unwrap();
@@ -337,10 +352,7 @@ fn a_malformed_last_request_does_not_stop_a_warm_start() {
     p.push(sairing_transport::codec::KIND_REQUEST, b"junk")
         .unwrap();
     drop(p);
-    let mut con = redis::Client::open(url.as_str())
-        .unwrap()
-        .get_connection()
-        .unwrap();
+    let mut con = conn(&url);
     wait_progress(&mut con, "2");
     sigterm(sd);
     let (sd, line) = start(&dir, &url, &["--warm"]);
@@ -353,11 +365,12 @@ fn a_malformed_last_request_does_not_stop_a_warm_start() {
 /// review: requests 1..3 were never recorded, and the rebuild kept only 4..6.)
 #[test]
 fn a_recording_begun_mid_stream_cannot_rebuild_from_nothing() {
-    let r = PrivateRedis::start()
-        .unwrap_or_else(|e| panic!("this test needs its own redis-server: {e}"));
-    let url = r.url(1);
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("asic");
+    let Env {
+        _redis,
+        url,
+        tmp,
+        dir,
+    } = env();
     let rec = tmp.path().join("sairedis.rec");
     let rec_s = rec.to_str().unwrap();
     let (_snap, mut c) = three_creates_and_the_snapshot_after_one(&dir, &url, &[]);
@@ -367,10 +380,7 @@ fn a_recording_begun_mid_stream_cannot_rebuild_from_nothing() {
         create(&mut c, n);
     }
     sigterm(sd);
-    let mut con = redis::Client::open(url.as_str())
-        .unwrap()
-        .get_connection()
-        .unwrap();
+    let mut con = conn(&url);
     let _: () = redis::cmd("FLUSHDB").query(&mut con).unwrap();
     let err = refused(&dir, &url, &["--warm", "--record", rec_s]);
     assert!(err.contains("starts after request 3"), "{err}");
