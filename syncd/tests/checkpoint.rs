@@ -4,38 +4,22 @@
 //! 1 and applied request 4; requests 2 and 3 were gone.)
 
 use std::collections::BTreeMap;
-use std::io::BufRead;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 
 use redis::Commands;
 use sairing_syncd::redis_server::PrivateRedis;
-use sairing_transport::{Client, ClientOptions, Outcome};
+use sairing_transport::{Client, ClientOptions};
 
-const SYNCD: &str = env!("CARGO_BIN_EXE_syncd");
+mod common;
+use common::{create, spawn, vlan, Syncd};
+
 const PROGRESS: &str = "SAIRING_PROGRESS";
 
-fn vlan(n: u64) -> String {
-    format!("SAI_OBJECT_TYPE_VLAN:oid:0x{:x}", 0x26u64 << 48 | n)
-}
-
-/// A syncd and its stdout (kept open: syncd prints when it stops).
-struct Syncd(Child, std::io::BufReader<std::process::ChildStdout>);
-
+/// `syncd --channel DIR --redis URL ARGS...` and its first line.
 fn start(dir: &Path, url: &str, args: &[&str]) -> (Syncd, String) {
-    let mut sd = Command::new(SYNCD)
-        .arg("--channel")
-        .arg(dir)
-        .args(["--redis", url])
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut out = std::io::BufReader::new(sd.stdout.take().unwrap());
-    let mut line = String::new();
-    out.read_line(&mut line).unwrap();
-    (Syncd(sd, out), line)
+    let mut a = vec!["--redis", url];
+    a.extend(args);
+    spawn(dir, &a)
 }
 
 /// A private redis-server and a temporary directory with the channel's path.
@@ -65,35 +49,12 @@ fn conn(url: &str) -> redis::Connection {
 /// Starts syncd expecting it to refuse: fails the test if it started instead;
 /// returns its stderr.
 fn refused(dir: &Path, url: &str, args: &[&str]) -> String {
-    let (Syncd(mut sd, _out), line) = start(dir, url, args);
-    if line.starts_with("syncd: ready") {
-        sd.kill().unwrap();
-        sd.wait().unwrap();
-        panic!("syncd started where it should have refused: {line}");
-    }
-    let out = sd.wait_with_output().unwrap();
-    assert!(!out.status.success(), "syncd exited 0 without starting");
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-fn sigterm(Syncd(mut sd, _out): Syncd) {
-    // SAFETY: kill(2) on our own child, not yet reaped.
-    unsafe { libc::kill(sd.id() as i32, libc::SIGTERM) };
-    let st = sd.wait().unwrap();
-    let mut err = String::new();
-    std::io::Read::read_to_string(&mut sd.stderr.take().unwrap(), &mut err).unwrap();
-    assert!(st.success(), "syncd did not stop cleanly ({st}): {err}");
-}
-
-fn create(c: &mut Client, n: u64) {
-    let id = (100 + n).to_string();
-    match c
-        .create(&vlan(n), &[("SAI_VLAN_ATTR_VLAN_ID", id.as_str())])
-        .unwrap()
-    {
-        Outcome::Done(r) => assert_eq!(r.status, "SAI_STATUS_SUCCESS"),
-        Outcome::Sent(s) => panic!("sync mode returned Sent({s})"),
-    }
+    let (sd, line) = start(dir, url, args);
+    assert!(
+        !line.starts_with("syncd: ready"),
+        "syncd started where it should have refused: {line}"
+    );
+    sd.refusal()
 }
 
 type Snapshot = Vec<(String, BTreeMap<String, String>)>;
@@ -153,7 +114,7 @@ fn three_creates_and_the_snapshot_after_one(
     let snap = snapshot(&mut con);
     create(&mut c, 2);
     create(&mut c, 3);
-    sigterm(sd);
+    sd.stop();
     assert_eq!(progress(&mut con).as_deref(), Some("3"));
     (snap, c)
 }
@@ -219,7 +180,7 @@ fn warm_start_with_its_recording_rebuilds_an_older_snapshot() {
     let (sd, line) = start(&dir, &url, &args);
     assert_eq!(line.trim_end(), "syncd: ready, resuming after request 3");
     create(&mut client, 4);
-    sigterm(sd);
+    sd.stop();
     assert_eq!(progress(&mut con).as_deref(), Some("4"));
     assert_eq!(vlans(&mut con), expected_vlans(4));
     let h: BTreeMap<String, String> = con.hgetall(format!("ASIC_STATE:{}", vlan(2))).unwrap();
@@ -253,7 +214,7 @@ fn warm_start_with_its_recording_rebuilds_a_flushed_redis() {
     let (sd, line) = start(&dir, &url, &["--warm", "--record", rec_s]);
     assert_eq!(line.trim_end(), "syncd: ready, resuming after request 3");
     create(&mut client, 4);
-    sigterm(sd);
+    sd.stop();
     assert_eq!(progress(&mut con).as_deref(), Some("4"));
     assert_eq!(vlans(&mut con), expected_vlans(4));
 }
@@ -325,7 +286,7 @@ fn an_outside_write_is_noticed_at_the_next_commit() {
     create(&mut c, 3);
     wait_progress(&mut con, "3");
     assert_eq!(vlans(&mut con), expected_vlans(3));
-    sigterm(sd);
+    sd.stop();
 }
 
 /// A malformed last request moves the checkpoint like any other, so the warm
@@ -354,10 +315,10 @@ fn a_malformed_last_request_does_not_stop_a_warm_start() {
     drop(p);
     let mut con = conn(&url);
     wait_progress(&mut con, "2");
-    sigterm(sd);
+    sd.stop();
     let (sd, line) = start(&dir, &url, &["--warm"]);
     assert_eq!(line.trim_end(), "syncd: ready, resuming after request 2");
-    sigterm(sd);
+    sd.stop();
 }
 
 /// A recording begun mid-stream knows nothing of the requests before it: a
@@ -379,7 +340,7 @@ fn a_recording_begun_mid_stream_cannot_rebuild_from_nothing() {
     for n in 4..=6 {
         create(&mut c, n);
     }
-    sigterm(sd);
+    sd.stop();
     let mut con = conn(&url);
     let _: () = redis::cmd("FLUSHDB").query(&mut con).unwrap();
     let err = refused(&dir, &url, &["--warm", "--record", rec_s]);

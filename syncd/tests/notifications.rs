@@ -2,64 +2,28 @@
 //! attached, and those an orchagent read but died before taking, reach the next
 //! orchagent in order and once. (SONiC's Redis Pub/Sub loses them.)
 
-use std::io::BufRead;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use redis::Commands;
 use sairing_syncd::redis_server::PrivateRedis;
 use sairing_transport::{Client, ClientOptions, Outcome};
 
-const SYNCD: &str = env!("CARGO_BIN_EXE_syncd");
+mod common;
+use common::{done, spawn, Syncd};
+
 const T: Duration = Duration::from_secs(60);
 
-/// A syncd that is killed if the test fails before stopping it.
-struct Syncd(Option<Child>);
-
-impl Drop for Syncd {
-    fn drop(&mut self) {
-        if let Some(mut c) = self.0.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
 fn start(dir: &Path, url: &str, args: &[&str]) -> Syncd {
-    let mut sd = Command::new(SYNCD)
-        .arg("--channel")
-        .arg(dir)
-        .args(["--redis", url])
-        .args(args)
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut out = std::io::BufReader::new(sd.stdout.take().unwrap());
-    let mut line = String::new();
-    out.read_line(&mut line).unwrap();
+    let mut a = vec!["--redis", url];
+    a.extend(args);
+    let (sd, line) = spawn(dir, &a);
     assert!(line.starts_with("syncd: ready"), "{line}");
-    // Keep reading so syncd never blocks on a full pipe.
-    std::thread::spawn(move || for _ in out.lines() {});
-    Syncd(Some(sd))
-}
-
-fn sigterm(mut s: Syncd) {
-    let mut sd = s.0.take().unwrap();
-    // SAFETY: kill(2) on our own child, not yet reaped.
-    unsafe { libc::kill(sd.id() as i32, libc::SIGTERM) };
-    assert!(sd.wait().unwrap().success());
+    sd
 }
 
 fn port(n: u64) -> String {
     format!("SAI_OBJECT_TYPE_PORT:oid:0x{:x}", 0x1u64 << 48 | n)
-}
-
-fn done(o: Outcome) {
-    match o {
-        Outcome::Done(r) => assert_eq!(r.status, "SAI_STATUS_SUCCESS"),
-        Outcome::Sent(s) => panic!("sync mode returned Sent({s})"),
-    }
 }
 
 fn up(c: &mut Client, n: u64) -> Outcome {
@@ -105,7 +69,7 @@ fn notifications_reach_the_next_orchagent_in_order_and_once() {
     done(up(&mut a, 2));
     done(up(&mut a, 3));
     // syncd stops; port 4 is brought up while it is down, and orchagent dies.
-    sigterm(sd);
+    sd.stop();
     a.set_mode(sairing_transport::Mode::Async);
     match up(&mut a, 4) {
         Outcome::Sent(_) => {}
@@ -152,5 +116,5 @@ fn notifications_reach_the_next_orchagent_in_order_and_once() {
     let again = c.next_notification(Duration::from_millis(300)).unwrap();
     assert!(again.is_none(), "delivered again: {again:?}");
     drop(c);
-    sigterm(sd);
+    sd.stop();
 }
