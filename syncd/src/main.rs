@@ -25,7 +25,9 @@ struct Args {
     /// Run without the Redis mirror (no warm restart possible).
     #[arg(long, conflicts_with = "warm")]
     no_mirror: bool,
-    /// Rebuild from the Redis checkpoint and resume after it (after a crash).
+    /// Rebuild from the Redis checkpoint and resume after it (after a crash). If
+    /// Redis is behind what the ring has released, refuse; with --record, fold
+    /// the recording over the gap instead.
     #[arg(long)]
     warm: bool,
     /// Create the channel if it does not exist.
