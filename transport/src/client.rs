@@ -102,6 +102,8 @@ pub struct Client {
     stale: u64,
     last_answered: u64,
     duplicates: Vec<(u64, String)>,
+    /// What `duplicates` holds, in bytes (bounded by `DUPLICATES_MAX_BYTES`).
+    duplicate_bytes: usize,
     awaiting: Option<u64>,
     completed: VecDeque<Response>,
     failures: Vec<Response>,
@@ -112,6 +114,10 @@ pub struct Client {
     notifications: VecDeque<(Notification, Mark)>,
     on_notification: Option<Box<dyn FnMut(Notification) + Send>>,
 }
+
+/// The most bytes of repeated responses a client keeps for
+/// [`Client::take_duplicates`] between two takes; later repeats are not kept.
+const DUPLICATES_MAX_BYTES: usize = 16 << 20;
 
 impl Client {
     /// Attaches to the channel in `dir` as its client. The server need not be
@@ -143,6 +149,7 @@ impl Client {
             stale: 0,
             last_answered: 0,
             duplicates: Vec::new(),
+            duplicate_bytes: 0,
             awaiting: None,
             completed: VecDeque::new(),
             failures: Vec::new(),
@@ -183,6 +190,7 @@ impl Client {
     /// were not delivered a second time. A repeat whose status differs from the
     /// first answer means the request was applied twice.
     pub fn take_duplicates(&mut self) -> Vec<(u64, String)> {
+        self.duplicate_bytes = 0;
         std::mem::take(&mut self.duplicates)
     }
 
@@ -298,7 +306,11 @@ impl Client {
                     // at or below the last one answered is a repeat (a restarted
                     // server delivering again). It is kept aside, not delivered.
                     if v.seq <= self.last_answered {
-                        if self.duplicates.len() < 1_000_000 {
+                        // Kept up to a bound in bytes: a server cannot make the
+                        // client hold an unbounded amount of repeats.
+                        let bytes = 8 + v.status.len();
+                        if self.duplicate_bytes + bytes <= DUPLICATES_MAX_BYTES {
+                            self.duplicate_bytes += bytes;
                             self.duplicates.push((v.seq, v.status.to_owned()));
                         }
                         continue;

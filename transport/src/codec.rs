@@ -615,7 +615,9 @@ pub fn decode_response(payload: &[u8], record_seq: u64) -> Result<ResponseView<'
     let status = r.str().map_err(e)?;
     let attrs = r.pairs(h.count.get()).map_err(e)?;
     let m = r.u32().map_err(e)?;
-    if m as usize > r.b.len() / 4 {
+    // Each status takes at least its 4-byte length: bound the allocation by
+    // the bytes left, not by the record's size.
+    if m as usize > (r.b.len() - r.at) / 4 {
         return Err(e((
             "more statuses than bytes to hold them",
             r.base + r.at - 4,
@@ -741,6 +743,24 @@ mod tests {
         encode_notification(&mut b, "port_state_change", json);
         let n = decode_notification(&b, 6).unwrap();
         assert_eq!((n.name, n.payload), ("port_state_change", json));
+    }
+
+    /// A status count is judged against the bytes left after it, not the
+    /// record's size: a count that the record could never hold is refused before
+    /// anything is allocated for it.
+    #[test]
+    fn a_status_count_beyond_the_bytes_left_is_refused_up_front() {
+        let status = "S".repeat(100);
+        let none: [(&str, &str); 0] = [];
+        let statuses: [&str; 0] = [];
+        let mut b = vec![0; response_len(&status, &none, &statuses)];
+        encode_response(&mut b, Op::BulkSet, 1, 2, &status, &none, &statuses);
+        let at = HEADER_LEN + 4 + status.len();
+        assert_eq!(b.len(), at + 4);
+        let m = ((b.len() - HEADER_LEN) / 4 - 1) as u32;
+        b[at..at + 4].copy_from_slice(&m.to_le_bytes());
+        let e = decode_response(&b, 5).unwrap_err();
+        assert_eq!(e.what, "more statuses than bytes to hold them");
     }
 
     #[test]
