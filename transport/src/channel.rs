@@ -4,6 +4,7 @@
 
 use std::io::{self, IoSlice, IoSliceMut};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
@@ -94,10 +95,30 @@ pub fn create(dir: impl AsRef<Path>, opts: &ChannelOptions) -> Result<Paths> {
         }
         Err(e) => return Err(io(&p.dir, "create channel directory")(e)),
     }
-    std::fs::set_permissions(&p.dir, std::fs::Permissions::from_mode(mode))
+    // Modes are set through a descriptor opened without following a symlink:
+    // a symlink planted at the channel's path is refused, never followed to
+    // chmod (and fill) whatever it points at.
+    let d = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_DIRECTORY | libc::O_NOFOLLOW)
+        .open(&p.dir)
+        .map_err(|e| Error::Channel {
+            path: p.dir.clone(),
+            what: format!("not a directory of ours (a symlink?): {e}"),
+        })?;
+    let meta = d.metadata().map_err(io(&p.dir, "stat"))?;
+    // SAFETY: geteuid has no preconditions.
+    let me = unsafe { libc::geteuid() };
+    if meta.uid() != me {
+        return Err(Error::Channel {
+            path: p.dir.clone(),
+            what: format!("owned by uid {}, not by this user ({me})", meta.uid()),
+        });
+    }
+    d.set_permissions(std::fs::Permissions::from_mode(mode))
         .map_err(io(&p.dir, "chmod"))?;
     if let Some(gid) = opts.group {
-        std::os::unix::fs::chown(&p.dir, None, Some(gid)).map_err(io(&p.dir, "chown"))?;
+        std::os::unix::fs::fchown(&d, None, Some(gid)).map_err(io(&p.dir, "chown"))?;
     }
     let ring = sairing_ring::CreateOptions {
         capacity: opts.capacity,

@@ -169,3 +169,26 @@ fn a_blocking_doorbell_with_a_full_counter_does_not_block_the_server() {
     });
     assert_eq!(stats.admitted, 1, "{stats:?}");
 }
+
+/// A symlink planted where a channel is to be created is refused, and what it
+/// points at is left alone. (The old code followed it: it chmod'ed the target
+/// to 0700 and created the rings inside it.)
+#[test]
+fn a_symlink_at_the_channel_path_is_refused_not_followed() {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let target = tmp.path().join("elsewhere");
+    std::fs::create_dir(&target).unwrap();
+    std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let dir = tmp.path().join("ch");
+    std::os::unix::fs::symlink(&target, &dir).unwrap();
+    let err = channel::create(&dir, &channel::ChannelOptions::default()).unwrap_err();
+    assert!(err.to_string().contains("symlink"), "{err}");
+    let mode = std::fs::metadata(&target).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o755, "the target's mode was changed");
+    assert_eq!(
+        std::fs::read_dir(&target).unwrap().count(),
+        0,
+        "files appeared in the target"
+    );
+}
