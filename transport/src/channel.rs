@@ -8,7 +8,7 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use nix::sys::socket::{self, ControlMessage, ControlMessageOwned, MsgFlags};
 
@@ -447,48 +447,115 @@ pub enum Accepted {
     Failed(String),
 }
 
-/// Server side: accepts one pending connection, if any, checks the peer's
-/// credentials, and exchanges doorbells.
+/// A connection whose hello has not arrived yet: the server never waits for
+/// it, it looks again at its next service.
+#[derive(Debug)]
+pub struct PendingPeer {
+    stream: UnixStream,
+    since: Instant,
+}
+
+impl AsRawFd for PendingPeer {
+    fn as_raw_fd(&self) -> RawFd {
+        self.stream.as_raw_fd()
+    }
+}
+
+/// At most this many connections wait for their hello; a newer one pushes out
+/// the oldest, so silent connections cannot keep a client out.
+pub const MAX_PENDING: usize = 8;
+
+/// Server side: takes every new connection (without waiting) into `pending`,
+/// then looks once, without waiting, at each pending one: returns the first
+/// that finished its handshake (admitted, refused or failed), or
+/// [`Accepted::Nothing`]. A connection silent for longer than the handshake
+/// timeout, or pushed out by newer ones, fails.
 pub fn accept(
     paths: &Paths,
     listener: &UnixListener,
     bell: BorrowedFd<'_>,
     policy: AccessPolicy,
+    pending: &mut Vec<PendingPeer>,
 ) -> Result<Accepted> {
-    let stream = match listener.accept() {
-        Ok((s, _)) => s,
-        Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(Accepted::Nothing),
-        Err(e) => return Err(io(&paths.socket, "accept")(e)),
-    };
-    let fail = |what: String| Ok(Accepted::Failed(what));
-    if stream.set_nonblocking(false).is_err()
-        || stream.set_read_timeout(Some(HANDSHAKE_TIMEOUT)).is_err()
-    {
-        return fail("could not configure the connection".into());
+    loop {
+        match listener.accept() {
+            Ok((stream, _)) => {
+                if stream.set_nonblocking(true).is_err() {
+                    return Ok(Accepted::Failed(
+                        "could not configure the connection".into(),
+                    ));
+                }
+                pending.push(PendingPeer {
+                    stream,
+                    since: Instant::now(),
+                });
+                if pending.len() > MAX_PENDING {
+                    pending.remove(0);
+                    return Ok(Accepted::Failed(format!(
+                        "more than {MAX_PENDING} connections waiting to say hello: the oldest was dropped"
+                    )));
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(io(&paths.socket, "accept")(e)),
+        }
+    }
+    let mut i = 0;
+    while i < pending.len() {
+        match recv_with_fd(&pending[i].stream) {
+            Err(nix::errno::Errno::EAGAIN) => {
+                if pending[i].since.elapsed() > HANDSHAKE_TIMEOUT {
+                    pending.remove(i);
+                    return Ok(Accepted::Failed(format!(
+                        "no hello within {HANDSHAKE_TIMEOUT:?}"
+                    )));
+                }
+                i += 1;
+            }
+            Err(e) => {
+                pending.remove(i);
+                return Ok(Accepted::Failed(format!("receive hello: {e}")));
+            }
+            Ok(hello) => {
+                let p = pending.remove(i);
+                return Ok(handshake(p.stream, hello, bell, policy));
+            }
+        }
+    }
+    Ok(Accepted::Nothing)
+}
+
+/// The rest of a handshake once the hello is in: credentials, the hello
+/// itself, the doorbell, the welcome.
+fn handshake(
+    stream: UnixStream,
+    (msg, n, fd): ([u8; 16], usize, Option<OwnedFd>),
+    bell: BorrowedFd<'_>,
+    policy: AccessPolicy,
+) -> Accepted {
+    let fail = Accepted::Failed;
+    if n == 0 {
+        return fail("the client closed the connection before its hello".into());
     }
     let cred = match socket::getsockopt(&stream, socket::sockopt::PeerCredentials) {
         Ok(c) => c,
         Err(e) => return fail(format!("SO_PEERCRED: {e}")),
     };
-    // Read the hello before answering either way, so that closing a refused
-    // connection never discards unread data (which would reset it before the
-    // client could read why).
-    let (msg, n, fd) = match recv_with_fd(&stream) {
-        Ok(r) => r,
-        Err(e) => return fail(format!("receive hello: {e}")),
-    };
     // SAFETY: geteuid has no preconditions.
     let me = unsafe { libc::geteuid() };
     let admitted = cred.uid() == me || policy.allow_gid == Some(cred.gid());
     if !admitted {
+        // The hello was read first, so closing never discards unread data
+        // (which would reset the connection before the client read why).
         drop(fd);
         let _ = socket::send(stream.as_raw_fd(), REFUSED, MsgFlags::MSG_NOSIGNAL);
         let _ = stream.shutdown(std::net::Shutdown::Write);
-        return Ok(Accepted::Refused {
+        return Accepted::Refused {
             uid: cred.uid(),
             gid: cred.gid(),
             pid: cred.pid(),
-        });
+        };
     }
     if n != 16 || &msg != HELLO {
         return fail(format!(
@@ -506,10 +573,9 @@ pub fn accept(
     if let Err(e) = send_with_fd(&stream, WELCOME, bell) {
         return fail(format!("send welcome: {e}"));
     }
-    let _ = stream.set_read_timeout(None);
-    Ok(Accepted::Peer(Peer {
+    Accepted::Peer(Peer {
         stream,
         bell: peer_bell,
         pid: cred.pid(),
-    }))
+    })
 }

@@ -271,7 +271,7 @@ impl Client {
         let next_connect = &mut self.next_connect;
         let handshake = &mut self.handshake;
         let mut r = self.link.reserve_waiting(len, KIND_REQUEST, |link| {
-            reconnect(paths, link, next_connect, handshake).map(|()| None)
+            reconnect(paths, link, next_connect, handshake).map(|()| Vec::new())
         })?;
         let seq = r.seq();
         codec::encode_request(&mut r, op, epoch, seq, key, body);

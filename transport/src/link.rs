@@ -134,7 +134,7 @@ impl Link {
     }
 
     /// The descriptors to sleep on: our bell, the peer's connection, and any extra.
-    pub(crate) fn sleep_fds(&self, extra: Option<RawFd>) -> Vec<RawFd> {
+    pub(crate) fn sleep_fds(&self, extra: impl IntoIterator<Item = RawFd>) -> Vec<RawFd> {
         let mut fds = vec![self.bell.as_fd().as_raw_fd()];
         if let Some(p) = &self.peer {
             fds.push(p.stream.as_raw_fd());
@@ -170,7 +170,7 @@ impl Link {
         &mut self,
         len: usize,
         kind: u16,
-        mut service: impl FnMut(&mut Link) -> Result<Option<RawFd>>,
+        mut service: impl FnMut(&mut Link) -> Result<Vec<RawFd>>,
     ) -> Result<Reservation<'_>> {
         let mut waited = None;
         if !self.tx.can_reserve(len)? && !self.policy.nonblocking {

@@ -43,17 +43,20 @@ struct Out {
     listener: UnixListener,
     access: AccessPolicy,
     stats: ConnectionStats,
+    /// Connections whose hello has not arrived yet.
+    pending: Vec<channel::PendingPeer>,
 }
 
 impl Out {
     /// Accepts pending clients and notices a client that has gone away.
-    fn service(&mut self) -> Result<Option<RawFd>> {
+    fn service(&mut self) -> Result<Vec<RawFd>> {
         service_with(
             &self.paths,
             &mut self.link,
             &self.listener,
             self.access,
             &mut self.stats,
+            &mut self.pending,
         )
     }
 
@@ -67,9 +70,10 @@ impl Out {
             paths,
             access,
             stats,
+            pending,
         } = self;
         let mut r = link.reserve_waiting(len, kind, |link| {
-            service_with(paths, link, listener, *access, stats)
+            service_with(paths, link, listener, *access, stats, pending)
         })?;
         encode(&mut r);
         r.commit();
@@ -86,10 +90,11 @@ fn service_with(
     listener: &UnixListener,
     access: AccessPolicy,
     stats: &mut ConnectionStats,
-) -> Result<Option<RawFd>> {
+    pending: &mut Vec<channel::PendingPeer>,
+) -> Result<Vec<RawFd>> {
     link.check_peer();
     loop {
-        match channel::accept(paths, listener, link.bell.as_fd(), access)? {
+        match channel::accept(paths, listener, link.bell.as_fd(), access, pending)? {
             Accepted::Nothing => break,
             Accepted::Peer(p) => {
                 // The new client may be asleep waiting for responses published
@@ -105,7 +110,10 @@ fn service_with(
             Accepted::Failed(_) => stats.failed += 1,
         }
     }
-    Ok(Some(listener.as_raw_fd()))
+    // Sleep on the listener and on every connection still to say hello.
+    let mut fds = vec![listener.as_raw_fd()];
+    fds.extend(pending.iter().map(|p| p.as_raw_fd()));
+    Ok(fds)
 }
 
 /// The server end of a channel.
@@ -179,6 +187,7 @@ impl Server {
                 listener,
                 access: opts.access,
                 stats: ConnectionStats::default(),
+                pending: Vec::new(),
             },
             auto_release: true,
             unreleased: 0,
@@ -345,10 +354,12 @@ impl Server {
         self.out.service().map(drop)
     }
 
-    /// The listening socket and, when connected, the client's connection: watch
-    /// them for readability alongside [`AsFd`].
+    /// The listening socket, connections still to say hello and, when
+    /// connected, the client's connection: watch them for readability alongside
+    /// [`AsFd`] (the set changes: ask again after each wake).
     pub fn socket_fds(&self) -> Vec<RawFd> {
         let mut v = vec![self.out.listener.as_raw_fd()];
+        v.extend(self.out.pending.iter().map(|p| p.as_raw_fd()));
         if let Some(p) = &self.out.link.peer {
             v.push(p.stream.as_raw_fd());
         }

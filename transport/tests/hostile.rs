@@ -192,3 +192,47 @@ fn a_symlink_at_the_channel_path_is_refused_not_followed() {
         "files appeared in the target"
     );
 }
+
+/// Connections that never say hello do not stall the server, and do not keep
+/// a real client out. (Found: `recv(1 ms)` took 4 s with two silent
+/// connections: the handshake waited up to 2 s for each hello.)
+#[test]
+fn silent_connections_never_stall_the_server() {
+    let (_tmp, dir, server) = server_and_dir();
+    let sock = channel::Paths::new(&dir).socket;
+    // More silent connections than the server keeps waiting.
+    let silent: Vec<_> = (0..channel::MAX_PENDING + 2)
+        .map(|_| std::os::unix::net::UnixStream::connect(&sock).unwrap())
+        .collect();
+    // At 2 s each, the old handshake would take 20 s here.
+    let server = within(
+        Duration::from_secs(10),
+        "recv with silent connections",
+        move || {
+            let mut server = server;
+            for _ in 0..3 {
+                assert!(server
+                    .recv(Some(Duration::from_millis(1)))
+                    .unwrap()
+                    .is_none());
+            }
+            server
+        },
+    );
+    let mut server = server;
+    let d2 = dir.clone();
+    let client = std::thread::spawn(move || {
+        let mut c = Client::open(&d2, &ClientOptions::default()).unwrap();
+        c.send(Op::Notify, "INIT_VIEW", &Body::Attrs::<&str>(&[]))
+            .unwrap();
+        c
+    });
+    let req = server
+        .recv(Some(T))
+        .unwrap()
+        .expect("a request from the real client");
+    assert_eq!(req.request.key, "INIT_VIEW");
+    assert!(server.connection_stats().admitted >= 1);
+    drop(client.join().unwrap());
+    drop(silent);
+}

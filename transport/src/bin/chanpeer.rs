@@ -220,8 +220,10 @@ fn impostor(dir: PathBuf) -> anyhow::Result<()> {
     let listener = channel::listen(&paths)?;
     line(format_args!("listening"));
     let policy = channel::AccessPolicy { allow_gid: Some(0) };
+    let mut pending = Vec::new();
     loop {
-        match channel::accept(&paths, &listener, std::os::fd::AsFd::as_fd(&bell), policy)? {
+        let bell_fd = std::os::fd::AsFd::as_fd(&bell);
+        match channel::accept(&paths, &listener, bell_fd, policy, &mut pending)? {
             channel::Accepted::Peer(p) => {
                 line(format_args!("welcomed"));
                 // Keep the connection open; go on welcoming others.
