@@ -558,6 +558,11 @@ impl Producer {
                 max: self.max_payload,
             });
         }
+        if self.mem.faulted() {
+            return Err(PushError::Ring(
+                self.corrupt(Corruption::TruncatedWhileMapped),
+            ));
+        }
         if let Some(e) = self.sticky.take() {
             return Err(PushError::Ring(Error::Io {
                 path: self.mem.path().to_owned(),
@@ -837,6 +842,11 @@ impl Reservation<'_> {
         p.tail = new_tail;
         let seq = p.next_seq;
         p.next_seq += 1;
+        // A truncation of the file under us (the SIGBUS guard saw a fault):
+        // this record went to memory nobody reads, and the next reserve says so.
+        if p.mem.faulted() {
+            p.slow = true;
+        }
         seq
     }
 }

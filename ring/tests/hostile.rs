@@ -583,3 +583,52 @@ fn checksummed_ring_checks_records_with_odd_flags() {
         Err(e) => assert!(matches!(e, Error::Corrupt { .. }), "{e}"),
     }
 }
+
+/// A producer whose file is truncated under it learns of it: a push after the
+/// fault fails, and every push after that. (Found: 545 pushes into a truncated
+/// file all returned Ok, into memory nobody would ever read.)
+#[test]
+fn a_producer_learns_its_file_was_truncated() {
+    let d = tempfile::tempdir().unwrap();
+    // Cuts at page boundaries, so that the producer's writes fault. (A cut
+    // inside a page leaves that page mapped, writes past the end vanish without
+    // a fault, and only `check()`, which looks at the file's size, tells.)
+    for cut in [0u64, HEADER_LEN as u64] {
+        let p = fresh(&d, &format!("pcut{cut}"));
+        let mut prod = open_p(&p).unwrap();
+        let mut c = open_c(&p).unwrap();
+        for i in 0..10u8 {
+            prod.push(1, &[i; 60]).unwrap();
+        }
+        let status = std::process::Command::new("truncate")
+            .args(["-s", &cut.to_string()])
+            .arg(&p)
+            .status()
+            .expect("run truncate(1)");
+        assert!(status.success());
+        let mut first_err = None;
+        for i in 0..1000u32 {
+            // The consumer keeps up, so the ring never fills.
+            while let Ok(Some(_)) = c.read() {}
+            c.release();
+            match prod.push(1, &[7; 60]) {
+                Ok(_) => assert!(first_err.is_none(), "push {i} succeeded after an error"),
+                Err(e) => {
+                    first_err.get_or_insert(i);
+                    assert!(
+                        matches!(
+                            &e,
+                            sairing_ring::PushError::Ring(r)
+                                if r.corruption() == Some(&Corruption::TruncatedWhileMapped)
+                        ),
+                        "{e}"
+                    );
+                }
+            }
+        }
+        assert!(
+            first_err.is_some(),
+            "cut {cut}: 1000 pushes into a truncated file all returned Ok"
+        );
+    }
+}
