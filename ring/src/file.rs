@@ -311,7 +311,7 @@ pub(crate) fn open(path: &Path, opts: &OpenOptions) -> Result<Opened> {
     // The file may have shrunk between the size check and the mapping; the
     // SIGBUS guard registered by `from_map` covers that window from here on,
     // and this second check closes the one before it.
-    let mem = Mem::from_map(map, header.capacity, path);
+    let mem = Mem::from_map(map, header.capacity, path)?;
     let now = file.metadata().map_err(io_err(path, "stat"))?.len();
     if now != size {
         return Err(corrupt(
@@ -342,7 +342,7 @@ pub(crate) fn open_readonly(path: &Path) -> Result<Opened> {
         .len(size as usize)
         .map_raw_read_only(&file)
         .map_err(io_err(path, "mmap"))?;
-    let mem = Mem::from_map(map, header.capacity, path);
+    let mem = Mem::from_map(map, header.capacity, path)?;
     Ok(Opened { file, mem, header })
 }
 

@@ -81,9 +81,25 @@ unsafe impl Send for Mem {}
 
 impl Mem {
     #[cfg(not(loom))]
-    pub(crate) fn from_map(map: memmap2::MmapRaw, capacity: u64, path: &Path) -> Mem {
+    pub(crate) fn from_map(
+        map: memmap2::MmapRaw,
+        capacity: u64,
+        path: &Path,
+    ) -> crate::error::Result<Mem> {
         let base = map.as_mut_ptr();
-        let guard = crate::sigbus::register(base as usize, map.len());
+        // A mapping without the guard would crash the process on a truncation:
+        // refuse it instead.
+        let Some(guard) = crate::sigbus::register(base as usize, map.len()) else {
+            return Err(crate::error::Error::Io {
+                path: path.to_owned(),
+                op: "register with the SIGBUS guard",
+                source: std::io::Error::other(format!(
+                    "this process already maps {} rings, the most the guard covers",
+                    crate::sigbus::SLOTS
+                )),
+            });
+        };
+        let guard = Some(guard);
         // SAFETY: the mapping is HEADER_LEN + capacity bytes (checked by the
         // caller against the file's size), page aligned, so the control block at
         // OFF_CONTROL (128-byte aligned) and the data area at HEADER_LEN are in it.
@@ -93,14 +109,14 @@ impl Mem {
                 NonNull::new_unchecked(base.add(HEADER_LEN)),
             )
         };
-        Mem {
+        Ok(Mem {
             ctl,
             data,
             capacity,
             backing: Arc::new(Backing::Map { map, guard }),
             path: path.to_owned(),
             tracker: Tracker,
-        }
+        })
     }
 
     /// A zeroed heap ring with the file layout (header page + data area).

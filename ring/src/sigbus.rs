@@ -17,7 +17,7 @@
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::OnceLock;
 
-const SLOTS: usize = 256;
+pub(crate) const SLOTS: usize = 256;
 
 struct Slot {
     start: AtomicUsize,

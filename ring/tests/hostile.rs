@@ -632,3 +632,27 @@ fn a_producer_learns_its_file_was_truncated() {
         );
     }
 }
+
+/// The SIGBUS guard covers a fixed number of mappings per process; one more is
+/// refused at open with a clear error instead of being mapped unguarded (where
+/// a truncation would crash the process).
+#[test]
+fn a_mapping_the_guard_cannot_cover_is_refused() {
+    let d = tempfile::tempdir().unwrap();
+    let p = fresh(&d, "many");
+    let mut open = Vec::new();
+    let err = loop {
+        match sairing_ring::Observer::open(&p) {
+            Ok(o) => open.push(o),
+            Err(e) => break e,
+        }
+        assert!(
+            open.len() <= 1000,
+            "1000 guarded mappings: the guard has no limit?"
+        );
+    };
+    assert!(open.len() <= 256, "{} mappings", open.len());
+    assert!(err.to_string().contains("SIGBUS guard"), "{err}");
+    drop(open);
+    sairing_ring::Observer::open(&p).expect("room again once mappings are dropped");
+}
