@@ -432,8 +432,10 @@ pub fn listen(paths: &Paths) -> Result<UnixListener> {
 pub enum Accepted {
     /// Nobody was waiting.
     Nothing,
-    /// A client was admitted.
-    Peer(Peer),
+    /// A client was admitted, with the fresh doorbell it was given: the
+    /// server's bell from now on (a former client keeps the old one, and can
+    /// neither ring nor drain this).
+    Peer(Peer, crate::bell::Bell),
     /// A client was turned away (its uid, gid and pid).
     Refused {
         /// Its uid.
@@ -473,7 +475,6 @@ pub const MAX_PENDING: usize = 8;
 pub fn accept(
     paths: &Paths,
     listener: &UnixListener,
-    bell: BorrowedFd<'_>,
     policy: AccessPolicy,
     pending: &mut Vec<PendingPeer>,
 ) -> Result<Accepted> {
@@ -519,7 +520,7 @@ pub fn accept(
             }
             Ok(hello) => {
                 let p = pending.remove(i);
-                return Ok(handshake(p.stream, hello, bell, policy));
+                return Ok(handshake(p.stream, hello, policy));
             }
         }
     }
@@ -531,7 +532,6 @@ pub fn accept(
 fn handshake(
     stream: UnixStream,
     (msg, n, fd): ([u8; 16], usize, Option<OwnedFd>),
-    bell: BorrowedFd<'_>,
     policy: AccessPolicy,
 ) -> Accepted {
     let fail = Accepted::Failed;
@@ -570,12 +570,19 @@ fn handshake(
         Ok(b) => b,
         Err(why) => return fail(why),
     };
-    if let Err(e) = send_with_fd(&stream, WELCOME, bell) {
+    let bell = match crate::bell::Bell::new() {
+        Ok(b) => b,
+        Err(e) => return fail(format!("eventfd: {e}")),
+    };
+    if let Err(e) = send_with_fd(&stream, WELCOME, bell.as_fd()) {
         return fail(format!("send welcome: {e}"));
     }
-    Accepted::Peer(Peer {
-        stream,
-        bell: peer_bell,
-        pid: cred.pid(),
-    })
+    Accepted::Peer(
+        Peer {
+            stream,
+            bell: peer_bell,
+            pid: cred.pid(),
+        },
+        bell,
+    )
 }

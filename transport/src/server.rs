@@ -94,9 +94,12 @@ fn service_with(
 ) -> Result<Vec<RawFd>> {
     link.check_peer();
     loop {
-        match channel::accept(paths, listener, link.bell.as_fd(), access, pending)? {
+        match channel::accept(paths, listener, access, pending)? {
             Accepted::Nothing => break,
-            Accepted::Peer(p) => {
+            Accepted::Peer(p, bell) => {
+                // A fresh bell per connection: the former client's copy of
+                // the old one can no longer drain (or fake) our wake-ups.
+                link.bell = bell;
                 // The new client may be asleep waiting for responses published
                 // before it connected: ring once.
                 p.ring();
@@ -367,7 +370,8 @@ impl Server {
     }
 }
 
-/// The server's doorbell: readable when the client has rung.
+/// The server's doorbell: readable when the client has rung. A new one is made
+/// for each client admitted, so ask again after each wake.
 impl AsFd for Server {
     fn as_fd(&self) -> BorrowedFd<'_> {
         self.out.link.bell.as_fd()

@@ -236,3 +236,67 @@ fn silent_connections_never_stall_the_server() {
     drop(client.join().unwrap());
     drop(silent);
 }
+
+/// Each connection gets a fresh server doorbell: a former client keeps only
+/// the old one, and ringing (or draining) it does nothing to the server's
+/// wake-ups once another client is admitted.
+#[test]
+fn a_former_client_cannot_touch_the_servers_doorbell() {
+    use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
+    use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+    let (_tmp, dir, mut server) = server_and_dir();
+    // A first client, by hand: hello with its own eventfd, the welcome with the
+    // server's doorbell.
+    // SAFETY: eventfd has no memory preconditions; the result is checked.
+    let mine = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
+    assert!(mine >= 0);
+    // SAFETY: `mine` is a new descriptor that nothing else owns.
+    let mine = unsafe { OwnedFd::from_raw_fd(mine) };
+    let conn = hello_with(&dir, mine.as_fd());
+    assert!(server
+        .recv(Some(Duration::from_millis(50)))
+        .unwrap()
+        .is_none());
+    let mut buf = [0u8; 16];
+    let mut space = nix::cmsg_space!([std::os::fd::RawFd; 1]);
+    let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+    let msg = recvmsg::<()>(
+        conn.as_raw_fd(),
+        &mut iov,
+        Some(&mut space),
+        MsgFlags::empty(),
+    )
+    .unwrap();
+    let mut old_bell = None;
+    for c in msg.cmsgs().unwrap() {
+        if let ControlMessageOwned::ScmRights(fds) = c {
+            // SAFETY: the kernel just installed these descriptors for us.
+            old_bell = fds.first().map(|&fd| unsafe { OwnedFd::from_raw_fd(fd) });
+        }
+    }
+    let old_bell = old_bell.expect("the welcome carries the server's doorbell");
+    // A second client is admitted.
+    let d2 = dir.clone();
+    let client = std::thread::spawn(move || {
+        let mut c = Client::open(&d2, &ClientOptions::default()).unwrap();
+        c.send(Op::Notify, "INIT_VIEW", &Body::Attrs::<&str>(&[]))
+            .unwrap();
+        c
+    });
+    let key = server
+        .recv(Some(T))
+        .unwrap()
+        .map(|r| r.request.key.to_owned());
+    assert_eq!(key.as_deref(), Some("INIT_VIEW"));
+    server.after_wake().unwrap();
+    // The former client rings the doorbell it was given.
+    sairing_transport::bell::ring(old_bell.as_fd());
+    let revents = sairing_transport::bell::wait(&[server.as_fd()], Some(Duration::ZERO)).unwrap();
+    assert_eq!(
+        revents[0] & libc::POLLIN,
+        0,
+        "the former client rang the server"
+    );
+    drop(client.join().unwrap());
+    drop(conn);
+}

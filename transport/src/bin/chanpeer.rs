@@ -216,15 +216,14 @@ fn probe(dir: PathBuf) -> anyhow::Result<()> {
 
 fn impostor(dir: PathBuf) -> anyhow::Result<()> {
     let paths = channel::Paths::new(&dir);
-    let bell = Bell::new().context("eventfd")?;
     let listener = channel::listen(&paths)?;
     line(format_args!("listening"));
     let policy = channel::AccessPolicy { allow_gid: Some(0) };
     let mut pending = Vec::new();
     loop {
-        let bell_fd = std::os::fd::AsFd::as_fd(&bell);
-        match channel::accept(&paths, &listener, bell_fd, policy, &mut pending)? {
-            channel::Accepted::Peer(p) => {
+        match channel::accept(&paths, &listener, policy, &mut pending)? {
+            channel::Accepted::Peer(p, bell) => {
+                std::mem::forget(bell);
                 line(format_args!("welcomed"));
                 // Keep the connection open; go on welcoming others.
                 std::mem::forget(p);
