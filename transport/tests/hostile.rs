@@ -95,6 +95,28 @@ fn within<T: Send + 'static>(
         .unwrap_or_else(|_| panic!("{what} did not return within {limit:?}"))
 }
 
+/// A real client (on another thread) sends INIT_VIEW and the server receives
+/// it; returns the client's thread, which ends with the client.
+fn a_real_client_is_served(server: &mut Server, dir: &Path) -> std::thread::JoinHandle<Client> {
+    let d2 = dir.to_owned();
+    let client = std::thread::spawn(move || {
+        let mut c = Client::open(&d2, &ClientOptions::default()).unwrap();
+        c.send(Op::Notify, "INIT_VIEW", &Body::Attrs::<&str>(&[]))
+            .unwrap();
+        c
+    });
+    let key = server
+        .recv(Some(T))
+        .unwrap()
+        .map(|r| r.request.key.to_owned());
+    assert_eq!(
+        key.as_deref(),
+        Some("INIT_VIEW"),
+        "a request from the real client"
+    );
+    client
+}
+
 fn server_and_dir() -> (tempfile::TempDir, std::path::PathBuf, Server) {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("ch");
@@ -128,18 +150,7 @@ fn a_doorbell_that_is_not_an_eventfd_is_refused() {
     });
     assert_eq!((stats.admitted, stats.failed), (0, 1), "{stats:?}");
     let mut server = server;
-    let d2 = dir.clone();
-    let client = std::thread::spawn(move || {
-        let mut c = Client::open(&d2, &ClientOptions::default()).unwrap();
-        c.send(Op::Notify, "INIT_VIEW", &Body::Attrs::<&str>(&[]))
-            .unwrap();
-        c
-    });
-    let req = server
-        .recv(Some(T))
-        .unwrap()
-        .expect("a request from the real client");
-    assert_eq!(req.request.key, "INIT_VIEW");
+    let client = a_real_client_is_served(&mut server, &dir);
     drop(client.join().unwrap());
 }
 
@@ -220,18 +231,7 @@ fn silent_connections_never_stall_the_server() {
         },
     );
     let mut server = server;
-    let d2 = dir.clone();
-    let client = std::thread::spawn(move || {
-        let mut c = Client::open(&d2, &ClientOptions::default()).unwrap();
-        c.send(Op::Notify, "INIT_VIEW", &Body::Attrs::<&str>(&[]))
-            .unwrap();
-        c
-    });
-    let req = server
-        .recv(Some(T))
-        .unwrap()
-        .expect("a request from the real client");
-    assert_eq!(req.request.key, "INIT_VIEW");
+    let client = a_real_client_is_served(&mut server, &dir);
     assert!(server.connection_stats().admitted >= 1);
     drop(client.join().unwrap());
     drop(silent);
@@ -276,18 +276,7 @@ fn a_former_client_cannot_touch_the_servers_doorbell() {
     }
     let old_bell = old_bell.expect("the welcome carries the server's doorbell");
     // A second client is admitted.
-    let d2 = dir.clone();
-    let client = std::thread::spawn(move || {
-        let mut c = Client::open(&d2, &ClientOptions::default()).unwrap();
-        c.send(Op::Notify, "INIT_VIEW", &Body::Attrs::<&str>(&[]))
-            .unwrap();
-        c
-    });
-    let key = server
-        .recv(Some(T))
-        .unwrap()
-        .map(|r| r.request.key.to_owned());
-    assert_eq!(key.as_deref(), Some("INIT_VIEW"));
+    let client = a_real_client_is_served(&mut server, &dir);
     server.after_wake().unwrap();
     // The former client rings the doorbell it was given.
     sairing_transport::bell::ring(old_bell.as_fd());
