@@ -15,7 +15,7 @@ pub(crate) enum Backing {
         // Declared first so that it drops first: the range leaves the SIGBUS
         // table before it is unmapped, never after (the handler would otherwise
         // "repair" whatever the kernel maps there next).
-        guard: Option<crate::sigbus::Guard>,
+        guard: crate::sigbus::Guard,
         map: memmap2::MmapRaw,
     },
     #[cfg(not(loom))]
@@ -99,7 +99,6 @@ impl Mem {
                 )),
             });
         };
-        let guard = Some(guard);
         // SAFETY: the mapping is HEADER_LEN + capacity bytes (checked by the
         // caller against the file's size), page aligned, so the control block at
         // OFF_CONTROL (128-byte aligned) and the data area at HEADER_LEN are in it.
@@ -227,7 +226,7 @@ impl Mem {
     pub(crate) fn faulted(&self) -> bool {
         match &*self.backing {
             #[cfg(not(loom))]
-            Backing::Map { guard: Some(g), .. } => g.faulted(),
+            Backing::Map { guard, .. } => guard.faulted(),
             _ => false,
         }
     }

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{Corruption, Error, Result, Role};
 use crate::file;
-use crate::layout::{StaticHeader, CRC_LEN, FLAG_CHECKSUM, RECORD_HEADER_LEN};
+use crate::layout::{StaticHeader, CRC_LEN, FLAG_CHECKSUM, RECORD_ALIGN, RECORD_HEADER_LEN};
 use crate::mem::Mem;
 use crate::ring::{check_crc, check_cursors, copy_out, parse_at, Step};
 use crate::sync::Ordering::{Acquire, Relaxed};
@@ -152,7 +152,7 @@ impl Observer {
             let head = ctl.consumer.head.load(Acquire);
             let tail = ctl.producer.tail.load(Acquire);
             check_cursors(head, tail, self.mem.capacity()).map_err(|p| self.corrupt(p))?;
-            if pos >= crate::ring::MAX_POSITION || !pos.is_multiple_of(8) {
+            if pos >= crate::ring::MAX_POSITION || !pos.is_multiple_of(RECORD_ALIGN as u64) {
                 return Err(self.corrupt(Corruption::BadCursors {
                     head,
                     tail,

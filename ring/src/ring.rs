@@ -210,17 +210,17 @@ pub(crate) fn parse_checked(
 /// Appends `len` bytes at data-area offset `off` to `dst`: the only way bytes
 /// leave the mapping on the read side. Everything is judged on the copy, which
 /// no other process can change; no reference to the mapping is ever formed.
+/// The source is read through a raw pointer only: another process may be
+/// changing those bytes (a hostile peer, or a producer reusing released space
+/// under an observer), and then the copy holds arbitrary bytes, which every
+/// reader validates afterwards.
 #[inline(always)]
 pub(crate) fn copy_out(mem: &Mem, off: usize, len: usize, dst: &mut Vec<u8>) {
     let _access = mem.tracker().read(off, len);
     let at = dst.len();
     dst.reserve(len);
-    // SAFETY: callers pass a range that `parse_at` found inside the data area
-    // (`off + len <= capacity`), and `reserve` made room for `len` more bytes
-    // after `at` in `dst`, which is private. The source is read through a raw
-    // pointer only: another process may be changing those bytes (a hostile
-    // peer, or a producer reusing released space for an observer), and then
-    // the copy holds arbitrary bytes, which every reader validates afterwards.
+    // SAFETY: `off + len <= capacity` (callers pass a range `parse_at` found
+    // inside the data area), and `reserve` made room for `len` bytes after `at`.
     unsafe {
         std::ptr::copy_nonoverlapping(mem.data().add(off), dst.as_mut_ptr().add(at), len);
         dst.set_len(at + len);

@@ -67,7 +67,7 @@ impl Drop for Guard {
 }
 
 /// Registers `[start, start + len)` as a ring mapping. `None` when the table is
-/// full (the mapping then has no SIGBUS protection; the caller reports it).
+/// full (the caller refuses the mapping).
 pub(crate) fn register(start: usize, len: usize) -> Option<Guard> {
     install();
     for (i, s) in TABLE.iter().enumerate() {

@@ -203,15 +203,7 @@ pub fn run(cfg: &Config, stop: Arc<AtomicBool>) -> anyhow::Result<Summary> {
                     // and a warm start finds the two in step; the recording
                     // notes it with its marker.
                     match (&recorder, mirror.as_mut()) {
-                        (Some(r), _) => r.submit(crate::recorder::Entry {
-                            seq,
-                            request: Vec::new(),
-                            status: "",
-                            attrs: Vec::new(),
-                            statuses: Vec::new(),
-                            notifications: Vec::new(),
-                            effects: Vec::new(),
-                        }),
+                        (Some(r), _) => r.submit(crate::recorder::Entry::malformed(seq)),
                         (None, Some(m)) => m.submit(seq, Vec::new()),
                         (None, None) => {}
                     }
@@ -224,11 +216,8 @@ pub fn run(cfg: &Config, stop: Arc<AtomicBool>) -> anyhow::Result<Summary> {
             marks.push_back((sum.last_seq, server.mark()));
         }
         for (name, payload) in &port_events {
-            while let Err(e) = server.notify(name, payload) {
-                if !matches!(e, TError::Full { .. }) || stop.load(Ordering::Relaxed) {
-                    return Err(e.into());
-                }
-                tracing::warn!("response ring full (orchagent not reading?): waiting to notify");
+            if !unless_full(&stop, "notify", || server.notify(name, payload))? {
+                bail!("stopping with a {name} notification not sent: the response ring is full (is orchagent reading?)");
             }
         }
         // Free the ring up to what the mirror has made durable.
@@ -274,18 +263,36 @@ pub fn run(cfg: &Config, stop: Arc<AtomicBool>) -> anyhow::Result<Summary> {
     Ok(sum)
 }
 
-/// Answers `req` with `out`. An answer too large for the response ring becomes
-/// `SAI_STATUS_BUFFER_OVERFLOW` (and `out` says so, for the recording); a full
-/// response ring (orchagent not reading) is waited out, not an exit. Returns
-/// `false` if `stop` was set while waiting.
+/// Runs `publish` (each try waits for room up to the server's wait timeout)
+/// until the response ring is not full: a full ring (orchagent not reading) is
+/// backpressure, not an exit. Returns `false` if `stop` was set meanwhile.
+fn unless_full(
+    stop: &AtomicBool,
+    what: &str,
+    mut publish: impl FnMut() -> Result<(), TError>,
+) -> anyhow::Result<bool> {
+    loop {
+        match publish() {
+            Ok(()) => return Ok(true),
+            Err(TError::Full { .. }) if stop.load(Ordering::Relaxed) => return Ok(false),
+            Err(TError::Full { .. }) => {
+                tracing::warn!("response ring full (orchagent not reading?): waiting to {what}");
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+/// Answers `req` with `out`, as [`unless_full`] says. An answer too large for
+/// the response ring becomes `SAI_STATUS_BUFFER_OVERFLOW` (and `out` says so,
+/// for the recording).
 fn answer(
     req: &mut sairing_transport::Incoming<'_>,
     out: &mut crate::vs::Outcome,
     stop: &AtomicBool,
 ) -> anyhow::Result<bool> {
-    loop {
+    unless_full(stop, "answer", || {
         match req.respond(out.status, &out.attrs, &out.statuses) {
-            Ok(()) => return Ok(true),
             Err(TError::TooLarge { len, max, .. }) => {
                 tracing::warn!(
                     seq = req.record_seq,
@@ -294,19 +301,16 @@ fn answer(
                     "answer too large for the response ring: answering {}",
                     crate::vs::BUFFER_OVERFLOW
                 );
-                out.status = crate::vs::BUFFER_OVERFLOW;
-                out.attrs.clear();
-                out.statuses.clear();
+                *out = crate::vs::Outcome {
+                    status: crate::vs::BUFFER_OVERFLOW,
+                    attrs: Vec::new(),
+                    statuses: Vec::new(),
+                };
+                req.respond_status(out.status)
             }
-            Err(TError::Full { .. }) => {
-                if stop.load(Ordering::Relaxed) {
-                    return Ok(false);
-                }
-                tracing::warn!("response ring full (orchagent not reading?): waiting to answer");
-            }
-            Err(e) => return Err(e.into()),
+            r => r,
         }
-    }
+    })
 }
 
 /// The state a warm start resumes from: Redis's checkpoint when it reaches

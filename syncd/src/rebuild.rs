@@ -110,8 +110,7 @@ pub fn rebuild(
         bail!("the recording {name} does not exist");
     }
     let mut switch = Switch::from_objects(base);
-    // The last marker seen (what the recording knows the state after), and
-    // whether the recording knows it from its start (request 0).
+    // The last marker seen: the request the recording knows the state after.
     let mut known: Option<u64> = None;
     let mut pending: Option<(String, String)> = None;
     let mut requests = 0u64;

@@ -47,6 +47,22 @@ pub struct Entry {
     pub effects: Vec<Effect>,
 }
 
+impl Entry {
+    /// A record that did not decode: no effects; the recording notes it (a
+    /// comment naming the problem) with its marker.
+    pub fn malformed(seq: u64) -> Entry {
+        Entry {
+            seq,
+            request: Vec::new(),
+            status: "",
+            attrs: Vec::new(),
+            statuses: Vec::new(),
+            notifications: Vec::new(),
+            effects: Vec::new(),
+        }
+    }
+}
+
 /// Recording settings.
 #[derive(Debug, Clone)]
 pub struct RecorderConfig {

@@ -107,8 +107,7 @@ pub fn create(dir: impl AsRef<Path>, opts: &ChannelOptions) -> Result<Paths> {
             what: format!("not a directory of ours (a symlink?): {e}"),
         })?;
     let meta = d.metadata().map_err(io(&p.dir, "stat"))?;
-    // SAFETY: geteuid has no preconditions.
-    let me = unsafe { libc::geteuid() };
+    let me = euid();
     if meta.uid() != me {
         return Err(Error::Channel {
             path: p.dir.clone(),
@@ -160,6 +159,12 @@ pub fn remove(dir: impl AsRef<Path>, force: bool) -> Result<()> {
         }
     }
     std::fs::remove_dir(&p.dir).map_err(io(&p.dir, "remove channel directory"))
+}
+
+/// This process's effective uid.
+fn euid() -> u32 {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() }
 }
 
 /// Who may connect to a server.
@@ -357,8 +362,7 @@ pub fn connect_finish(paths: &Paths, hs: PendingHandshake, wait: Duration) -> Re
         .map_err(|e| hs_err(format!("SO_PEERCRED: {e}")))?;
     // The server must be this user, or the channel's owner: anyone else who
     // managed to bind the socket is not the server.
-    // SAFETY: geteuid has no preconditions.
-    let me = unsafe { libc::geteuid() };
+    let me = euid();
     let owner = std::fs::metadata(&paths.dir)
         .map_err(io(&paths.dir, "stat"))?
         .uid();
@@ -542,8 +546,7 @@ fn handshake(
         Ok(c) => c,
         Err(e) => return fail(format!("SO_PEERCRED: {e}")),
     };
-    // SAFETY: geteuid has no preconditions.
-    let me = unsafe { libc::geteuid() };
+    let me = euid();
     let admitted = cred.uid() == me || policy.allow_gid == Some(cred.gid());
     if !admitted {
         // The hello was read first, so closing never discards unread data

@@ -113,10 +113,15 @@ fn service_with(
             Accepted::Failed(_) => stats.failed += 1,
         }
     }
-    // Sleep on the listener and on every connection still to say hello.
+    Ok(listening_fds(listener, pending))
+}
+
+/// The listener and every connection still to say hello: what to sleep on
+/// besides the bell and the peer.
+fn listening_fds(listener: &UnixListener, pending: &[channel::PendingPeer]) -> Vec<RawFd> {
     let mut fds = vec![listener.as_raw_fd()];
     fds.extend(pending.iter().map(|p| p.as_raw_fd()));
-    Ok(fds)
+    fds
 }
 
 /// The server end of a channel.
@@ -361,8 +366,7 @@ impl Server {
     /// connected, the client's connection: watch them for readability alongside
     /// [`AsFd`] (the set changes: ask again after each wake).
     pub fn socket_fds(&self) -> Vec<RawFd> {
-        let mut v = vec![self.out.listener.as_raw_fd()];
-        v.extend(self.out.pending.iter().map(|p| p.as_raw_fd()));
+        let mut v = listening_fds(&self.out.listener, &self.out.pending);
         if let Some(p) = &self.out.link.peer {
             v.push(p.stream.as_raw_fd());
         }
