@@ -9,7 +9,10 @@
 //! reads zeros (never a valid record: kind 0 is invalid) and the ring reports
 //! [`Corruption::TruncatedWhileMapped`](crate::Corruption::TruncatedWhileMapped)
 //! at its next check. Faults at other addresses go to the previous handler, or
-//! to the default action, exactly as if this handler did not exist.
+//! to the default action, exactly as if this handler did not exist: the
+//! earlier handler runs with its own mask (and SIGBUS blocked unless it asked
+//! for SA_NODEFER), once only under SA_RESETHAND, and a SIGBUS sent by `kill`
+//! is ignored under SIG_IGN and terminates the process under SIG_DFL.
 //!
 //! The handler only reads atomics and calls `mmap`, a system call that is safe
 //! to make from a signal handler on Linux.
@@ -35,14 +38,34 @@ const EMPTY: Slot = Slot {
 static TABLE: [Slot; SLOTS] = [EMPTY; SLOTS];
 static PAGE: AtomicUsize = AtomicUsize::new(4096);
 
-struct Previous(libc::sigaction);
-// SAFETY: a `sigaction` is plain data (a handler address, flags and a signal
-// mask); it is written once before the handler is installed and only read after.
-unsafe impl Sync for Previous {}
-// SAFETY: as above; it holds no pointer that is tied to a thread.
-unsafe impl Send for Previous {}
+/// The SIGBUS disposition in place before the guard, kept so that signals the
+/// guard does not own end as they would have without it.
+///
+/// Two slots and a selector, so the handler never reads a slot being written:
+/// slot 0 is filled from a query *before* the guard is installed (closing the
+/// window in which the handler could run with nothing to chain to), and slot 1
+/// with what `sigaction` returned while installing, in case another thread
+/// changed the disposition in between; the selector moves to it afterwards.
+struct Earlier([std::cell::UnsafeCell<libc::sigaction>; 2]);
+// SAFETY: each slot is written only by `install` (once, under the OnceLock) and
+// only before `CHAIN` points at it; the handler reads only the slot `CHAIN`
+// points at, with Acquire ordering after the Release that published it.
+unsafe impl Sync for Earlier {}
 
-static PREVIOUS: OnceLock<Previous> = OnceLock::new();
+static EARLIER: Earlier = Earlier([
+    // SAFETY: an all-zero sigaction is a valid value (SIG_DFL, no flags, empty mask).
+    std::cell::UnsafeCell::new(unsafe { std::mem::zeroed() }),
+    // SAFETY: as above.
+    std::cell::UnsafeCell::new(unsafe { std::mem::zeroed() }),
+]);
+
+/// Which earlier disposition the handler chains to.
+static CHAIN: AtomicUsize = AtomicUsize::new(CHAIN_DEFAULT);
+/// The default action: no earlier handler, or one installed with SA_RESETHAND
+/// that has already run once.
+const CHAIN_DEFAULT: usize = 2;
+
+static INSTALLED: OnceLock<()> = OnceLock::new();
 
 /// A registered mapping; unregisters on drop.
 pub(crate) struct Guard {
@@ -87,27 +110,30 @@ pub(crate) fn register(start: usize, len: usize) -> Option<Guard> {
 }
 
 fn install() {
-    PREVIOUS.get_or_init(|| {
+    INSTALLED.get_or_init(|| {
         // SAFETY: sysconf has no preconditions.
         let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
         if page > 0 {
             PAGE.store(page as usize, Ordering::Relaxed);
         }
+        // SAFETY: slot 0 is not yet published (CHAIN is CHAIN_DEFAULT), so no
+        // handler reads it; a null new action only queries the disposition.
+        unsafe {
+            libc::sigaction(libc::SIGBUS, std::ptr::null(), EARLIER.0[0].get());
+        }
+        CHAIN.store(0, Ordering::Release);
         // SAFETY: an all-zero sigaction is a valid value (SIG_DFL, no flags, empty mask).
         let mut new: libc::sigaction = unsafe { std::mem::zeroed() };
         new.sa_sigaction = handler as *const () as usize;
         new.sa_flags = libc::SA_SIGINFO | libc::SA_NODEFER | libc::SA_ONSTACK;
-        // SAFETY: as above.
-        let mut old: libc::sigaction = unsafe { std::mem::zeroed() };
         // SAFETY: `new` is a fully initialised sigaction whose handler has the
-        // SA_SIGINFO signature; `old` is a valid place for the kernel to write to.
-        // PREVIOUS is not readable by the handler until this closure returns,
-        // and the handler treats "not yet set" as "use the default action".
+        // SA_SIGINFO signature; slot 1 is not published, so the kernel may
+        // write the replaced disposition into it while the handler reads slot 0.
         unsafe {
             libc::sigemptyset(&mut new.sa_mask);
-            libc::sigaction(libc::SIGBUS, &new, &mut old);
+            libc::sigaction(libc::SIGBUS, &new, EARLIER.0[1].get());
         }
-        Previous(old)
+        CHAIN.store(1, Ordering::Release);
     });
 }
 
@@ -149,30 +175,72 @@ extern "C" fn handler(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut li
         }
         break;
     }
-    // Not ours (or we could not repair it): behave as the previous disposition.
-    match PREVIOUS.get() {
-        Some(Previous(prev))
-            if prev.sa_sigaction != libc::SIG_DFL && prev.sa_sigaction != libc::SIG_IGN =>
-        {
+    // Not ours (or we could not repair it): behave as the earlier disposition.
+    chain(sig, info, ctx, code);
+}
+
+/// Hands a signal on as the disposition before the guard would have handled it.
+fn chain(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut libc::c_void, code: i32) {
+    // A signal sent by a process (kill, raise, sigqueue) has si_code <= 0 and
+    // does not come back when the handler returns; a fault does.
+    let sent = code <= 0;
+    let which = CHAIN.load(Ordering::Acquire);
+    let earlier = if which < 2 {
+        // SAFETY: CHAIN points at a slot only after it was written (see `Earlier`).
+        Some(unsafe { &*EARLIER.0[which].get() })
+    } else {
+        None
+    };
+    match earlier {
+        Some(prev) if prev.sa_sigaction == libc::SIG_IGN && sent => {}
+        Some(prev) if prev.sa_sigaction != libc::SIG_DFL && prev.sa_sigaction != libc::SIG_IGN => {
+            if prev.sa_flags & libc::SA_RESETHAND != 0 {
+                // The kernel would have reset the disposition on entry.
+                CHAIN.store(CHAIN_DEFAULT, Ordering::Release);
+            }
+            // Block what the kernel would have blocked for it: its mask, and
+            // SIGBUS itself unless it asked for SA_NODEFER.
+            let mut mask = prev.sa_mask;
+            // SAFETY: an all-zero sigset_t is a valid place to write to.
+            let mut saved: libc::sigset_t = unsafe { std::mem::zeroed() };
+            // SAFETY: sigaddset and pthread_sigmask (sigprocmask) are
+            // async-signal-safe and only touch the two local sets and this
+            // thread's mask, which is restored after the call.
+            unsafe {
+                if prev.sa_flags & libc::SA_NODEFER == 0 {
+                    libc::sigaddset(&mut mask, libc::SIGBUS);
+                }
+                libc::pthread_sigmask(libc::SIG_BLOCK, &mask, &mut saved);
+            }
             if prev.sa_flags & libc::SA_SIGINFO != 0 {
-                // SAFETY: the previous handler was installed with SA_SIGINFO, so
+                // SAFETY: the earlier handler was installed with SA_SIGINFO, so
                 // its address has this signature.
                 let f: extern "C" fn(libc::c_int, *mut libc::siginfo_t, *mut libc::c_void) =
                     unsafe { std::mem::transmute(prev.sa_sigaction) };
                 f(sig, info, ctx);
             } else {
-                // SAFETY: without SA_SIGINFO the previous handler takes only the signal number.
+                // SAFETY: without SA_SIGINFO the earlier handler takes only the signal number.
                 let f: extern "C" fn(libc::c_int) =
                     unsafe { std::mem::transmute(prev.sa_sigaction) };
                 f(sig);
             }
+            // SAFETY: restores this thread's mask saved above.
+            unsafe {
+                libc::pthread_sigmask(libc::SIG_SETMASK, &saved, std::ptr::null_mut());
+            }
         }
         _ => {
-            // Restore the default action; returning re-executes the faulting
-            // access, which now terminates the process as SIGBUS always did.
-            // SAFETY: resetting a signal's disposition to SIG_DFL is async-signal-safe.
+            // The default action (a fault cannot be ignored: the kernel would
+            // force the default too). Restore it; a fault then terminates the
+            // process when the access is re-executed on return, and a sent
+            // signal is raised again (SA_NODEFER: it is not blocked here).
+            // SAFETY: resetting a disposition and raising a signal are
+            // async-signal-safe.
             unsafe {
                 libc::signal(libc::SIGBUS, libc::SIG_DFL);
+                if sent {
+                    libc::raise(libc::SIGBUS);
+                }
             }
         }
     }

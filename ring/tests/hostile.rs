@@ -656,3 +656,61 @@ fn a_mapping_the_guard_cannot_cover_is_refused() {
     drop(open);
     sairing_ring::Observer::open(&p).expect("room again once mappings are dropped");
 }
+
+/// Runs `ringstress sigbus-chain` with an earlier SIGBUS disposition and
+/// returns its output lines and how it ended.
+fn chain(previous: &str, raises: u32) -> (Vec<String>, std::process::ExitStatus) {
+    let d = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ringstress"))
+        .arg("sigbus-chain")
+        .arg(d.path())
+        .args(["--previous", previous, "--raises", &raises.to_string()])
+        .output()
+        .expect("run ringstress");
+    let lines = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    (lines, out.status)
+}
+
+fn killed_by_sigbus(status: &std::process::ExitStatus) -> bool {
+    use std::os::unix::process::ExitStatusExt;
+    status.signal() == Some(libc::SIGBUS)
+}
+
+/// A SIGBUS the guard does not own (here one sent by raise) ends as the
+/// disposition before the guard would have ended it: the default action
+/// terminates the process, SIG_IGN ignores it, and an earlier handler runs with
+/// its own mask (SIGUSR1 here) and, having no SA_NODEFER, SIGBUS blocked.
+#[test]
+fn signals_the_guard_does_not_own_go_where_they_went_before() {
+    let (lines, status) = chain("default", 1);
+    assert!(
+        killed_by_sigbus(&status) && lines.is_empty(),
+        "default action: the process must die of SIGBUS, got {status} {lines:?}"
+    );
+
+    let (lines, status) = chain("ignore", 2);
+    assert!(status.success(), "SIG_IGN: {status} {lines:?}");
+    assert_eq!(
+        lines.last().map(String::as_str),
+        Some("after 2 calls=0 usr1=0 bus=0")
+    );
+
+    let (lines, status) = chain("handler", 2);
+    assert!(status.success(), "handler: {status} {lines:?}");
+    assert_eq!(
+        lines.last().map(String::as_str),
+        Some("after 2 calls=2 usr1=1 bus=1"),
+        "the earlier handler must run twice with its mask and SIGBUS blocked"
+    );
+
+    // SA_RESETHAND: the earlier handler runs once, then the default action.
+    let (lines, status) = chain("resethand", 2);
+    assert_eq!(lines, ["after 1 calls=1 usr1=1 bus=1"], "{status}");
+    assert!(
+        killed_by_sigbus(&status),
+        "second SIGBUS must kill: {status}"
+    );
+}

@@ -78,6 +78,95 @@ enum Cmd {
         #[arg(long, value_enum)]
         role: RoleArg,
     },
+    /// Set a SIGBUS disposition, open a ring in DIR (which installs the ring's
+    /// guard over it), then raise SIGBUS RAISES times, printing
+    /// `after N calls=C usr1=U bus=B` after each: how often the earlier handler
+    /// ran and whether SIGUSR1 and SIGBUS were blocked while it ran. Shows that
+    /// the guard hands signals it does not own on as the earlier disposition
+    /// would have handled them.
+    SigbusChain {
+        dir: PathBuf,
+        #[arg(long, value_enum)]
+        previous: Previous,
+        #[arg(long, default_value_t = 1)]
+        raises: u32,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Previous {
+    /// The default action (terminate).
+    Default,
+    /// SIG_IGN.
+    Ignore,
+    /// A handler with SIGUSR1 in its mask and without SA_NODEFER.
+    Handler,
+    /// As `handler`, installed with SA_RESETHAND (runs once).
+    Resethand,
+}
+
+static CALLS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+static USR1_BLOCKED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+static BUS_BLOCKED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+extern "C" fn earlier_handler(_: libc::c_int, _: *mut libc::siginfo_t, _: *mut libc::c_void) {
+    use std::sync::atomic::Ordering::Relaxed;
+    // SAFETY: an all-zero sigset_t is a valid place for the kernel to write to.
+    let mut cur: libc::sigset_t = unsafe { std::mem::zeroed() };
+    // SAFETY: a null new set only reads the current mask into `cur`;
+    // sigismember reads the set just written.
+    unsafe {
+        libc::pthread_sigmask(libc::SIG_BLOCK, std::ptr::null(), &mut cur);
+        USR1_BLOCKED.store(libc::sigismember(&cur, libc::SIGUSR1) == 1, Relaxed);
+        BUS_BLOCKED.store(libc::sigismember(&cur, libc::SIGBUS) == 1, Relaxed);
+    }
+    CALLS.fetch_add(1, Relaxed);
+}
+
+fn sigbus_chain(dir: PathBuf, previous: Previous, raises: u32) -> anyhow::Result<()> {
+    use std::sync::atomic::Ordering::Relaxed;
+    // SAFETY: an all-zero sigaction is a valid value (SIG_DFL, no flags, empty mask).
+    let mut act: libc::sigaction = unsafe { std::mem::zeroed() };
+    match previous {
+        Previous::Default => act.sa_sigaction = libc::SIG_DFL,
+        Previous::Ignore => act.sa_sigaction = libc::SIG_IGN,
+        Previous::Handler | Previous::Resethand => {
+            act.sa_sigaction = earlier_handler as *const () as usize;
+            act.sa_flags = libc::SA_SIGINFO;
+            if matches!(previous, Previous::Resethand) {
+                act.sa_flags |= libc::SA_RESETHAND;
+            }
+        }
+    }
+    // SAFETY: `act` is fully initialised, its handler (if any) has the
+    // SA_SIGINFO signature, and the mask calls only write into `act.sa_mask`.
+    unsafe {
+        libc::sigemptyset(&mut act.sa_mask);
+        libc::sigaddset(&mut act.sa_mask, libc::SIGUSR1);
+        if libc::sigaction(libc::SIGBUS, &act, std::ptr::null_mut()) != 0 {
+            bail!("sigaction: {}", std::io::Error::last_os_error());
+        }
+    }
+    let path = dir.join("chain.ring");
+    create(&path, &CreateOptions::default())?;
+    let _c = Consumer::open(&path, &OpenOptions::default())?;
+    let mut out = std::io::stdout().lock();
+    for n in 1..=raises {
+        // SAFETY: raise has no preconditions; what it delivers is the test.
+        unsafe {
+            libc::raise(libc::SIGBUS);
+        }
+        say(
+            &mut out,
+            format_args!(
+                "after {n} calls={} usr1={} bus={}",
+                CALLS.load(Relaxed),
+                USR1_BLOCKED.load(Relaxed) as u8,
+                BUS_BLOCKED.load(Relaxed) as u8
+            ),
+        )?;
+    }
+    Ok(())
 }
 
 /// The payload of record `seq`: its length and its bytes are functions of `seq`.
@@ -252,6 +341,11 @@ fn main() {
             idle_secs,
         } => consume(path, count, max_size, batch, Duration::from_secs(idle_secs)),
         Cmd::Hold { path, role } => hold(path, role),
+        Cmd::SigbusChain {
+            dir,
+            previous,
+            raises,
+        } => sigbus_chain(dir, previous, raises),
     };
     if let Err(e) = r {
         eprintln!("ringstress: {e:#}");
