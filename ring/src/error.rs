@@ -180,6 +180,12 @@ pub enum Error {
         /// The holder, as it recorded itself (0 if it had not yet).
         pid: u32,
     },
+    /// The file was removed (its last name unlinked) while it was being opened.
+    #[error("{}: the file was removed while it was being opened", path.display())]
+    Removed {
+        /// The file.
+        path: PathBuf,
+    },
     /// The file's contents are invalid.
     #[error("{}: {problem}", path.display())]
     Corrupt {

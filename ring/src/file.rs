@@ -381,6 +381,51 @@ pub(crate) fn try_lock(path: &Path, file: &File, role: Role) -> Result<bool> {
     }
 }
 
+/// Takes the role's lock on a file opened at `path`, refusing a file whose last
+/// name was unlinked meanwhile: [`remove`] holds both locks while it unlinks, so
+/// an opener either takes its role first (and the removal is refused) or after
+/// the unlink (and is refused here).
+pub(crate) fn take_role(path: &Path, file: &File, role: Role) -> Result<bool> {
+    if !try_lock(path, file, role)? {
+        return Ok(false);
+    }
+    let meta = file.metadata().map_err(io_err(path, "stat"))?;
+    if meta.nlink() == 0 {
+        return Err(Error::Removed {
+            path: path.to_owned(),
+        });
+    }
+    Ok(true)
+}
+
+/// The pid a role's holder recorded for itself (0 if it has not yet), read
+/// from the file without mapping it. For messages only.
+fn recorded_pid(file: &File, role: Role) -> u32 {
+    let mut b = [0u8; 4];
+    match file.read_exact_at(&mut b, lock_offset(role) as u64) {
+        Ok(()) => u32::from_le_bytes(b),
+        Err(_) => 0,
+    }
+}
+
+/// Removes the ring file at `path` unless a live process holds either role.
+/// Both roles are held while the name is unlinked, so a process opening the
+/// file at the same moment ends either attached (and the removal is refused)
+/// or refused with [`Error::Removed`]; never attached to a file that is gone.
+pub fn remove(path: &Path) -> Result<()> {
+    let file = open_raw(path, libc::O_RDWR, 0)?;
+    for role in [Role::Producer, Role::Consumer] {
+        if !try_lock(path, &file, role)? {
+            return Err(Error::RoleHeld {
+                path: path.to_owned(),
+                role,
+                pid: recorded_pid(&file, role),
+            });
+        }
+    }
+    std::fs::remove_file(path).map_err(io_err(path, "remove"))
+}
+
 /// Whether some open file description (any process, this one included) holds
 /// the role's lock, i.e. whether that role's holder is alive.
 pub(crate) fn is_locked(path: &Path, file: &File, role: Role) -> Result<bool> {

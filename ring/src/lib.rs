@@ -61,7 +61,7 @@ pub use error::{Corruption, Error, PushError, Result, Role};
 pub use ring::{Batch, Consumer, HeapRing, Mark, Producer, Record, Reservation};
 
 #[cfg(not(loom))]
-pub use file::{roles_alive, validate_header, CreateOptions, OpenOptions};
+pub use file::{remove, roles_alive, validate_header, CreateOptions, OpenOptions};
 #[cfg(not(loom))]
 pub use observe::{Cursors, Look, Observed, Observer};
 #[cfg(not(loom))]

@@ -495,7 +495,7 @@ impl Producer {
     pub fn open(path: impl AsRef<Path>, opts: &OpenOptions) -> Result<Producer> {
         let path = path.as_ref();
         let o = file::open(path, opts)?;
-        if !file::try_lock(path, &o.file, Role::Producer)? {
+        if !file::take_role(path, &o.file, Role::Producer)? {
             let pid = o.mem.ctl().producer_role.pid.load(Relaxed);
             return Err(Error::RoleHeld {
                 path: path.to_owned(),
@@ -990,7 +990,7 @@ impl Consumer {
     pub fn open(path: impl AsRef<Path>, opts: &OpenOptions) -> Result<Consumer> {
         let path = path.as_ref();
         let o = file::open(path, opts)?;
-        if !file::try_lock(path, &o.file, Role::Consumer)? {
+        if !file::take_role(path, &o.file, Role::Consumer)? {
             let pid = o.mem.ctl().consumer_role.pid.load(Relaxed);
             return Err(Error::RoleHeld {
                 path: path.to_owned(),

@@ -21,10 +21,52 @@ pub const RESPONSE_RING: &str = "resp.ring";
 /// The rendezvous socket's file name.
 pub const SOCKET: &str = "sock";
 
+/// The directory that holds the default channels.
+pub const DEFAULT_ROOT: &str = "/dev/shm/sairing";
+
 /// Where channels live unless told otherwise: tmpfs, so that the rings survive
 /// process restarts at memory speed.
 pub fn default_dir(name: &str) -> PathBuf {
-    PathBuf::from("/dev/shm/sairing").join(name)
+    PathBuf::from(DEFAULT_ROOT).join(name)
+}
+
+/// Checks the directory that holds the channel directory `dir`: whoever can
+/// rename entries in it can move the channel away and put another in its
+/// place, so it must not be a symlink, must be owned by root, by this user or
+/// by the channel's owner, and, if others may write to it, must be sticky (as
+/// /dev/shm and /tmp are) so that they cannot rename what is not theirs.
+pub fn check_parent(dir: &Path) -> Result<()> {
+    let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) else {
+        return Ok(());
+    };
+    let refuse = |what: String| Error::Channel {
+        path: parent.to_owned(),
+        what: format!(
+            "{what}; another user could replace the channel {}",
+            dir.display()
+        ),
+    };
+    let meta = std::fs::symlink_metadata(parent).map_err(io(parent, "stat"))?;
+    if meta.file_type().is_symlink() {
+        return Err(refuse("is a symlink".into()));
+    }
+    let me = euid();
+    let channel_owner = std::fs::symlink_metadata(dir)
+        .map(|m| m.uid())
+        .unwrap_or(me);
+    if ![0, me, channel_owner].contains(&meta.uid()) {
+        return Err(refuse(format!(
+            "owned by uid {}, neither root nor this user ({me})",
+            meta.uid()
+        )));
+    }
+    let mode = meta.mode() & 0o7777;
+    if mode & 0o022 != 0 && mode & 0o1000 == 0 {
+        return Err(refuse(format!(
+            "writable by others (mode {mode:04o}) without the sticky bit"
+        )));
+    }
+    Ok(())
 }
 
 /// The files of a channel.
@@ -80,8 +122,12 @@ impl Default for ChannelOptions {
 pub fn create(dir: impl AsRef<Path>, opts: &ChannelOptions) -> Result<Paths> {
     let p = Paths::new(dir);
     if let Some(parent) = p.dir.parent() {
+        if parent == Path::new(DEFAULT_ROOT) {
+            create_default_root(parent)?;
+        }
         std::fs::create_dir_all(parent).map_err(io(parent, "create parent directory"))?;
     }
+    check_parent(&p.dir)?;
     let mode = if opts.group.is_some() { 0o770 } else { 0o700 };
     match std::fs::DirBuilder::new().mode(mode).create(&p.dir) {
         Ok(()) => {}
@@ -132,31 +178,62 @@ pub fn create(dir: impl AsRef<Path>, opts: &ChannelOptions) -> Result<Paths> {
     Ok(p)
 }
 
-/// Removes a channel. Refuses while a client or server is attached, unless `force`.
+/// Creates the default channels' directory if it is missing. It is shared by
+/// every user's channels, like /tmp: mode 1777, so that nobody can rename or
+/// remove another user's channel. The mode is set through a descriptor opened
+/// without following a symlink, never on whatever a planted symlink names.
+fn create_default_root(root: &Path) -> Result<()> {
+    match std::fs::DirBuilder::new().mode(0o700).create(root) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => return Ok(()),
+        Err(e) => return Err(io(root, "create directory")(e)),
+    }
+    let d = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_DIRECTORY | libc::O_NOFOLLOW)
+        .open(root)
+        .map_err(io(root, "open"))?;
+    let meta = d.metadata().map_err(io(root, "stat"))?;
+    if meta.uid() != euid() {
+        return Err(Error::Channel {
+            path: root.to_owned(),
+            what: format!("replaced by uid {} while being created", meta.uid()),
+        });
+    }
+    d.set_permissions(std::fs::Permissions::from_mode(0o1777))
+        .map_err(io(root, "chmod"))
+}
+
+/// Removes a channel. Refuses while a client or server is attached, unless
+/// `force`. Without `force` each ring is removed holding both of its roles, so
+/// a process attaching at the same moment is either refused or makes the
+/// removal fail; it is never left attached to a ring that is gone.
 pub fn remove(dir: impl AsRef<Path>, force: bool) -> Result<()> {
     let p = Paths::new(dir);
-    if !force {
-        for ring in [&p.request, &p.response] {
-            if ring.exists() {
-                let (prod, cons) = sairing_ring::roles_alive(ring)?;
-                if prod || cons {
-                    return Err(Error::Channel {
-                        path: p.dir.clone(),
-                        what: format!(
-                            "{} is in use; stop its client and server first",
-                            ring.display()
-                        ),
-                    });
-                }
-            }
+    for ring in [&p.request, &p.response] {
+        let r = if force {
+            std::fs::remove_file(ring).map_err(io(ring, "remove"))
+        } else {
+            sairing_ring::remove(ring).map_err(|e| match e {
+                sairing_ring::Error::RoleHeld { .. } => Error::Channel {
+                    path: p.dir.clone(),
+                    what: format!("in use ({e}); stop its client and server first"),
+                },
+                e => e.into(),
+            })
+        };
+        match r {
+            Ok(()) => {}
+            Err(Error::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => {}
+            Err(Error::Ring(sairing_ring::Error::Io { source, .. }))
+                if source.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
         }
     }
-    for f in [&p.request, &p.response, &p.socket] {
-        match std::fs::remove_file(f) {
-            Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-            Err(e) => return Err(io(f, "remove")(e)),
-        }
+    match std::fs::remove_file(&p.socket) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => return Err(io(&p.socket, "remove")(e)),
     }
     std::fs::remove_dir(&p.dir).map_err(io(&p.dir, "remove channel directory"))
 }

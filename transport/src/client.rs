@@ -125,6 +125,7 @@ impl Client {
     /// connects when the server appears.
     pub fn open(dir: impl AsRef<Path>, opts: &ClientOptions) -> Result<Client> {
         let paths = Paths::new(dir);
+        channel::check_parent(&paths.dir)?;
         let ro = OpenOptions::default();
         let tx = Producer::open(&paths.request, &ro)?;
         let rx = Consumer::open(&paths.response, &ro)?;

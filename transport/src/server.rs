@@ -176,6 +176,7 @@ impl Server {
     /// the first ones [`recv`](Server::recv) returns.
     pub fn open(dir: impl AsRef<Path>, opts: &ServerOptions) -> Result<Server> {
         let paths = Paths::new(dir);
+        channel::check_parent(&paths.dir)?;
         let ro = OpenOptions::default();
         let rx = Consumer::open(&paths.request, &ro)?;
         let tx = Producer::open(&paths.response, &ro)?;

@@ -517,3 +517,98 @@ fn an_impostor_of_another_uid_is_not_taken_for_the_server() {
     );
     imp.kill9();
 }
+
+/// `channel remove` racing a process that opens the channel: never do both
+/// succeed. Checking the roles and then unlinking left a window in which an
+/// opener that had the file open took its role after the check, and was left
+/// attached to a ring no peer could ever find again.
+#[test]
+fn remove_and_open_never_both_succeed() {
+    use std::sync::{Arc, Barrier};
+    let d = tempfile::tempdir().unwrap();
+    let (mut removed, mut opened, mut both) = (0, 0, 0);
+    for i in 0..400 {
+        let dir = d.path().join(format!("c{i}"));
+        ch::create(
+            &dir,
+            &ChannelOptions {
+                capacity: 4096,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        let barrier = Arc::new(Barrier::new(2));
+        let b = barrier.clone();
+        let ring = dir.join(ch::REQUEST_RING);
+        let opener = std::thread::spawn(move || {
+            b.wait();
+            sairing_ring::Consumer::open(&ring, &Default::default())
+        });
+        barrier.wait();
+        let r = ch::remove(&dir, false);
+        let o = opener.join().unwrap();
+        match (&r, &o) {
+            (Ok(()), Ok(_)) => both += 1,
+            (Ok(()), Err(_)) => removed += 1,
+            (Err(_), Ok(_)) => opened += 1,
+            (Err(re), Err(oe)) => panic!("both failed: remove {re}; open {oe}"),
+        }
+    }
+    assert_eq!(
+        both, 0,
+        "{both} of 400 races: removed and opened (removed only {removed}, opened only {opened})"
+    );
+}
+
+/// The directory that holds a channel must not let anyone else move the
+/// channel away: a symlink, a directory of another user, or one others may
+/// write to without the sticky bit is refused at create and at open.
+#[test]
+fn a_parent_others_control_is_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    let d = tempfile::tempdir().unwrap();
+    let parent = d.path().join("parent");
+    std::fs::create_dir(&parent).unwrap();
+    let chan = parent.join("chan");
+    let opts = ChannelOptions {
+        capacity: 4096,
+        ..Default::default()
+    };
+    let set_mode = |m: u32| std::fs::set_permissions(&parent, std::fs::Permissions::from_mode(m));
+
+    set_mode(0o777).unwrap();
+    let e = ch::create(&chan, &opts).expect_err("world-writable, not sticky");
+    assert!(e.to_string().contains("sticky"), "{e}");
+    set_mode(0o1777).unwrap();
+    ch::create(&chan, &opts).expect("sticky world-writable, like /dev/shm");
+    set_mode(0o775).unwrap();
+    let e = Server::open(&chan, &ServerOptions::default())
+        .err()
+        .expect("group-writable");
+    assert!(e.to_string().contains("sticky"), "{e}");
+    let e = Client::open(&chan, &ClientOptions::default())
+        .err()
+        .expect("group-writable");
+    assert!(e.to_string().contains("sticky"), "{e}");
+    set_mode(0o755).unwrap();
+
+    // Another user's directory (needs root to set up, as the uid tests do).
+    let other = d.path().join("other");
+    std::fs::create_dir(&other).unwrap();
+    std::os::unix::fs::chown(&other, Some(4242), None)
+        .expect("chown needs root; this suite runs as root like the other uid tests");
+    let e = ch::create(other.join("chan"), &opts).expect_err("another user's directory");
+    assert!(e.to_string().contains("uid 4242"), "{e}");
+
+    // A symlink in the parent's place.
+    let link = d.path().join("link");
+    std::os::unix::fs::symlink(&parent, &link).unwrap();
+    let e = Server::open(link.join("chan"), &ServerOptions::default())
+        .err()
+        .expect("symlink");
+    assert!(e.to_string().contains("symlink"), "{e}");
+    assert!(
+        Server::open(&chan, &ServerOptions::default()).is_ok(),
+        "the real path still opens"
+    );
+}
