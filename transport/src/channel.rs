@@ -365,20 +365,27 @@ pub enum Handshake {
 }
 
 /// Client side, step one: connects to the server's socket and offers `bell`.
-/// Never waits for the server: `Ok(None)` when none is listening.
+/// Never waits for the server: `Ok(None)` when none is listening, or when its
+/// backlog is full (a hung or stopped server that does not accept; the
+/// connect is non-blocking, so the client tries again later).
 pub fn connect_start(paths: &Paths, bell: BorrowedFd<'_>) -> Result<Option<PendingHandshake>> {
-    let stream = match UnixStream::connect(&paths.socket) {
-        Ok(s) => s,
-        Err(e)
-            if matches!(
-                e.kind(),
-                io::ErrorKind::NotFound | io::ErrorKind::ConnectionRefused
-            ) =>
-        {
-            return Ok(None)
-        }
-        Err(e) => return Err(io(&paths.socket, "connect")(e)),
-    };
+    let addr =
+        socket::UnixAddr::new(&paths.socket).map_err(|e| io(&paths.socket, "address")(e.into()))?;
+    let fd = socket::socket(
+        socket::AddressFamily::Unix,
+        socket::SockType::Stream,
+        socket::SockFlag::SOCK_NONBLOCK | socket::SockFlag::SOCK_CLOEXEC,
+        None,
+    )
+    .map_err(|e| io(&paths.socket, "socket")(e.into()))?;
+    match socket::connect(fd.as_raw_fd(), &addr) {
+        Ok(()) => {}
+        Err(
+            nix::errno::Errno::ENOENT | nix::errno::Errno::ECONNREFUSED | nix::errno::Errno::EAGAIN,
+        ) => return Ok(None),
+        Err(e) => return Err(io(&paths.socket, "connect")(e.into())),
+    }
+    let stream = UnixStream::from(fd);
     match send_with_fd(&stream, HELLO, bell) {
         Ok(_) => {}
         // The server closed the connection: its reason, if any, is read next.
@@ -406,6 +413,9 @@ pub fn connect_finish(paths: &Paths, hs: PendingHandshake, wait: Duration) -> Re
             .set_nonblocking(true)
             .map_err(io(&paths.socket, "set non-blocking"))?;
     } else {
+        stream
+            .set_nonblocking(false)
+            .map_err(io(&paths.socket, "set blocking"))?;
         stream
             .set_read_timeout(Some(wait))
             .map_err(io(&paths.socket, "set timeout"))?;

@@ -289,3 +289,74 @@ fn a_former_client_cannot_touch_the_servers_doorbell() {
     drop(client.join().unwrap());
     drop(conn);
 }
+
+/// A server that listens but never accepts (hung, or stopped by SIGSTOP) with
+/// its backlog full: connecting must not block the client, which carries on
+/// (its requests queue in the ring) and tries again later.
+#[test]
+fn a_server_that_never_accepts_does_not_block_the_client() {
+    use nix::sys::socket::{
+        bind, connect, listen, socket, AddressFamily, Backlog, SockFlag, SockType, UnixAddr,
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("ch");
+    channel::create(
+        &dir,
+        &channel::ChannelOptions {
+            capacity: 1 << 16,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let paths = channel::Paths::new(&dir);
+    let addr = UnixAddr::new(&paths.socket).unwrap();
+    let listener = socket(
+        AddressFamily::Unix,
+        SockType::Stream,
+        SockFlag::empty(),
+        None,
+    )
+    .unwrap();
+    bind(std::os::fd::AsRawFd::as_raw_fd(&listener), &addr).unwrap();
+    listen(&listener, Backlog::new(0).unwrap()).unwrap();
+    // Fill the backlog: connect until the kernel says it would block.
+    let mut queued = Vec::new();
+    loop {
+        let s = socket(
+            AddressFamily::Unix,
+            SockType::Stream,
+            SockFlag::SOCK_NONBLOCK,
+            None,
+        )
+        .unwrap();
+        match connect(std::os::fd::AsRawFd::as_raw_fd(&s), &addr) {
+            Ok(()) => queued.push(s),
+            Err(nix::errno::Errno::EAGAIN) => break,
+            Err(e) => panic!("filling the backlog: {e}"),
+        }
+        assert!(queued.len() < 1000, "the backlog never filled");
+    }
+    let d2 = dir.clone();
+    let sent = within(
+        Duration::from_secs(10),
+        "Client::open and send",
+        move || {
+            let mut c = Client::open(
+                &d2,
+                &ClientOptions {
+                    mode: sairing_transport::Mode::Async,
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+            c.send(Op::Notify, "INIT_VIEW", &Body::Attrs::<&str>(&[]))
+                .unwrap();
+            c.connected()
+        },
+    );
+    assert!(
+        !sent,
+        "nobody accepted, yet the client says it is connected"
+    );
+    drop((listener, queued));
+}
