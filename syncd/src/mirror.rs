@@ -261,7 +261,10 @@ impl Mirror {
     /// Starts the thread.
     pub fn start(cfg: MirrorConfig) -> Mirror {
         let (tx, rx) = mpsc::channel();
-        let durable = Arc::new(AtomicU64::new(cfg.durable));
+        // A mirror that must rewrite Redis first has made nothing durable
+        // until that rewrite lands (Redis may hold another state entirely).
+        let start = if cfg.resync_first { 0 } else { cfg.durable };
+        let durable = Arc::new(AtomicU64::new(start));
         let stats = Arc::new(Mutex::new(MirrorStats::default()));
         let connected = Arc::new(AtomicBool::new(false));
         let (d, s, c) = (

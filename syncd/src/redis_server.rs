@@ -85,11 +85,17 @@ impl PrivateRedis {
         format!("redis://127.0.0.1:{}/{db}", self.port)
     }
 
+    /// Kills it (SIGKILL); [`restart`](Self::restart) starts it again on the
+    /// same port.
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     /// Kills it (SIGKILL) and starts a new, empty one on the same port: a Redis
     /// restart without persistence.
     pub fn restart(&mut self) -> Result<(), StartError> {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.stop();
         self.child = spawn(self.port, self.dir.path())?;
         self.wait_ready(Duration::from_secs(10))
     }

@@ -347,3 +347,37 @@ fn a_recording_begun_mid_stream_cannot_rebuild_from_nothing() {
     assert!(err.contains("starts after request 3"), "{err}");
     assert_eq!(progress(&mut con), None);
 }
+
+/// A mirror that must first rewrite Redis (a cold start, or a state rebuilt
+/// from a recording) reports nothing durable until that rewrite has landed:
+/// syncd frees ring space only up to `durable()`, so reporting the starting
+/// position early would free requests Redis does not hold.
+#[test]
+fn a_mirror_that_must_rewrite_redis_is_not_durable_before_it_has() {
+    use sairing_syncd::mirror::{Mirror, MirrorConfig};
+    use std::time::Duration;
+    let config = |url: String| MirrorConfig {
+        url,
+        ring_id: "00112233445566778899aabbccddeeff".into(),
+        model: Default::default(),
+        durable: 7,
+        resync_first: true,
+        batch_max: 16,
+    };
+    let mut redis = PrivateRedis::start()
+        .unwrap_or_else(|e| panic!("this test needs its own redis-server: {e}"));
+    redis.stop();
+    let m = Mirror::start(config(redis.url(1)));
+    // Redis is down: the rewrite cannot land. (Asserted once Redis is back,
+    // so that a failure does not leave the mirror flushing forever on drop.)
+    let early = (m.flush_to(7, Duration::from_millis(300)), m.durable());
+    redis.restart().unwrap();
+    assert_eq!(early, (false, 0), "durable before Redis holds anything");
+    assert!(m.flush_to(7, Duration::from_secs(10)), "the rewrite lands");
+    let mut c = redis::Client::open(redis.url(1).as_str())
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    let seq: String = c.hget(PROGRESS, "seq").unwrap();
+    assert_eq!(seq, "7");
+}
