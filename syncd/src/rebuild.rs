@@ -19,7 +19,7 @@ use anyhow::{bail, Context};
 use sairing_transport::codec::{self, Body, BulkObject};
 use sairing_transport::rec::{self, Step};
 
-use crate::recorder::{self, RecorderConfig, MARKER};
+use crate::recorder::{self, RecorderConfig, MARKER, RAW};
 use crate::vs::{Attrs, Switch};
 
 /// What a rebuild did.
@@ -68,8 +68,32 @@ fn letter(line: &str) -> Option<char> {
     c.next().is_none().then_some(l)
 }
 
-/// Applies one recorded request line to `switch`.
-fn apply(switch: &mut Switch, line: &str, at: &str, buf: &mut Vec<u8>) -> anyhow::Result<()> {
+/// A request as recorded: its text line, and its encoded bytes when the line
+/// cannot carry it exactly (`recorder::RAW`).
+struct Recorded {
+    line: String,
+    at: String,
+    raw: Option<Vec<u8>>,
+}
+
+fn unhex(s: &str) -> Option<Vec<u8>> {
+    if !s.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
+/// Applies one recorded request to `switch`.
+fn apply(switch: &mut Switch, r: &Recorded, buf: &mut Vec<u8>) -> anyhow::Result<()> {
+    let (line, at) = (r.line.as_str(), r.at.as_str());
+    if let Some(raw) = &r.raw {
+        let req = codec::decode_request(raw, 0).with_context(|| format!("{at}: {line}"))?;
+        switch.apply(&req, &mut Vec::new());
+        return Ok(());
+    }
     let parsed = rec::parse(line).with_context(|| format!("{at}: {line}"))?;
     let Some(Step::Request(op)) = parsed.steps.into_iter().next() else {
         bail!("{at}: not a request: {line}");
@@ -112,7 +136,7 @@ pub fn rebuild(
     let mut switch = Switch::from_objects(base);
     // The last marker seen: the request the recording knows the state after.
     let mut known: Option<u64> = None;
-    let mut pending: Option<(String, String)> = None;
+    let mut pending: Option<Recorded> = None;
     let mut requests = 0u64;
     let mut buf = Vec::new();
     'files: for f in &files {
@@ -131,6 +155,19 @@ pub fn rebuild(
             let l = line.trim_end_matches(['\n', '\r']);
             match letter(l) {
                 Some('#') => {
+                    if let Some(i) = l.find(RAW) {
+                        let Some(raw) = unhex(l[i + RAW.len()..].trim()) else {
+                            bail!("{}:{n}: a raw request that is not hex", f.display());
+                        };
+                        match pending.as_mut() {
+                            Some(p) => p.raw = Some(raw),
+                            None => bail!(
+                                "{}:{n}: a raw request with no request line before it",
+                                f.display()
+                            ),
+                        }
+                        continue;
+                    }
                     let Some(i) = l.find(MARKER) else { continue };
                     let Ok(seq) = l[i + MARKER.len()..].trim().parse::<u64>() else {
                         continue;
@@ -159,9 +196,9 @@ pub fn rebuild(
                         ),
                         Some(_) => {}
                     }
-                    if let Some((line, at)) = req {
+                    if let Some(r) = req {
                         if seq > base_seq && seq <= through {
-                            apply(&mut switch, &line, &at, &mut buf)?;
+                            apply(&mut switch, &r, &mut buf)?;
                             requests += 1;
                         }
                     }
@@ -171,7 +208,11 @@ pub fn rebuild(
                     }
                 }
                 Some('c' | 'r' | 's' | 'g' | 'C' | 'R' | 'S' | 'B' | 'a' | 'f') => {
-                    pending = Some((l.to_owned(), format!("{}:{n}", f.display())));
+                    pending = Some(Recorded {
+                        line: l.to_owned(),
+                        at: format!("{}:{n}", f.display()),
+                        raw: None,
+                    });
                 }
                 _ => {}
             }

@@ -10,6 +10,9 @@
 //!   it has written that request's lines (to the kernel: they survive a kill of
 //!   the process). So Redis never holds a request the recording lacks, and a
 //!   warm restart never skips a request that was not recorded.
+//! - A request whose text line would not read back exactly (a value with a
+//!   `|` or a line break) is followed by `<ts>|#|sairing raw <hex>`, its
+//!   encoded bytes, which a rebuild uses instead; saiplayer skips comments.
 //! - When the file passes `max_bytes` it is rotated: `FILE` becomes `FILE.1.gz`
 //!   (gzip), older ones shift up, `keep` are kept. The new file starts with the
 //!   last marker, so the current file always holds it.
@@ -28,6 +31,10 @@ use crate::mirror::MirrorSender;
 use crate::vs::Effect;
 
 pub(crate) const MARKER: &str = "|#|sairing seq ";
+/// A comment after a request line the text format cannot carry exactly (see
+/// [`rec::text_is_exact`]): the request's encoded payload in hex, which a
+/// rebuild uses instead of the line.
+pub(crate) const RAW: &str = "|#|sairing raw ";
 
 /// What the apply loop hands over for one request.
 pub struct Entry {
@@ -306,6 +313,13 @@ impl Writer {
         match codec::decode_request(&e.request, e.seq) {
             Ok(req) => {
                 self.line(&rec::request_line(&ts, &req))?;
+                if !rec::text_is_exact(&req) {
+                    let mut l = format!("{ts}{RAW}");
+                    for b in &e.request {
+                        l.push_str(&format!("{b:02x}"));
+                    }
+                    self.line(&l)?;
+                }
                 let attrs = e.attrs.iter().map(|(n, v)| (n.as_str(), v.as_str()));
                 if let Some(l) = rec::response_line(&ts, req.op, e.status, attrs, &e.statuses) {
                     self.line(&l)?;

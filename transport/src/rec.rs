@@ -287,6 +287,18 @@ pub fn timestamp(t: std::time::SystemTime) -> String {
     )
 }
 
+/// A recording is one request per line: a line break inside a field is
+/// written as `\n` or `\r`, so that a value can never end its line early or
+/// forge the lines after it. (Such a line does not read back exactly; see
+/// [`text_is_exact`].)
+fn one_line(line: String) -> String {
+    if line.contains(['\n', '\r']) {
+        line.replace('\n', "\\n").replace('\r', "\\r")
+    } else {
+        line
+    }
+}
+
 fn push_attrs<'a>(line: &mut String, attrs: impl Iterator<Item = (&'a str, &'a str)>) {
     for (n, v) in attrs {
         line.push('|');
@@ -321,7 +333,23 @@ pub fn request_line(ts: &str, req: &crate::Request<'_>) -> String {
     } else {
         push_attrs(&mut line, req.attrs.clone());
     }
-    line
+    one_line(line)
+}
+
+/// Whether [`request_line`] carries `req` exactly, i.e. parses back to the same
+/// request: no key, object id, name or value holds a `|` or a line break, and
+/// no attribute name an `=`. (sairedis' own recorder writes such values as they
+/// are, and its recordings cannot be read back exactly either.)
+pub fn text_is_exact(req: &crate::Request<'_>) -> bool {
+    let plain = |s: &str| !s.contains(['|', '\n', '\r']);
+    let attrs_plain =
+        |mut a: crate::codec::Attrs<'_>| a.all(|(n, v)| plain(n) && !n.contains('=') && plain(v));
+    plain(req.key)
+        && attrs_plain(req.attrs.clone())
+        && req
+            .objects
+            .clone()
+            .all(|(id, attrs)| plain(id) && attrs_plain(attrs))
 }
 
 /// A response as a recording line, as sairedis records them: `G` for a get,
@@ -351,12 +379,12 @@ pub fn response_line<'a>(
             line.push_str(s);
         }
     }
-    Some(line)
+    Some(one_line(line))
 }
 
 /// A notification as a recording line (`n`).
 pub fn notification_line(ts: &str, name: &str, payload: &str) -> String {
-    format!("{ts}|n|{name}|{payload}|")
+    one_line(format!("{ts}|n|{name}|{payload}|"))
 }
 
 #[cfg(test)]
