@@ -19,7 +19,7 @@ use anyhow::{bail, Context};
 use sairing_transport::codec::{self, Body, BulkObject};
 use sairing_transport::rec::{self, Step};
 
-use crate::recorder::{self, RecorderConfig, MARKER, RAW};
+use crate::recorder::{self, RecorderConfig, RAW};
 use crate::vs::{Attrs, Switch};
 
 /// What a rebuild did.
@@ -168,8 +168,7 @@ pub fn rebuild(
                         }
                         continue;
                     }
-                    let Some(i) = l.find(MARKER) else { continue };
-                    let Ok(seq) = l[i + MARKER.len()..].trim().parse::<u64>() else {
+                    let Some(seq) = recorder::marker_seq(l) else {
                         continue;
                     };
                     let req = pending.take();

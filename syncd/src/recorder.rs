@@ -36,6 +36,17 @@ pub(crate) const MARKER: &str = "|#|sairing seq ";
 /// rebuild uses instead of the line.
 pub(crate) const RAW: &str = "|#|sairing raw ";
 
+/// The sequence number of a marker line: `<ts>|#|sairing seq N` and nothing
+/// else. A request line can hold the same text inside a value, but then a `|`
+/// comes before it.
+pub(crate) fn marker_seq(line: &str) -> Option<u64> {
+    let i = line.find(MARKER)?;
+    if line[..i].contains('|') {
+        return None;
+    }
+    line[i + MARKER.len()..].trim().parse().ok()
+}
+
 /// What the apply loop hands over for one request.
 pub struct Entry {
     /// The request's sequence number.
@@ -106,16 +117,25 @@ fn last_marker(path: &Path) -> anyhow::Result<Option<(u64, u64, String)>> {
         Read::by_ref(&mut f)
             .take(len - start)
             .read_to_end(&mut buf)?;
-        let text = String::from_utf8_lossy(&buf);
-        if let Some(i) = text.rfind(MARKER) {
-            if let Some(e) = text[i..].find('\n') {
-                let end = i + e + 1;
-                let line_start = text[..i].rfind('\n').map_or(0, |n| n + 1);
-                if let Ok(seq) = text[i + MARKER.len()..end - 1].trim().parse::<u64>() {
-                    let line = text[line_start..end - 1].to_owned();
-                    return Ok(Some((seq, start + text[..end].len() as u64, line)));
+        // Whole lines, the last first: bytes after the last newline may be
+        // half-written, and the window may cut the first line (unless it
+        // starts the file). Offsets are in bytes of the file.
+        let mut end = buf.iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1);
+        while end > 0 {
+            let line_end = end - 1;
+            let line_start = buf[..line_end]
+                .iter()
+                .rposition(|&b| b == b'\n')
+                .map_or(0, |p| p + 1);
+            if line_start == 0 && start > 0 {
+                break;
+            }
+            if let Ok(line) = std::str::from_utf8(&buf[line_start..line_end]) {
+                if let Some(seq) = marker_seq(line) {
+                    return Ok(Some((seq, start + end as u64, line.to_owned())));
                 }
             }
+            end = line_start;
         }
         if start == 0 {
             return Ok(None);
@@ -363,6 +383,21 @@ impl Writer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A request line whose value ends like a marker, left last by a kill
+    /// before its real marker was written, is not taken for a marker: the
+    /// recording resumes after the real one (taking it would have skipped
+    /// recording every request up to the forged number).
+    #[test]
+    fn a_value_that_looks_like_a_marker_is_not_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sairedis.rec");
+        let real = "t|c|SAI_OBJECT_TYPE_VLAN:oid:0x1\nt|#|sairing seq 1\n";
+        let forged = "t|s|SAI_OBJECT_TYPE_VLAN:oid:0x1|A=x|#|sairing seq 99\n";
+        std::fs::write(&path, format!("{real}{forged}")).unwrap();
+        assert_eq!(resume_point(&path).unwrap(), 1);
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), real);
+    }
 
     #[test]
     fn a_rotation_interrupted_by_a_kill_is_finished_at_the_next_start() {
