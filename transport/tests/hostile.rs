@@ -360,3 +360,167 @@ fn a_server_that_never_accepts_does_not_block_the_client() {
     );
     drop((listener, queued));
 }
+
+/// A chanpeer process whose output lines arrive on a channel.
+struct Peer {
+    child: std::process::Child,
+    lines: std::sync::mpsc::Receiver<String>,
+    stderr: std::thread::JoinHandle<String>,
+}
+
+fn chanpeer(args: &[&str]) -> Peer {
+    use std::io::{BufRead, Read};
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_chanpeer"))
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut err = child.stderr.take().unwrap();
+    let (tx, lines) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for l in out.lines().map_while(Result::ok) {
+            let _ = tx.send(l);
+        }
+    });
+    let stderr = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = err.read_to_string(&mut s);
+        s
+    });
+    Peer {
+        child,
+        lines,
+        stderr,
+    }
+}
+
+impl Peer {
+    /// Exited by itself: must be a clear error (status 1, a `chanpeer:`
+    /// message), never a signal or a panic. Returns its stderr.
+    fn exited_cleanly(self, who: &str, status: std::process::ExitStatus) -> String {
+        use std::os::unix::process::ExitStatusExt;
+        let err = self.stderr.join().unwrap();
+        assert!(
+            status.signal().is_none(),
+            "{who} died of signal {:?}: {err}",
+            status.signal()
+        );
+        assert!(!err.contains("panicked"), "{who} panicked: {err}");
+        assert!(
+            status.success() || err.contains("chanpeer: "),
+            "{who} exited {status} without saying why: {err}"
+        );
+        err
+    }
+
+    /// The last `answered N` it printed, reading what has arrived.
+    fn answered(&self, last: &mut u64) -> u64 {
+        while let Ok(l) = self.lines.try_recv() {
+            if let Some(n) = l.strip_prefix("answered ") {
+                *last = n.parse().unwrap_or(*last);
+            }
+        }
+        *last
+    }
+}
+
+/// Writes random bytes at random places of both rings, from a third process'
+/// point of view (plain writes to the files, seen by both mappings), while a
+/// server and a pipelined client run in their own processes; then truncates
+/// both files under them. Neither side may die of a signal, panic or hang:
+/// each either goes on answering, waits for a peer that has gone, or exits
+/// with an error that says what is wrong.
+#[test]
+fn random_bytes_in_both_rings_while_both_sides_run() {
+    let mut seed = 0x9E37_79B9_7F4A_7C15u64;
+    let mut rand = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    for round in 0..4 {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("ch");
+        channel::create(
+            &dir,
+            &channel::ChannelOptions {
+                capacity: 1 << 16,
+                checksums: round % 2 == 1,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        let d = dir.to_str().unwrap();
+        let server = chanpeer(&["serve", d, "--notify-every", "7"]);
+        let client = chanpeer(&["client", d, "--count", "100000000", "--mode", "pipelined"]);
+        let mut seen = 0;
+        let deadline = std::time::Instant::now() + T;
+        while client.answered(&mut seen) < 2000 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no traffic before the flips"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let paths = channel::Paths::new(&dir);
+        let files: Vec<std::fs::File> = [&paths.request, &paths.response]
+            .iter()
+            .map(|p| std::fs::OpenOptions::new().write(true).open(p).unwrap())
+            .collect();
+        let len = 4096 + (1u64 << 16);
+        for _ in 0..300 {
+            let f = &files[(rand() % 2) as usize];
+            // Rounds 0 and 1 only in the records; rounds 2 and 3 half in the
+            // control page (cursors, sleep words, roles).
+            let off = if round >= 2 && rand() % 2 == 0 {
+                128 + rand() % 896
+            } else {
+                4096 + rand() % (len - 4096)
+            };
+            f.write_all_at(&[rand() as u8], off).unwrap();
+            std::thread::sleep(Duration::from_micros(2000));
+        }
+        if round == 3 {
+            for f in &files {
+                f.set_len(4096 + 4096).unwrap();
+            }
+        }
+        // Ten seconds to settle, then judge each side.
+        std::thread::sleep(Duration::from_secs(2));
+        let mut peers = vec![("server", server), ("client", client)];
+        let mut alive = Vec::new();
+        for (who, mut p) in peers.drain(..) {
+            match p.child.try_wait().unwrap() {
+                Some(st) => {
+                    let err = p.exited_cleanly(who, st);
+                    eprintln!("round {round}: {who} exited {st}: {}", err.trim());
+                }
+                None => {
+                    eprintln!("round {round}: {who} still running");
+                    alive.push((who, p))
+                }
+            }
+        }
+        if alive.len() == 2 {
+            // Both still up: the client must still be answered.
+            let (_, client) = &alive[1];
+            let before = client.answered(&mut seen);
+            let until = std::time::Instant::now() + Duration::from_secs(10);
+            while client.answered(&mut seen) <= before + 1000 {
+                assert!(
+                    std::time::Instant::now() < until,
+                    "round {round}: both sides up but the client is stuck at {before}"
+                );
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
+        // Whoever is left is answering or waiting for a peer that has gone.
+        for (_, mut p) in alive {
+            let _ = p.child.kill();
+            let _ = p.child.wait();
+        }
+    }
+}
