@@ -172,6 +172,14 @@ pub fn run(cfg: &Config, stop: Arc<AtomicBool>) -> anyhow::Result<Summary> {
                             }
                         }
                     }
+                    // Published before the effects go to the mirror: once a
+                    // request is durable a warm start skips it, so anything
+                    // it caused must be in the response ring by then.
+                    for (name, payload) in &port_events {
+                        if !unless_full(&stop, "notify", || req.notify(name, payload))? {
+                            bail!("stopping with a {name} notification of request {seq} not sent: the response ring is full (is orchagent reading?); a --warm start applies the request again");
+                        }
+                    }
                     sum.applied += 1;
                     // Only after the response is published: so anything the
                     // mirror makes durable has had its answer sent.
@@ -214,11 +222,6 @@ pub fn run(cfg: &Config, stop: Arc<AtomicBool>) -> anyhow::Result<Summary> {
         }
         if consumed {
             marks.push_back((sum.last_seq, server.mark()));
-        }
-        for (name, payload) in &port_events {
-            if !unless_full(&stop, "notify", || server.notify(name, payload))? {
-                bail!("stopping with a {name} notification not sent: the response ring is full (is orchagent reading?)");
-            }
         }
         // Free the ring up to what the mirror has made durable.
         let durable = mirror.as_ref().map_or(sum.last_seq, |m| m.durable());
@@ -313,6 +316,24 @@ fn answer(
     })
 }
 
+/// The last request the ring at `path` holds, walking from its released
+/// position (`released` is the request before it), but not past `want`.
+fn ring_reaches(path: &std::path::Path, released: u64, want: u64) -> anyhow::Result<u64> {
+    let o = sairing_ring::Observer::open(path)?;
+    let mut pos = o.check_cursors()?.head;
+    let mut last = released;
+    while last < want {
+        match o.read_at(pos)? {
+            sairing_ring::Look::Record(r) => {
+                last = r.seq;
+                pos = r.next;
+            }
+            sairing_ring::Look::End | sairing_ring::Look::Lapped { .. } => break,
+        }
+    }
+    Ok(last)
+}
+
 /// The state a warm start resumes from: Redis's checkpoint when it reaches
 /// what the ring has released (`released`); otherwise, with `--record`, that
 /// checkpoint (or nothing) with the recorded requests up to `released` folded
@@ -333,6 +354,20 @@ fn warm_state(
         Some(p) => Some(p.seq),
         None => None,
     };
+    if let Some(seq) = base.filter(|s| *s > released) {
+        // Requests released+1..=seq must still be in the ring (applied and
+        // made durable, not yet released). A checkpoint past what the ring
+        // holds belongs to another history: resuming after it would skip,
+        // unapplied and unanswered, every request up to it.
+        let ring = channel::Paths::new(&cfg.channel).request;
+        let last = ring_reaches(&ring, released, seq)
+            .with_context(|| format!("--warm: reading {}", ring.display()))?;
+        if last < seq {
+            bail!(
+                "--warm: redis at {url} says requests through request {seq} were applied, but {dir} holds requests only through request {last}: the checkpoint is not this ring's history (written by hand, or the ring was rolled back); start without --warm to start over"
+            );
+        }
+    }
     if base.is_none() && released == 0 {
         // Nothing was ever released: the ring holds every request, and the
         // state before the first is empty.

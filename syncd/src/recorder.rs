@@ -11,7 +11,7 @@
 //!   the process). So Redis never holds a request the recording lacks, and a
 //!   warm restart never skips a request that was not recorded.
 //! - A request whose text line would not read back exactly (a value with a
-//!   `|` or a line break) is followed by `<ts>|#|sairing raw <hex>`, its
+//!   `|` or a line break, a bulk call with no objects) is followed by `<ts>|#|sairing raw <hex>`, its
 //!   encoded bytes, which a rebuild uses instead; saiplayer skips comments.
 //! - When the file passes `max_bytes` it is rotated: `FILE` becomes `FILE.1.gz`
 //!   (gzip), older ones shift up, `keep` are kept. The new file starts with the
@@ -332,8 +332,9 @@ impl Writer {
         let ts = rec::timestamp(SystemTime::now());
         match codec::decode_request(&e.request, e.seq) {
             Ok(req) => {
-                self.line(&rec::request_line(&ts, &req))?;
-                if !rec::text_is_exact(&req) {
+                let line = rec::request_line(&ts, &req);
+                self.line(&line)?;
+                if !rec::text_is_exact(&req, &line) {
                     let mut l = format!("{ts}{RAW}");
                     for b in &e.request {
                         l.push_str(&format!("{b:02x}"));

@@ -336,20 +336,35 @@ pub fn request_line(ts: &str, req: &crate::Request<'_>) -> String {
     one_line(line)
 }
 
-/// Whether [`request_line`] carries `req` exactly, i.e. parses back to the same
-/// request: no key, object id, name or value holds a `|` or a line break, and
-/// no attribute name an `=`. (sairedis' own recorder writes such values as they
-/// are, and its recordings cannot be read back exactly either.)
-pub fn text_is_exact(req: &crate::Request<'_>) -> bool {
-    let plain = |s: &str| !s.contains(['|', '\n', '\r']);
-    let attrs_plain =
-        |mut a: crate::codec::Attrs<'_>| a.all(|(n, v)| plain(n) && !n.contains('=') && plain(v));
-    plain(req.key)
-        && attrs_plain(req.attrs.clone())
-        && req
-            .objects
-            .clone()
-            .all(|(id, attrs)| plain(id) && attrs_plain(attrs))
+/// Whether `line` (the request's [`request_line`]) carries `req` exactly: it
+/// parses back to the same operation, key, attributes and objects. It does not
+/// when a field holds a `|` or a line break, a name an `=`, or the request has a
+/// shape the format cannot write (a bulk call with no objects, an empty key or
+/// id). sairedis' own recorder writes such requests as they are, and cannot
+/// read them back either.
+pub fn text_is_exact(req: &crate::Request<'_>, line: &str) -> bool {
+    let Ok(parsed) = parse(line) else {
+        return false;
+    };
+    let mut steps = parsed.steps.into_iter();
+    let (Some(Step::Request(r)), None) = (steps.next(), steps.next()) else {
+        return false;
+    };
+    let same_attrs = |mine: &[(String, String)], theirs: crate::codec::Attrs<'_>| {
+        mine.len() == theirs.len()
+            && mine
+                .iter()
+                .zip(theirs)
+                .all(|((n, v), (tn, tv))| n == tn && v == tv)
+    };
+    r.op == req.op
+        && r.key == req.key
+        && same_attrs(&r.attrs, req.attrs.clone())
+        && r.objects.len() == req.objects.len()
+        && r.objects
+            .iter()
+            .zip(req.objects.clone())
+            .all(|((id, a), (tid, ta))| id == tid && same_attrs(a, ta))
 }
 
 /// A response as a recording line, as sairedis records them: `G` for a get,

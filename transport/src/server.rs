@@ -48,6 +48,13 @@ struct Out {
 }
 
 impl Out {
+    fn notify(&mut self, name: &str, payload: &str) -> Result<()> {
+        let len = codec::notification_len(name, payload);
+        self.publish(len, KIND_NOTIFICATION, |buf| {
+            codec::encode_notification(buf, name, payload)
+        })
+    }
+
     /// Accepts pending clients and notices a client that has gone away.
     fn service(&mut self) -> Result<Vec<RawFd>> {
         service_with(
@@ -167,6 +174,12 @@ impl<'a> Incoming<'a> {
     /// Answers with a bare status.
     pub fn respond_status(&mut self, status: &str) -> Result<()> {
         self.respond::<&str, &str>(status, &[], &[])
+    }
+
+    /// Publishes a notification this request caused, as
+    /// [`Server::notify`] does (while the request is still held).
+    pub fn notify(&mut self, name: &str, payload: &str) -> Result<()> {
+        self.out.notify(name, payload)
     }
 }
 
@@ -342,10 +355,7 @@ impl Server {
 
     /// Publishes an unsolicited notification (port_state_change, ...).
     pub fn notify(&mut self, name: &str, payload: &str) -> Result<()> {
-        let len = codec::notification_len(name, payload);
-        self.out.publish(len, KIND_NOTIFICATION, |buf| {
-            codec::encode_notification(buf, name, payload)
-        })
+        self.out.notify(name, payload)
     }
 
     /// For an external event loop: before waiting on [`AsFd`] (and the
