@@ -180,6 +180,10 @@ impl Observer {
                     // if so.
                     let n = h.len as usize + if checksum { CRC_LEN } else { 0 };
                     copy_out(&self.mem, off, n, &mut payload);
+                    if self.mem.faulted() {
+                        // Truncated under the copy: it holds the guard's zeros.
+                        return Err(self.corrupt(Corruption::TruncatedWhileMapped));
+                    }
                     let crc = if checksum {
                         check_crc(h, &payload, pos)
                     } else {

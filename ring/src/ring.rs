@@ -841,7 +841,7 @@ impl Reservation<'_> {
         }
         p.tail = new_tail;
         let seq = p.next_seq;
-        p.next_seq += 1;
+        p.next_seq = p.next_seq.wrapping_add(1);
         // A truncation of the file under us (the SIGBUS guard saw a fault):
         // this record went to memory nobody reads, and the next reserve says so.
         if p.mem.faulted() {
@@ -1056,6 +1056,7 @@ impl Consumer {
             copied?;
         } else {
             copy_out(&self.mem, d.off, d.len as usize, &mut self.buf);
+            self.check_copy(d)?;
         }
         Ok(Some(Record {
             seq: d.seq,
@@ -1072,9 +1073,10 @@ impl Consumer {
         let at = dst.len();
         if !self.checksum {
             copy_out(&self.mem, d.off, d.len as usize, dst);
-            return Ok(());
+            return self.check_copy(d).inspect_err(|_| dst.truncate(at));
         }
         copy_out(&self.mem, d.off, d.len as usize + CRC_LEN, dst);
+        self.check_copy(d).inspect_err(|_| dst.truncate(at))?;
         let h = RecordHeader {
             len: d.len,
             kind: d.kind,
@@ -1088,6 +1090,19 @@ impl Consumer {
             return Err(self.corrupt(p));
         }
         dst.truncate(at + d.len as usize);
+        Ok(())
+    }
+
+    /// After copying record `d`: had the file been truncated under the copy,
+    /// the guard put zeros where its pages were, and the copy holds them. The
+    /// record is unread and the truncation reported, never the zeros delivered.
+    #[inline(always)]
+    fn check_copy(&mut self, d: Desc) -> Result<(), Error> {
+        if self.mem.faulted() {
+            self.read_pos = d.pos;
+            self.read_seq = d.seq;
+            return Err(self.corrupt(Corruption::TruncatedWhileMapped));
+        }
         Ok(())
     }
 
@@ -1119,7 +1134,7 @@ impl Consumer {
                 && seq == self.read_seq
             {
                 self.read_pos = pos + size;
-                self.read_seq += 1;
+                self.read_seq = self.read_seq.wrapping_add(1);
                 self.prefetch_published(pos + size);
                 return Ok(Some(Desc {
                     pos,
@@ -1189,7 +1204,7 @@ impl Consumer {
                     let pos = self.read_pos;
                     let off = (pos & self.mask) as usize + RECORD_HEADER_LEN;
                     self.read_pos += size;
-                    self.read_seq += 1;
+                    self.read_seq = self.read_seq.wrapping_add(1);
                     return Ok(Some(Desc {
                         pos,
                         off,

@@ -47,8 +47,8 @@ static PAGE: AtomicUsize = AtomicUsize::new(4096);
 /// with what `sigaction` returned while installing, in case another thread
 /// changed the disposition in between; the selector moves to it afterwards.
 struct Earlier([std::cell::UnsafeCell<libc::sigaction>; 2]);
-// SAFETY: each slot is written only by `install` (once, under the OnceLock) and
-// only before `CHAIN` points at it; the handler reads only the slot `CHAIN`
+// SAFETY: each slot is written only by `install` (once, under the OnceLock) or
+// by `keep_guard_installed`, and only while `CHAIN` does not point at it; the handler reads only the slot `CHAIN`
 // points at, with Acquire ordering after the Release that published it.
 unsafe impl Sync for Earlier {}
 
@@ -122,19 +122,61 @@ fn install() {
             libc::sigaction(libc::SIGBUS, std::ptr::null(), EARLIER.0[0].get());
         }
         CHAIN.store(0, Ordering::Release);
-        // SAFETY: an all-zero sigaction is a valid value (SIG_DFL, no flags, empty mask).
-        let mut new: libc::sigaction = unsafe { std::mem::zeroed() };
-        new.sa_sigaction = handler as *const () as usize;
-        new.sa_flags = libc::SA_SIGINFO | libc::SA_NODEFER | libc::SA_ONSTACK;
+        let new = guard_action();
         // SAFETY: `new` is a fully initialised sigaction whose handler has the
         // SA_SIGINFO signature; slot 1 is not published, so the kernel may
         // write the replaced disposition into it while the handler reads slot 0.
         unsafe {
-            libc::sigemptyset(&mut new.sa_mask);
             libc::sigaction(libc::SIGBUS, &new, EARLIER.0[1].get());
         }
         CHAIN.store(1, Ordering::Release);
     });
+}
+
+/// The guard's own disposition.
+fn guard_action() -> libc::sigaction {
+    // SAFETY: an all-zero sigaction is a valid value (SIG_DFL, no flags, empty mask).
+    let mut new: libc::sigaction = unsafe { std::mem::zeroed() };
+    new.sa_sigaction = handler as *const () as usize;
+    new.sa_flags = libc::SA_SIGINFO | libc::SA_NODEFER | libc::SA_ONSTACK;
+    // SAFETY: sigemptyset writes into the mask of a local value.
+    unsafe {
+        libc::sigemptyset(&mut new.sa_mask);
+    }
+    new
+}
+
+/// After an earlier handler ran: if it replaced the disposition (std's
+/// stack-overflow handler resets SIGBUS to the default for a fault it does not
+/// own), chain to what it set from now on and put the guard back, so that one
+/// foreign SIGBUS does not leave every ring unguarded. Two threads doing this
+/// at once (two foreign SIGBUSes at the same instant) may lose one update;
+/// both would have set the same disposition.
+fn keep_guard_installed() {
+    // SAFETY: an all-zero sigaction is a valid place for the kernel to write to.
+    let mut now: libc::sigaction = unsafe { std::mem::zeroed() };
+    // SAFETY: a null new action only queries; sigaction is async-signal-safe.
+    if unsafe { libc::sigaction(libc::SIGBUS, std::ptr::null(), &mut now) } != 0
+        || now.sa_sigaction == handler as *const () as usize
+    {
+        return;
+    }
+    let free = if CHAIN.load(Ordering::Acquire) == 0 {
+        1
+    } else {
+        0
+    };
+    // SAFETY: the slot CHAIN does not point at is read by no handler (see
+    // `Earlier`); it is published by the store below.
+    unsafe {
+        *EARLIER.0[free].get() = now;
+    }
+    CHAIN.store(free, Ordering::Release);
+    let ours = guard_action();
+    // SAFETY: a fully initialised sigaction for our SA_SIGINFO handler.
+    unsafe {
+        libc::sigaction(libc::SIGBUS, &ours, std::ptr::null_mut());
+    }
 }
 
 extern "C" fn handler(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut libc::c_void) {
@@ -228,6 +270,7 @@ fn chain(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut libc::c_void, c
             unsafe {
                 libc::pthread_sigmask(libc::SIG_SETMASK, &saved, std::ptr::null_mut());
             }
+            keep_guard_installed();
         }
         _ => {
             // The default action (a fault cannot be ignored: the kernel would

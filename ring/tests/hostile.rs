@@ -660,11 +660,20 @@ fn a_mapping_the_guard_cannot_cover_is_refused() {
 /// Runs `ringstress sigbus-chain` with an earlier SIGBUS disposition and
 /// returns its output lines and how it ended.
 fn chain(previous: &str, raises: u32) -> (Vec<String>, std::process::ExitStatus) {
+    chain_with(previous, raises, &[])
+}
+
+fn chain_with(
+    previous: &str,
+    raises: u32,
+    extra: &[&str],
+) -> (Vec<String>, std::process::ExitStatus) {
     let d = tempfile::tempdir().unwrap();
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_ringstress"))
         .arg("sigbus-chain")
         .arg(d.path())
         .args(["--previous", previous, "--raises", &raises.to_string()])
+        .args(extra)
         .output()
         .expect("run ringstress");
     let lines = String::from_utf8_lossy(&out.stdout)
@@ -713,4 +722,20 @@ fn signals_the_guard_does_not_own_go_where_they_went_before() {
         killed_by_sigbus(&status),
         "second SIGBUS must kill: {status}"
     );
+}
+
+/// An earlier handler that resets SIGBUS to the default and returns (std's
+/// stack-overflow handler does, for a SIGBUS outside its guard page) must not
+/// remove the guard (found in review: after one `kill -BUS`, the next
+/// truncation of a ring killed the process).
+#[test]
+fn an_earlier_handler_that_resets_the_disposition_keeps_the_guard() {
+    let (lines, status) = chain_with("resets-to-default", 1, &["--then-truncate"]);
+    assert!(status.success(), "{status} {lines:?}");
+    assert_eq!(
+        lines.first().map(String::as_str),
+        Some("after 1 calls=1 usr1=0 bus=0")
+    );
+    let t = lines.get(1).map(String::as_str).unwrap_or_default();
+    assert!(t.contains("truncated"), "{lines:?}");
 }

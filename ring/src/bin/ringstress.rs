@@ -90,6 +90,10 @@ enum Cmd {
         previous: Previous,
         #[arg(long, default_value_t = 1)]
         raises: u32,
+        /// Then cut the ring file to its header under a producer and push
+        /// until it fails, printing `truncation: ERROR` (or `truncation: none`).
+        #[arg(long)]
+        then_truncate: bool,
     },
 }
 
@@ -103,6 +107,17 @@ enum Previous {
     Handler,
     /// As `handler`, installed with SA_RESETHAND (runs once).
     Resethand,
+    /// A handler that resets SIGBUS to SIG_DFL and returns, as std's
+    /// stack-overflow handler does for a SIGBUS outside a guard page.
+    ResetsToDefault,
+}
+
+extern "C" fn resets_to_default(_: libc::c_int, _: *mut libc::siginfo_t, _: *mut libc::c_void) {
+    CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    // SAFETY: resetting a disposition is async-signal-safe.
+    unsafe {
+        libc::signal(libc::SIGBUS, libc::SIG_DFL);
+    }
 }
 
 static CALLS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
@@ -123,7 +138,12 @@ extern "C" fn earlier_handler(_: libc::c_int, _: *mut libc::siginfo_t, _: *mut l
     CALLS.fetch_add(1, Relaxed);
 }
 
-fn sigbus_chain(dir: PathBuf, previous: Previous, raises: u32) -> anyhow::Result<()> {
+fn sigbus_chain(
+    dir: PathBuf,
+    previous: Previous,
+    raises: u32,
+    then_truncate: bool,
+) -> anyhow::Result<()> {
     use std::sync::atomic::Ordering::Relaxed;
     // SAFETY: an all-zero sigaction is a valid value (SIG_DFL, no flags, empty mask).
     let mut act: libc::sigaction = unsafe { std::mem::zeroed() };
@@ -137,6 +157,10 @@ fn sigbus_chain(dir: PathBuf, previous: Previous, raises: u32) -> anyhow::Result
                 act.sa_flags |= libc::SA_RESETHAND;
             }
         }
+        Previous::ResetsToDefault => {
+            act.sa_sigaction = resets_to_default as *const () as usize;
+            act.sa_flags = libc::SA_SIGINFO;
+        }
     }
     // SAFETY: `act` is fully initialised, its handler (if any) has the
     // SA_SIGINFO signature, and the mask calls only write into `act.sa_mask`.
@@ -149,7 +173,8 @@ fn sigbus_chain(dir: PathBuf, previous: Previous, raises: u32) -> anyhow::Result
     }
     let path = dir.join("chain.ring");
     create(&path, &CreateOptions::default())?;
-    let _c = Consumer::open(&path, &OpenOptions::default())?;
+    let mut p = Producer::open(&path, &OpenOptions::default())?;
+    let mut c = Consumer::open(&path, &OpenOptions::default())?;
     let mut out = std::io::stdout().lock();
     for n in 1..=raises {
         // SAFETY: raise has no preconditions; what it delivers is the test.
@@ -165,6 +190,22 @@ fn sigbus_chain(dir: PathBuf, previous: Previous, raises: u32) -> anyhow::Result
                 BUS_BLOCKED.load(Relaxed) as u8
             ),
         )?;
+    }
+    if then_truncate {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&path)?
+            .set_len(sairing_ring::layout::HEADER_LEN as u64)?;
+        let mut outcome = "none".to_owned();
+        for _ in 0..1000 {
+            while let Ok(Some(_)) = c.read() {}
+            c.release();
+            if let Err(e) = p.push(1, &[7; 60]) {
+                outcome = e.to_string();
+                break;
+            }
+        }
+        say(&mut out, format_args!("truncation: {outcome}"))?;
     }
     Ok(())
 }
@@ -345,7 +386,8 @@ fn main() {
             dir,
             previous,
             raises,
-        } => sigbus_chain(dir, previous, raises),
+            then_truncate,
+        } => sigbus_chain(dir, previous, raises, then_truncate),
     };
     if let Err(e) = r {
         eprintln!("ringstress: {e:#}");
