@@ -63,7 +63,24 @@ pub fn adopt(fd: OwnedFd) -> Result<OwnedFd, String> {
 }
 
 /// Rings an eventfd (ours or a peer's, adopted with [`adopt`]).
+///
+/// O_NONBLOCK belongs to the open file description, which the peer shares and
+/// can clear again after [`adopt`]; a write to an eventfd whose counter the
+/// peer filled would then block. So the counter is looked at first: one that
+/// cannot take another 1 is rung already and is left alone. (A peer racing to
+/// fill it between the look and the write can still block this write; only
+/// the peer that owns the bell can, and docs/PROTOCOL.md says so.)
 pub fn ring(fd: BorrowedFd<'_>) {
+    let mut p = libc::pollfd {
+        fd: fd.as_raw_fd(),
+        events: libc::POLLOUT,
+        revents: 0,
+    };
+    // SAFETY: polls one live pollfd without waiting.
+    let writable = unsafe { libc::poll(&mut p, 1, 0) } == 1 && p.revents & libc::POLLOUT != 0;
+    if !writable {
+        return;
+    }
     let one: u64 = 1;
     // SAFETY: writes 8 bytes from a live u64 to a descriptor we hold. A full
     // counter (EAGAIN) already means "rung"; a peer that went away is noticed
@@ -73,11 +90,24 @@ pub fn ring(fd: BorrowedFd<'_>) {
     }
 }
 
+/// Empties an eventfd without ever waiting, whatever its O_NONBLOCK flag says
+/// (a peer holding the same description can clear the flag): RWF_NOWAIT makes
+/// this one read non-blocking; kernels without it for eventfds (before 5.12)
+/// fall back to a plain read of the non-blocking descriptor.
 fn drain(fd: RawFd) {
     let mut v: u64 = 0;
-    // SAFETY: reads 8 bytes into a live u64 from a non-blocking eventfd.
-    unsafe {
-        libc::read(fd, (&mut v as *mut u64).cast(), 8);
+    let iov = libc::iovec {
+        iov_base: (&mut v as *mut u64).cast(),
+        iov_len: 8,
+    };
+    // SAFETY: one iovec over a live u64; offset -1 is the file's position,
+    // which an eventfd ignores.
+    let r = unsafe { libc::preadv2(fd, &iov, 1, -1, libc::RWF_NOWAIT) };
+    if r < 0 && io::Error::last_os_error().raw_os_error() == Some(libc::EOPNOTSUPP) {
+        // SAFETY: reads 8 bytes into a live u64 from a non-blocking eventfd.
+        unsafe {
+            libc::read(fd, (&mut v as *mut u64).cast(), 8);
+        }
     }
 }
 
@@ -117,5 +147,34 @@ pub(crate) fn wait_raw(fds: &[RawFd], timeout: Option<Duration>) -> io::Result<V
         if e.kind() != io::ErrorKind::Interrupted {
             return Err(e);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A peer that shares our bell clears O_NONBLOCK on it (found in review:
+    /// syncd then blocked for ever in drain). Draining an empty bell still
+    /// returns at once, and ringing a full one does not block.
+    #[test]
+    fn a_bell_made_blocking_by_a_peer_never_blocks_us() {
+        let b = Bell::new().unwrap();
+        let fd = b.as_fd().as_raw_fd();
+        // SAFETY: fcntl on a live descriptor; F_SETFL takes an int.
+        unsafe {
+            libc::fcntl(fd, libc::F_SETFL, 0);
+        }
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            b.drain();
+            let full: u64 = 0xffff_ffff_ffff_fffe;
+            // SAFETY: writes 8 bytes from a live u64 to the bell.
+            unsafe { libc::write(b.as_fd().as_raw_fd(), (&full as *const u64).cast(), 8) };
+            ring(b.as_fd());
+            let _ = tx.send(());
+        });
+        rx.recv_timeout(Duration::from_secs(10))
+            .expect("drain or ring blocked on a bell a peer made blocking");
     }
 }

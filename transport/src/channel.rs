@@ -5,7 +5,7 @@
 use std::io::{self, IoSlice, IoSliceMut};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::fs::OpenOptionsExt;
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, FileTypeExt, MetadataExt, PermissionsExt};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -511,9 +511,17 @@ pub fn listen(paths: &Paths) -> Result<UnixListener> {
     // SAFETY: as above.
     unsafe { libc::umask(old) };
     let l = bound.map_err(io(&paths.socket, "bind"))?;
-    // And in case the umask was changed meanwhile by another thread.
-    std::fs::set_permissions(&paths.socket, std::fs::Permissions::from_mode(mode))
-        .map_err(io(&paths.socket, "chmod"))?;
+    // Checked, never changed: a chmod by path would follow a symlink that
+    // someone with write access to the directory put in the socket's place.
+    let meta = std::fs::symlink_metadata(&paths.socket).map_err(io(&paths.socket, "stat"))?;
+    if !meta.file_type().is_socket() || meta.mode() & 0o777 != mode {
+        return Err(Error::Channel {
+            path: paths.socket.clone(),
+            what: format!(
+                "not the socket just bound with mode {mode:o} (replaced, or the umask changed meanwhile)"
+            ),
+        });
+    }
     l.set_nonblocking(true)
         .map_err(io(&paths.socket, "set non-blocking"))?;
     Ok(l)
