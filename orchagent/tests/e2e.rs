@@ -533,14 +533,17 @@ fn orchagent_killed_and_resumed() {
 }
 
 /// The recording's request lines folded, and its markers: each request is
-/// followed by `#|sairing seq N`, N = 1, 2, 3, ... with no gap and no repeat.
+/// followed by `#|sairing seq N ring R`, N = 1, 2, 3, ... with no gap and no
+/// repeat.
 fn read_recording(path: &Path) -> (State, Vec<u64>) {
     let text = std::fs::read_to_string(path).unwrap();
     let seqs = text
         .lines()
         .filter_map(|l| {
-            l.split_once("|#|sairing seq ")
-                .map(|(_, n)| n.parse::<u64>().unwrap())
+            l.split_once("|#|sairing seq ").map(|(_, rest)| {
+                let (n, _ring) = rest.split_once(" ring ").expect("a marker names its ring");
+                n.parse::<u64>().unwrap()
+            })
         })
         .collect();
     (fold_recording(&text), seqs)

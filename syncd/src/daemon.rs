@@ -118,6 +118,8 @@ pub fn run(cfg: &Config, stop: Arc<AtomicBool>) -> anyhow::Result<Summary> {
         Some(rc) => Some(crate::recorder::Recorder::start(
             rc.clone(),
             mirror.as_ref().map(|m| m.sender()),
+            &ring_id,
+            (!cfg.warm).then_some(released),
         )?),
         None => None,
     };
@@ -398,7 +400,7 @@ fn warm_state(
         Some(seq) => (mirror::load_state(&mut c, url)?, seq),
         None => (Default::default(), 0),
     };
-    let r = crate::rebuild::rebuild(rc, objects, from, released)
+    let r = crate::rebuild::rebuild(rc, objects, from, released, ring_id)
         .with_context(|| format!("--warm: rebuilding requests {}..={released}", from + 1))?;
     tracing::warn!(
         from,

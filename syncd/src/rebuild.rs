@@ -126,6 +126,7 @@ pub fn rebuild(
     base: HashMap<String, Attrs>,
     base_seq: u64,
     through: u64,
+    ring_id: &str,
 ) -> anyhow::Result<Rebuilt> {
     recorder::recover(cfg)?;
     let files = files(cfg);
@@ -168,9 +169,30 @@ pub fn rebuild(
                         }
                         continue;
                     }
-                    let Some(seq) = recorder::marker_seq(l) else {
+                    let Some(m) = recorder::parse_marker(l) else {
                         continue;
                     };
+                    if !m.of_ring(ring_id) {
+                        // Another ring's history (the channel was recreated):
+                        // none of it is this ring's state.
+                        known = None;
+                        pending = None;
+                        continue;
+                    }
+                    let seq = m.seq;
+                    if m.start {
+                        // A cold start: the state after `seq` is empty (unless
+                        // the base is later, and already reflects it).
+                        pending = None;
+                        if seq >= base_seq {
+                            switch = Switch::new();
+                        }
+                        known = Some(seq);
+                        if seq >= through {
+                            break 'files;
+                        }
+                        continue;
+                    }
                     let req = pending.take();
                     match known {
                         // The first marker. With no request before it, the file

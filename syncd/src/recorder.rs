@@ -2,7 +2,12 @@
 //! it caused, written to a `sairedis.rec`-format file by a background thread.
 //! The apply loop only hands over a copy of the request's bytes and its outcome.
 //!
-//! - After each request's lines comes a marker comment, `<ts>|#|sairing seq N`.
+//! - After each request's lines comes a marker comment,
+//!   `<ts>|#|sairing seq N ring R`, naming the request ring; a cold start writes
+//!   `<ts>|#|sairing start N ring R` (the state after request N is empty).
+//!   A recording that last followed another ring records this one's requests
+//!   from its first, and a rebuild folds in only this ring's, from its last
+//!   start line on.
 //!   A syncd that starts on an existing recording truncates it after its last
 //!   marker (dropping lines a killed process left half-written) and records only
 //!   requests after `N`: across a restart nothing is missing and nothing doubled.
@@ -36,15 +41,52 @@ pub(crate) const MARKER: &str = "|#|sairing seq ";
 /// rebuild uses instead of the line.
 pub(crate) const RAW: &str = "|#|sairing raw ";
 
-/// The sequence number of a marker line: `<ts>|#|sairing seq N` and nothing
+/// A cold start's line, `<ts>|#|sairing start N ring R`: from here on, the
+/// state of ring `R` after request `N` is empty (what came before is no longer
+/// the switch's).
+pub(crate) const START: &str = "|#|sairing start ";
+
+/// A marker or start line, parsed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Marker {
+    /// The request it follows.
+    pub seq: u64,
+    /// The request ring it belongs to (`None` in recordings from before ring
+    /// ids were written: taken as this ring's).
+    pub ring: Option<String>,
+    /// A cold start (`START`) rather than a request's marker.
+    pub start: bool,
+}
+
+impl Marker {
+    /// Whether it belongs to ring `id`.
+    pub(crate) fn of_ring(&self, id: &str) -> bool {
+        self.ring.as_deref().is_none_or(|r| r == id)
+    }
+}
+
+/// A marker line, `<ts>|#|sairing seq N ring R`, or a start line, and nothing
 /// else. A request line can hold the same text inside a value, but then a `|`
 /// comes before it.
-pub(crate) fn marker_seq(line: &str) -> Option<u64> {
-    let i = line.find(MARKER)?;
+pub(crate) fn parse_marker(line: &str) -> Option<Marker> {
+    let (i, tag, start) = match (line.find(MARKER), line.find(START)) {
+        (Some(i), _) => (i, MARKER, false),
+        (None, Some(i)) => (i, START, true),
+        (None, None) => return None,
+    };
     if line[..i].contains('|') {
         return None;
     }
-    line[i + MARKER.len()..].trim().parse().ok()
+    let rest = line[i + tag.len()..].trim();
+    let (seq, ring) = match rest.split_once(" ring ") {
+        Some((s, r)) => (s, Some(r.trim().to_owned())),
+        None => (rest, None),
+    };
+    Some(Marker {
+        seq: seq.trim().parse().ok()?,
+        ring,
+        start,
+    })
 }
 
 /// What the apply loop hands over for one request.
@@ -99,9 +141,9 @@ pub struct Recorder {
     handle: Option<JoinHandle<anyhow::Result<()>>>,
 }
 
-/// The last marker in `path`: its sequence number, the offset just after its
-/// line, and the line itself. `None` for a missing or marker-less file.
-fn last_marker(path: &Path) -> anyhow::Result<Option<(u64, u64, String)>> {
+/// The last marker (or start line) in `path`, the offset just after its line,
+/// and the line itself. `None` for a missing or marker-less file.
+fn last_marker(path: &Path) -> anyhow::Result<Option<(Marker, u64, String)>> {
     let mut f = match File::open(path) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -131,8 +173,8 @@ fn last_marker(path: &Path) -> anyhow::Result<Option<(u64, u64, String)>> {
                 break;
             }
             if let Ok(line) = std::str::from_utf8(&buf[line_start..line_end]) {
-                if let Some(seq) = marker_seq(line) {
-                    return Ok(Some((seq, start + end as u64, line.to_owned())));
+                if let Some(m) = parse_marker(line) {
+                    return Ok(Some((m, start + end as u64, line.to_owned())));
                 }
             }
             end = line_start;
@@ -145,15 +187,15 @@ fn last_marker(path: &Path) -> anyhow::Result<Option<(u64, u64, String)>> {
 }
 
 /// Finds the last marker in `path`, truncates the file just after it (dropping
-/// lines a killed process left half-written), and returns its sequence number
-/// (0 for a new or marker-less file).
-pub fn resume_point(path: &Path) -> anyhow::Result<u64> {
+/// lines a killed process left half-written), and returns it (`None` for a new
+/// or marker-less file).
+pub(crate) fn resume_point(path: &Path) -> anyhow::Result<Option<Marker>> {
     match last_marker(path)? {
-        Some((seq, end, _)) => {
+        Some((m, end, _)) => {
             OpenOptions::new().write(true).open(path)?.set_len(end)?;
-            Ok(seq)
+            Ok(Some(m))
         }
-        None => Ok(0),
+        None => Ok(None),
     }
 }
 
@@ -210,18 +252,40 @@ pub(crate) fn recover(cfg: &RecorderConfig) -> anyhow::Result<()> {
 impl Recorder {
     /// Starts recording to `cfg.path` (continuing an existing recording), passing
     /// effects on to `mirror` once written.
-    pub fn start(cfg: RecorderConfig, mirror: Option<MirrorSender>) -> anyhow::Result<Recorder> {
+    ///
+    /// Markers name the request ring (`ring_id`): a recording that last
+    /// followed another ring (the channel was recreated) records this ring's
+    /// requests from its first. `cold_start_after` is `Some(N)` on a cold
+    /// start, when the switch starts empty after request `N`: a start line
+    /// says so, and the requests after `N` are recorded again after it.
+    pub fn start(
+        cfg: RecorderConfig,
+        mirror: Option<MirrorSender>,
+        ring_id: &str,
+        cold_start_after: Option<u64>,
+    ) -> anyhow::Result<Recorder> {
         recover(&cfg)?;
-        let last = resume_point(&cfg.path)?;
+        let found = resume_point(&cfg.path)?;
+        let mut last = found.filter(|m| m.of_ring(ring_id)).map_or(0, |m| m.seq);
         let file = OpenOptions::new()
             .create(true)
             .append(true)
             .open(&cfg.path)
             .with_context(|| format!("opening the recording {}", cfg.path.display()))?;
+        let mut w = Writer::new(cfg, file, last, mirror, ring_id.to_owned());
+        if let Some(at) = cold_start_after {
+            let ts = rec::timestamp(SystemTime::now());
+            w.last_marker_line = format!("{ts}{START}{at} ring {ring_id}");
+            let l = w.last_marker_line.clone();
+            w.line(&l)?;
+            w.out.flush()?;
+            w.last = at;
+            last = at;
+        }
         let (tx, rx) = mpsc::channel();
         let handle = std::thread::Builder::new()
             .name("recorder".into())
-            .spawn(move || Writer::new(cfg, file, last, mirror).run(rx))?;
+            .spawn(move || w.run(rx))?;
         Ok(Recorder {
             tx: Some(tx),
             last_marker: last,
@@ -269,10 +333,17 @@ struct Writer {
     last: u64,
     mirror: Option<MirrorSender>,
     last_marker_line: String,
+    ring: String,
 }
 
 impl Writer {
-    fn new(cfg: RecorderConfig, file: File, last: u64, mirror: Option<MirrorSender>) -> Writer {
+    fn new(
+        cfg: RecorderConfig,
+        file: File,
+        last: u64,
+        mirror: Option<MirrorSender>,
+        ring: String,
+    ) -> Writer {
         let size = file.metadata().map(|m| m.len()).unwrap_or(0);
         Writer {
             cfg,
@@ -281,6 +352,7 @@ impl Writer {
             last,
             mirror,
             last_marker_line: String::new(),
+            ring,
         }
     }
 
@@ -351,7 +423,7 @@ impl Writer {
         for (name, payload) in &e.notifications {
             self.line(&rec::notification_line(&ts, name, payload))?;
         }
-        self.last_marker_line = format!("{ts}{MARKER}{}", e.seq);
+        self.last_marker_line = format!("{ts}{MARKER}{} ring {}", e.seq, self.ring);
         let m = self.last_marker_line.clone();
         self.line(&m)?;
         self.last = e.seq;
@@ -396,7 +468,7 @@ mod tests {
         let real = "t|c|SAI_OBJECT_TYPE_VLAN:oid:0x1\nt|#|sairing seq 1\n";
         let forged = "t|s|SAI_OBJECT_TYPE_VLAN:oid:0x1|A=x|#|sairing seq 99\n";
         std::fs::write(&path, format!("{real}{forged}")).unwrap();
-        assert_eq!(resume_point(&path).unwrap(), 1);
+        assert_eq!(resume_point(&path).unwrap().map(|m| m.seq), Some(1));
         assert_eq!(std::fs::read_to_string(&path).unwrap(), real);
     }
 
@@ -415,7 +487,7 @@ mod tests {
         std::fs::write(rotating(&path), old).unwrap();
         std::fs::write(archive(&path, 1), b"older archive").unwrap();
         std::fs::write(format!("{}.1.gz.tmp", path.display()), b"garbage").unwrap();
-        let r = Recorder::start(cfg, None).unwrap();
+        let r = Recorder::start(cfg, None, "r", None).unwrap();
         assert_eq!(r.resumed_after(), 2);
         r.finish().unwrap();
         // The rotation was finished: the old file is the newest archive, whole;
