@@ -1,113 +1,216 @@
-//! Doorbells: an eventfd per waiting side, and `poll` over a few descriptors.
+//! Doorbells. A side sleeps in `poll` on its own doorbell, an epoll instance
+//! that holds its end of the connection to the peer; the peer rings it by
+//! sending one byte on that connection.
+//!
+//! Nothing but the connection is shared with the peer, and each end of it is
+//! its own open file description: every read and write here is non-blocking
+//! per call (`MSG_DONTWAIT`), so no flag a peer sets can make them wait, and a
+//! peer can neither fill nor drain our doorbell. (An eventfd handed to the peer
+//! was both: O_NONBLOCK and the counter belong to the shared description, and a
+//! hostile peer used them to block the server for ever.) Descriptors a peer
+//! attaches to what it sends are refused by the kernel where it can
+//! (`SO_PASSRIGHTS`, Linux 6.16 and later) and otherwise never kept: they are
+//! closed on a thread of their own ([`close_later`]), since closing a
+//! descriptor someone else prepared (a TCP socket with a long SO_LINGER) can
+//! block.
 
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::net::UnixStream;
+use std::sync::mpsc::{sync_channel, SyncSender, TrySendError};
+use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-/// An eventfd that a side sleeps on and its peer rings.
+/// A side's doorbell: readable when the peer has rung (or hung up).
 #[derive(Debug)]
 pub struct Bell {
-    fd: OwnedFd,
+    ep: OwnedFd,
 }
 
 impl Bell {
-    /// A new, unrung bell (non-blocking, close-on-exec).
+    /// A new doorbell, watching nothing yet (close-on-exec).
     pub fn new() -> io::Result<Bell> {
-        // SAFETY: eventfd has no memory preconditions; the result is checked.
-        let fd = unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) };
+        // SAFETY: epoll_create1 has no memory preconditions; the result is checked.
+        let fd = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
         if fd < 0 {
             return Err(io::Error::last_os_error());
         }
         // SAFETY: `fd` is a new descriptor that nothing else owns.
-        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-        Ok(Bell { fd })
+        let ep = unsafe { OwnedFd::from_raw_fd(fd) };
+        Ok(Bell { ep })
     }
 
-    /// Empties the bell's counter (after waking).
-    pub fn drain(&self) {
-        drain(self.fd.as_raw_fd());
+    /// Rings for what arrives on `fd` (the peer's connection).
+    pub(crate) fn watch(&self, fd: RawFd) -> io::Result<()> {
+        let mut ev = libc::epoll_event {
+            events: libc::EPOLLIN as u32,
+            u64: fd as u64,
+        };
+        // SAFETY: EPOLL_CTL_ADD of a live descriptor with a live event.
+        if unsafe { libc::epoll_ctl(self.ep.as_raw_fd(), libc::EPOLL_CTL_ADD, fd, &mut ev) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    }
+
+    /// Stops watching `fd` (before it is handed to [`close_later`]: until it is
+    /// closed, a hung-up connection would keep the bell ringing).
+    pub(crate) fn unwatch(&self, fd: RawFd) {
+        // SAFETY: EPOLL_CTL_DEL takes no event; an fd not watched is an error
+        // that changes nothing.
+        unsafe {
+            libc::epoll_ctl(
+                self.ep.as_raw_fd(),
+                libc::EPOLL_CTL_DEL,
+                fd,
+                std::ptr::null_mut(),
+            );
+        }
     }
 }
 
 impl AsFd for Bell {
     fn as_fd(&self) -> BorrowedFd<'_> {
-        self.fd.as_fd()
+        self.ep.as_fd()
     }
 }
 
-/// Takes a doorbell received from a peer: it must be an eventfd, and it is set
-/// non-blocking here (whatever the peer set), so that ringing it can never
-/// block this process, not even on a counter the peer filled to 2^64 - 2.
-/// `Err` says why it was refused.
-pub fn adopt(fd: OwnedFd) -> Result<OwnedFd, String> {
-    let link = std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd()))
-        .map_err(|e| format!("cannot tell what the doorbell is: {e}"))?;
-    if link.as_os_str() != "anon_inode:[eventfd]" {
-        return Err(format!(
-            "the doorbell is not an eventfd but {}",
-            link.display()
-        ));
-    }
-    // SAFETY: fcntl on a descriptor we own; F_GETFL/F_SETFL take and return ints.
-    let ok = unsafe {
-        let fl = libc::fcntl(fd.as_raw_fd(), libc::F_GETFL);
-        fl >= 0 && libc::fcntl(fd.as_raw_fd(), libc::F_SETFL, fl | libc::O_NONBLOCK) == 0
-    };
-    if !ok {
-        return Err(format!(
-            "cannot make the doorbell non-blocking: {}",
-            io::Error::last_os_error()
-        ));
-    }
-    Ok(fd)
-}
+/// `SO_PASSRIGHTS` (Linux 6.16): 0 makes the kernel refuse descriptors sent to
+/// this socket (the sender gets EPERM); inherited by accepted connections.
+const SO_PASSRIGHTS: libc::c_int = 83;
 
-/// Rings an eventfd (ours or a peer's, adopted with [`adopt`]).
-///
-/// O_NONBLOCK belongs to the open file description, which the peer shares and
-/// can clear again after [`adopt`]; a write to an eventfd whose counter the
-/// peer filled would then block. So the counter is looked at first: one that
-/// cannot take another 1 is rung already and is left alone. (A peer racing to
-/// fill it between the look and the write can still block this write; only
-/// the peer that owns the bell can, and docs/PROTOCOL.md says so.)
-pub fn ring(fd: BorrowedFd<'_>) {
-    let mut p = libc::pollfd {
-        fd: fd.as_raw_fd(),
-        events: libc::POLLOUT,
-        revents: 0,
-    };
-    // SAFETY: polls one live pollfd without waiting.
-    let writable = unsafe { libc::poll(&mut p, 1, 0) } == 1 && p.revents & libc::POLLOUT != 0;
-    if !writable {
-        return;
-    }
-    let one: u64 = 1;
-    // SAFETY: writes 8 bytes from a live u64 to a descriptor we hold. A full
-    // counter (EAGAIN) already means "rung"; a peer that went away is noticed
-    // through its socket, so the result is not needed.
+/// Refuses descriptors sent to `fd` where the kernel can (6.16 and later);
+/// elsewhere they are received and closed by [`close_later`].
+pub(crate) fn refuse_descriptors(fd: RawFd) {
+    let zero: libc::c_int = 0;
+    // SAFETY: setsockopt reads a live c_int; ENOPROTOOPT on older kernels
+    // changes nothing (83 was never another SOL_SOCKET option).
     unsafe {
-        libc::write(fd.as_raw_fd(), (&one as *const u64).cast(), 8);
+        libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            SO_PASSRIGHTS,
+            (&zero as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        );
     }
 }
 
-/// Empties an eventfd without ever waiting, whatever its O_NONBLOCK flag says
-/// (a peer holding the same description can clear the flag): RWF_NOWAIT makes
-/// this one read non-blocking; kernels without it for eventfds (before 5.12)
-/// fall back to a plain read of the non-blocking descriptor.
-fn drain(fd: RawFd) {
-    let mut v: u64 = 0;
-    let iov = libc::iovec {
-        iov_base: (&mut v as *mut u64).cast(),
-        iov_len: 8,
+/// Rings the peer: one byte on the connection, never waiting (a full buffer
+/// means the peer has been rung plenty and not yet looked; a peer that went
+/// away is noticed when its hang-up is read).
+pub(crate) fn ring(stream: &UnixStream) {
+    // SAFETY: sends one byte from a static buffer on a socket we own.
+    unsafe {
+        libc::send(
+            stream.as_raw_fd(),
+            b"!".as_ptr().cast(),
+            1,
+            libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
+        );
+    }
+}
+
+/// What a non-blocking read found.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Got {
+    /// This many bytes.
+    Bytes(usize),
+    /// Nothing yet.
+    Nothing,
+    /// The peer closed the connection (or it failed).
+    HungUp,
+}
+
+/// Reads what is there into `buf` without waiting. Descriptors attached to it
+/// (where the kernel did not refuse them) go to [`close_later`], never kept.
+pub(crate) fn recv_nowait(stream: &UnixStream, buf: &mut [u8]) -> Got {
+    // Room for a few descriptors: more are truncated by the kernel, which
+    // closes them itself (MSG_CTRUNC); the cost is the same as for one.
+    let mut control = [0u64; 16];
+    let mut iov = libc::iovec {
+        iov_base: buf.as_mut_ptr().cast(),
+        iov_len: buf.len(),
     };
-    // SAFETY: one iovec over a live u64; offset -1 is the file's position,
-    // which an eventfd ignores.
-    let r = unsafe { libc::preadv2(fd, &iov, 1, -1, libc::RWF_NOWAIT) };
-    if r < 0 && io::Error::last_os_error().raw_os_error() == Some(libc::EOPNOTSUPP) {
-        // SAFETY: reads 8 bytes into a live u64 from a non-blocking eventfd.
-        unsafe {
-            libc::read(fd, (&mut v as *mut u64).cast(), 8);
+    // SAFETY: an all-zero msghdr is valid; the fields used are set below.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.as_mut_ptr().cast();
+    msg.msg_controllen = std::mem::size_of_val(&control) as _;
+    // SAFETY: `msg` points at live buffers of the lengths it states.
+    let n = unsafe {
+        libc::recvmsg(
+            stream.as_raw_fd(),
+            &mut msg,
+            libc::MSG_DONTWAIT | libc::MSG_CMSG_CLOEXEC,
+        )
+    };
+    if n < 0 {
+        let e = io::Error::last_os_error();
+        return match e.kind() {
+            io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted => Got::Nothing,
+            _ => Got::HungUp,
+        };
+    }
+    // SAFETY: the kernel filled `msg`'s control area; CMSG_* walk it within
+    // msg_controllen, and each SCM_RIGHTS payload holds whole c_ints.
+    unsafe {
+        let mut c = libc::CMSG_FIRSTHDR(&msg);
+        while !c.is_null() {
+            if (*c).cmsg_level == libc::SOL_SOCKET && (*c).cmsg_type == libc::SCM_RIGHTS {
+                let data = libc::CMSG_DATA(c).cast::<libc::c_int>();
+                let bytes = (*c).cmsg_len as usize - libc::CMSG_LEN(0) as usize;
+                for i in 0..bytes / std::mem::size_of::<libc::c_int>() {
+                    let fd = data.add(i).read_unaligned();
+                    // The kernel installed it in our table for us: ours to close.
+                    close_later(OwnedFd::from_raw_fd(fd));
+                }
+            }
+            c = libc::CMSG_NXTHDR(&msg, c);
         }
+    }
+    if n == 0 {
+        Got::HungUp
+    } else {
+        Got::Bytes(n as usize)
+    }
+}
+
+/// Empties what the peer sent (its rings) without waiting; `false` once it
+/// has hung up.
+pub(crate) fn drain(stream: &UnixStream) -> bool {
+    let mut buf = [0u8; 256];
+    loop {
+        match recv_nowait(stream, &mut buf) {
+            Got::Bytes(n) if n == buf.len() => continue,
+            Got::Bytes(_) | Got::Nothing => return true,
+            Got::HungUp => return false,
+        }
+    }
+}
+
+/// Closes `fd` on a thread of its own, never here: a descriptor that came
+/// from a peer (or a connection whose unread data may hold one) can take as
+/// long to close as the peer likes. If that thread is stuck and 1,024 closes
+/// wait behind it, the descriptor is leaked rather than waited for.
+pub fn close_later(fd: impl Into<OwnedFd>) {
+    static CLOSER: OnceLock<Option<Mutex<SyncSender<OwnedFd>>>> = OnceLock::new();
+    let fd = fd.into();
+    let tx = CLOSER.get_or_init(|| {
+        let (tx, rx) = sync_channel::<OwnedFd>(1024);
+        std::thread::Builder::new()
+            .name("sairing-closer".into())
+            .spawn(move || rx.into_iter().for_each(drop))
+            .ok()
+            .map(|_| Mutex::new(tx))
+    });
+    let sent = match tx.as_ref().map(|m| m.lock()) {
+        Some(Ok(tx)) => tx.try_send(fd),
+        _ => Err(TrySendError::Disconnected(fd)),
+    };
+    if let Err(TrySendError::Full(fd) | TrySendError::Disconnected(fd)) = sent {
+        std::mem::forget(fd);
     }
 }
 
@@ -154,27 +257,96 @@ pub(crate) fn wait_raw(fds: &[RawFd], timeout: Option<Duration>) -> io::Result<V
 mod tests {
     use super::*;
 
-    /// A peer that shares our bell clears O_NONBLOCK on it (found in review:
-    /// syncd then blocked for ever in drain). Draining an empty bell still
-    /// returns at once, and ringing a full one does not block.
+    /// Ringing a peer that never reads (its buffer full) and draining an
+    /// empty connection both return at once, whatever flags the peer set on
+    /// its own end.
     #[test]
-    fn a_bell_made_blocking_by_a_peer_never_blocks_us() {
-        let b = Bell::new().unwrap();
-        let fd = b.as_fd().as_raw_fd();
-        // SAFETY: fcntl on a live descriptor; F_SETFL takes an int.
-        unsafe {
-            libc::fcntl(fd, libc::F_SETFL, 0);
-        }
+    fn ringing_and_draining_never_wait() {
+        let (a, b) = UnixStream::pair().unwrap();
+        b.set_nonblocking(false).unwrap();
+        a.set_nonblocking(false).unwrap();
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
-            b.drain();
-            let full: u64 = 0xffff_ffff_ffff_fffe;
-            // SAFETY: writes 8 bytes from a live u64 to the bell.
-            unsafe { libc::write(b.as_fd().as_raw_fd(), (&full as *const u64).cast(), 8) };
-            ring(b.as_fd());
+            for _ in 0..1_000_000 {
+                ring(&a);
+            }
+            assert!(drain(&a), "open");
             let _ = tx.send(());
+            drop(b);
         });
-        rx.recv_timeout(Duration::from_secs(10))
-            .expect("drain or ring blocked on a bell a peer made blocking");
+        rx.recv_timeout(Duration::from_secs(30))
+            .expect("ring or drain waited on a peer that never reads");
+    }
+
+    /// A peer sends us a descriptor that is slow to close: a TCP socket with
+    /// unsent data and a long SO_LINGER, whose receiver never reads (found in
+    /// review: syncd closed such a descriptor inline and blocked for as long
+    /// as the attacker liked). Draining hands it to the closer and returns.
+    /// (Where the kernel refuses descriptors, SO_PASSRIGHTS is not set here:
+    /// this is the path older kernels take.)
+    #[test]
+    fn a_descriptor_slow_to_close_never_blocks_a_drain() {
+        use std::io::Write;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut t = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (_u, _) = listener.accept().unwrap(); // never reads
+        let linger = libc::linger {
+            l_onoff: 1,
+            l_linger: 3600,
+        };
+        // SAFETY: setsockopt reads a live linger struct.
+        unsafe {
+            libc::setsockopt(
+                t.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_LINGER,
+                (&linger as *const libc::linger).cast(),
+                std::mem::size_of::<libc::linger>() as libc::socklen_t,
+            );
+        }
+        t.set_nonblocking(true).unwrap();
+        let chunk = [0u8; 65536];
+        while t.write(&chunk).is_ok() {}
+        let (a, b) = UnixStream::pair().unwrap();
+        let fds = [t.as_raw_fd()];
+        nix::sys::socket::sendmsg::<()>(
+            a.as_raw_fd(),
+            &[std::io::IoSlice::new(b"!")],
+            &[nix::sys::socket::ControlMessage::ScmRights(&fds)],
+            nix::sys::socket::MsgFlags::empty(),
+            None,
+        )
+        .unwrap();
+        drop(t);
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let open = drain(&b);
+            let _ = tx.send(open);
+            drop(a);
+        });
+        let open = rx
+            .recv_timeout(Duration::from_secs(20))
+            .expect("draining blocked closing a descriptor the peer sent");
+        assert!(open);
+    }
+
+    /// The bell rings when the watched connection has data, and is silent
+    /// again once it is drained and unwatched.
+    #[test]
+    fn the_bell_follows_the_watched_connection() {
+        let bell = Bell::new().unwrap();
+        let (a, b) = UnixStream::pair().unwrap();
+        bell.watch(a.as_raw_fd()).unwrap();
+        let quiet = |bell: &Bell| wait(&[bell.as_fd()], Some(Duration::ZERO)).unwrap()[0] == 0;
+        assert!(quiet(&bell));
+        ring(&b);
+        assert!(!quiet(&bell), "rung");
+        assert!(drain(&a));
+        assert!(quiet(&bell), "drained");
+        drop(b);
+        assert!(!quiet(&bell), "a hang-up rings too");
+        assert!(!drain(&a), "hung up");
+        bell.unwatch(a.as_raw_fd());
+        assert!(quiet(&bell), "unwatched");
     }
 }

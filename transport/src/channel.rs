@@ -2,15 +2,15 @@
 //! to client: responses and notifications) and `sock`, the rendezvous socket on
 //! which the server hands out its doorbell and checks who connects.
 
-use std::io::{self, IoSlice, IoSliceMut};
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::io;
+use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::fs::{DirBuilderExt, FileTypeExt, MetadataExt, PermissionsExt};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use nix::sys::socket::{self, ControlMessage, ControlMessageOwned, MsgFlags};
+use nix::sys::socket;
 
 use crate::error::{io, Error, Result};
 
@@ -251,14 +251,12 @@ pub struct AccessPolicy {
     pub allow_gid: Option<u32>,
 }
 
-/// The other side of the rendezvous socket: its doorbell, and the connection
-/// whose hang-up says it has died.
+/// The other side of the rendezvous socket: the connection, which carries its
+/// rings (one byte each) and whose hang-up says it has died.
 #[derive(Debug)]
 pub struct Peer {
-    /// The connection (no data flows after the handshake).
+    /// The connection.
     pub stream: UnixStream,
-    /// The peer's eventfd, to ring it.
-    pub bell: OwnedFd,
     /// The peer's pid, from the kernel (SO_PEERCRED).
     pub pid: i32,
 }
@@ -266,79 +264,54 @@ pub struct Peer {
 impl Peer {
     /// Rings the peer's doorbell.
     pub fn ring(&self) {
-        crate::bell::ring(self.bell.as_fd());
+        crate::bell::ring(&self.stream);
     }
 
-    /// Whether the peer has hung up (non-blocking check).
+    /// Whether the peer has hung up (reads what it sent, without waiting).
     pub fn hung_up(&self) -> bool {
-        let mut b = [0u8; 16];
-        // SAFETY: reads into a live 16-byte buffer from a socket we own, without blocking.
-        let n = unsafe {
-            libc::recv(
-                self.stream.as_raw_fd(),
-                b.as_mut_ptr().cast(),
-                b.len(),
-                libc::MSG_DONTWAIT,
-            )
-        };
-        if n == 0 {
-            return true;
-        }
-        if n < 0 {
-            let e = io::Error::last_os_error();
-            return !matches!(
-                e.kind(),
-                io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
-            );
-        }
-        false
+        !crate::bell::drain(&self.stream)
     }
 }
 
-const HELLO: &[u8; 16] = b"SAIRING-HELLO-1\0";
+const HELLO: &[u8; 16] = b"SAIRING-HELLO-2\0";
 const WELCOME: &[u8; 16] = b"SAIRING-WELCOME\0";
 const REFUSED: &[u8; 16] = b"SAIRING-REFUSED\0";
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(2);
 
-fn send_with_fd(sock: &UnixStream, msg: &[u8; 16], fd: BorrowedFd<'_>) -> nix::Result<usize> {
-    let fds = [fd.as_raw_fd()];
-    let cmsg = [ControlMessage::ScmRights(&fds)];
-    socket::sendmsg::<()>(
-        sock.as_raw_fd(),
-        &[IoSlice::new(msg)],
-        &cmsg,
-        MsgFlags::MSG_NOSIGNAL,
-        None,
-    )
+/// Sends a 16-byte handshake message without waiting (it always fits in an
+/// empty connection's buffer).
+fn send16(sock: &UnixStream, msg: &[u8; 16]) -> io::Result<()> {
+    // SAFETY: sends 16 bytes from a live array on a socket we own.
+    let n = unsafe {
+        libc::send(
+            sock.as_raw_fd(),
+            msg.as_ptr().cast(),
+            16,
+            libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
+        )
+    };
+    match n {
+        16 => Ok(()),
+        n if n < 0 => Err(io::Error::last_os_error()),
+        _ => Err(io::Error::new(io::ErrorKind::WriteZero, "short send")),
+    }
 }
 
-fn recv_with_fd(sock: &UnixStream) -> nix::Result<([u8; 16], usize, Option<OwnedFd>)> {
+/// A handshake message, as far as it has arrived.
+enum Msg {
+    In([u8; 16], usize),
+    Nothing,
+    HungUp,
+}
+
+/// Reads a 16-byte handshake message if it is there, without waiting.
+fn recv16(sock: &UnixStream) -> Msg {
     let mut buf = [0u8; 16];
-    let mut space = nix::cmsg_space!([RawFd; 1]);
-    let (n, fd) = {
-        let mut iov = [IoSliceMut::new(&mut buf)];
-        let msg = socket::recvmsg::<()>(
-            sock.as_raw_fd(),
-            &mut iov,
-            Some(&mut space),
-            MsgFlags::MSG_CMSG_CLOEXEC,
-        )?;
-        let mut fd = None;
-        for c in msg.cmsgs()? {
-            if let ControlMessageOwned::ScmRights(fds) = c {
-                for (i, raw) in fds.into_iter().enumerate() {
-                    // SAFETY: the kernel just installed `raw` in our table for us;
-                    // we take ownership of the first and close any extra ones.
-                    let owned = unsafe { OwnedFd::from_raw_fd(raw) };
-                    if i == 0 {
-                        fd = Some(owned);
-                    }
-                }
-            }
-        }
-        (msg.bytes, fd)
-    };
-    Ok((buf, n, fd))
+    match crate::bell::recv_nowait(sock, &mut buf) {
+        crate::bell::Got::Bytes(n) => Msg::In(buf, n),
+        crate::bell::Got::Nothing => Msg::Nothing,
+        crate::bell::Got::HungUp => Msg::HungUp,
+    }
 }
 
 /// A client's handshake in progress: connected, hello sent, reply awaited.
@@ -356,7 +329,7 @@ impl AsRawFd for PendingHandshake {
 /// Where a handshake stands.
 #[derive(Debug)]
 pub enum Handshake {
-    /// Admitted: the server's doorbell and connection.
+    /// Admitted: the server's connection.
     Done(Peer),
     /// The server has not answered yet (it may be busy, stopped or hung).
     Pending(PendingHandshake),
@@ -364,91 +337,16 @@ pub enum Handshake {
     Gone,
 }
 
-/// Client side, step one: connects to the server's socket and offers `bell`.
-/// Never waits for the server: `Ok(None)` when none is listening, or when its
-/// backlog is full (a hung or stopped server that does not accept; the
-/// connect is non-blocking, so the client tries again later).
-pub fn connect_start(paths: &Paths, bell: BorrowedFd<'_>) -> Result<Option<PendingHandshake>> {
-    let addr =
-        socket::UnixAddr::new(&paths.socket).map_err(|e| io(&paths.socket, "address")(e.into()))?;
-    let fd = socket::socket(
-        socket::AddressFamily::Unix,
-        socket::SockType::Stream,
-        socket::SockFlag::SOCK_NONBLOCK | socket::SockFlag::SOCK_CLOEXEC,
-        None,
-    )
-    .map_err(|e| io(&paths.socket, "socket")(e.into()))?;
-    match socket::connect(fd.as_raw_fd(), &addr) {
-        Ok(()) => {}
-        Err(
-            nix::errno::Errno::ENOENT | nix::errno::Errno::ECONNREFUSED | nix::errno::Errno::EAGAIN,
-        ) => return Ok(None),
-        Err(e) => return Err(io(&paths.socket, "connect")(e.into())),
-    }
-    let stream = UnixStream::from(fd);
-    match send_with_fd(&stream, HELLO, bell) {
-        Ok(_) => {}
-        // The server closed the connection: its reason, if any, is read next.
-        Err(nix::errno::Errno::EPIPE) | Err(nix::errno::Errno::ECONNRESET) => {}
-        Err(e) => {
-            return Err(Error::Handshake {
-                path: paths.socket.clone(),
-                what: format!("send hello: {e}"),
-            })
-        }
-    }
-    Ok(Some(PendingHandshake { stream }))
-}
-
-/// Client side, step two: looks for the server's reply, waiting at most `wait`
-/// (zero: not at all).
-pub fn connect_finish(paths: &Paths, hs: PendingHandshake, wait: Duration) -> Result<Handshake> {
-    let stream = hs.stream;
-    let hs_err = |what: String| Error::Handshake {
-        path: paths.socket.clone(),
-        what,
-    };
-    if wait.is_zero() {
-        stream
-            .set_nonblocking(true)
-            .map_err(io(&paths.socket, "set non-blocking"))?;
-    } else {
-        stream
-            .set_nonblocking(false)
-            .map_err(io(&paths.socket, "set blocking"))?;
-        stream
-            .set_read_timeout(Some(wait))
-            .map_err(io(&paths.socket, "set timeout"))?;
-    }
-    let (msg, n, fd) = match recv_with_fd(&stream) {
-        Ok(r) => r,
-        Err(nix::errno::Errno::EAGAIN) => {
-            return Ok(Handshake::Pending(PendingHandshake { stream }))
-        }
-        Err(nix::errno::Errno::ECONNRESET) => return Ok(Handshake::Gone),
-        Err(e) => return Err(hs_err(format!("receive reply: {e}"))),
-    };
-    if n == 0 {
-        return Ok(Handshake::Gone); // the server closed: it is going away
-    }
-    if &msg == REFUSED {
-        return Err(Error::Refused {
+/// Checks who answers on the channel's socket, before anything is sent to it:
+/// the server must be this user, or the channel's owner; anyone else who
+/// managed to bind the socket is not the server. Returns its pid.
+fn check_server(paths: &Paths, stream: &UnixStream) -> Result<i32> {
+    let cred = socket::getsockopt(stream, socket::sockopt::PeerCredentials).map_err(|e| {
+        Error::Handshake {
             path: paths.socket.clone(),
-            reason: "this process's uid/gid is not allowed by the server".into(),
-        });
-    }
-    if n != 16 || &msg != WELCOME {
-        return Err(hs_err(format!(
-            "unexpected reply {:?}",
-            String::from_utf8_lossy(&msg[..n])
-        )));
-    }
-    let bell = fd.ok_or_else(|| hs_err("the server sent no doorbell".into()))?;
-    let bell = crate::bell::adopt(bell).map_err(hs_err)?;
-    let cred = socket::getsockopt(&stream, socket::sockopt::PeerCredentials)
-        .map_err(|e| hs_err(format!("SO_PEERCRED: {e}")))?;
-    // The server must be this user, or the channel's owner: anyone else who
-    // managed to bind the socket is not the server.
+            what: format!("SO_PEERCRED: {e}"),
+        }
+    })?;
     let me = euid();
     let owner = std::fs::metadata(&paths.dir)
         .map_err(io(&paths.dir, "stat"))?
@@ -463,28 +361,109 @@ pub fn connect_finish(paths: &Paths, hs: PendingHandshake, wait: Duration) -> Re
             ),
         });
     }
-    stream
-        .set_nonblocking(false)
-        .map_err(io(&paths.socket, "set blocking"))?;
-    stream
-        .set_read_timeout(None)
-        .map_err(io(&paths.socket, "set timeout"))?;
-    Ok(Handshake::Done(Peer {
-        stream,
-        bell,
-        pid: cred.pid(),
-    }))
+    Ok(cred.pid())
+}
+
+/// Client side, step one: connects to the server's socket, checks who is
+/// listening, and says hello. Never waits for the server: `Ok(None)` when none
+/// is listening, or when its backlog is full (a hung or stopped server that
+/// does not accept; the connect is non-blocking, so the client tries again
+/// later).
+pub fn connect_start(paths: &Paths) -> Result<Option<PendingHandshake>> {
+    let addr =
+        socket::UnixAddr::new(&paths.socket).map_err(|e| io(&paths.socket, "address")(e.into()))?;
+    let fd = socket::socket(
+        socket::AddressFamily::Unix,
+        socket::SockType::Stream,
+        socket::SockFlag::SOCK_NONBLOCK | socket::SockFlag::SOCK_CLOEXEC,
+        None,
+    )
+    .map_err(|e| io(&paths.socket, "socket")(e.into()))?;
+    crate::bell::refuse_descriptors(fd.as_raw_fd());
+    match socket::connect(fd.as_raw_fd(), &addr) {
+        Ok(()) => {}
+        Err(
+            nix::errno::Errno::ENOENT | nix::errno::Errno::ECONNREFUSED | nix::errno::Errno::EAGAIN,
+        ) => return Ok(None),
+        Err(e) => return Err(io(&paths.socket, "connect")(e.into())),
+    }
+    let stream = UnixStream::from(fd);
+    if let Err(e) = check_server(paths, &stream) {
+        crate::bell::close_later(stream);
+        return Err(e);
+    }
+    match send16(&stream, HELLO) {
+        Ok(()) => {}
+        // The server closed the connection: its reason, if any, is read next.
+        Err(e) if matches!(e.raw_os_error(), Some(libc::EPIPE | libc::ECONNRESET)) => {}
+        Err(e) => {
+            crate::bell::close_later(stream);
+            return Err(Error::Handshake {
+                path: paths.socket.clone(),
+                what: format!("send hello: {e}"),
+            });
+        }
+    }
+    Ok(Some(PendingHandshake { stream }))
+}
+
+/// Client side, step two: looks for the server's reply, waiting at most `wait`
+/// (zero: not at all).
+pub fn connect_finish(paths: &Paths, hs: PendingHandshake, wait: Duration) -> Result<Handshake> {
+    let stream = hs.stream;
+    let hs_err = |what: String| Error::Handshake {
+        path: paths.socket.clone(),
+        what,
+    };
+    if !wait.is_zero() {
+        crate::bell::wait_raw(&[stream.as_raw_fd()], Some(wait))
+            .map_err(io(&paths.socket, "poll"))?;
+    }
+    let (msg, n) = match recv16(&stream) {
+        Msg::In(m, n) => (m, n),
+        Msg::Nothing => return Ok(Handshake::Pending(PendingHandshake { stream })),
+        Msg::HungUp => {
+            crate::bell::close_later(stream);
+            return Ok(Handshake::Gone); // the server closed: it is going away
+        }
+    };
+    if &msg == REFUSED {
+        crate::bell::close_later(stream);
+        return Err(Error::Refused {
+            path: paths.socket.clone(),
+            reason: "this process's uid/gid is not allowed by the server".into(),
+        });
+    }
+    if n != 16 || &msg != WELCOME {
+        crate::bell::close_later(stream);
+        return Err(hs_err(format!(
+            "unexpected reply {:?}",
+            String::from_utf8_lossy(&msg[..n])
+        )));
+    }
+    let pid = match check_server(paths, &stream) {
+        Ok(pid) => pid,
+        Err(e) => {
+            crate::bell::close_later(stream);
+            return Err(e);
+        }
+    };
+    Ok(Handshake::Done(Peer { stream, pid }))
 }
 
 /// Client side, both steps, waiting up to 2 s for the reply. `Ok(None)` when no
 /// server is listening or it does not answer in time.
-pub fn connect(paths: &Paths, bell: BorrowedFd<'_>) -> Result<Option<Peer>> {
-    let Some(hs) = connect_start(paths, bell)? else {
+pub fn connect(paths: &Paths) -> Result<Option<Peer>> {
+    let Some(hs) = connect_start(paths)? else {
         return Ok(None);
     };
     match connect_finish(paths, hs, HANDSHAKE_TIMEOUT)? {
         Handshake::Done(p) => Ok(Some(p)),
-        Handshake::Pending(_) | Handshake::Gone => Ok(None),
+        Handshake::Pending(hs) => {
+            crate::bell::close_later(hs.stream);
+            Ok(None)
+        }
+        Handshake::Gone => Ok(None),
     }
 }
 
@@ -524,6 +503,10 @@ pub fn listen(paths: &Paths) -> Result<UnixListener> {
     }
     l.set_nonblocking(true)
         .map_err(io(&paths.socket, "set non-blocking"))?;
+    // Inherited by every accepted connection: no client can send us a
+    // descriptor (Linux 6.16 and later; before, they are received and closed
+    // apart).
+    crate::bell::refuse_descriptors(l.as_raw_fd());
     Ok(l)
 }
 
@@ -531,10 +514,8 @@ pub fn listen(paths: &Paths) -> Result<UnixListener> {
 pub enum Accepted {
     /// Nobody was waiting.
     Nothing,
-    /// A client was admitted, with the fresh doorbell it was given: the
-    /// server's bell from now on (a former client keeps the old one, and can
-    /// neither ring nor drain this).
-    Peer(Peer, crate::bell::Bell),
+    /// A client was admitted.
+    Peer(Peer),
     /// A client was turned away (its uid, gid and pid).
     Refused {
         /// Its uid.
@@ -590,7 +571,7 @@ pub fn accept(
                     since: Instant::now(),
                 });
                 if pending.len() > MAX_PENDING {
-                    pending.remove(0);
+                    crate::bell::close_later(pending.remove(0).stream);
                     return Ok(Accepted::Failed(format!(
                         "more than {MAX_PENDING} connections waiting to say hello: the oldest was dropped"
                     )));
@@ -603,23 +584,25 @@ pub fn accept(
     }
     let mut i = 0;
     while i < pending.len() {
-        match recv_with_fd(&pending[i].stream) {
-            Err(nix::errno::Errno::EAGAIN) => {
+        match recv16(&pending[i].stream) {
+            Msg::Nothing => {
                 if pending[i].since.elapsed() > HANDSHAKE_TIMEOUT {
-                    pending.remove(i);
+                    crate::bell::close_later(pending.remove(i).stream);
                     return Ok(Accepted::Failed(format!(
                         "no hello within {HANDSHAKE_TIMEOUT:?}"
                     )));
                 }
                 i += 1;
             }
-            Err(e) => {
-                pending.remove(i);
-                return Ok(Accepted::Failed(format!("receive hello: {e}")));
+            Msg::HungUp => {
+                crate::bell::close_later(pending.remove(i).stream);
+                return Ok(Accepted::Failed(
+                    "the client closed the connection before its hello".into(),
+                ));
             }
-            Ok(hello) => {
+            Msg::In(msg, n) => {
                 let p = pending.remove(i);
-                return Ok(handshake(p.stream, hello, policy));
+                return Ok(handshake(p.stream, msg, n, policy));
             }
         }
     }
@@ -627,28 +610,25 @@ pub fn accept(
 }
 
 /// The rest of a handshake once the hello is in: credentials, the hello
-/// itself, the doorbell, the welcome.
-fn handshake(
-    stream: UnixStream,
-    (msg, n, fd): ([u8; 16], usize, Option<OwnedFd>),
-    policy: AccessPolicy,
-) -> Accepted {
-    let fail = Accepted::Failed;
-    if n == 0 {
-        return fail("the client closed the connection before its hello".into());
-    }
+/// itself, the welcome. Connections that end here are closed apart
+/// ([`crate::bell::close_later`]): their unread data may hold descriptors.
+fn handshake(stream: UnixStream, msg: [u8; 16], n: usize, policy: AccessPolicy) -> Accepted {
+    let fail = |stream: UnixStream, why: String| {
+        crate::bell::close_later(stream);
+        Accepted::Failed(why)
+    };
     let cred = match socket::getsockopt(&stream, socket::sockopt::PeerCredentials) {
         Ok(c) => c,
-        Err(e) => return fail(format!("SO_PEERCRED: {e}")),
+        Err(e) => return fail(stream, format!("SO_PEERCRED: {e}")),
     };
     let me = euid();
     let admitted = cred.uid() == me || policy.allow_gid == Some(cred.gid());
     if !admitted {
         // The hello was read first, so closing never discards unread data
         // (which would reset the connection before the client read why).
-        drop(fd);
-        let _ = socket::send(stream.as_raw_fd(), REFUSED, MsgFlags::MSG_NOSIGNAL);
+        let _ = send16(&stream, REFUSED);
         let _ = stream.shutdown(std::net::Shutdown::Write);
+        crate::bell::close_later(stream);
         return Accepted::Refused {
             uid: cred.uid(),
             gid: cred.gid(),
@@ -656,31 +636,17 @@ fn handshake(
         };
     }
     if n != 16 || &msg != HELLO {
-        return fail(format!(
-            "unexpected hello {:?}",
+        let why = format!(
+            "unexpected hello {:?} (a client of another protocol version?)",
             String::from_utf8_lossy(&msg[..n])
-        ));
+        );
+        return fail(stream, why);
     }
-    let Some(peer_bell) = fd else {
-        return fail("the client sent no doorbell".into());
-    };
-    let peer_bell = match crate::bell::adopt(peer_bell) {
-        Ok(b) => b,
-        Err(why) => return fail(why),
-    };
-    let bell = match crate::bell::Bell::new() {
-        Ok(b) => b,
-        Err(e) => return fail(format!("eventfd: {e}")),
-    };
-    if let Err(e) = send_with_fd(&stream, WELCOME, bell.as_fd()) {
-        return fail(format!("send welcome: {e}"));
+    if let Err(e) = send16(&stream, WELCOME) {
+        return fail(stream, format!("send welcome: {e}"));
     }
-    Accepted::Peer(
-        Peer {
-            stream,
-            bell: peer_bell,
-            pid: cred.pid(),
-        },
-        bell,
-    )
+    Accepted::Peer(Peer {
+        stream,
+        pid: cred.pid(),
+    })
 }

@@ -565,7 +565,7 @@ impl Client {
     /// After an external wait on [`AsFd`] returned.
     pub fn after_wake(&mut self) -> Result<()> {
         self.rx.sleep_done();
-        self.link.bell.drain();
+        self.link.drain();
         self.service()
     }
 
@@ -591,16 +591,13 @@ fn reconnect(
     }
     if handshake.is_none() && Instant::now() >= *next_connect {
         *next_connect = Instant::now() + crate::link::UNCONNECTED_POLL;
-        *handshake = channel::connect_start(paths, link.bell.as_fd())?;
+        *handshake = channel::connect_start(paths)?;
     }
     if let Some(hs) = handshake.take() {
         match channel::connect_finish(paths, hs, Duration::ZERO)? {
-            channel::Handshake::Done(p) => {
-                // Anything published while unconnected may be waiting on a
-                // server that went to sleep before we had its bell: ring once.
-                p.ring();
-                link.peer = Some(p);
-            }
+            // Anything published while unconnected may be waiting on a server
+            // that went to sleep before we were connected: set_peer rings once.
+            channel::Handshake::Done(p) => link.set_peer(p)?,
             channel::Handshake::Pending(hs) => *handshake = Some(hs),
             channel::Handshake::Gone => {}
         }
@@ -608,7 +605,8 @@ fn reconnect(
     Ok(())
 }
 
-/// The client's doorbell: readable when the server has rung.
+/// The client's doorbell: readable when the server has rung (or hung up). The
+/// same descriptor for the client's life, across reconnections.
 impl AsFd for Client {
     fn as_fd(&self) -> BorrowedFd<'_> {
         self.link.bell.as_fd()

@@ -1,7 +1,7 @@
 //! What both ends of a channel share: the ring a side writes, its own doorbell,
 //! the peer (when connected), and the adaptive wait.
 
-use std::os::fd::{AsFd, AsRawFd, RawFd};
+use std::os::fd::{AsRawFd, RawFd};
 use std::time::{Duration, Instant};
 
 use sairing_ring::{Producer, Reservation};
@@ -133,14 +133,45 @@ impl Link {
         }
     }
 
-    /// The descriptors to sleep on: our bell, the peer's connection, and any extra.
+    /// The descriptors to sleep on: the peer's connection (directly: a wake-up
+    /// through the bell's epoll would take one more hop), and any extra.
     pub(crate) fn sleep_fds(&self, extra: impl IntoIterator<Item = RawFd>) -> Vec<RawFd> {
-        let mut fds = vec![self.bell.as_fd().as_raw_fd()];
+        let mut fds = Vec::with_capacity(4);
         if let Some(p) = &self.peer {
             fds.push(p.stream.as_raw_fd());
         }
         fds.extend(extra);
         fds
+    }
+
+    /// Takes `p` as the peer (replacing any other), watches its connection,
+    /// and rings it once: it may be asleep waiting for what was published
+    /// before it connected.
+    pub(crate) fn set_peer(&mut self, p: Peer) -> Result<()> {
+        self.drop_peer();
+        self.bell
+            .watch(p.stream.as_raw_fd())
+            .map_err(io(&self.ring_path, "epoll_ctl"))?;
+        p.ring();
+        self.peer = Some(p);
+        Ok(())
+    }
+
+    /// Forgets the peer: its connection is no longer watched, and is closed
+    /// apart (its unread data may hold descriptors slow to close).
+    pub(crate) fn drop_peer(&mut self) {
+        if let Some(p) = self.peer.take() {
+            self.bell.unwatch(p.stream.as_raw_fd());
+            bell::close_later(p.stream);
+        }
+    }
+
+    /// Empties the peer's rings (after waking).
+    pub(crate) fn drain(&self) {
+        if let Some(p) = &self.peer {
+            // A hang-up stays readable: `check_peer` sees it next.
+            bell::drain(&p.stream);
+        }
     }
 
     /// Sleeps on `fds` until rung, the deadline, or (with no peer) a short poll.
@@ -150,14 +181,14 @@ impl Link {
             t = Some(t.map_or(UNCONNECTED_POLL, |t| t.min(UNCONNECTED_POLL)));
         }
         bell::wait_raw(fds, t).map_err(io(&self.ring_path, "poll"))?;
-        self.bell.drain();
+        self.drain();
         Ok(())
     }
 
     /// Drops the peer if its connection has closed; returns whether it did.
     pub(crate) fn check_peer(&mut self) -> bool {
         if self.peer.as_ref().is_some_and(|p| p.hung_up()) {
-            self.peer = None;
+            self.drop_peer();
             return true;
         }
         false

@@ -103,14 +103,9 @@ fn service_with(
     loop {
         match channel::accept(paths, listener, access, pending)? {
             Accepted::Nothing => break,
-            Accepted::Peer(p, bell) => {
-                // A fresh bell per connection: the former client's copy of
-                // the old one can no longer drain (or fake) our wake-ups.
-                link.bell = bell;
-                // The new client may be asleep waiting for responses published
-                // before it connected: ring once.
-                p.ring();
-                link.peer = Some(p);
+            Accepted::Peer(p) => {
+                // A newly admitted client replaces the current one.
+                link.set_peer(p)?;
                 stats.admitted += 1;
             }
             Accepted::Refused { uid, gid, pid } => {
@@ -369,7 +364,7 @@ impl Server {
     /// After an external wait returned.
     pub fn after_wake(&mut self) -> Result<()> {
         self.rx.sleep_done();
-        self.out.link.bell.drain();
+        self.out.link.drain();
         self.out.service().map(drop)
     }
 
@@ -385,8 +380,8 @@ impl Server {
     }
 }
 
-/// The server's doorbell: readable when the client has rung. A new one is made
-/// for each client admitted, so ask again after each wake.
+/// The server's doorbell: readable when the client has rung (or hung up). The
+/// same descriptor for the server's life, whichever client is connected.
 impl AsFd for Server {
     fn as_fd(&self) -> BorrowedFd<'_> {
         self.out.link.bell.as_fd()

@@ -19,11 +19,10 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::{bail, Context};
+use anyhow::bail;
 use clap::{Parser, Subcommand};
 use sairing_transport::{
-    bell::Bell, channel, Client, ClientOptions, Error, Mode, Op, Outcome, Server, ServerOptions,
-    WaitPolicy,
+    channel, Client, ClientOptions, Error, Mode, Op, Outcome, Server, ServerOptions, WaitPolicy,
 };
 
 #[derive(Parser)]
@@ -62,7 +61,7 @@ enum Cmd {
     /// Connect to the socket only and report whether the server admits us.
     Probe { dir: PathBuf },
     /// Bind the channel's socket without holding its rings and welcome one
-    /// client (of any group 0 member or this user) with a doorbell: a stand-in
+    /// client (of any group 0 member or this user): a stand-in
     /// for a process that is not the server. Prints `listening`, then `welcomed`.
     Impostor { dir: PathBuf },
 }
@@ -204,8 +203,7 @@ fn client(dir: PathBuf, count: u64, mode: Mode) -> anyhow::Result<()> {
 
 fn probe(dir: PathBuf) -> anyhow::Result<()> {
     let paths = channel::Paths::new(&dir);
-    let bell = Bell::new().context("eventfd")?;
-    match channel::connect(&paths, std::os::fd::AsFd::as_fd(&bell)) {
+    match channel::connect(&paths) {
         Ok(Some(_)) => line(format_args!("admitted")),
         Ok(None) => line(format_args!("no server")),
         Err(Error::Refused { .. }) => line(format_args!("refused")),
@@ -220,12 +218,12 @@ fn impostor(dir: PathBuf) -> anyhow::Result<()> {
     line(format_args!("listening"));
     let policy = channel::AccessPolicy { allow_gid: Some(0) };
     let mut pending = Vec::new();
-    // Connections stay open (and their doorbells alive) while it runs.
+    // Connections stay open while it runs.
     let mut welcomed = Vec::new();
     loop {
         match channel::accept(&paths, &listener, policy, &mut pending)? {
-            channel::Accepted::Peer(p, bell) => {
-                welcomed.push((p, bell));
+            channel::Accepted::Peer(p) => {
+                welcomed.push(p);
                 line(format_args!("welcomed"));
             }
             channel::Accepted::Nothing => std::thread::sleep(Duration::from_millis(1)),
