@@ -17,8 +17,9 @@
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixStream;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{sync_channel, SyncSender, TrySendError};
-use std::sync::{Mutex, OnceLock};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 /// A side's doorbell: readable when the peer has rung (or hung up).
@@ -80,7 +81,9 @@ impl AsFd for Bell {
 const SO_PASSRIGHTS: libc::c_int = 83;
 
 /// Refuses descriptors sent to `fd` where the kernel can (6.16 and later);
-/// elsewhere they are received and closed by [`close_later`].
+/// elsewhere they are received and the connection dropped (see
+/// [`recv_nowait`]). Must be set before the socket listens or connects: a
+/// connection made earlier keeps accepting descriptors.
 pub(crate) fn refuse_descriptors(fd: RawFd) {
     let zero: libc::c_int = 0;
     // SAFETY: setsockopt reads a live c_int; ENOPROTOOPT on older kernels
@@ -93,6 +96,66 @@ pub(crate) fn refuse_descriptors(fd: RawFd) {
             (&zero as *const libc::c_int).cast(),
             std::mem::size_of::<libc::c_int>() as libc::socklen_t,
         );
+    }
+}
+
+/// Whether the kernel refuses descriptors sent to `fd` (SO_PASSRIGHTS is
+/// known and off): then nothing a peer sent can make closing it slow.
+fn refuses_descriptors(fd: RawFd) -> bool {
+    let mut v: libc::c_int = 1;
+    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: getsockopt writes at most `len` bytes into a live c_int.
+    let r = unsafe {
+        libc::getsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            SO_PASSRIGHTS,
+            (&mut v as *mut libc::c_int).cast(),
+            &mut len,
+        )
+    };
+    r == 0 && v == 0
+}
+
+/// A connection to a peer (or one still in its handshake). Dropping it closes
+/// it at once where the kernel refuses descriptors for it, and otherwise on
+/// the closer's thread: its unread data may hold a descriptor that is slow to
+/// close (a TCP socket with a long SO_LINGER), and the close of the last
+/// socket holding it would run here.
+#[derive(Debug)]
+pub struct Conn {
+    stream: Option<UnixStream>,
+    refusing: bool,
+}
+
+impl Conn {
+    pub(crate) fn new(stream: UnixStream) -> Conn {
+        let refusing = refuses_descriptors(stream.as_raw_fd());
+        Conn {
+            stream: Some(stream),
+            refusing,
+        }
+    }
+}
+
+impl std::ops::Deref for Conn {
+    type Target = UnixStream;
+    fn deref(&self) -> &UnixStream {
+        self.stream
+            .as_ref()
+            .expect("a connection is present until dropped")
+    }
+}
+
+impl Drop for Conn {
+    fn drop(&mut self) {
+        if let Some(s) = self.stream.take() {
+            if self.refusing {
+                drop(s);
+            } else {
+                close_later(s);
+            }
+        }
     }
 }
 
@@ -122,12 +185,14 @@ pub(crate) enum Got {
     HungUp,
 }
 
-/// Reads what is there into `buf` without waiting. Descriptors attached to it
-/// (where the kernel did not refuse them) go to [`close_later`], never kept.
+/// Reads what is there into `buf` without waiting. A peer that attaches
+/// descriptors (where the kernel did not refuse them) is broken: they go to
+/// [`close_later`], never kept, and the connection reads as hung up, so that
+/// it is dropped and never read again.
 pub(crate) fn recv_nowait(stream: &UnixStream, buf: &mut [u8]) -> Got {
-    // Room for a few descriptors: more are truncated by the kernel, which
-    // closes them itself (MSG_CTRUNC); the cost is the same as for one.
-    let mut control = [0u64; 16];
+    // Room for the most descriptors one message can carry (SCM_MAX_FD, 253):
+    // any the buffer could not take, the kernel would close on this thread.
+    let mut control = [0u64; 130];
     let mut iov = libc::iovec {
         iov_base: buf.as_mut_ptr().cast(),
         iov_len: buf.len(),
@@ -153,6 +218,7 @@ pub(crate) fn recv_nowait(stream: &UnixStream, buf: &mut [u8]) -> Got {
             _ => Got::HungUp,
         };
     }
+    let mut sent_descriptors = msg.msg_flags & libc::MSG_CTRUNC != 0;
     // SAFETY: the kernel filled `msg`'s control area; CMSG_* walk it within
     // msg_controllen, and each SCM_RIGHTS payload holds whole c_ints.
     unsafe {
@@ -161,6 +227,7 @@ pub(crate) fn recv_nowait(stream: &UnixStream, buf: &mut [u8]) -> Got {
             if (*c).cmsg_level == libc::SOL_SOCKET && (*c).cmsg_type == libc::SCM_RIGHTS {
                 let data = libc::CMSG_DATA(c).cast::<libc::c_int>();
                 let bytes = (*c).cmsg_len as usize - libc::CMSG_LEN(0) as usize;
+                sent_descriptors = true;
                 for i in 0..bytes / std::mem::size_of::<libc::c_int>() {
                     let fd = data.add(i).read_unaligned();
                     // The kernel installed it in our table for us: ours to close.
@@ -170,46 +237,71 @@ pub(crate) fn recv_nowait(stream: &UnixStream, buf: &mut [u8]) -> Got {
             c = libc::CMSG_NXTHDR(&msg, c);
         }
     }
-    if n == 0 {
+    if n == 0 || sent_descriptors {
         Got::HungUp
     } else {
         Got::Bytes(n as usize)
     }
 }
 
-/// Empties what the peer sent (its rings) without waiting; `false` once it
-/// has hung up.
+/// Empties what the peer sent (its rings) without waiting, up to 16 KiB a
+/// call (a peer that floods the connection cannot keep us here; what is left
+/// keeps the connection readable, and is read at the next call); `false` once
+/// it has hung up.
 pub(crate) fn drain(stream: &UnixStream) -> bool {
-    let mut buf = [0u8; 256];
-    loop {
+    let mut buf = [0u8; 4096];
+    for _ in 0..4 {
         match recv_nowait(stream, &mut buf) {
             Got::Bytes(n) if n == buf.len() => continue,
             Got::Bytes(_) | Got::Nothing => return true,
             Got::HungUp => return false,
         }
     }
+    true
+}
+
+/// Descriptors handed to the closer and not yet closed.
+static CLOSER_BACKLOG: AtomicUsize = AtomicUsize::new(0);
+
+/// How many descriptors wait for the closer (a server stops accepting while
+/// this is high: a stuck closer must not turn into a full descriptor table).
+pub(crate) fn closer_backlog() -> usize {
+    CLOSER_BACKLOG.load(Ordering::Relaxed)
 }
 
 /// Closes `fd` on a thread of its own, never here: a descriptor that came
 /// from a peer (or a connection whose unread data may hold one) can take as
 /// long to close as the peer likes. If that thread is stuck and 1,024 closes
-/// wait behind it, the descriptor is leaked rather than waited for.
+/// wait behind it, or it cannot be started, the descriptor is leaked rather
+/// than waited for (the thread is started again at the next call).
 pub fn close_later(fd: impl Into<OwnedFd>) {
-    static CLOSER: OnceLock<Option<Mutex<SyncSender<OwnedFd>>>> = OnceLock::new();
+    static CLOSER: Mutex<Option<SyncSender<OwnedFd>>> = Mutex::new(None);
     let fd = fd.into();
-    let tx = CLOSER.get_or_init(|| {
-        let (tx, rx) = sync_channel::<OwnedFd>(1024);
-        std::thread::Builder::new()
-            .name("sairing-closer".into())
-            .spawn(move || rx.into_iter().for_each(drop))
-            .ok()
-            .map(|_| Mutex::new(tx))
-    });
-    let sent = match tx.as_ref().map(|m| m.lock()) {
-        Some(Ok(tx)) => tx.try_send(fd),
-        _ => Err(TrySendError::Disconnected(fd)),
+    let Ok(mut tx) = CLOSER.lock() else {
+        std::mem::forget(fd);
+        return;
     };
-    if let Err(TrySendError::Full(fd) | TrySendError::Disconnected(fd)) = sent {
+    if tx.is_none() {
+        let (t, rx) = sync_channel::<OwnedFd>(1024);
+        let spawned = std::thread::Builder::new()
+            .name("sairing-closer".into())
+            .spawn(move || {
+                for fd in rx {
+                    drop(fd);
+                    CLOSER_BACKLOG.fetch_sub(1, Ordering::Relaxed);
+                }
+            });
+        if spawned.is_ok() {
+            *tx = Some(t);
+        }
+    }
+    let Some(t) = tx.as_ref() else {
+        std::mem::forget(fd);
+        return;
+    };
+    CLOSER_BACKLOG.fetch_add(1, Ordering::Relaxed);
+    if let Err(TrySendError::Full(fd) | TrySendError::Disconnected(fd)) = t.try_send(fd) {
+        CLOSER_BACKLOG.fetch_sub(1, Ordering::Relaxed);
         std::mem::forget(fd);
     }
 }
@@ -327,7 +419,25 @@ mod tests {
         let open = rx
             .recv_timeout(Duration::from_secs(20))
             .expect("draining blocked closing a descriptor the peer sent");
-        assert!(open);
+        assert!(!open, "a peer that sends descriptors is dropped");
+    }
+
+    /// A peer that floods its connection cannot keep a drain reading: one
+    /// call takes at most 16 KiB, and the rest stays readable for the next.
+    #[test]
+    fn a_drain_is_bounded() {
+        use std::io::Write;
+        let (a, mut b) = UnixStream::pair().unwrap();
+        b.set_nonblocking(true).unwrap();
+        let chunk = [0u8; 4096];
+        let mut sent = 0;
+        while let Ok(n) = b.write(&chunk) {
+            sent += n;
+        }
+        assert!(sent > 16 << 10, "only {sent} bytes fit");
+        assert!(drain(&a));
+        let left = wait(&[a.as_fd()], Some(Duration::ZERO)).unwrap()[0];
+        assert_ne!(left & libc::POLLIN, 0, "the rest is still there");
     }
 
     /// The bell rings when the watched connection has data, and is silent

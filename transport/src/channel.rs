@@ -12,6 +12,8 @@ use std::time::{Duration, Instant};
 
 use nix::sys::socket;
 
+use crate::bell::Conn;
+
 use crate::error::{io, Error, Result};
 
 /// The request ring's file name.
@@ -256,7 +258,7 @@ pub struct AccessPolicy {
 #[derive(Debug)]
 pub struct Peer {
     /// The connection.
-    pub stream: UnixStream,
+    pub stream: Conn,
     /// The peer's pid, from the kernel (SO_PEERCRED).
     pub pid: i32,
 }
@@ -317,7 +319,7 @@ fn recv16(sock: &UnixStream) -> Msg {
 /// A client's handshake in progress: connected, hello sent, reply awaited.
 #[derive(Debug)]
 pub struct PendingHandshake {
-    stream: UnixStream,
+    stream: Conn,
 }
 
 impl AsRawFd for PendingHandshake {
@@ -387,17 +389,13 @@ pub fn connect_start(paths: &Paths) -> Result<Option<PendingHandshake>> {
         ) => return Ok(None),
         Err(e) => return Err(io(&paths.socket, "connect")(e.into())),
     }
-    let stream = UnixStream::from(fd);
-    if let Err(e) = check_server(paths, &stream) {
-        crate::bell::close_later(stream);
-        return Err(e);
-    }
+    let stream = Conn::new(UnixStream::from(fd));
+    check_server(paths, &stream)?;
     match send16(&stream, HELLO) {
         Ok(()) => {}
         // The server closed the connection: its reason, if any, is read next.
         Err(e) if matches!(e.raw_os_error(), Some(libc::EPIPE | libc::ECONNRESET)) => {}
         Err(e) => {
-            crate::bell::close_later(stream);
             return Err(Error::Handshake {
                 path: paths.socket.clone(),
                 what: format!("send hello: {e}"),
@@ -422,32 +420,21 @@ pub fn connect_finish(paths: &Paths, hs: PendingHandshake, wait: Duration) -> Re
     let (msg, n) = match recv16(&stream) {
         Msg::In(m, n) => (m, n),
         Msg::Nothing => return Ok(Handshake::Pending(PendingHandshake { stream })),
-        Msg::HungUp => {
-            crate::bell::close_later(stream);
-            return Ok(Handshake::Gone); // the server closed: it is going away
-        }
+        Msg::HungUp => return Ok(Handshake::Gone), // the server is going away
     };
     if &msg == REFUSED {
-        crate::bell::close_later(stream);
         return Err(Error::Refused {
             path: paths.socket.clone(),
             reason: "this process's uid/gid is not allowed by the server".into(),
         });
     }
     if n != 16 || &msg != WELCOME {
-        crate::bell::close_later(stream);
         return Err(hs_err(format!(
             "unexpected reply {:?}",
             String::from_utf8_lossy(&msg[..n])
         )));
     }
-    let pid = match check_server(paths, &stream) {
-        Ok(pid) => pid,
-        Err(e) => {
-            crate::bell::close_later(stream);
-            return Err(e);
-        }
-    };
+    let pid = check_server(paths, &stream)?;
     Ok(Handshake::Done(Peer { stream, pid }))
 }
 
@@ -459,11 +446,7 @@ pub fn connect(paths: &Paths) -> Result<Option<Peer>> {
     };
     match connect_finish(paths, hs, HANDSHAKE_TIMEOUT)? {
         Handshake::Done(p) => Ok(Some(p)),
-        Handshake::Pending(hs) => {
-            crate::bell::close_later(hs.stream);
-            Ok(None)
-        }
-        Handshake::Gone => Ok(None),
+        Handshake::Pending(_) | Handshake::Gone => Ok(None),
     }
 }
 
@@ -484,12 +467,30 @@ pub fn listen(paths: &Paths) -> Result<UnixListener> {
     // The socket is born with its final mode (bind honours the umask): no
     // window in which it is open wider. The umask is the process's, so it is
     // put back at once.
+    // Descriptors are refused before the socket listens: a connection made
+    // before the option is set would keep accepting them.
+    let fd = socket::socket(
+        socket::AddressFamily::Unix,
+        socket::SockType::Stream,
+        socket::SockFlag::SOCK_NONBLOCK | socket::SockFlag::SOCK_CLOEXEC,
+        None,
+    )
+    .map_err(|e| io(&paths.socket, "socket")(e.into()))?;
+    crate::bell::refuse_descriptors(fd.as_raw_fd());
+    let addr =
+        socket::UnixAddr::new(&paths.socket).map_err(|e| io(&paths.socket, "address")(e.into()))?;
     // SAFETY: umask has no preconditions and cannot fail.
     let old = unsafe { libc::umask(0o777 & !mode) };
-    let bound = UnixListener::bind(&paths.socket);
+    let bound = socket::bind(fd.as_raw_fd(), &addr);
     // SAFETY: as above.
     unsafe { libc::umask(old) };
-    let l = bound.map_err(io(&paths.socket, "bind"))?;
+    bound.map_err(|e| io(&paths.socket, "bind")(e.into()))?;
+    socket::listen(
+        &fd,
+        socket::Backlog::new(128).expect("128 is a valid backlog"),
+    )
+    .map_err(|e| io(&paths.socket, "listen")(e.into()))?;
+    let l = UnixListener::from(fd);
     // Checked, never changed: a chmod by path would follow a symlink that
     // someone with write access to the directory put in the socket's place.
     let meta = std::fs::symlink_metadata(&paths.socket).map_err(io(&paths.socket, "stat"))?;
@@ -501,12 +502,6 @@ pub fn listen(paths: &Paths) -> Result<UnixListener> {
             ),
         });
     }
-    l.set_nonblocking(true)
-        .map_err(io(&paths.socket, "set non-blocking"))?;
-    // Inherited by every accepted connection: no client can send us a
-    // descriptor (Linux 6.16 and later; before, they are received and closed
-    // apart).
-    crate::bell::refuse_descriptors(l.as_raw_fd());
     Ok(l)
 }
 
@@ -533,7 +528,7 @@ pub enum Accepted {
 /// it, it looks again at its next service.
 #[derive(Debug)]
 pub struct PendingPeer {
-    stream: UnixStream,
+    stream: Conn,
     since: Instant,
 }
 
@@ -558,9 +553,13 @@ pub fn accept(
     policy: AccessPolicy,
     pending: &mut Vec<PendingPeer>,
 ) -> Result<Accepted> {
-    loop {
+    // While descriptors wait for the closer (stuck on one a peer made slow to
+    // close), new connections wait in the kernel's backlog instead of filling
+    // our descriptor table.
+    while crate::bell::closer_backlog() < 64 {
         match listener.accept() {
             Ok((stream, _)) => {
+                let stream = Conn::new(stream);
                 if stream.set_nonblocking(true).is_err() {
                     return Ok(Accepted::Failed(
                         "could not configure the connection".into(),
@@ -571,7 +570,7 @@ pub fn accept(
                     since: Instant::now(),
                 });
                 if pending.len() > MAX_PENDING {
-                    crate::bell::close_later(pending.remove(0).stream);
+                    pending.remove(0);
                     return Ok(Accepted::Failed(format!(
                         "more than {MAX_PENDING} connections waiting to say hello: the oldest was dropped"
                     )));
@@ -579,6 +578,10 @@ pub fn accept(
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            // Out of descriptors: leave the connection in the backlog for now.
+            Err(e) if matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE)) => {
+                return Ok(Accepted::Failed(format!("accept: {e}")));
+            }
             Err(e) => return Err(io(&paths.socket, "accept")(e)),
         }
     }
@@ -587,7 +590,7 @@ pub fn accept(
         match recv16(&pending[i].stream) {
             Msg::Nothing => {
                 if pending[i].since.elapsed() > HANDSHAKE_TIMEOUT {
-                    crate::bell::close_later(pending.remove(i).stream);
+                    pending.remove(i);
                     return Ok(Accepted::Failed(format!(
                         "no hello within {HANDSHAKE_TIMEOUT:?}"
                     )));
@@ -595,7 +598,7 @@ pub fn accept(
                 i += 1;
             }
             Msg::HungUp => {
-                crate::bell::close_later(pending.remove(i).stream);
+                pending.remove(i);
                 return Ok(Accepted::Failed(
                     "the client closed the connection before its hello".into(),
                 ));
@@ -610,14 +613,13 @@ pub fn accept(
 }
 
 /// The rest of a handshake once the hello is in: credentials, the hello
-/// itself, the welcome. Connections that end here are closed apart
-/// ([`crate::bell::close_later`]): their unread data may hold descriptors.
-fn handshake(stream: UnixStream, msg: [u8; 16], n: usize, policy: AccessPolicy) -> Accepted {
-    let fail = |stream: UnixStream, why: String| {
-        crate::bell::close_later(stream);
+/// itself, the welcome.
+fn handshake(stream: Conn, msg: [u8; 16], n: usize, policy: AccessPolicy) -> Accepted {
+    let fail = |stream: Conn, why: String| {
+        drop(stream);
         Accepted::Failed(why)
     };
-    let cred = match socket::getsockopt(&stream, socket::sockopt::PeerCredentials) {
+    let cred = match socket::getsockopt(&*stream, socket::sockopt::PeerCredentials) {
         Ok(c) => c,
         Err(e) => return fail(stream, format!("SO_PEERCRED: {e}")),
     };
@@ -628,7 +630,6 @@ fn handshake(stream: UnixStream, msg: [u8; 16], n: usize, policy: AccessPolicy) 
         // (which would reset the connection before the client read why).
         let _ = send16(&stream, REFUSED);
         let _ = stream.shutdown(std::net::Shutdown::Write);
-        crate::bell::close_later(stream);
         return Accepted::Refused {
             uid: cred.uid(),
             gid: cred.gid(),

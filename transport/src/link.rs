@@ -158,11 +158,12 @@ impl Link {
     }
 
     /// Forgets the peer: its connection is no longer watched, and is closed
-    /// apart (its unread data may hold descriptors slow to close).
+    /// (see [`bell::Conn`]).
     pub(crate) fn drop_peer(&mut self) {
         if let Some(p) = self.peer.take() {
+            // Unwatched first: until it is closed (perhaps later, on the
+            // closer's thread), a hung-up connection would keep ringing.
             self.bell.unwatch(p.stream.as_raw_fd());
-            bell::close_later(p.stream);
         }
     }
 
