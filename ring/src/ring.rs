@@ -1345,6 +1345,14 @@ impl Consumer {
         self.epoch
     }
 
+    /// The producer's epoch as it recorded it (how many times a producer has
+    /// attached). Read from the shared page: the other side (or anyone who can
+    /// write the file) can change it, so it is only fit for addressing a
+    /// message, never for a decision.
+    pub fn producer_epoch(&self) -> u64 {
+        self.mem.ctl().producer_role.epoch.load(Relaxed)
+    }
+
     /// Before blocking for records: announces that the consumer is about to
     /// sleep, then looks again. Returns `true` if the caller should now block on
     /// its doorbell (the producer's next commit will see the announcement and

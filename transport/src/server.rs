@@ -10,7 +10,7 @@ use sairing_ring::{Consumer, Mark, OpenOptions, Producer};
 
 use crate::bell::Bell;
 use crate::channel::{self, Accepted, AccessPolicy, Paths};
-use crate::codec::{self, Request, KIND_NOTIFICATION, KIND_REQUEST, KIND_RESPONSE};
+use crate::codec::{self, Op, Request, KIND_NOTIFICATION, KIND_REQUEST, KIND_RESPONSE};
 use crate::error::{io, Error, Result};
 use crate::link::{Link, Wait, WaitPolicy};
 
@@ -86,6 +86,26 @@ impl Out {
         r.commit();
         self.link.wake_peer();
         Ok(())
+    }
+}
+
+/// A request record that does not decode (its bytes were damaged, or written
+/// by something that is not the client) is answered with `SAI_STATUS_FAILURE`
+/// under its record's sequence number, which is the one the client gave it: a
+/// client waiting for that answer gets an error instead of waiting for ever.
+/// Returns the error for the caller to count and skip; an error publishing the
+/// answer takes its place.
+#[cold]
+fn answer_undecodable(out: &mut Out, epoch: u32, e: codec::DecodeError) -> Error {
+    let status = "SAI_STATUS_FAILURE";
+    let none: [(&str, &str); 0] = [];
+    let len = codec::response_len::<&str, &str>(status, &none, &[]);
+    let seq = e.record_seq;
+    match out.publish(len, KIND_RESPONSE, |buf| {
+        codec::encode_response::<&str, &str>(buf, Op::Create, epoch, seq, status, &none, &[])
+    }) {
+        Ok(()) => Error::Decode(e),
+        Err(publish) => publish,
     }
 }
 
@@ -324,6 +344,9 @@ impl Server {
                 self.out.service()?;
             }
         }
+        // For answering a record that does not decode (one load of a line the
+        // client writes only when it attaches).
+        let epoch = self.rx.producer_epoch() as u32;
         let Some(rec) = self.rx.read()? else {
             return Ok(None);
         };
@@ -332,14 +355,18 @@ impl Server {
         if rec.kind() != KIND_REQUEST {
             // Taken off the ring like an undecodable record: the caller skips
             // and counts it, and a restart does not meet it again.
-            return Err(Error::Decode(codec::DecodeError {
+            let e = codec::DecodeError {
                 record_seq,
                 what: "a record of another kind than a request",
                 offset: 0,
-            }));
+            };
+            return Err(answer_undecodable(&mut self.out, epoch, e));
         }
         let payload = rec.payload();
-        let request = codec::decode_request(payload, record_seq)?;
+        let request = match codec::decode_request(payload, record_seq) {
+            Ok(r) => r,
+            Err(e) => return Err(answer_undecodable(&mut self.out, epoch, e)),
+        };
         Ok(Some(Incoming {
             request,
             record_seq,
