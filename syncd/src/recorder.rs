@@ -23,7 +23,7 @@
 //!   last marker, so the current file always holds it.
 
 use std::fs::{File, OpenOptions};
-use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
+use std::io::{BufRead, BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::thread::JoinHandle;
@@ -187,16 +187,32 @@ fn last_marker(path: &Path) -> anyhow::Result<Option<(Marker, u64, String)>> {
 }
 
 /// Finds the last marker in `path`, truncates the file just after it (dropping
-/// lines a killed process left half-written), and returns it (`None` for a new
-/// or marker-less file).
-pub(crate) fn resume_point(path: &Path) -> anyhow::Result<Option<Marker>> {
-    match last_marker(path)? {
-        Some((m, end, _)) => {
-            OpenOptions::new().write(true).open(path)?.set_len(end)?;
-            Ok(Some(m))
-        }
-        None => Ok(None),
+/// lines a killed process left half-written), and returns it with its line.
+/// A file with no marker at all continues the newest archive (a kill between a
+/// rotation's new file and its first line): it is started again with that
+/// archive's last marker. `None` for a recording that has no marker anywhere.
+pub(crate) fn resume_point(path: &Path) -> anyhow::Result<Option<(Marker, String)>> {
+    if let Some((m, end, line)) = last_marker(path)? {
+        OpenOptions::new().write(true).open(path)?.set_len(end)?;
+        return Ok(Some((m, line)));
     }
+    let newest = archive(path, 1);
+    if !newest.exists() {
+        return Ok(None);
+    }
+    let gz = File::open(&newest).with_context(|| format!("opening {}", newest.display()))?;
+    let mut last = None;
+    for l in std::io::BufReader::new(flate2::read::GzDecoder::new(gz)).lines() {
+        let l = l.with_context(|| format!("reading {}", newest.display()))?;
+        if let Some(m) = parse_marker(&l) {
+            last = Some((m, l));
+        }
+    }
+    if let Some((_, line)) = &last {
+        std::fs::write(path, format!("{line}\n"))
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(last)
 }
 
 fn rotating(p: &Path) -> PathBuf {
@@ -266,13 +282,18 @@ impl Recorder {
     ) -> anyhow::Result<Recorder> {
         recover(&cfg)?;
         let found = resume_point(&cfg.path)?;
-        let mut last = found.filter(|m| m.of_ring(ring_id)).map_or(0, |m| m.seq);
+        let mut last = found
+            .as_ref()
+            .filter(|(m, _)| m.of_ring(ring_id))
+            .map_or(0, |(m, _)| m.seq);
         let file = OpenOptions::new()
             .create(true)
             .append(true)
             .open(&cfg.path)
             .with_context(|| format!("opening the recording {}", cfg.path.display()))?;
         let mut w = Writer::new(cfg, file, last, mirror, ring_id.to_owned());
+        // A rotation before the first new entry starts the new file with it.
+        w.last_marker_line = found.map(|(_, line)| line).unwrap_or_default();
         if let Some(at) = cold_start_after {
             let ts = rec::timestamp(SystemTime::now());
             w.last_marker_line = format!("{ts}{START}{at} ring {ring_id}");
@@ -468,8 +489,38 @@ mod tests {
         let real = "t|c|SAI_OBJECT_TYPE_VLAN:oid:0x1\nt|#|sairing seq 1\n";
         let forged = "t|s|SAI_OBJECT_TYPE_VLAN:oid:0x1|A=x|#|sairing seq 99\n";
         std::fs::write(&path, format!("{real}{forged}")).unwrap();
-        assert_eq!(resume_point(&path).unwrap().map(|m| m.seq), Some(1));
+        assert_eq!(resume_point(&path).unwrap().map(|(m, _)| m.seq), Some(1));
         assert_eq!(std::fs::read_to_string(&path).unwrap(), real);
+    }
+
+    /// Killed after a rotation created the new file, before it wrote the
+    /// marker that starts it (found by the e2e recording test: the next
+    /// syncd recorded 13 requests twice): the recording resumes after the
+    /// newest archive's last marker, and the new file starts with it.
+    #[test]
+    fn a_new_file_left_empty_by_a_kill_continues_the_newest_archive() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sairedis.rec");
+        let old = "t|c|SAI_OBJECT_TYPE_VLAN:oid:0x1\nt|#|sairing seq 1 ring r\nt|c|SAI_OBJECT_TYPE_VLAN:oid:0x2\nt|#|sairing seq 2 ring r\n";
+        let mut enc = flate2::write::GzEncoder::new(
+            File::create(archive(&path, 1)).unwrap(),
+            flate2::Compression::fast(),
+        );
+        enc.write_all(old.as_bytes()).unwrap();
+        enc.finish().unwrap();
+        std::fs::write(&path, b"").unwrap();
+        let cfg = RecorderConfig {
+            path: path.clone(),
+            max_bytes: 1 << 20,
+            keep: 3,
+        };
+        let r = Recorder::start(cfg, None, "r", None).unwrap();
+        assert_eq!(r.resumed_after(), 2);
+        r.finish().unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            "t|#|sairing seq 2 ring r\n"
+        );
     }
 
     #[test]
