@@ -103,7 +103,9 @@ pub fn fold_recording(text: &str) -> State {
                     .map(|(_, p)| p.split('|').filter(|s| !s.is_empty()).collect())
                     .unwrap_or_default();
                 for (i, op) in ops[last.clone()].iter_mut().enumerate() {
-                    op.3 = per.get(i).is_some_and(|s| *s == "SAI_STATUS_SUCCESS");
+                    op.3 = per
+                        .get(i)
+                        .is_some_and(|s| *s == sairing_transport::codec::STATUS_SUCCESS);
                 }
             }
             _ => {}

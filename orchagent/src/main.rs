@@ -205,7 +205,7 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
                     &op.key,
                     &op.attrs,
                     &[],
-                    "SAI_STATUS_SUCCESS",
+                    sairing_transport::codec::STATUS_SUCCESS,
                     &[],
                     || format!("request {i}: {} {}", op.op.name(), op.key),
                 )?;

@@ -40,7 +40,7 @@ use sairing_transport::rec::timestamp;
 pub const SWITCH: &str = "oid:0x21000000000000";
 /// The default virtual router, as the switch reports it.
 pub const VR: &str = "oid:0x3000000000022";
-const OK: &str = "SAI_STATUS_SUCCESS";
+const OK: &str = sairing_transport::codec::STATUS_SUCCESS;
 
 /// Writes the body of one recording (between its start and APPLY_VIEW).
 pub type Body = fn(&mut Rec);

@@ -210,8 +210,8 @@ pub(crate) struct Opened {
 pub(crate) fn read_header(path: &Path, file: &File) -> Result<(StaticHeader, u64)> {
     let meta = file.metadata().map_err(io_err(path, "stat"))?;
     let size = meta.len();
-    let mut raw = [0u8; STATIC_LEN];
-    if size < STATIC_LEN as u64 {
+    let mut raw = [0u8; STATIC_HEADER_LEN];
+    if size < STATIC_HEADER_LEN as u64 {
         return Err(corrupt(
             path,
             Corruption::WrongSize {
@@ -231,7 +231,7 @@ pub(crate) fn read_header(path: &Path, file: &File) -> Result<(StaticHeader, u64
 /// Checks a decoded header against its raw bytes and the file's size.
 pub fn validate_header(
     h: &StaticHeader,
-    raw: &[u8; STATIC_LEN],
+    raw: &[u8; STATIC_HEADER_LEN],
     size: u64,
 ) -> Result<(), Corruption> {
     if h.magic != MAGIC {

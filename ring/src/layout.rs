@@ -65,7 +65,6 @@ pub const FIRST_SEQ: u64 = 1;
 pub(crate) const OFF_HEADER_CRC: usize = 56;
 /// Size of the static header at the start of the file.
 pub const STATIC_HEADER_LEN: usize = 64;
-pub(crate) const STATIC_LEN: usize = STATIC_HEADER_LEN;
 /// Offset of the control block (the cursor and role lines) in the header page.
 pub(crate) const OFF_CONTROL: usize = 128;
 /// Byte offsets locked (as OS record locks) by the producer and consumer roles.
@@ -95,7 +94,7 @@ pub struct StaticHeader {
 
 impl StaticHeader {
     /// Decodes the first 64 bytes of a file, without judging them.
-    pub fn decode(b: &[u8; STATIC_LEN]) -> StaticHeader {
+    pub fn decode(b: &[u8; STATIC_HEADER_LEN]) -> StaticHeader {
         let u32_at = |o: usize| u32::from_le_bytes([b[o], b[o + 1], b[o + 2], b[o + 3]]);
         let u64_at = |o: usize| {
             let mut w = [0u8; 8];
@@ -119,8 +118,8 @@ impl StaticHeader {
     }
 
     /// Encodes the header, computing its CRC.
-    pub fn encode(&self) -> [u8; STATIC_LEN] {
-        let mut b = [0u8; STATIC_LEN];
+    pub fn encode(&self) -> [u8; STATIC_HEADER_LEN] {
+        let mut b = [0u8; STATIC_HEADER_LEN];
         b[0..8].copy_from_slice(&self.magic);
         b[8..12].copy_from_slice(&self.version.to_le_bytes());
         b[12..16].copy_from_slice(&self.header_len.to_le_bytes());
@@ -134,7 +133,7 @@ impl StaticHeader {
     }
 
     /// The CRC the header should carry.
-    pub fn expected_crc(raw: &[u8; STATIC_LEN]) -> u32 {
+    pub fn expected_crc(raw: &[u8; STATIC_HEADER_LEN]) -> u32 {
         crc32c::crc32c(&raw[..OFF_HEADER_CRC])
     }
 }
@@ -241,7 +240,7 @@ const _: () = {
 };
 
 impl Control {
-    /// A fresh control block (heap rings and loom models).
+    /// A fresh control block (the loom models).
     #[cfg(loom)]
     pub(crate) fn new() -> Control {
         let line = || WaitLine {

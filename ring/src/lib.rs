@@ -40,7 +40,6 @@
 //! # Ok(()) }
 //! ```
 #![deny(missing_docs)]
-#![warn(clippy::undocumented_unsafe_blocks)]
 // Under loom only the heap ring exists; the file-only parts are unused there.
 #![cfg_attr(loom, allow(dead_code, unused_imports, irrefutable_let_patterns))]
 

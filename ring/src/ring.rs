@@ -675,12 +675,6 @@ impl Producer {
         self.next_seq
     }
 
-    /// Bytes free as of the last look at the consumer's cursor.
-    pub fn free_bytes(&mut self) -> Result<usize, Error> {
-        self.refresh_head()?;
-        Ok((self.mask + 1 - (self.tail - self.head_cache)) as usize)
-    }
-
     /// The largest payload this ring accepts.
     pub fn max_payload(&self) -> usize {
         self.max_payload

@@ -1,5 +1,6 @@
-//! The concurrency facade: the one place the ring takes its atomics, fences and
-//! data-area access tracking from.
+//! The concurrency facade: the one place the ring takes the atomics, fences and
+//! data-area access tracking of its shared state from. (A heap ring's two role
+//! flags are std's: they are process-local and never modelled by loom.)
 //!
 //! In a normal build these are `core`'s atomics and the tracking is a no-op that
 //! compiles to nothing. Under `--cfg loom` they are loom's, so that the same ring

@@ -38,7 +38,7 @@ pub struct Config {
 
 /// What a run did.
 #[derive(Debug, Clone, Default)]
-pub struct Summary {
+pub struct RunSummary {
     /// Requests applied by this process.
     pub applied: u64,
     /// Requests found already durable at a warm start, and skipped.
@@ -55,7 +55,7 @@ pub struct Summary {
 
 /// Runs until `stop` is set; then finishes the request in hand, flushes the
 /// mirror, releases the ring and returns.
-pub fn run(cfg: &Config, stop: Arc<AtomicBool>) -> anyhow::Result<Summary> {
+pub fn run(cfg: &Config, stop: Arc<AtomicBool>) -> anyhow::Result<RunSummary> {
     if let Some(capacity) = cfg.create {
         if !channel::Paths::new(&cfg.channel).request.exists() {
             channel::create(
@@ -127,7 +127,7 @@ pub fn run(cfg: &Config, stop: Arc<AtomicBool>) -> anyhow::Result<Summary> {
     // Signal handlers are installed (by main) and the channel is open: from here
     // a SIGTERM is a clean stop.
     println!("syncd: ready, resuming after request {skip_until}");
-    let mut sum = Summary {
+    let mut sum = RunSummary {
         last_seq: skip_until,
         ..Default::default()
     };
@@ -293,7 +293,7 @@ fn unless_full(
 /// for the recording).
 fn answer(
     req: &mut sairing_transport::Incoming<'_>,
-    out: &mut crate::vs::Outcome,
+    out: &mut crate::vs::Answer,
     stop: &AtomicBool,
 ) -> anyhow::Result<bool> {
     unless_full(stop, "answer", || {
@@ -306,7 +306,7 @@ fn answer(
                     "answer too large for the response ring: answering {}",
                     crate::vs::BUFFER_OVERFLOW
                 );
-                *out = crate::vs::Outcome {
+                *out = crate::vs::Answer {
                     status: crate::vs::BUFFER_OVERFLOW,
                     attrs: Vec::new(),
                     statuses: Vec::new(),

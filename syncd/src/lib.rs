@@ -6,7 +6,6 @@
 //! that makes a `kill -9` at any moment recoverable with exactly-once effects
 //! (`docs/WARMBOOT.md`).
 #![deny(missing_docs)]
-#![warn(clippy::undocumented_unsafe_blocks)]
 
 pub mod daemon;
 pub mod mirror;

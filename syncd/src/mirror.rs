@@ -24,7 +24,7 @@
 //!   the ring is full: no state is lost.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -224,7 +224,6 @@ pub struct Mirror {
     tx: Sender<Item>,
     durable: Arc<AtomicU64>,
     stats: Arc<Mutex<MirrorStats>>,
-    connected: Arc<AtomicBool>,
     handle: Option<JoinHandle<()>>,
 }
 
@@ -266,21 +265,15 @@ impl Mirror {
         let start = if cfg.resync_first { 0 } else { cfg.durable };
         let durable = Arc::new(AtomicU64::new(start));
         let stats = Arc::new(Mutex::new(MirrorStats::default()));
-        let connected = Arc::new(AtomicBool::new(false));
-        let (d, s, c) = (
-            Arc::clone(&durable),
-            Arc::clone(&stats),
-            Arc::clone(&connected),
-        );
+        let (d, s) = (Arc::clone(&durable), Arc::clone(&stats));
         let handle = std::thread::Builder::new()
             .name("redis-mirror".into())
-            .spawn(move || Worker::new(cfg, d, s, c).run(rx))
+            .spawn(move || Worker::new(cfg, d, s).run(rx))
             .expect("spawn the mirror thread");
         Mirror {
             tx,
             durable,
             stats,
-            connected,
             handle: Some(handle),
         }
     }
@@ -315,11 +308,6 @@ impl Mirror {
         self.durable.load(Ordering::Acquire)
     }
 
-    /// Whether the thread's connection is up.
-    pub fn connected(&self) -> bool {
-        self.connected.load(Ordering::Relaxed)
-    }
-
     /// A copy of the counters.
     pub fn stats(&self) -> MirrorStats {
         self.stats.lock().map(|s| s.clone()).unwrap_or_default()
@@ -351,16 +339,10 @@ struct Worker {
     conn: Option<redis::Connection>,
     durable: Arc<AtomicU64>,
     stats: Arc<Mutex<MirrorStats>>,
-    connected: Arc<AtomicBool>,
 }
 
 impl Worker {
-    fn new(
-        cfg: MirrorConfig,
-        durable: Arc<AtomicU64>,
-        stats: Arc<Mutex<MirrorStats>>,
-        connected: Arc<AtomicBool>,
-    ) -> Worker {
+    fn new(cfg: MirrorConfig, durable: Arc<AtomicU64>, stats: Arc<Mutex<MirrorStats>>) -> Worker {
         Worker {
             url: cfg.url,
             ring_id: cfg.ring_id,
@@ -374,7 +356,6 @@ impl Worker {
             conn: None,
             durable,
             stats,
-            connected,
         }
     }
 
@@ -456,7 +437,6 @@ impl Worker {
     /// The connection failed: drop it (the next attempt reconnects) and count it.
     fn lost(&mut self, e: MirrorError) {
         self.conn = None;
-        self.connected.store(false, Ordering::Relaxed);
         if let Ok(mut s) = self.stats.lock() {
             s.failures += 1;
             s.last_error = Some(e.to_string());
@@ -495,7 +475,6 @@ impl Worker {
                 Err(e) => return Err(e),
             }
             self.conn = Some(c);
-            self.connected.store(true, Ordering::Relaxed);
         }
         Ok(self.conn.as_mut().expect("just connected"))
     }

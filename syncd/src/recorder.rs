@@ -137,6 +137,7 @@ pub struct RecorderConfig {
 /// The handle the apply loop holds.
 pub struct Recorder {
     tx: Option<Sender<Entry>>,
+    #[cfg(test)]
     last_marker: u64,
     handle: Option<JoinHandle<anyhow::Result<()>>>,
 }
@@ -282,7 +283,7 @@ impl Recorder {
     ) -> anyhow::Result<Recorder> {
         recover(&cfg)?;
         let found = resume_point(&cfg.path)?;
-        let mut last = found
+        let last = found
             .as_ref()
             .filter(|(m, _)| m.of_ring(ring_id))
             .map_or(0, |(m, _)| m.seq);
@@ -301,21 +302,24 @@ impl Recorder {
             w.line(&l)?;
             w.out.flush()?;
             w.last = at;
-            last = at;
         }
+        #[cfg(test)]
+        let resumed = w.last;
         let (tx, rx) = mpsc::channel();
         let handle = std::thread::Builder::new()
             .name("recorder".into())
             .spawn(move || w.run(rx))?;
         Ok(Recorder {
             tx: Some(tx),
-            last_marker: last,
+            #[cfg(test)]
+            last_marker: resumed,
             handle: Some(handle),
         })
     }
 
-    /// The last request the recording held when it was opened.
-    pub fn resumed_after(&self) -> u64 {
+    /// The last request the recording held when it was opened (for tests).
+    #[cfg(test)]
+    fn resumed_after(&self) -> u64 {
         self.last_marker
     }
 

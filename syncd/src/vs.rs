@@ -18,7 +18,7 @@ use std::collections::HashMap;
 use sairing_transport::{Op, Request};
 
 /// `SAI_STATUS_SUCCESS`
-pub const SUCCESS: &str = "SAI_STATUS_SUCCESS";
+pub const SUCCESS: &str = sairing_transport::codec::STATUS_SUCCESS;
 /// `SAI_STATUS_FAILURE` (a bulk call with at least one failed object)
 pub const FAILURE: &str = "SAI_STATUS_FAILURE";
 /// `SAI_STATUS_ITEM_NOT_FOUND`
@@ -160,7 +160,7 @@ pub struct Effect {
 
 /// The answer to one request.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Outcome {
+pub struct Answer {
     /// The status.
     pub status: &'static str,
     /// Attributes returned by a get.
@@ -169,9 +169,9 @@ pub struct Outcome {
     pub statuses: Vec<&'static str>,
 }
 
-impl Outcome {
-    fn status(status: &'static str) -> Outcome {
-        Outcome {
+impl Answer {
+    fn status(status: &'static str) -> Answer {
+        Answer {
             status,
             attrs: Vec::new(),
             statuses: Vec::new(),
@@ -238,7 +238,7 @@ impl Switch {
     }
 
     /// Applies one decoded request; appends its changes to `effects`.
-    pub fn apply(&mut self, req: &Request<'_>, effects: &mut Vec<Effect>) -> Outcome {
+    pub fn apply(&mut self, req: &Request<'_>, effects: &mut Vec<Effect>) -> Answer {
         match req.op {
             Op::Create => self.create(req.key, req.attrs.clone(), effects),
             Op::Remove => self.remove(req.key, effects),
@@ -258,14 +258,14 @@ impl Switch {
                     statuses.push(o.status);
                 }
                 let all_ok = statuses.iter().all(|s| *s == SUCCESS);
-                Outcome {
+                Answer {
                     status: if all_ok { SUCCESS } else { FAILURE },
                     attrs: Vec::new(),
                     statuses,
                 }
             }
-            Op::Notify | Op::Flush => Outcome::status(SUCCESS),
-            Op::Notification => Outcome::status(INVALID_PARAMETER),
+            Op::Notify | Op::Flush => Answer::status(SUCCESS),
+            Op::Notification => Answer::status(INVALID_PARAMETER),
         }
     }
 
@@ -275,9 +275,9 @@ impl Switch {
         key: &str,
         attrs: impl Iterator<Item = (&'a str, &'a str)>,
         effects: &mut Vec<Effect>,
-    ) -> Outcome {
+    ) -> Answer {
         let Some((ty, _)) = parse_key(key) else {
-            return Outcome::status(INVALID_PARAMETER);
+            return Answer::status(INVALID_PARAMETER);
         };
         let new: Attrs = attrs.map(|(n, v)| (n.to_owned(), v.to_owned())).collect();
         match self.objects.get_mut(key) {
@@ -287,35 +287,35 @@ impl Switch {
                     key: key.to_owned(),
                     attrs: Some(existing.clone()),
                 });
-                Outcome::status(SUCCESS)
+                Answer::status(SUCCESS)
             }
-            Some(_) => Outcome::status(ALREADY_EXISTS),
+            Some(_) => Answer::status(ALREADY_EXISTS),
             None => {
                 effects.push(Effect {
                     key: key.to_owned(),
                     attrs: Some(new.clone()),
                 });
                 self.objects.insert(key.to_owned(), new);
-                Outcome::status(SUCCESS)
+                Answer::status(SUCCESS)
             }
         }
     }
 
     /// SAI remove.
-    pub fn remove(&mut self, key: &str, effects: &mut Vec<Effect>) -> Outcome {
+    pub fn remove(&mut self, key: &str, effects: &mut Vec<Effect>) -> Answer {
         let Some((_, kind)) = parse_key(key) else {
-            return Outcome::status(INVALID_PARAMETER);
+            return Answer::status(INVALID_PARAMETER);
         };
         if self.objects.remove(key).is_some() {
             effects.push(Effect {
                 key: key.to_owned(),
                 attrs: None,
             });
-            return Outcome::status(SUCCESS);
+            return Answer::status(SUCCESS);
         }
         match kind {
-            IdKind::Oid => Outcome::status(SUCCESS), // a switch-owned default object
-            IdKind::Entry => Outcome::status(NOT_FOUND),
+            IdKind::Oid => Answer::status(SUCCESS), // a switch-owned default object
+            IdKind::Entry => Answer::status(NOT_FOUND),
         }
     }
 
@@ -325,37 +325,37 @@ impl Switch {
         key: &str,
         attrs: impl Iterator<Item = (&'a str, &'a str)>,
         effects: &mut Vec<Effect>,
-    ) -> Outcome {
+    ) -> Answer {
         let Some((_, kind)) = parse_key(key) else {
-            return Outcome::status(INVALID_PARAMETER);
+            return Answer::status(INVALID_PARAMETER);
         };
         let new: Attrs = attrs.map(|(n, v)| (n.to_owned(), v.to_owned())).collect();
         if new.is_empty() {
-            return Outcome::status(INVALID_PARAMETER);
+            return Answer::status(INVALID_PARAMETER);
         }
         let obj = match (self.objects.get_mut(key), kind) {
             (Some(o), _) => o,
             (None, IdKind::Oid) => self.objects.entry(key.to_owned()).or_default(),
-            (None, IdKind::Entry) => return Outcome::status(NOT_FOUND),
+            (None, IdKind::Entry) => return Answer::status(NOT_FOUND),
         };
         merge(obj, new);
         effects.push(Effect {
             key: key.to_owned(),
             attrs: Some(obj.clone()),
         });
-        Outcome::status(SUCCESS)
+        Answer::status(SUCCESS)
     }
 
     /// SAI get: the stored value of each attribute asked for; an attribute the
     /// switch does not hold is answered with the value the caller sent (its
     /// default), as a switch-owned default would be.
-    pub fn get<'a>(&self, key: &str, attrs: impl Iterator<Item = (&'a str, &'a str)>) -> Outcome {
+    pub fn get<'a>(&self, key: &str, attrs: impl Iterator<Item = (&'a str, &'a str)>) -> Answer {
         let Some((_, kind)) = parse_key(key) else {
-            return Outcome::status(INVALID_PARAMETER);
+            return Answer::status(INVALID_PARAMETER);
         };
         let obj = self.objects.get(key);
         if obj.is_none() && kind == IdKind::Entry {
-            return Outcome::status(NOT_FOUND);
+            return Answer::status(NOT_FOUND);
         }
         let values = attrs
             .map(|(n, default)| {
@@ -365,7 +365,7 @@ impl Switch {
                 (n.to_owned(), v.to_owned())
             })
             .collect();
-        Outcome {
+        Answer {
             status: SUCCESS,
             attrs: values,
             statuses: Vec::new(),

@@ -41,7 +41,7 @@ pub fn check_parent(dir: &Path) -> Result<()> {
     let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) else {
         return Ok(());
     };
-    let refuse = |what: String| Error::Channel {
+    let refuse = |what: String| Error::Unsafe {
         path: parent.to_owned(),
         what: format!(
             "{what}; another user could replace the channel {}",
@@ -135,10 +135,7 @@ pub fn create(dir: impl AsRef<Path>, opts: &ChannelOptions) -> Result<Paths> {
         Ok(()) => {}
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
             if p.request.exists() || p.response.exists() {
-                return Err(Error::Channel {
-                    path: p.dir,
-                    what: "a channel already exists here".into(),
-                });
+                return Err(Error::Exists { path: p.dir });
             }
         }
         Err(e) => return Err(io(&p.dir, "create channel directory")(e)),
@@ -150,14 +147,14 @@ pub fn create(dir: impl AsRef<Path>, opts: &ChannelOptions) -> Result<Paths> {
         .read(true)
         .custom_flags(libc::O_DIRECTORY | libc::O_NOFOLLOW)
         .open(&p.dir)
-        .map_err(|e| Error::Channel {
+        .map_err(|e| Error::Unsafe {
             path: p.dir.clone(),
             what: format!("not a directory of ours (a symlink?): {e}"),
         })?;
     let meta = d.metadata().map_err(io(&p.dir, "stat"))?;
     let me = euid();
     if meta.uid() != me {
-        return Err(Error::Channel {
+        return Err(Error::Unsafe {
             path: p.dir.clone(),
             what: format!("owned by uid {}, not by this user ({me})", meta.uid()),
         });
@@ -197,7 +194,7 @@ fn create_default_root(root: &Path) -> Result<()> {
         .map_err(io(root, "open"))?;
     let meta = d.metadata().map_err(io(root, "stat"))?;
     if meta.uid() != euid() {
-        return Err(Error::Channel {
+        return Err(Error::Unsafe {
             path: root.to_owned(),
             what: format!("replaced by uid {} while being created", meta.uid()),
         });
@@ -217,9 +214,9 @@ pub fn remove(dir: impl AsRef<Path>, force: bool) -> Result<()> {
             std::fs::remove_file(ring).map_err(io(ring, "remove"))
         } else {
             sairing_ring::remove(ring).map_err(|e| match e {
-                sairing_ring::Error::RoleHeld { .. } => Error::Channel {
+                sairing_ring::Error::RoleHeld { .. } => Error::InUse {
                     path: p.dir.clone(),
-                    what: format!("in use ({e}); stop its client and server first"),
+                    holder: e,
                 },
                 e => e.into(),
             })
@@ -366,12 +363,10 @@ fn check_server(paths: &Paths, stream: &UnixStream) -> Result<i32> {
     Ok(cred.pid())
 }
 
-/// Client side, step one: connects to the server's socket, checks who is
-/// listening, and says hello. Never waits for the server: `Ok(None)` when none
-/// is listening, or when its backlog is full (a hung or stopped server that
-/// does not accept; the connect is non-blocking, so the client tries again
-/// later).
-pub fn connect_start(paths: &Paths) -> Result<Option<PendingHandshake>> {
+/// A non-blocking, close-on-exec Unix stream socket that refuses descriptors
+/// (set before it connects or listens, see `bell::refuse_descriptors`), and
+/// the channel socket's address.
+fn unix_socket(paths: &Paths) -> Result<(std::os::fd::OwnedFd, socket::UnixAddr)> {
     let addr =
         socket::UnixAddr::new(&paths.socket).map_err(|e| io(&paths.socket, "address")(e.into()))?;
     let fd = socket::socket(
@@ -382,6 +377,16 @@ pub fn connect_start(paths: &Paths) -> Result<Option<PendingHandshake>> {
     )
     .map_err(|e| io(&paths.socket, "socket")(e.into()))?;
     crate::bell::refuse_descriptors(fd.as_raw_fd());
+    Ok((fd, addr))
+}
+
+/// Client side, step one: connects to the server's socket, checks who is
+/// listening, and says hello. Never waits for the server: `Ok(None)` when none
+/// is listening, or when its backlog is full (a hung or stopped server that
+/// does not accept; the connect is non-blocking, so the client tries again
+/// later).
+pub fn connect_start(paths: &Paths) -> Result<Option<PendingHandshake>> {
+    let (fd, addr) = unix_socket(paths)?;
     match socket::connect(fd.as_raw_fd(), &addr) {
         Ok(()) => {}
         Err(
@@ -469,16 +474,7 @@ pub fn listen(paths: &Paths) -> Result<UnixListener> {
     // put back at once.
     // Descriptors are refused before the socket listens: a connection made
     // before the option is set would keep accepting them.
-    let fd = socket::socket(
-        socket::AddressFamily::Unix,
-        socket::SockType::Stream,
-        socket::SockFlag::SOCK_NONBLOCK | socket::SockFlag::SOCK_CLOEXEC,
-        None,
-    )
-    .map_err(|e| io(&paths.socket, "socket")(e.into()))?;
-    crate::bell::refuse_descriptors(fd.as_raw_fd());
-    let addr =
-        socket::UnixAddr::new(&paths.socket).map_err(|e| io(&paths.socket, "address")(e.into()))?;
+    let (fd, addr) = unix_socket(paths)?;
     // SAFETY: umask has no preconditions and cannot fail.
     let old = unsafe { libc::umask(0o777 & !mode) };
     let bound = socket::bind(fd.as_raw_fd(), &addr);
@@ -495,7 +491,7 @@ pub fn listen(paths: &Paths) -> Result<UnixListener> {
     // someone with write access to the directory put in the socket's place.
     let meta = std::fs::symlink_metadata(&paths.socket).map_err(io(&paths.socket, "stat"))?;
     if !meta.file_type().is_socket() || meta.mode() & 0o777 != mode {
-        return Err(Error::Channel {
+        return Err(Error::Unsafe {
             path: paths.socket.clone(),
             what: format!(
                 "not the socket just bound with mode {mode:o} (replaced, or the umask changed meanwhile)"

@@ -66,7 +66,7 @@ pub struct Response {
 impl Response {
     /// Whether the status is `SAI_STATUS_SUCCESS`.
     pub fn is_success(&self) -> bool {
-        self.status == "SAI_STATUS_SUCCESS"
+        self.status == codec::STATUS_SUCCESS
     }
 }
 
@@ -169,11 +169,6 @@ impl Client {
     /// Whether the server is connected now.
     pub fn connected(&self) -> bool {
         self.link.peer.is_some()
-    }
-
-    /// The server's pid, while connected.
-    pub fn server_pid(&self) -> Option<i32> {
-        self.link.peer.as_ref().map(|p| p.pid)
     }
 
     /// The sequence number the next request will carry: one more than the number
@@ -350,11 +345,11 @@ impl Client {
                     }
                 }
                 other => {
-                    break Err(Error::Channel {
+                    break Err(Error::WrongKind {
                         path: self.paths.response.clone(),
-                        what: format!(
-                            "record {rseq} has kind {other}, expected a response or a notification"
-                        ),
+                        seq: rseq,
+                        kind: other,
+                        expected: "a response or a notification",
                     })
                 }
             }

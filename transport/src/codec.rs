@@ -29,7 +29,12 @@ pub const KIND_NOTIFICATION: u16 = 3;
 /// The codec's version byte.
 pub const WIRE_VERSION: u8 = 1;
 /// Size of [`WireHeader`].
-pub const HEADER_LEN: usize = 24;
+pub const MESSAGE_HEADER_LEN: usize = 24;
+
+/// The status of a request that succeeded (SAI's `SAI_STATUS_SUCCESS`).
+pub const STATUS_SUCCESS: &str = "SAI_STATUS_SUCCESS";
+/// The status of a request that failed for no more precise reason.
+pub const STATUS_FAILURE: &str = "SAI_STATUS_FAILURE";
 
 /// The fixed header of every message.
 #[derive(Debug, Clone, Copy, FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned)]
@@ -51,7 +56,7 @@ pub struct WireHeader {
     pub body_len: U32,
 }
 
-const _: () = assert!(std::mem::size_of::<WireHeader>() == HEADER_LEN);
+const _: () = assert!(std::mem::size_of::<WireHeader>() == MESSAGE_HEADER_LEN);
 
 /// A SAI operation, as sonic-sairedis names them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -171,7 +176,7 @@ fn pairs_len<A: AsRef<str>>(attrs: &[(A, A)]) -> usize {
 
 /// Bytes a request needs.
 pub fn request_len<A: AsRef<str>>(key: &str, body: &Body<'_, A>) -> usize {
-    HEADER_LEN
+    MESSAGE_HEADER_LEN
         + str_len(key)
         + match body {
             Body::Attrs(a) => pairs_len(a),
@@ -188,7 +193,7 @@ pub fn response_len<A: AsRef<str>, S: AsRef<str>>(
     attrs: &[(A, A)],
     statuses: &[S],
 ) -> usize {
-    HEADER_LEN
+    MESSAGE_HEADER_LEN
         + str_len(status)
         + pairs_len(attrs)
         + 4
@@ -197,7 +202,7 @@ pub fn response_len<A: AsRef<str>, S: AsRef<str>>(
 
 /// Bytes a notification needs.
 pub fn notification_len(name: &str, payload: &str) -> usize {
-    HEADER_LEN + str_len(name) + str_len(payload)
+    MESSAGE_HEADER_LEN + str_len(name) + str_len(payload)
 }
 
 struct Writer<'b> {
@@ -231,7 +236,7 @@ impl Writer<'_> {
             epoch: U32::new(epoch),
             seq: U64::new(seq),
             count: U32::new(count as u32),
-            body_len: U32::new((total - HEADER_LEN) as u32),
+            body_len: U32::new((total - MESSAGE_HEADER_LEN) as u32),
         };
         self.bytes(h.as_bytes());
     }
@@ -520,7 +525,7 @@ fn header<'a>(payload: &'a [u8], record_seq: u64) -> Result<(WireHeader, Reader<
         Reader {
             b: rest,
             at: 0,
-            base: HEADER_LEN,
+            base: MESSAGE_HEADER_LEN,
         },
     ))
 }
@@ -755,9 +760,9 @@ mod tests {
         let statuses: [&str; 0] = [];
         let mut b = vec![0; response_len(&status, &none, &statuses)];
         encode_response(&mut b, Op::BulkSet, 1, 2, &status, &none, &statuses);
-        let at = HEADER_LEN + 4 + status.len();
+        let at = MESSAGE_HEADER_LEN + 4 + status.len();
         assert_eq!(b.len(), at + 4);
-        let m = ((b.len() - HEADER_LEN) / 4 - 1) as u32;
+        let m = ((b.len() - MESSAGE_HEADER_LEN) / 4 - 1) as u32;
         b[at..at + 4].copy_from_slice(&m.to_le_bytes());
         let e = decode_response(&b, 5).unwrap_err();
         assert_eq!(e.what, "more statuses than bytes to hold them");

@@ -135,8 +135,8 @@ impl Driver {
             let ok = r.status == p.expect
                 && if p.expect_statuses.is_empty() {
                     r.statuses.is_empty()
-                        || p.expect != "SAI_STATUS_SUCCESS"
-                        || r.statuses.iter().all(|s| s == "SAI_STATUS_SUCCESS")
+                        || p.expect != crate::codec::STATUS_SUCCESS
+                        || r.statuses.iter().all(|s| s == crate::codec::STATUS_SUCCESS)
                 } else {
                     r.statuses == p.expect_statuses
                 };
@@ -196,7 +196,7 @@ impl Driver {
             self.client.send(op, key, &Body::Attrs(attrs))?
         };
         self.requests += 1;
-        if expect != "SAI_STATUS_SUCCESS" {
+        if expect != crate::codec::STATUS_SUCCESS {
             self.unusual.insert(seq, expect.to_owned());
         }
         self.pending.insert(
@@ -241,7 +241,7 @@ impl Driver {
             .filter(|(seq, status)| {
                 self.unusual
                     .get(seq)
-                    .map_or("SAI_STATUS_SUCCESS", |s| s.as_str())
+                    .map_or(crate::codec::STATUS_SUCCESS, |s| s.as_str())
                     != status
             })
             .count() as u64;

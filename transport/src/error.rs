@@ -40,7 +40,7 @@ pub enum Error {
         what: String,
     },
     /// The ring stayed full for the whole timeout (or the call was non-blocking).
-    #[error("{}: request ring full ({needed} bytes needed, {free} free){}", path.display(), match waited { Some(d) => format!(" after waiting {d:?}"), None => String::new() })]
+    #[error("{}: ring full ({needed} bytes needed, {free} free){}", path.display(), match waited { Some(d) => format!(" after waiting {d:?}"), None => String::new() })]
     Full {
         /// The ring.
         path: PathBuf,
@@ -71,13 +71,42 @@ pub enum Error {
         /// The timeout.
         after: Duration,
     },
-    /// A channel directory that is missing a part or has an extra one.
+    /// A path the channel must not use: a symlink, another user's directory,
+    /// one others may write to without the sticky bit, a socket that was
+    /// replaced.
     #[error("{}: {what}", path.display())]
-    Channel {
-        /// The directory.
+    Unsafe {
+        /// The path.
         path: PathBuf,
-        /// What is wrong.
+        /// What is wrong with it.
         what: String,
+    },
+    /// `create` found a channel already there.
+    #[error("{}: a channel already exists here", path.display())]
+    Exists {
+        /// The channel directory.
+        path: PathBuf,
+    },
+    /// `remove` found a ring still attached.
+    #[error("{}: in use ({holder}); stop its client and server first", path.display())]
+    InUse {
+        /// The channel directory.
+        path: PathBuf,
+        /// Which ring, which role, which pid.
+        holder: sairing_ring::Error,
+    },
+    /// A record of a kind this side never reads (the peer, or something
+    /// writing the file, is not speaking this protocol).
+    #[error("{}: record {seq} has kind {kind}, expected {expected}", path.display())]
+    WrongKind {
+        /// The ring.
+        path: PathBuf,
+        /// Its sequence number.
+        seq: u64,
+        /// The kind found.
+        kind: u16,
+        /// What was expected.
+        expected: &'static str,
     },
 }
 
@@ -112,10 +141,8 @@ pub(crate) fn push_error(
             len,
             max,
         },
-        sairing_ring::PushError::BadKind(k) => Error::Channel {
-            path: path.to_owned(),
-            what: format!("internal: bad record kind {k}"),
-        },
+        // The transport only pushes its own kinds (1..=3).
+        sairing_ring::PushError::BadKind(k) => unreachable!("the transport pushed kind {k}"),
         sairing_ring::PushError::Ring(e) => Error::Ring(e),
     }
 }

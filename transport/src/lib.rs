@@ -30,7 +30,6 @@
 //! # Ok(()) }
 //! ```
 #![deny(missing_docs)]
-#![warn(clippy::undocumented_unsafe_blocks)]
 
 pub mod bell;
 pub mod channel;

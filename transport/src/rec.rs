@@ -169,7 +169,7 @@ pub fn parse(text: &str) -> Result<Recording, ParseError> {
             key,
             attrs,
             objects: Vec::new(),
-            expect: "SAI_STATUS_SUCCESS".into(),
+            expect: crate::codec::STATUS_SUCCESS.into(),
             expect_statuses: Vec::new(),
         };
         let request = match letter {
@@ -382,7 +382,7 @@ pub fn response_line<'a>(
         Op::Get | Op::BulkGet => "G",
         Op::Notify => "A",
         Op::Flush => "F",
-        _ if status != "SAI_STATUS_SUCCESS" => "E",
+        _ if status != crate::codec::STATUS_SUCCESS => "E",
         _ => return None,
     };
     let mut line = format!("{ts}|{letter}|{status}");

@@ -97,7 +97,7 @@ impl Out {
 /// answer takes its place.
 #[cold]
 fn answer_undecodable(out: &mut Out, epoch: u32, e: codec::DecodeError) -> Error {
-    let status = "SAI_STATUS_FAILURE";
+    let status = codec::STATUS_FAILURE;
     let none: [(&str, &str); 0] = [];
     let len = codec::response_len::<&str, &str>(status, &none, &[]);
     let seq = e.record_seq;
@@ -278,11 +278,6 @@ impl Server {
     /// Whether a client is connected now.
     pub fn connected(&self) -> bool {
         self.out.link.peer.is_some()
-    }
-
-    /// The client's pid, while connected.
-    pub fn client_pid(&self) -> Option<i32> {
-        self.out.link.peer.as_ref().map(|p| p.pid)
     }
 
     /// Connection counters.

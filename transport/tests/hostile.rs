@@ -120,17 +120,24 @@ fn a_real_client_is_served(server: &mut Server, dir: &Path) -> std::thread::Join
     client
 }
 
-fn server_and_dir() -> (tempfile::TempDir, std::path::PathBuf, Server) {
+/// A new channel of 64 KiB rings in a temporary directory.
+fn fresh_channel(checksums: bool) -> (tempfile::TempDir, std::path::PathBuf) {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("ch");
     channel::create(
         &dir,
         &channel::ChannelOptions {
             capacity: 1 << 16,
+            checksums,
             ..Default::default()
         },
     )
     .unwrap();
+    (tmp, dir)
+}
+
+fn server_and_dir() -> (tempfile::TempDir, std::path::PathBuf, Server) {
+    let (tmp, dir) = fresh_channel(false);
     let server = Server::open(&dir, &ServerOptions::default()).unwrap();
     (tmp, dir, server)
 }
@@ -281,16 +288,7 @@ fn a_server_that_never_accepts_does_not_block_the_client() {
     use nix::sys::socket::{
         bind, connect, listen, socket, AddressFamily, Backlog, SockFlag, SockType, UnixAddr,
     };
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("ch");
-    channel::create(
-        &dir,
-        &channel::ChannelOptions {
-            capacity: 1 << 16,
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let (_tmp, dir) = fresh_channel(false);
     let paths = channel::Paths::new(&dir);
     let addr = UnixAddr::new(&paths.socket).unwrap();
     let listener = socket(
@@ -425,17 +423,7 @@ fn random_bytes_in_both_rings_while_both_sides_run() {
         seed
     };
     for round in 0..4 {
-        let tmp = tempfile::tempdir().unwrap();
-        let dir = tmp.path().join("ch");
-        channel::create(
-            &dir,
-            &channel::ChannelOptions {
-                capacity: 1 << 16,
-                checksums: round % 2 == 1,
-                ..Default::default()
-            },
-        )
-        .unwrap();
+        let (_tmp, dir) = fresh_channel(round % 2 == 1);
         let d = dir.to_str().unwrap();
         let server = chanpeer(&["serve", d, "--notify-every", "7"]);
         let client = chanpeer(&["client", d, "--count", "100000000", "--mode", "pipelined"]);
@@ -525,16 +513,7 @@ fn random_bytes_in_both_rings_while_both_sides_run() {
 /// on a get whose request a flip had destroyed.)
 #[test]
 fn an_undecodable_request_is_answered_with_a_failure() {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("ch");
-    channel::create(
-        &dir,
-        &channel::ChannelOptions {
-            capacity: 1 << 16,
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let (_tmp, dir) = fresh_channel(false);
     let ring = channel::Paths::new(&dir).request;
     let key = "SAI_OBJECT_TYPE_PORT:oid:0x1234";
     let d2 = dir.clone();
