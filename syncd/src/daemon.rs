@@ -10,10 +10,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
-use sairing_transport::{channel, Error as TError, Op, Server, ServerOptions, WaitPolicy};
+use sairing_transport::{channel, Error as TError, Server, ServerOptions, WaitPolicy};
 
 use crate::mirror::{self, Mirror, MirrorConfig};
-use crate::vs::{Effect, Switch, SUCCESS};
+use crate::recorder::{Entry, Recorder};
+use crate::vs::{Answer, Effect, Switch};
 
 /// What to run.
 #[derive(Debug, Clone)]
@@ -53,9 +54,106 @@ pub struct RunSummary {
     pub objects: usize,
 }
 
+/// Where the effects of applied requests go, chosen once at start: through the
+/// recorder, which passes them on to the mirror once it has written them (so
+/// Redis never holds a request the recording lacks), or straight to the
+/// mirror, or nowhere.
+struct Sink {
+    recorder: Option<Recorder>,
+    mirror: Option<Mirror>,
+}
+
+impl Sink {
+    /// Request `seq` was applied and answered (its notifications published).
+    fn applied(&mut self, seq: u64, payload: &[u8], answer: Answer, effects: Vec<Effect>) {
+        match (&self.recorder, self.mirror.as_mut()) {
+            (Some(r), _) => r.submit(Entry {
+                seq,
+                request: payload.to_vec(),
+                status: answer.status,
+                attrs: answer.attrs,
+                statuses: answer.statuses,
+                notifications: answer.notifications,
+                effects,
+            }),
+            (None, Some(m)) => m.submit(seq, effects),
+            (None, None) => {}
+        }
+    }
+
+    /// Record `seq` did not decode: it moves the checkpoint like any request
+    /// (with no effects), so Redis's position keeps up with the ring's and a
+    /// warm start finds the two in step; the recording notes it.
+    fn malformed(&mut self, seq: u64) {
+        match (&self.recorder, self.mirror.as_mut()) {
+            (Some(r), _) => r.submit(Entry::malformed(seq)),
+            (None, Some(m)) => m.submit(seq, Vec::new()),
+            (None, None) => {}
+        }
+    }
+
+    /// The last request whose effects are durable (`last_seq` without a mirror).
+    fn durable(&self, last_seq: u64) -> u64 {
+        self.mirror.as_ref().map_or(last_seq, |m| m.durable())
+    }
+
+    /// Everything handed over recorded and durable; returns the durable position.
+    fn finish(mut self, last_seq: u64) -> anyhow::Result<u64> {
+        if let Some(r) = self.recorder.take() {
+            r.finish()?;
+        }
+        if let Some(m) = &self.mirror {
+            if !m.flush_to(last_seq, Duration::from_secs(30)) {
+                bail!(
+                    "stopping: the mirror could not write the last requests to redis within 30 s ({}); they stay in the ring for the next start",
+                    m.stats().last_error.unwrap_or_default()
+                );
+            }
+        }
+        Ok(self.durable(last_seq))
+    }
+}
+
+/// What `start` sets up: the channel, the switch, where it resumes, the sink.
+struct Started {
+    server: Server,
+    switch: Switch,
+    /// Requests up to this one are already applied (and durable).
+    skip_until: u64,
+    sink: Sink,
+}
+
 /// Runs until `stop` is set; then finishes the request in hand, flushes the
 /// mirror, releases the ring and returns.
 pub fn run(cfg: &Config, stop: Arc<AtomicBool>) -> anyhow::Result<RunSummary> {
+    let mut st = start(cfg)?;
+    // Signal handlers are installed (by main) and the channel is open: from here
+    // a SIGTERM is a clean stop.
+    println!("syncd: ready, resuming after request {}", st.skip_until);
+    let mut sum = serve(cfg, &mut st, &stop)?;
+    // Graceful stop: everything applied is recorded and durable, then the ring
+    // is released.
+    let Started {
+        mut server,
+        switch,
+        sink,
+        ..
+    } = st;
+    sum.durable = sink.finish(sum.last_seq)?;
+    server.release();
+    sum.objects = switch.len();
+    if let Some(path) = &cfg.dump {
+        let mut objs: Vec<_> = switch.objects().iter().collect();
+        objs.sort();
+        let json = serde_json::to_string(&objs)?;
+        std::fs::write(path, json).with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(sum)
+}
+
+/// Opens (or creates) the channel, finds the state to resume from (Redis's
+/// checkpoint, a rebuild, or empty), and starts the mirror and the recorder.
+fn start(cfg: &Config) -> anyhow::Result<Started> {
     if let Some(capacity) = cfg.create {
         if !channel::Paths::new(&cfg.channel).request.exists() {
             channel::create(
@@ -90,7 +188,7 @@ pub fn run(cfg: &Config, stop: Arc<AtomicBool>) -> anyhow::Result<RunSummary> {
     // The starting state, the last request it already contains, and whether
     // Redis must be rewritten from it before anything else.
     let released = server.next_seq().saturating_sub(1);
-    let (mut switch, skip_until, resync_first) = match (&cfg.redis, cfg.warm) {
+    let (switch, skip_until, resync_first) = match (&cfg.redis, cfg.warm) {
         (Some(url), true) => warm_state(cfg, url, &ring_id, released)?,
         (None, true) => bail!("--warm needs --redis: the checkpoint lives there"),
         (Some(url), false) => {
@@ -111,11 +209,8 @@ pub fn run(cfg: &Config, stop: Arc<AtomicBool>) -> anyhow::Result<RunSummary> {
             batch_max: 4096,
         })
     });
-
-    // With a recording, effects reach the mirror through the recorder, once
-    // written: Redis never holds a request the recording lacks.
     let recorder = match &cfg.record {
-        Some(rc) => Some(crate::recorder::Recorder::start(
+        Some(rc) => Some(Recorder::start(
             rc.clone(),
             mirror.as_ref().map(|m| m.sender()),
             &ring_id,
@@ -123,10 +218,24 @@ pub fn run(cfg: &Config, stop: Arc<AtomicBool>) -> anyhow::Result<RunSummary> {
         )?),
         None => None,
     };
-    let mut mirror = mirror;
-    // Signal handlers are installed (by main) and the channel is open: from here
-    // a SIGTERM is a clean stop.
-    println!("syncd: ready, resuming after request {skip_until}");
+    Ok(Started {
+        server,
+        switch,
+        skip_until,
+        sink: Sink { recorder, mirror },
+    })
+}
+
+/// The loop: take a request, apply it, answer it and publish what it caused,
+/// hand its effects to the sink, and free the ring as far as they are durable.
+fn serve(cfg: &Config, st: &mut Started, stop: &AtomicBool) -> anyhow::Result<RunSummary> {
+    let Started {
+        server,
+        switch,
+        skip_until,
+        sink,
+    } = st;
+    let skip_until = *skip_until;
     let mut sum = RunSummary {
         last_seq: skip_until,
         ..Default::default()
@@ -136,7 +245,6 @@ pub fn run(cfg: &Config, stop: Arc<AtomicBool>) -> anyhow::Result<RunSummary> {
     let mut effects: Vec<Effect> = Vec::new();
     let mut printed = 0u64;
     while !stop.load(Ordering::Relaxed) {
-        let mut port_events: Vec<(String, String)> = Vec::new();
         // Whether a record was taken off the ring (applied, skipped or malformed).
         let mut consumed = true;
         match server.recv(Some(Duration::from_millis(20))) {
@@ -149,7 +257,7 @@ pub fn run(cfg: &Config, stop: Arc<AtomicBool>) -> anyhow::Result<RunSummary> {
                 } else {
                     effects.clear();
                     let mut out = switch.apply(&req.request, &mut effects);
-                    if !answer(&mut req, &mut out, &stop)? {
+                    if !answer(&mut req, &mut out, stop)? {
                         // Stopping while orchagent does not read: the request
                         // stays unreleased and undurable, and is applied again
                         // (to the state from Redis) at the next warm start.
@@ -157,48 +265,16 @@ pub fn run(cfg: &Config, stop: Arc<AtomicBool>) -> anyhow::Result<RunSummary> {
                             "stopping with request {seq} applied but not answered: the response ring is full (is orchagent reading?); a --warm start applies it again"
                         );
                     }
-                    let is_port = req.request.key.starts_with("SAI_OBJECT_TYPE_PORT:");
-                    if req.request.op == Op::Set && out.status == SUCCESS && is_port {
-                        for (n, v) in req.request.attrs.clone() {
-                            if n == "SAI_PORT_ATTR_ADMIN_STATE" {
-                                let port = &req.request.key["SAI_OBJECT_TYPE_PORT:".len()..];
-                                let state = if v == "true" {
-                                    "SAI_PORT_OPER_STATUS_UP"
-                                } else {
-                                    "SAI_PORT_OPER_STATUS_DOWN"
-                                };
-                                port_events.push((
-                                    "port_state_change".to_owned(),
-                                    format!(r#"[{{"port_id":"{port}","port_state":"{state}"}}]"#),
-                                ));
-                            }
-                        }
-                    }
-                    // Published before the effects go to the mirror: once a
+                    // Published before the effects go to the sink: once a
                     // request is durable a warm start skips it, so anything
                     // it caused must be in the response ring by then.
-                    for (name, payload) in &port_events {
-                        if !unless_full(&stop, "notify", || req.notify(name, payload))? {
+                    for (name, payload) in &out.notifications {
+                        if !unless_full(stop, "notify", || req.notify(name, payload))? {
                             bail!("stopping with a {name} notification of request {seq} not sent: the response ring is full (is orchagent reading?); a --warm start applies the request again");
                         }
                     }
                     sum.applied += 1;
-                    // Only after the response is published: so anything the
-                    // mirror makes durable has had its answer sent.
-                    let fx = std::mem::take(&mut effects);
-                    match (&recorder, mirror.as_mut()) {
-                        (Some(r), _) => r.submit(crate::recorder::Entry {
-                            seq,
-                            request: req.payload().to_vec(),
-                            status: out.status,
-                            attrs: out.attrs,
-                            statuses: out.statuses,
-                            notifications: port_events.clone(),
-                            effects: fx,
-                        }),
-                        (None, Some(m)) => m.submit(seq, fx),
-                        (None, None) => {}
-                    }
+                    sink.applied(seq, req.payload(), out, std::mem::take(&mut effects));
                 }
                 sum.last_seq = seq;
             }
@@ -208,15 +284,7 @@ pub fn run(cfg: &Config, stop: Arc<AtomicBool>) -> anyhow::Result<RunSummary> {
                 sum.malformed += 1;
                 let seq = e.record_seq;
                 if seq > skip_until {
-                    // It moves the checkpoint like any request (with no
-                    // effects), so Redis's position keeps up with the ring's
-                    // and a warm start finds the two in step; the recording
-                    // notes it with its marker.
-                    match (&recorder, mirror.as_mut()) {
-                        (Some(r), _) => r.submit(crate::recorder::Entry::malformed(seq)),
-                        (None, Some(m)) => m.submit(seq, Vec::new()),
-                        (None, None) => {}
-                    }
+                    sink.malformed(seq);
                 }
                 sum.last_seq = seq;
             }
@@ -225,8 +293,8 @@ pub fn run(cfg: &Config, stop: Arc<AtomicBool>) -> anyhow::Result<RunSummary> {
         if consumed {
             marks.push_back((sum.last_seq, server.mark()));
         }
-        // Free the ring up to what the mirror has made durable.
-        let durable = mirror.as_ref().map_or(sum.last_seq, |m| m.durable());
+        // Free the ring up to what the sink has made durable.
+        let durable = sink.durable(sum.last_seq);
         let mut release = None;
         while marks.front().is_some_and(|(s, _)| *s <= durable) {
             release = marks.pop_front().map(|(_, m)| m);
@@ -242,29 +310,6 @@ pub fn run(cfg: &Config, stop: Arc<AtomicBool>) -> anyhow::Result<RunSummary> {
             );
         }
     }
-    // Graceful stop: everything applied is recorded and durable, then the ring
-    // is released.
-    if let Some(r) = recorder {
-        r.finish()?;
-    }
-    if let Some(m) = &mirror {
-        if !m.flush_to(sum.last_seq, Duration::from_secs(30)) {
-            bail!(
-                "stopping: the mirror could not write the last requests to redis within 30 s ({}); they stay in the ring for the next start",
-                m.stats().last_error.unwrap_or_default()
-            );
-        }
-    }
-    server.release();
-    sum.durable = mirror.as_ref().map_or(sum.last_seq, |m| m.durable());
-    sum.objects = switch.len();
-    if let Some(path) = &cfg.dump {
-        let mut objs: Vec<_> = switch.objects().iter().collect();
-        objs.sort();
-        let json = serde_json::to_string(&objs)?;
-        std::fs::write(path, json).with_context(|| format!("writing {}", path.display()))?;
-    }
-    mirror.take();
     Ok(sum)
 }
 
@@ -293,7 +338,7 @@ fn unless_full(
 /// for the recording).
 fn answer(
     req: &mut sairing_transport::Incoming<'_>,
-    out: &mut crate::vs::Answer,
+    out: &mut Answer,
     stop: &AtomicBool,
 ) -> anyhow::Result<bool> {
     unless_full(stop, "answer", || {
@@ -310,6 +355,7 @@ fn answer(
                     status: crate::vs::BUFFER_OVERFLOW,
                     attrs: Vec::new(),
                     statuses: Vec::new(),
+                    notifications: std::mem::take(&mut out.notifications),
                 };
                 req.respond_status(out.status)
             }

@@ -167,6 +167,8 @@ pub struct Answer {
     pub attrs: Vec<(String, String)>,
     /// Per-object statuses of a bulk call.
     pub statuses: Vec<&'static str>,
+    /// Notifications the request caused: (name, payload).
+    pub notifications: Vec<(String, String)>,
 }
 
 impl Answer {
@@ -175,8 +177,33 @@ impl Answer {
             status,
             attrs: Vec::new(),
             statuses: Vec::new(),
+            notifications: Vec::new(),
         }
     }
+}
+
+/// The notifications a successful set causes: an admin state set on a port
+/// changes its oper status at once (the virtual switch has no link to wait
+/// for), as `port_state_change`.
+fn port_state_changes(req: &Request<'_>) -> Vec<(String, String)> {
+    let Some(port) = req.key.strip_prefix("SAI_OBJECT_TYPE_PORT:") else {
+        return Vec::new();
+    };
+    req.attrs
+        .clone()
+        .filter(|(n, _)| *n == "SAI_PORT_ATTR_ADMIN_STATE")
+        .map(|(_, v)| {
+            let state = if v == "true" {
+                "SAI_PORT_OPER_STATUS_UP"
+            } else {
+                "SAI_PORT_OPER_STATUS_DOWN"
+            };
+            (
+                "port_state_change".to_owned(),
+                format!(r#"[{{"port_id":"{port}","port_state":"{state}"}}]"#),
+            )
+        })
+        .collect()
 }
 
 /// What kind of id a key carries.
@@ -242,7 +269,13 @@ impl Switch {
         match req.op {
             Op::Create => self.create(req.key, req.attrs.clone(), effects),
             Op::Remove => self.remove(req.key, effects),
-            Op::Set => self.set(req.key, req.attrs.clone(), effects),
+            Op::Set => {
+                let mut a = self.set(req.key, req.attrs.clone(), effects);
+                if a.status == SUCCESS {
+                    a.notifications = port_state_changes(req);
+                }
+                a
+            }
             Op::Get => self.get(req.key, req.attrs.clone()),
             Op::BulkCreate | Op::BulkRemove | Op::BulkSet | Op::BulkGet => {
                 let ty = req.key;
@@ -262,6 +295,7 @@ impl Switch {
                     status: if all_ok { SUCCESS } else { FAILURE },
                     attrs: Vec::new(),
                     statuses,
+                    notifications: Vec::new(),
                 }
             }
             Op::Notify | Op::Flush => Answer::status(SUCCESS),
@@ -369,6 +403,7 @@ impl Switch {
             status: SUCCESS,
             attrs: values,
             statuses: Vec::new(),
+            notifications: Vec::new(),
         }
     }
 }
@@ -395,6 +430,41 @@ mod tests {
         pairs: &'p [(&'static str, &'static str)],
     ) -> impl Iterator<Item = (&'static str, &'static str)> + 'p {
         pairs.iter().copied()
+    }
+
+    /// A set of a port's admin state answers with its port_state_change; a
+    /// set of anything else, or one that fails, with none.
+    #[test]
+    fn an_admin_state_set_on_a_port_notifies_its_state() {
+        use sairing_transport::codec;
+        let apply = |sw: &mut Switch, key: &str, n: &str, v: &str| {
+            let attrs = [(n, v)];
+            let body = codec::Body::Attrs(&attrs);
+            let mut buf = vec![0; codec::request_len(key, &body)];
+            codec::encode_request(&mut buf, Op::Set, 1, 1, key, &body);
+            let req = codec::decode_request(&buf, 1).unwrap();
+            sw.apply(&req, &mut Vec::new()).notifications
+        };
+        let mut sw = Switch::new();
+        assert_eq!(
+            apply(&mut sw, PORT, "SAI_PORT_ATTR_ADMIN_STATE", "true"),
+            [(
+                "port_state_change".to_owned(),
+                r#"[{"port_id":"oid:0x1000000000002","port_state":"SAI_PORT_OPER_STATUS_UP"}]"#
+                    .to_owned()
+            )]
+        );
+        let down = apply(&mut sw, PORT, "SAI_PORT_ATTR_ADMIN_STATE", "false");
+        assert!(down[0].1.contains("SAI_PORT_OPER_STATUS_DOWN"), "{down:?}");
+        assert!(apply(&mut sw, PORT, "SAI_PORT_ATTR_MTU", "9100").is_empty());
+        assert!(apply(&mut sw, ROUTE, "SAI_PORT_ATTR_ADMIN_STATE", "true").is_empty());
+        assert!(apply(
+            &mut sw,
+            "SAI_OBJECT_TYPE_PORT:bad",
+            "SAI_PORT_ATTR_ADMIN_STATE",
+            "true"
+        )
+        .is_empty());
     }
 
     #[test]
