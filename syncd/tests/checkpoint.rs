@@ -22,6 +22,25 @@ fn start(dir: &Path, url: &str, args: &[&str]) -> (Syncd, String) {
     spawn(dir, &a)
 }
 
+/// `start` that must come up: fails the test with its line otherwise.
+fn ready(dir: &Path, url: &str, args: &[&str]) -> Syncd {
+    let (sd, line) = start(dir, url, args);
+    assert!(line.starts_with("syncd: ready"), "{line}");
+    sd
+}
+
+/// FLUSHDB, then `syncd --warm --record REC`, which must rebuild from the
+/// recording and resume after request `through`.
+fn flush_and_rebuild(dir: &Path, url: &str, rec: &str, through: u64) -> Syncd {
+    let _: () = redis::cmd("FLUSHDB").query(&mut conn(url)).unwrap();
+    let (sd, line) = start(dir, url, &["--warm", "--record", rec]);
+    assert_eq!(
+        line.trim_end(),
+        format!("syncd: ready, resuming after request {through}")
+    );
+    sd
+}
+
 /// A private redis-server and a temporary directory with the channel's path.
 struct Env {
     _redis: PrivateRedis,
@@ -104,8 +123,7 @@ fn three_creates_and_the_snapshot_after_one(
 ) -> (Snapshot, Client) {
     let mut args = vec!["--create", "--capacity", "1048576"];
     args.extend(extra);
-    let (sd, line) = start(dir, url, &args);
-    assert!(line.starts_with("syncd: ready"), "{line}");
+    let sd = ready(dir, url, &args);
     let mut con = conn(url);
     let mut c = Client::open(dir, &ClientOptions::default()).unwrap();
     create(&mut c, 1);
@@ -264,8 +282,7 @@ fn an_outside_write_is_noticed_at_the_next_commit() {
         tmp: _tmp,
         dir,
     } = env();
-    let (sd, line) = start(&dir, &url, &["--create", "--capacity", "1048576"]);
-    assert!(line.starts_with("syncd: ready"), "{line}");
+    let sd = ready(&dir, &url, &["--create", "--capacity", "1048576"]);
     let mut con = conn(&url);
     let mut c = Client::open(&dir, &ClientOptions::default()).unwrap();
     create(&mut c, 1);
@@ -300,8 +317,7 @@ fn a_malformed_last_request_does_not_stop_a_warm_start() {
         tmp: _tmp,
         dir,
     } = env();
-    let (sd, line) = start(&dir, &url, &["--create", "--capacity", "1048576"]);
-    assert!(line.starts_with("syncd: ready"), "{line}");
+    let sd = ready(&dir, &url, &["--create", "--capacity", "1048576"]);
     let mut c = Client::open(&dir, &ClientOptions::default()).unwrap();
     create(&mut c, 1);
     drop(c);
@@ -335,8 +351,7 @@ fn a_recording_begun_mid_stream_cannot_rebuild_from_nothing() {
     let rec = tmp.path().join("sairedis.rec");
     let rec_s = rec.to_str().unwrap();
     let (_snap, mut c) = three_creates_and_the_snapshot_after_one(&dir, &url, &[]);
-    let (sd, line) = start(&dir, &url, &["--warm", "--record", rec_s]);
-    assert!(line.starts_with("syncd: ready"), "{line}");
+    let sd = ready(&dir, &url, &["--warm", "--record", rec_s]);
     for n in 4..=6 {
         create(&mut c, n);
     }
@@ -395,12 +410,11 @@ fn a_rebuild_keeps_values_the_text_format_cannot_carry() {
     } = env();
     let rec = tmp.path().join("sairedis.rec");
     let rec_s = rec.to_str().unwrap();
-    let (sd, line) = start(
+    let sd = ready(
         &dir,
         &url,
         &["--create", "--capacity", "1048576", "--record", rec_s],
     );
-    assert!(line.starts_with("syncd: ready"), "{line}");
     let mut c = Client::open(&dir, &ClientOptions::default()).unwrap();
     let awkward = [
         ("SAI_VLAN_ATTR_VLAN_ID", "101"),
@@ -429,9 +443,7 @@ fn a_rebuild_keeps_values_the_text_format_cannot_carry() {
     wait_progress(&mut con, "4");
     let before = snapshot(&mut con);
     sd.stop();
-    let _: () = redis::cmd("FLUSHDB").query(&mut con).unwrap();
-    let (sd, line) = start(&dir, &url, &["--warm", "--record", rec_s]);
-    assert_eq!(line.trim_end(), "syncd: ready, resuming after request 4");
+    let sd = flush_and_rebuild(&dir, &url, rec_s, 4);
     wait_progress(&mut con, "4");
     sd.stop();
     assert_eq!(snapshot(&mut con), before);
@@ -501,12 +513,11 @@ fn a_recording_shared_by_two_rings_rebuilds_only_this_rings_requests() {
         three_creates_and_the_snapshot_after_one(&dir, &url, &["--record", rec_s]);
     drop(client);
     let second = tmp.path().join("asic2");
-    let (sd, line) = start(
+    let sd = ready(
         &second,
         &url,
         &["--create", "--capacity", "1048576", "--record", rec_s],
     );
-    assert!(line.starts_with("syncd: ready"), "{line}");
     let mut c = Client::open(&second, &ClientOptions::default()).unwrap();
     for n in 10..=13 {
         create(&mut c, n);
@@ -514,10 +525,7 @@ fn a_recording_shared_by_two_rings_rebuilds_only_this_rings_requests() {
     sd.stop();
     let mut con = conn(&url);
     assert_eq!(vlans(&mut con), vlan_keys(10..=13));
-    let _: () = redis::cmd("FLUSHDB").query(&mut con).unwrap();
-    let (sd, line) = start(&second, &url, &["--warm", "--record", rec_s]);
-    assert_eq!(line.trim_end(), "syncd: ready, resuming after request 4");
-    sd.stop();
+    flush_and_rebuild(&second, &url, rec_s, 4).stop();
     assert_eq!(vlans(&mut con), vlan_keys(10..=13));
 }
 
@@ -537,16 +545,12 @@ fn a_rebuild_does_not_fold_requests_from_before_a_cold_start() {
         three_creates_and_the_snapshot_after_one(&dir, &url, &["--record", rec_s]);
     drop(client);
     // Cold start on the same ring: requests 1..3 were released, the switch is empty.
-    let (sd, line) = start(&dir, &url, &["--record", rec_s]);
-    assert!(line.starts_with("syncd: ready"), "{line}");
+    let sd = ready(&dir, &url, &["--record", rec_s]);
     let mut c = Client::open(&dir, &ClientOptions::default()).unwrap();
     create(&mut c, 4);
     sd.stop();
     let mut con = conn(&url);
     assert_eq!(vlans(&mut con), vlan_keys([4]));
-    let _: () = redis::cmd("FLUSHDB").query(&mut con).unwrap();
-    let (sd, line) = start(&dir, &url, &["--warm", "--record", rec_s]);
-    assert_eq!(line.trim_end(), "syncd: ready, resuming after request 4");
-    sd.stop();
+    flush_and_rebuild(&dir, &url, rec_s, 4).stop();
     assert_eq!(vlans(&mut con), vlan_keys([4]));
 }
