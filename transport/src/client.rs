@@ -564,10 +564,16 @@ impl Client {
         self.service()
     }
 
-    /// The server connection's descriptor, for an external loop to watch for
-    /// hang-ups (`None` while unconnected: poll again within 20 ms).
+    /// The descriptor an external loop watches beside [`AsFd`]: the server
+    /// connection (for its hang-up) or, while connecting, the handshake in
+    /// flight (for the server's answer). `None` while neither exists: wait at
+    /// most 20 ms, then call [`Client::after_wake`] (it tries to connect again).
     pub fn socket_fd(&self) -> Option<RawFd> {
-        self.link.peer.as_ref().map(|p| p.stream.as_raw_fd())
+        match (&self.link.peer, &self.handshake) {
+            (Some(p), _) => Some(p.stream.as_raw_fd()),
+            (None, Some(h)) => Some(h.as_raw_fd()),
+            (None, None) => None,
+        }
     }
 }
 
