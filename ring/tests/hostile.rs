@@ -66,6 +66,17 @@ fn open_p(path: &Path) -> Result<Producer, Error> {
 }
 
 #[track_caller]
+/// Cuts the file to `len` bytes from another process (truncate(1)), as a
+/// hostile peer would while this one has it mapped.
+fn truncate_by_another_process(path: &Path, len: u64) {
+    let status = std::process::Command::new("truncate")
+        .args(["-s", &len.to_string()])
+        .arg(path)
+        .status()
+        .expect("run truncate(1)");
+    assert!(status.success());
+}
+
 fn expect_corrupt<T>(path: &Path, r: Result<T, Error>, check: impl FnOnce(&Corruption) -> bool) {
     match r {
         Err(e) => {
@@ -430,12 +441,7 @@ fn truncated_by_another_process_while_mapped() {
             prod.push(1, &[i; 60]).unwrap();
         }
         assert_eq!(c.read().unwrap().unwrap().seq(), 1);
-        let status = std::process::Command::new("truncate")
-            .args(["-s", &cut.to_string()])
-            .arg(&p)
-            .status()
-            .expect("run truncate(1)");
-        assert!(status.success());
+        truncate_by_another_process(&p, cut);
         // Reading on touches pages that no longer exist: an error, not a SIGBUS.
         let mut got = Ok(());
         for _ in 0..100 {
@@ -600,12 +606,7 @@ fn a_producer_learns_its_file_was_truncated() {
         for i in 0..10u8 {
             prod.push(1, &[i; 60]).unwrap();
         }
-        let status = std::process::Command::new("truncate")
-            .args(["-s", &cut.to_string()])
-            .arg(&p)
-            .status()
-            .expect("run truncate(1)");
-        assert!(status.success());
+        truncate_by_another_process(&p, cut);
         let mut first_err = None;
         for i in 0..1000u32 {
             // The consumer keeps up, so the ring never fills.

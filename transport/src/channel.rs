@@ -317,6 +317,9 @@ fn recv16(sock: &UnixStream) -> Msg {
 #[derive(Debug)]
 pub struct PendingHandshake {
     stream: Conn,
+    /// The listening process, checked when it accepted (SO_PEERCRED is fixed
+    /// at connect, so there is nothing to check again).
+    server_pid: i32,
 }
 
 impl AsRawFd for PendingHandshake {
@@ -395,7 +398,7 @@ pub fn connect_start(paths: &Paths) -> Result<Option<PendingHandshake>> {
         Err(e) => return Err(io(&paths.socket, "connect")(e.into())),
     }
     let stream = Conn::new(UnixStream::from(fd));
-    check_server(paths, &stream)?;
+    let server_pid = check_server(paths, &stream)?;
     match send16(&stream, HELLO) {
         Ok(()) => {}
         // The server closed the connection: its reason, if any, is read next.
@@ -407,13 +410,13 @@ pub fn connect_start(paths: &Paths) -> Result<Option<PendingHandshake>> {
             });
         }
     }
-    Ok(Some(PendingHandshake { stream }))
+    Ok(Some(PendingHandshake { stream, server_pid }))
 }
 
 /// Client side, step two: looks for the server's reply, waiting at most `wait`
 /// (zero: not at all).
 pub fn connect_finish(paths: &Paths, hs: PendingHandshake, wait: Duration) -> Result<Handshake> {
-    let stream = hs.stream;
+    let PendingHandshake { stream, server_pid } = hs;
     let hs_err = |what: String| Error::Handshake {
         path: paths.socket.clone(),
         what,
@@ -424,7 +427,7 @@ pub fn connect_finish(paths: &Paths, hs: PendingHandshake, wait: Duration) -> Re
     }
     let (msg, n) = match recv16(&stream) {
         Msg::In(m, n) => (m, n),
-        Msg::Nothing => return Ok(Handshake::Pending(PendingHandshake { stream })),
+        Msg::Nothing => return Ok(Handshake::Pending(PendingHandshake { stream, server_pid })),
         Msg::HungUp => return Ok(Handshake::Gone), // the server is going away
     };
     if &msg == REFUSED {
@@ -439,8 +442,10 @@ pub fn connect_finish(paths: &Paths, hs: PendingHandshake, wait: Duration) -> Re
             String::from_utf8_lossy(&msg[..n])
         )));
     }
-    let pid = check_server(paths, &stream)?;
-    Ok(Handshake::Done(Peer { stream, pid }))
+    Ok(Handshake::Done(Peer {
+        stream,
+        pid: server_pid,
+    }))
 }
 
 /// Client side, both steps, waiting up to 2 s for the reply. `Ok(None)` when no

@@ -89,6 +89,16 @@ impl Out {
     }
 }
 
+impl Server {
+    /// Accepts pending clients and notices one that has gone away (see
+    /// `Out::service`), then reads the client's epoch again.
+    fn service_sockets(&mut self) -> Result<Vec<RawFd>> {
+        let fds = self.out.service()?;
+        self.client_epoch = self.rx.producer_epoch() as u32;
+        Ok(fds)
+    }
+}
+
 /// A request record that does not decode (its bytes were damaged, or written
 /// by something that is not the client) is answered with `SAI_STATUS_FAILURE`
 /// under its record's sequence number, which is the one the client gave it: a
@@ -152,6 +162,11 @@ pub struct Server {
     out: Out,
     auto_release: bool,
     unreleased: u32,
+    /// The client's epoch, read from the request ring whenever the sockets
+    /// are serviced (a client attaches, and so sets it, before it is
+    /// admitted), for answering a record that does not decode without a load
+    /// on every request.
+    client_epoch: u32,
 }
 
 /// A request taken from the ring, with the means to answer it.
@@ -228,8 +243,9 @@ impl Server {
             },
             auto_release: true,
             unreleased: 0,
+            client_epoch: 0,
         };
-        s.out.service()?;
+        s.service_sockets()?;
         Ok(s)
     }
 
@@ -288,7 +304,7 @@ impl Server {
     /// Accepts a waiting client and notices one that has gone away (also done
     /// inside every wait).
     pub fn service(&mut self) -> Result<()> {
-        self.out.service().map(drop)
+        self.service_sockets().map(drop)
     }
 
     /// The request ring's identity, as lowercase hex.
@@ -323,25 +339,23 @@ impl Server {
             let wait = wait.get_or_insert_with(|| Wait::new(&policy, timeout));
             if wait.spin() {
                 if wait.service_due() {
-                    self.out.service()?;
+                    self.service_sockets()?;
                 }
                 continue;
             }
             if wait.expired() {
                 return Ok(None);
             }
-            let extra = self.out.service()?;
+            let extra = self.service_sockets()?;
             if self.rx.sleep_prepare()? {
                 let fds = self.out.link.sleep_fds(extra);
                 let r = self.out.link.sleep(&fds, wait);
                 self.rx.sleep_done();
                 r?;
-                self.out.service()?;
+                self.service_sockets()?;
             }
         }
-        // For answering a record that does not decode (one load of a line the
-        // client writes only when it attaches).
-        let epoch = self.rx.producer_epoch() as u32;
+        let epoch = self.client_epoch;
         let Some(rec) = self.rx.read()? else {
             return Ok(None);
         };
@@ -379,7 +393,7 @@ impl Server {
     /// descriptors of [`Server::socket_fds`]), call this; `false` means a request
     /// is already there. After waking, call [`Server::after_wake`].
     pub fn prepare_to_wait(&mut self) -> Result<bool> {
-        self.out.service()?;
+        self.service_sockets()?;
         Ok(self.rx.sleep_prepare()?)
     }
 
@@ -387,7 +401,7 @@ impl Server {
     pub fn after_wake(&mut self) -> Result<()> {
         self.rx.sleep_done();
         self.out.link.drain();
-        self.out.service().map(drop)
+        self.service_sockets().map(drop)
     }
 
     /// The listening socket, connections still to say hello and, when

@@ -83,6 +83,20 @@ impl Peer {
     }
 }
 
+/// For the tests that switch uid in a child process: they must run as root.
+/// A channel of 64 KiB rings in a temporary directory.
+fn root_and_channel() -> (tempfile::TempDir, PathBuf) {
+    // SAFETY: geteuid has no preconditions.
+    let euid = unsafe { libc::geteuid() };
+    assert_eq!(
+        euid, 0,
+        "this test switches uid in a child process and must run as root"
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = channel_dir(&tmp, 1 << 16);
+    (tmp, dir)
+}
+
 fn channel_dir(dir: &tempfile::TempDir, capacity: u64) -> PathBuf {
     let d = dir.path().join("chan");
     ch::create(
@@ -367,14 +381,7 @@ fn sleeping_sides_are_woken_across_restarts() {
 
 #[test]
 fn connection_from_another_uid_is_refused() {
-    // SAFETY: geteuid has no preconditions.
-    let euid = unsafe { libc::geteuid() };
-    assert_eq!(
-        euid, 0,
-        "this test switches uid in a child process and must run as root"
-    );
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = channel_dir(&tmp, 1 << 16);
+    let (tmp, dir) = root_and_channel();
     let mut server = Server::open(&dir, &ServerOptions::default()).unwrap();
     // Open the path to everyone, so that only the server's own credentials
     // check stands between a foreign process and the channel.
@@ -459,14 +466,7 @@ fn responses_to_a_previous_client_incarnation_are_discarded() {
 /// client: the server must be this user or the channel's owner (SO_PEERCRED).
 #[test]
 fn an_impostor_of_another_uid_is_not_taken_for_the_server() {
-    // SAFETY: geteuid has no preconditions.
-    let euid = unsafe { libc::geteuid() };
-    assert_eq!(
-        euid, 0,
-        "this test switches uid in a child process and must run as root"
-    );
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = channel_dir(&tmp, 1 << 16);
+    let (tmp, dir) = root_and_channel();
     std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
     let mut cmd = Command::new(BIN);
