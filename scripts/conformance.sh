@@ -19,5 +19,5 @@ fi
 dir=$(cd "$dir" && pwd)
 cd "$(dirname "$0")/.."
 scripts/setup.sh
-cargo build --quiet --release -p sairing-syncd -p sairing-orchagent
+cargo build --quiet --release -p sairing-syncd -p sairing-orchagent -p sairing-demo
 exec target/release/conformance "$dir" "$@"

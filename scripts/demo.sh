@@ -7,5 +7,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
-cargo build --quiet --release -p sairing-syncd -p sairing-orchagent
+cargo build --quiet --release -p sairing-syncd -p sairing-orchagent -p sairing-demo
 exec target/release/demo "$@"

@@ -11,8 +11,9 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use sairing_orchagent::drive::{self, Driver, ReplayOptions, Summary};
-use sairing_orchagent::{rec, workload::Routes};
+use sairing_orchagent::drive::{Driver, Summary};
+use sairing_orchagent::replay::{self, Progress, ReplayOptions};
+use sairing_orchagent::workload::Routes;
 use sairing_transport::{Client, ClientOptions, Mode, WaitPolicy};
 
 #[derive(Parser)]
@@ -28,7 +29,7 @@ struct Common {
     #[arg(long)]
     channel: PathBuf,
     /// How requests are sent.
-    #[arg(long, value_enum, default_value_t = Mode::Pipelined)]
+    #[arg(long, default_value_t = Mode::Pipelined)]
     mode: Mode,
     /// Print the summary as one JSON object on stdout.
     #[arg(long)]
@@ -79,8 +80,7 @@ enum Cmd {
     },
 }
 
-fn open(c: &Common) -> anyhow::Result<(Client, Mode)> {
-    let mode = c.mode;
+fn open(c: &Common) -> anyhow::Result<Client> {
     let wait = WaitPolicy {
         timeout: Duration::from_secs(c.timeout),
         ..Default::default()
@@ -93,7 +93,7 @@ fn open(c: &Common) -> anyhow::Result<(Client, Mode)> {
         },
     )
     .with_context(|| format!("opening channel {}", c.channel.display()))?;
-    Ok((client, mode))
+    Ok(client)
 }
 
 fn bar(len: u64, quiet: bool) -> ProgressBar {
@@ -134,25 +134,21 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
             no_sleep,
             common,
         } => {
-            let text = std::fs::read_to_string(&file)
-                .with_context(|| format!("reading {}", file.display()))?;
-            let recording = rec::parse(&text).with_context(|| file.display().to_string())?;
-            let (client, mode) = open(&common)?;
-            let d = Driver::new(
-                client,
+            let mode = common.mode;
+            let mut pb = None;
+            let (r, _) = replay::replay_file(
+                &file,
+                || open(&common),
                 mode,
                 common.window,
                 Duration::from_secs(common.timeout),
-            );
-            let pb = bar(recording.requests().count() as u64, common.quiet);
-            let (r, _) = drive::replay(
-                d,
-                &recording,
-                &file.display().to_string(),
                 ReplayOptions { no_sleep },
-                || pb.inc(1),
+                |p| match p {
+                    Progress::Total(n) => pb = Some(bar(n, common.quiet)),
+                    Progress::Sent => pb.iter().for_each(|b| b.inc(1)),
+                },
             )?;
-            pb.finish_and_clear();
+            pb.iter().for_each(ProgressBar::finish_and_clear);
             let extra =
                 serde_json::json!({"workload": "replay", "file": file, "mode": mode.name()});
             if common.json {
@@ -179,7 +175,7 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
             common,
         } => {
             let w = Routes::new(count, seed);
-            let (client, mode) = open(&common)?;
+            let (client, mode) = (open(&common)?, common.mode);
             let skip = if resume {
                 client.next_request_seq() - 1
             } else {

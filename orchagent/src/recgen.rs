@@ -34,7 +34,7 @@
 use std::path::Path;
 use std::time::{Duration, UNIX_EPOCH};
 
-use sairing_transport::rec::timestamp;
+use sairing_rec::timestamp;
 
 /// The switch's OID in every recording.
 pub const SWITCH: &str = "oid:0x21000000000000";

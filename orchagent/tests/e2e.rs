@@ -15,8 +15,8 @@ use std::time::{Duration, Instant};
 use redis::Commands;
 use sairing_orchagent::fold::{self, fold, fold_recording, Change, State};
 use sairing_orchagent::workload::Routes;
-use sairing_orchagent::SyncdProcess;
-use sairing_syncd::redis_server::PrivateRedis;
+use sairing_testkit::PrivateRedis;
+use sairing_testkit::SyncdProcess;
 
 const ORCH: &str = env!("CARGO_BIN_EXE_orchagent");
 const T: Duration = Duration::from_secs(180);
@@ -25,7 +25,7 @@ const T: Duration = Duration::from_secs(180);
 fn syncd_bin() -> PathBuf {
     static BIN: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
     BIN.get_or_init(|| {
-        sairing_orchagent::workspace_binary("syncd", "sairing-syncd", Some(env!("CARGO")))
+        sairing_testkit::workspace_binary("syncd", "sairing-syncd", Some(env!("CARGO")))
             .expect("the syncd binary")
     })
     .clone()
@@ -230,7 +230,7 @@ macro_rules! replays {
             $(assert!(lines_with(&text, $letter) > 0, "{} has no '{}' line", $file, $letter);)+
             let s = replay_and_check($file, &[]);
             // What the replay passed over is exactly the file's lines of those letters.
-            for c in sairing_transport::rec::PASSED_OVER {
+            for c in sairing_rec::PASSED_OVER {
                 assert_eq!(
                     s["passed_over"][c.to_string()].as_u64().unwrap_or(0),
                     lines_with(&text, *c),

@@ -11,5 +11,4 @@ pub mod daemon;
 pub mod mirror;
 pub mod rebuild;
 pub mod recorder;
-pub mod redis_server;
 pub mod vs;

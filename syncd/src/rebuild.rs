@@ -16,8 +16,8 @@ use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
+use sairing_rec::{self as rec, Step};
 use sairing_transport::codec::{self, Body, BulkObject};
-use sairing_transport::rec::{self, Step};
 
 use crate::recorder::{self, RecorderConfig, RAW};
 use crate::vs::{Attrs, Switch};

@@ -30,7 +30,8 @@ use std::thread::JoinHandle;
 use std::time::SystemTime;
 
 use anyhow::Context;
-use sairing_transport::{codec, rec};
+use sairing_rec as rec;
+use sairing_transport::codec;
 
 use crate::mirror::MirrorSender;
 use crate::vs::Effect;

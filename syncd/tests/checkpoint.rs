@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use redis::Commands;
-use sairing_syncd::redis_server::PrivateRedis;
+use sairing_testkit::PrivateRedis;
 use sairing_transport::{Client, ClientOptions, Op};
 
 mod common;

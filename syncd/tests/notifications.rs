@@ -6,7 +6,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use redis::Commands;
-use sairing_syncd::redis_server::PrivateRedis;
+use sairing_testkit::PrivateRedis;
 use sairing_transport::{Client, ClientOptions, Outcome};
 
 mod common;

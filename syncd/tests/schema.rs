@@ -7,7 +7,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use redis::Commands;
-use sairing_syncd::redis_server::PrivateRedis;
+use sairing_testkit::PrivateRedis;
 use sairing_transport::{Client, ClientOptions, Outcome};
 
 const SYNCD: &str = env!("CARGO_BIN_EXE_syncd");

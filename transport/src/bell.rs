@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 
 /// A side's doorbell: readable when the peer has rung (or hung up).
 #[derive(Debug)]
-pub struct Bell {
+pub(crate) struct Bell {
     ep: OwnedFd,
 }
 
@@ -123,7 +123,7 @@ fn refuses_descriptors(fd: RawFd) -> bool {
 /// close (a TCP socket with a long SO_LINGER), and the close of the last
 /// socket holding it would run here.
 #[derive(Debug)]
-pub struct Conn {
+pub(crate) struct Conn {
     stream: Option<UnixStream>,
     refusing: bool,
 }
@@ -274,7 +274,7 @@ pub(crate) fn closer_backlog() -> usize {
 /// long to close as the peer likes. If that thread is stuck and 1,024 closes
 /// wait behind it, or it cannot be started, the descriptor is leaked rather
 /// than waited for (the thread is started again at the next call).
-pub fn close_later(fd: impl Into<OwnedFd>) {
+pub(crate) fn close_later(fd: impl Into<OwnedFd>) {
     static CLOSER: Mutex<Option<SyncSender<OwnedFd>>> = Mutex::new(None);
     let fd = fd.into();
     let Ok(mut tx) = CLOSER.lock() else {
@@ -307,13 +307,8 @@ pub fn close_later(fd: impl Into<OwnedFd>) {
 }
 
 /// Waits until one of `fds` is readable (or hung up), or `timeout` passes
-/// (`None`: forever). Returns the `revents` of each, in order.
-pub fn wait(fds: &[BorrowedFd<'_>], timeout: Option<Duration>) -> io::Result<Vec<i16>> {
-    let raw: Vec<RawFd> = fds.iter().map(|f| f.as_raw_fd()).collect();
-    wait_raw(&raw, timeout)
-}
-
-/// [`wait`] on raw descriptors that the caller keeps open for the call.
+/// (`None`: forever); the caller keeps them open for the call. Returns the
+/// `revents` of each, in order.
 pub(crate) fn wait_raw(fds: &[RawFd], timeout: Option<Duration>) -> io::Result<Vec<i16>> {
     let mut pfds: Vec<libc::pollfd> = fds
         .iter()
@@ -436,7 +431,7 @@ mod tests {
         }
         assert!(sent > 16 << 10, "only {sent} bytes fit");
         assert!(drain(&a));
-        let left = wait(&[a.as_fd()], Some(Duration::ZERO)).unwrap()[0];
+        let left = wait_raw(&[a.as_raw_fd()], Some(Duration::ZERO)).unwrap()[0];
         assert_ne!(left & libc::POLLIN, 0, "the rest is still there");
     }
 
@@ -447,7 +442,9 @@ mod tests {
         let bell = Bell::new().unwrap();
         let (a, b) = UnixStream::pair().unwrap();
         bell.watch(a.as_raw_fd()).unwrap();
-        let quiet = |bell: &Bell| wait(&[bell.as_fd()], Some(Duration::ZERO)).unwrap()[0] == 0;
+        let quiet = |bell: &Bell| {
+            wait_raw(&[bell.as_fd().as_raw_fd()], Some(Duration::ZERO)).unwrap()[0] == 0
+        };
         assert!(quiet(&bell));
         ring(&b);
         assert!(!quiet(&bell), "rung");

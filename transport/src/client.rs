@@ -13,18 +13,23 @@ use crate::channel::{self, Paths};
 use crate::codec::{self, Body, Op, KIND_NOTIFICATION, KIND_REQUEST, KIND_RESPONSE};
 use crate::error::{io, Error, Result};
 use crate::link::{Link, Wait, WaitPolicy};
+use crate::rendezvous;
 
-/// How create/set/remove calls behave, as in sairedis.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+/// Which calls wait for their answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Mode {
-    /// Every call waits for its status.
+    /// Every call waits for its answer (sairedis' synchronous mode).
     #[default]
     Sync,
-    /// create/set/remove return at once; failures are collected
-    /// ([`Client::take_failures`]). get and notify still wait.
+    /// create/set/remove return at once and their failures are collected
+    /// ([`Client::take_failures`]); get, notify and flush still wait
+    /// (sairedis' asynchronous mode).
     Async,
-    /// Every call except get and notify returns its sequence number at once;
-    /// completions are matched by sequence number ([`Client::next_completion`]).
+    /// [`Client::execute`] never waits, not even for a get: it returns the
+    /// sequence number, and every answer is kept until it is taken by sequence
+    /// number ([`Client::wait_for`]) or in order ([`Client::next_completion`]).
+    /// ([`Client::get`] and [`Client::notify_syncd`] return the answer, so they
+    /// wait in every mode.)
     Pipelined,
 }
 
@@ -36,6 +41,40 @@ impl Mode {
             Mode::Async => "async",
             Mode::Pipelined => "pipelined",
         }
+    }
+
+    /// Whether a call of `op` waits for its answer in this mode.
+    ///
+    /// ```
+    /// use sairing_transport::{Mode, Op};
+    /// assert!(Mode::Sync.waits_for(Op::Set));
+    /// assert!(Mode::Async.waits_for(Op::Get) && !Mode::Async.waits_for(Op::Set));
+    /// assert!(!Mode::Pipelined.waits_for(Op::Get));
+    /// ```
+    pub fn waits_for(self, op: Op) -> bool {
+        match self {
+            Mode::Sync => true,
+            Mode::Async => matches!(op, Op::Get | Op::BulkGet | Op::Notify | Op::Flush),
+            Mode::Pipelined => false,
+        }
+    }
+}
+
+impl std::fmt::Display for Mode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for Mode {
+    type Err = String;
+
+    /// `sync`, `async` or `pipelined`.
+    fn from_str(s: &str) -> std::result::Result<Mode, String> {
+        [Mode::Sync, Mode::Async, Mode::Pipelined]
+            .into_iter()
+            .find(|m| m.name() == s)
+            .ok_or_else(|| format!("unknown mode {s:?}: sync, async or pipelined"))
     }
 }
 
@@ -94,7 +133,7 @@ pub struct Client {
     link: Link,
     rx: Consumer,
     next_connect: Instant,
-    handshake: Option<channel::PendingHandshake>,
+    handshake: Option<rendezvous::PendingHandshake>,
     epoch: u32,
     mode: Mode,
     sent: u64,
@@ -498,13 +537,7 @@ impl Client {
         body: &Body<'_, A>,
     ) -> Result<Outcome> {
         let seq = self.send(op, key, body)?;
-        let waits = match self.mode {
-            Mode::Sync => true,
-            Mode::Async | Mode::Pipelined => {
-                matches!(op, Op::Get | Op::BulkGet | Op::Notify | Op::Flush)
-            }
-        };
-        if waits {
+        if self.mode.waits_for(op) {
             Ok(Outcome::Done(self.wait_for(seq, None)?))
         } else {
             Ok(Outcome::Sent(seq))
@@ -584,7 +617,7 @@ fn reconnect(
     paths: &Paths,
     link: &mut Link,
     next_connect: &mut Instant,
-    handshake: &mut Option<channel::PendingHandshake>,
+    handshake: &mut Option<rendezvous::PendingHandshake>,
 ) -> Result<()> {
     link.check_peer();
     if link.peer.is_some() {
@@ -592,15 +625,15 @@ fn reconnect(
     }
     if handshake.is_none() && Instant::now() >= *next_connect {
         *next_connect = Instant::now() + crate::link::UNCONNECTED_POLL;
-        *handshake = channel::connect_start(paths)?;
+        *handshake = rendezvous::connect_start(paths)?;
     }
     if let Some(hs) = handshake.take() {
-        match channel::connect_finish(paths, hs, Duration::ZERO)? {
+        match rendezvous::connect_finish(paths, hs, Duration::ZERO)? {
             // Anything published while unconnected may be waiting on a server
             // that went to sleep before we were connected: set_peer rings once.
-            channel::Handshake::Done(p) => link.set_peer(p)?,
-            channel::Handshake::Pending(hs) => *handshake = Some(hs),
-            channel::Handshake::Gone => {}
+            rendezvous::Handshake::Done(p) => link.set_peer(p)?,
+            rendezvous::Handshake::Pending(hs) => *handshake = Some(hs),
+            rendezvous::Handshake::Gone => {}
         }
     }
     Ok(())

@@ -2,8 +2,9 @@
 //!
 //! A channel between orchagent (the [`Client`]) and syncd (the [`Server`]):
 //! a request ring and a response ring (`sairing-ring` files that outlive both
-//! processes), an eventfd doorbell per side exchanged over a rendezvous Unix
-//! socket (which also tells each side when the other dies), and the SAI codec.
+//! processes), a rendezvous Unix socket that checks who connects and carries
+//! each side's doorbell (and tells each side when the other dies), and the SAI
+//! codec.
 //!
 //! - A busy channel makes no system calls: each side spins for a while before
 //!   sleeping, and the other rings only a side that announced it sleeps.
@@ -31,18 +32,18 @@
 //! ```
 #![deny(missing_docs)]
 
-pub mod bell;
+mod bell;
 pub mod channel;
 mod client;
 pub mod codec;
-pub mod drive;
 mod error;
 mod link;
-pub mod rec;
+mod rendezvous;
 mod server;
 
 pub use client::{Client, ClientOptions, Mode, Notification, Outcome, Response};
 pub use codec::{Body, BulkObject, Op, Request};
 pub use error::{Error, Result};
 pub use link::WaitPolicy;
+pub use rendezvous::AccessPolicy;
 pub use server::{ConnectionStats, Incoming, Server, ServerOptions};

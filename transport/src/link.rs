@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 use sairing_ring::{Producer, Reservation};
 
 use crate::bell::{self, Bell};
-use crate::channel::Peer;
 use crate::error::{io, push_error, Result};
+use crate::rendezvous::Peer;
 
 /// How a side waits: spin for `spin`, then sleep on its doorbell.
 #[derive(Debug, Clone, Copy)]

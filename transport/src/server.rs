@@ -9,10 +9,11 @@ use std::time::Duration;
 use sairing_ring::{Consumer, Mark, OpenOptions, Producer};
 
 use crate::bell::Bell;
-use crate::channel::{self, Accepted, AccessPolicy, Paths};
+use crate::channel::{self, Paths};
 use crate::codec::{self, Op, Request, KIND_NOTIFICATION, KIND_REQUEST, KIND_RESPONSE};
 use crate::error::{io, Error, Result};
 use crate::link::{Link, Wait, WaitPolicy};
+use crate::rendezvous::{self, Accepted, AccessPolicy};
 
 /// Server settings.
 #[derive(Debug, Clone, Default)]
@@ -24,7 +25,7 @@ pub struct ServerOptions {
 }
 
 /// Counters of the rendezvous socket.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ConnectionStats {
     /// Clients admitted.
     pub admitted: u64,
@@ -34,6 +35,8 @@ pub struct ConnectionStats {
     pub failed: u64,
     /// The uid, gid and pid of the last client turned away.
     pub last_refused: Option<(u32, u32, i32)>,
+    /// Why the last handshake broke off.
+    pub last_failed: Option<String>,
 }
 
 /// The writing half of a server: the response ring, the doorbells, the socket.
@@ -44,7 +47,7 @@ struct Out {
     access: AccessPolicy,
     stats: ConnectionStats,
     /// Connections whose hello has not arrived yet.
-    pending: Vec<channel::PendingPeer>,
+    pending: Vec<rendezvous::PendingPeer>,
 }
 
 impl Out {
@@ -127,11 +130,11 @@ fn service_with(
     listener: &UnixListener,
     access: AccessPolicy,
     stats: &mut ConnectionStats,
-    pending: &mut Vec<channel::PendingPeer>,
+    pending: &mut Vec<rendezvous::PendingPeer>,
 ) -> Result<Vec<RawFd>> {
     link.check_peer();
     loop {
-        match channel::accept(paths, listener, access, pending)? {
+        match rendezvous::accept(paths, listener, access, pending)? {
             Accepted::Nothing => break,
             Accepted::Peer(p) => {
                 // A newly admitted client replaces the current one.
@@ -142,7 +145,10 @@ fn service_with(
                 stats.refused += 1;
                 stats.last_refused = Some((uid, gid, pid));
             }
-            Accepted::Failed(_) => stats.failed += 1,
+            Accepted::Failed(why) => {
+                stats.failed += 1;
+                stats.last_failed = Some(why);
+            }
         }
     }
     Ok(listening_fds(listener, pending))
@@ -150,7 +156,7 @@ fn service_with(
 
 /// The listener and every connection still to say hello: what to sleep on
 /// besides the bell and the peer.
-fn listening_fds(listener: &UnixListener, pending: &[channel::PendingPeer]) -> Vec<RawFd> {
+fn listening_fds(listener: &UnixListener, pending: &[rendezvous::PendingPeer]) -> Vec<RawFd> {
     let mut fds = vec![listener.as_raw_fd()];
     fds.extend(pending.iter().map(|p| p.as_raw_fd()));
     fds
@@ -224,7 +230,7 @@ impl Server {
         let rx = Consumer::open(&paths.request, &ro)?;
         let tx = Producer::open(&paths.response, &ro)?;
         let bell = Bell::new().map_err(io(&paths.dir, "eventfd"))?;
-        let listener = channel::listen(&paths)?;
+        let listener = rendezvous::listen(&paths)?;
         let mut s = Server {
             rx,
             out: Out {
@@ -298,7 +304,7 @@ impl Server {
 
     /// Connection counters.
     pub fn connection_stats(&self) -> ConnectionStats {
-        self.out.stats
+        self.out.stats.clone()
     }
 
     /// Accepts a waiting client and notices one that has gone away (also done

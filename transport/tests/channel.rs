@@ -17,7 +17,6 @@ use sairing_transport::{
     WaitPolicy,
 };
 
-const BIN: &str = env!("CARGO_BIN_EXE_chanpeer");
 const T: Duration = Duration::from_secs(60);
 
 struct Peer {
@@ -27,7 +26,7 @@ struct Peer {
 
 impl Peer {
     fn spawn(args: &[&str]) -> Peer {
-        Self::spawn_cmd(Command::new(BIN).args(args))
+        Self::spawn_cmd(Command::new(sairing_testkit::chanpeer()).args(args))
     }
 
     fn spawn_cmd(cmd: &mut Command) -> Peer {
@@ -391,7 +390,7 @@ fn connection_from_another_uid_is_refused() {
 
     let dir_s = dir.to_str().unwrap().to_owned();
     let probe = |uid: Option<u32>, server: &mut Server| -> String {
-        let mut cmd = Command::new(BIN);
+        let mut cmd = Command::new(sairing_testkit::chanpeer());
         cmd.args(["probe", &dir_s]);
         if let Some(uid) = uid {
             // SAFETY: only async-signal-safe calls (setgroups, setgid, setuid)
@@ -469,7 +468,7 @@ fn an_impostor_of_another_uid_is_not_taken_for_the_server() {
     let (tmp, dir) = root_and_channel();
     std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
-    let mut cmd = Command::new(BIN);
+    let mut cmd = Command::new(sairing_testkit::chanpeer());
     cmd.args(["impostor", dir.to_str().unwrap()]);
     // SAFETY: only async-signal-safe calls (setgroups, setgid, setuid) run in
     // the child between fork and exec.

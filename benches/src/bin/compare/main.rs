@@ -1286,7 +1286,7 @@ fn main() -> anyhow::Result<()> {
     // The Redis and gRPC channels are slow: fewer one-way messages keep the run short.
     let m_redis = m / 10;
     // Redis starts before this process pins itself, so it is not pinned with it.
-    let redis = sairing_syncd::redis_server::PrivateRedis::start()?;
+    let redis = sairing_testkit::PrivateRedis::start()?;
     measure::pin(0);
     let url = redis.url(1);
     eprintln!("compare: {n} round trips per channel after {} warm-up; {m} one-way messages ({m_redis} for Redis and gRPC)", n / 10);

@@ -60,10 +60,8 @@ impl PrivateRedis {
                     waited: start.elapsed(),
                 });
             }
-            if let Ok(mut c) = crate::mirror::connect(&self.url(0)) {
-                if redis::cmd("PING").query::<String>(&mut c).is_ok() {
-                    return Ok(());
-                }
+            if self.answers_ping() {
+                return Ok(());
             }
             if start.elapsed() > limit {
                 return Err(StartError::NoAnswer {
@@ -73,6 +71,16 @@ impl PrivateRedis {
             }
             std::thread::sleep(Duration::from_millis(10));
         }
+    }
+
+    fn answers_ping(&self) -> bool {
+        let Ok(client) = redis::Client::open(self.url(0)) else {
+            return false;
+        };
+        let Ok(mut c) = client.get_connection_with_timeout(Duration::from_secs(1)) else {
+            return false;
+        };
+        redis::cmd("PING").query::<String>(&mut c).is_ok()
     }
 
     /// Its port.

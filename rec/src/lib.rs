@@ -1,3 +1,5 @@
+//! # sairing-rec
+//!
 //! `sairedis.rec` recordings (sonic-sairedis `lib/Recorder.cpp`):
 //! `<YYYY-MM-DD.HH:MM:SS.uuuuuu>|<op>|<key>|<attr>=<value>|...`.
 //!
@@ -22,9 +24,11 @@
 //! saiplayer passes over `q`, `p`, `Q`, `n` and `#` too. Any other letter is a
 //! [`ParseError`] naming the line.
 
+#![deny(missing_docs)]
+
 use std::collections::BTreeMap;
 
-use crate::Op;
+use sairing_transport::Op;
 
 /// One request of a recording.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -169,7 +173,7 @@ pub fn parse(text: &str) -> Result<Recording, ParseError> {
             key,
             attrs,
             objects: Vec::new(),
-            expect: crate::codec::STATUS_SUCCESS.into(),
+            expect: sairing_transport::codec::STATUS_SUCCESS.into(),
             expect_statuses: Vec::new(),
         };
         let request = match letter {
@@ -309,7 +313,7 @@ fn push_attrs<'a>(line: &mut String, attrs: impl Iterator<Item = (&'a str, &'a s
 }
 
 /// A request as a recording line (`c`, `r`, `s`, `g`, `C`, `R`, `S`, `B`, `a`, `f`).
-pub fn request_line(ts: &str, req: &crate::Request<'_>) -> String {
+pub fn request_line(ts: &str, req: &sairing_transport::Request<'_>) -> String {
     let letter = match req.op {
         Op::Create => "c",
         Op::Remove => "r",
@@ -342,7 +346,7 @@ pub fn request_line(ts: &str, req: &crate::Request<'_>) -> String {
 /// shape the format cannot write (a bulk call with no objects, an empty key or
 /// id). sairedis' own recorder writes such requests as they are, and cannot
 /// read them back either.
-pub fn text_is_exact(req: &crate::Request<'_>, line: &str) -> bool {
+pub fn text_is_exact(req: &sairing_transport::Request<'_>, line: &str) -> bool {
     let Ok(parsed) = parse(line) else {
         return false;
     };
@@ -350,7 +354,7 @@ pub fn text_is_exact(req: &crate::Request<'_>, line: &str) -> bool {
     let (Some(Step::Request(r)), None) = (steps.next(), steps.next()) else {
         return false;
     };
-    let same_attrs = |mine: &[(String, String)], theirs: crate::codec::Attrs<'_>| {
+    let same_attrs = |mine: &[(String, String)], theirs: sairing_transport::codec::Attrs<'_>| {
         mine.len() == theirs.len()
             && mine
                 .iter()
@@ -382,7 +386,7 @@ pub fn response_line<'a>(
         Op::Get | Op::BulkGet => "G",
         Op::Notify => "A",
         Op::Flush => "F",
-        _ if status != crate::codec::STATUS_SUCCESS => "E",
+        _ if status != sairing_transport::codec::STATUS_SUCCESS => "E",
         _ => return None,
     };
     let mut line = format!("{ts}|{letter}|{status}");
@@ -474,7 +478,9 @@ mod tests {
 
     #[test]
     fn formats_round_trip_through_the_parser() {
-        use crate::codec::{decode_request, encode_request, request_len, Body, BulkObject};
+        use sairing_transport::codec::{
+            decode_request, encode_request, request_len, Body, BulkObject,
+        };
         let ts = timestamp(
             std::time::UNIX_EPOCH + std::time::Duration::from_micros(1_542_224_406_358_201),
         );

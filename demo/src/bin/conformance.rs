@@ -11,7 +11,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use clap::Parser;
-use sairing_orchagent::{drive, fold, rec, SyncdProcess};
+use sairing_orchagent::{drive, fold, replay};
+use sairing_rec as rec;
+use sairing_testkit::SyncdProcess;
 use sairing_transport::{Client, ClientOptions, Mode};
 
 #[derive(Parser)]
@@ -22,7 +24,7 @@ struct Args {
     /// A folder of sairedis.rec files.
     dir: PathBuf,
     /// How orchagent sends.
-    #[arg(long, value_enum, default_value_t = Mode::Pipelined)]
+    #[arg(long, default_value_t = Mode::Pipelined)]
     mode: Mode,
     /// Pass over `@` (sleep) lines instead of sleeping.
     #[arg(long)]
@@ -37,7 +39,7 @@ fn check(path: &Path, a: &Args, syncd: &Path) -> anyhow::Result<String> {
     let start = Instant::now();
     let text = std::fs::read_to_string(path).context("reading it")?;
     let recording = rec::parse(&text)?;
-    let redis = sairing_syncd::redis_server::PrivateRedis::start()?;
+    let redis = sairing_testkit::PrivateRedis::start()?;
     let url = redis.url(1);
     let tmp = tempfile::tempdir_in("/dev/shm").or_else(|_| tempfile::tempdir())?;
     let dir = tmp.path().join("asic");
@@ -52,11 +54,11 @@ fn check(path: &Path, a: &Args, syncd: &Path) -> anyhow::Result<String> {
     let client = Client::open(&dir, &ClientOptions::default())?;
     let driver = drive::Driver::new(client, a.mode, 8192, Duration::from_secs(120));
     let name = path.display().to_string();
-    let (r, client) = drive::replay(
+    let (r, client) = replay::replay(
         driver,
         &recording,
         &name,
-        drive::ReplayOptions {
+        replay::ReplayOptions {
             no_sleep: a.no_sleep,
         },
         || {},
@@ -128,7 +130,7 @@ fn main() {
         eprintln!("conformance: {e:#}");
         std::process::exit(2)
     });
-    let syncd = sairing_orchagent::binary_or_die("syncd", "sairing-syncd");
+    let syncd = sairing_testkit::binary_or_die("syncd", "sairing-syncd");
     let (mut passed, mut failed) = (0, 0);
     for f in &files {
         let name = f.file_name().map_or(f.display().to_string(), |n| {

@@ -56,15 +56,15 @@ fn progress(con: &mut redis::Connection, url: &str) -> u64 {
 fn main() -> anyhow::Result<()> {
     let a = Args::parse();
     let t0 = Instant::now();
-    let syncd = sairing_orchagent::binary_or_die("syncd", "sairing-syncd");
-    let orchagent = sairing_orchagent::binary_or_die("orchagent", "sairing-orchagent");
+    let syncd = sairing_testkit::binary_or_die("syncd", "sairing-syncd");
+    let orchagent = sairing_testkit::binary_or_die("orchagent", "sairing-orchagent");
 
     // Redis.
     let private;
     let url = match &a.redis {
         Some(u) => u.clone(),
         None => {
-            private = sairing_syncd::redis_server::PrivateRedis::start()?;
+            private = sairing_testkit::PrivateRedis::start()?;
             println!(
                 "redis: private redis-server on 127.0.0.1:{} (persistence off)",
                 private.port()

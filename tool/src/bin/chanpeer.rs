@@ -10,8 +10,8 @@
 //! - `chanpeer client DIR --count N [--mode sync|async|pipelined]`: sends N
 //!   sets/gets and checks every response; prints `answered N` as it goes and
 //!   `done N stale S notifications K` at the end.
-//! - `chanpeer impostor DIR`: binds the socket without the rings and welcomes a
-//!   client: a process that is not the server (run it as another user).
+//! - `chanpeer impostor DIR`: binds the socket without the rings and holds every
+//!   connection: a process that is not the server (run it as another user).
 //! - `chanpeer probe DIR`: connects to the socket only (no rings), prints
 //!   `admitted` or `refused`.
 
@@ -21,8 +21,9 @@ use std::time::Duration;
 
 use anyhow::bail;
 use clap::{Parser, Subcommand};
+use sairing_transport::channel::{self, Probe};
 use sairing_transport::{
-    channel, Client, ClientOptions, Error, Mode, Op, Outcome, Server, ServerOptions, WaitPolicy,
+    Client, ClientOptions, Error, Mode, Op, Outcome, Server, ServerOptions, WaitPolicy,
 };
 
 #[derive(Parser)]
@@ -55,14 +56,14 @@ enum Cmd {
         dir: PathBuf,
         #[arg(long)]
         count: u64,
-        #[arg(long, value_enum, default_value_t = Mode::Sync)]
+        #[arg(long, default_value_t = Mode::Sync)]
         mode: Mode,
     },
     /// Connect to the socket only and report whether the server admits us.
     Probe { dir: PathBuf },
     /// Bind the channel's socket without holding its rings and welcome one
     /// client (of any group 0 member or this user): a stand-in
-    /// for a process that is not the server. Prints `listening`, then `welcomed`.
+    /// for a process that is not the server. Prints `listening`, then `connected`.
     Impostor { dir: PathBuf },
 }
 
@@ -202,34 +203,25 @@ fn client(dir: PathBuf, count: u64, mode: Mode) -> anyhow::Result<()> {
 }
 
 fn probe(dir: PathBuf) -> anyhow::Result<()> {
-    let paths = channel::Paths::new(&dir);
-    match channel::connect(&paths) {
-        Ok(Some(_)) => line(format_args!("admitted")),
-        Ok(None) => line(format_args!("no server")),
-        Err(Error::Refused { .. }) => line(format_args!("refused")),
-        Err(e) => return Err(e.into()),
+    match channel::probe(&dir)? {
+        Probe::Admitted => line(format_args!("admitted")),
+        Probe::NoServer => line(format_args!("no server")),
+        Probe::Refused(_) => line(format_args!("refused")),
     }
     Ok(())
 }
 
+/// Binds the channel's socket and holds every connection open, saying nothing:
+/// a client must refuse it before it sends a byte (its uid is checked first).
 fn impostor(dir: PathBuf) -> anyhow::Result<()> {
-    let paths = channel::Paths::new(&dir);
-    let listener = channel::listen(&paths)?;
+    let listener = std::os::unix::net::UnixListener::bind(channel::Paths::new(&dir).socket)?;
     line(format_args!("listening"));
-    let policy = channel::AccessPolicy { allow_gid: Some(0) };
-    let mut pending = Vec::new();
-    // Connections stay open while it runs.
-    let mut welcomed = Vec::new();
-    loop {
-        match channel::accept(&paths, &listener, policy, &mut pending)? {
-            channel::Accepted::Peer(p) => {
-                welcomed.push(p);
-                line(format_args!("welcomed"));
-            }
-            channel::Accepted::Nothing => std::thread::sleep(Duration::from_millis(1)),
-            _ => {}
-        }
+    let mut held = Vec::new();
+    for conn in listener.incoming() {
+        held.push(conn?);
+        line(format_args!("connected"));
     }
+    Ok(())
 }
 
 fn main() {

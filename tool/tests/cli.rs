@@ -124,7 +124,7 @@ fn channel_inspect_dump_live_and_dead() {
     assert_eq!(some.lines().count(), 2);
     assert!(some.lines().next().unwrap().contains("oid:0x2|"), "{some}");
     // The recording lines parse back as the same requests.
-    let parsed = sairing_transport::rec::parse(&dump).unwrap();
+    let parsed = sairing_rec::parse(&dump).unwrap();
     assert_eq!(parsed.requests().count(), 5);
     drop(c);
 

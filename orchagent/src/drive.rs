@@ -5,8 +5,8 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use crate::{Body, BulkObject, Client, Mode, Op, Response};
 use hdrhistogram::Histogram;
+use sairing_transport::{Body, BulkObject, Client, Mode, Op, Response};
 
 /// What a run did.
 #[derive(Debug, Clone)]
@@ -135,8 +135,10 @@ impl Driver {
             let ok = r.status == p.expect
                 && if p.expect_statuses.is_empty() {
                     r.statuses.is_empty()
-                        || p.expect != crate::codec::STATUS_SUCCESS
-                        || r.statuses.iter().all(|s| s == crate::codec::STATUS_SUCCESS)
+                        || p.expect != sairing_transport::codec::STATUS_SUCCESS
+                        || r.statuses
+                            .iter()
+                            .all(|s| s == sairing_transport::codec::STATUS_SUCCESS)
                 } else {
                     r.statuses == p.expect_statuses
                 };
@@ -196,7 +198,7 @@ impl Driver {
             self.client.send(op, key, &Body::Attrs(attrs))?
         };
         self.requests += 1;
-        if expect != crate::codec::STATUS_SUCCESS {
+        if expect != sairing_transport::codec::STATUS_SUCCESS {
             self.unusual.insert(seq, expect.to_owned());
         }
         self.pending.insert(
@@ -208,12 +210,7 @@ impl Driver {
                 what: what(),
             },
         );
-        let waits = match self.mode {
-            Mode::Sync => true,
-            Mode::Async => matches!(op, Op::Get | Op::BulkGet | Op::Notify | Op::Flush),
-            Mode::Pipelined => false,
-        };
-        if waits {
+        if self.mode.waits_for(op) {
             let r = self.client.wait_for(seq, Some(self.timeout))?;
             self.complete(r);
         }
@@ -241,7 +238,7 @@ impl Driver {
             .filter(|(seq, status)| {
                 self.unusual
                     .get(seq)
-                    .map_or(crate::codec::STATUS_SUCCESS, |s| s.as_str())
+                    .map_or(sairing_transport::codec::STATUS_SUCCESS, |s| s.as_str())
                     != status
             })
             .count() as u64;
@@ -264,120 +261,4 @@ impl Driver {
         };
         Ok((summary, self.client))
     }
-}
-
-/// How a recording is replayed.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct ReplayOptions {
-    /// Pass over `@` lines instead of sleeping. By default a replay does what
-    /// saiplayer does: it waits until every request before the sleep is
-    /// answered, then sleeps, because a recording's sleep gives the switch time
-    /// to settle (and send its notifications) before what follows.
-    pub no_sleep: bool,
-}
-
-/// What a replay did.
-#[derive(Debug, Clone)]
-pub struct ReplayReport {
-    /// The requests.
-    pub summary: Summary,
-    /// `@` lines honoured.
-    pub sleeps: u64,
-    /// Milliseconds slept.
-    pub slept_ms: u64,
-    /// `@` lines passed over (`--no-sleep`).
-    pub sleeps_skipped: u64,
-    /// Lines passed over, by op letter ([`crate::rec::PASSED_OVER`]).
-    pub passed_over: std::collections::BTreeMap<char, u64>,
-}
-
-impl ReplayReport {
-    /// The report as one JSON object, with `extra` merged in.
-    pub fn to_json(&self, extra: serde_json::Value) -> serde_json::Value {
-        let over: serde_json::Map<String, serde_json::Value> = self
-            .passed_over
-            .iter()
-            .map(|(c, n)| (c.to_string(), (*n).into()))
-            .collect();
-        let mut v = self.summary.to_json(extra);
-        if let Some(o) = v.as_object_mut() {
-            o.insert("sleeps".into(), self.sleeps.into());
-            o.insert("slept_ms".into(), self.slept_ms.into());
-            o.insert("sleeps_skipped".into(), self.sleeps_skipped.into());
-            o.insert("passed_over".into(), over.into());
-        }
-        v
-    }
-
-    /// The summary line, then what was slept and passed over.
-    pub fn line(&self) -> String {
-        let over: Vec<String> = self
-            .passed_over
-            .iter()
-            .map(|(c, n)| format!("{n} {c}"))
-            .collect();
-        format!(
-            "{}; sleeps: {} ({} ms){}; passed over: {}",
-            self.summary.line(),
-            self.sleeps,
-            self.slept_ms,
-            if self.sleeps_skipped > 0 {
-                format!(", {} skipped", self.sleeps_skipped)
-            } else {
-                String::new()
-            },
-            if over.is_empty() {
-                "nothing".to_owned()
-            } else {
-                over.join(", ")
-            }
-        )
-    }
-}
-
-/// Replays `rec` (parsed from the file `name`) through `driver`, calling
-/// `progress` after each request.
-pub fn replay(
-    mut driver: Driver,
-    rec: &crate::rec::Recording,
-    name: &str,
-    opts: ReplayOptions,
-    mut progress: impl FnMut(),
-) -> anyhow::Result<(ReplayReport, Client)> {
-    use crate::rec::Step;
-    let (mut sleeps, mut slept_ms, mut sleeps_skipped) = (0, 0, 0);
-    for step in &rec.steps {
-        match step {
-            Step::Request(op) => {
-                driver.submit(
-                    op.op,
-                    &op.key,
-                    &op.attrs,
-                    &op.objects,
-                    &op.expect,
-                    &op.expect_statuses,
-                    || format!("{name}:{} {} {}", op.line, op.op.name(), op.key),
-                )?;
-                progress();
-            }
-            Step::Sleep { .. } if opts.no_sleep => sleeps_skipped += 1,
-            Step::Sleep { ms, .. } => {
-                driver.settle()?;
-                std::thread::sleep(Duration::from_millis(*ms));
-                sleeps += 1;
-                slept_ms += ms;
-            }
-        }
-    }
-    let (summary, client) = driver.finish()?;
-    Ok((
-        ReplayReport {
-            summary,
-            sleeps,
-            slept_ms,
-            sleeps_skipped,
-            passed_over: rec.passed_over(),
-        },
-        client,
-    ))
 }

@@ -1,0 +1,14 @@
+//! # sairing-testkit
+//!
+//! What the tests, the benchmarks and the demo need to run the real stack, kept
+//! out of the crates they exercise: a private `redis-server` per test
+//! ([`PrivateRedis`]), the workspace's binaries located and built
+//! ([`workspace_binary`]), and syncd as a child process ([`SyncdProcess`]).
+//! It depends on no sairing crate, so every crate can use it in its tests.
+#![deny(missing_docs)]
+
+mod process;
+mod redis;
+
+pub use process::{binary_or_die, chanpeer, workspace_binary, SyncdProcess};
+pub use redis::{PrivateRedis, StartError};
