@@ -10,7 +10,8 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{Corruption, Error, Result, Role};
 use crate::layout::*;
-use crate::mem::Mem;
+use crate::mem::{Mem, RoleHold};
+use crate::ring::{Consumer, Producer};
 
 /// How to create a ring file.
 #[derive(Debug, Clone)]
@@ -111,7 +112,8 @@ fn open_raw(path: &Path, flags: libc::c_int, mode: libc::mode_t) -> Result<File>
 /// Creates a ring file at `path`, fully allocated, mode 0600 (0660 with a group).
 /// The file appears at `path` only once its header is complete; an existing file
 /// is never overwritten.
-pub fn create(path: &Path, opts: &CreateOptions) -> Result<()> {
+pub fn create(path: impl AsRef<Path>, opts: &CreateOptions) -> Result<()> {
+    let path = path.as_ref();
     if !capacity_is_valid(opts.capacity) {
         return Err(Error::BadCapacity {
             capacity: opts.capacity,
@@ -445,4 +447,57 @@ pub fn roles_alive(path: &Path) -> Result<(bool, bool)> {
         is_locked(path, &file, Role::Producer)?,
         is_locked(path, &file, Role::Consumer)?,
     ))
+}
+
+// Attaching to a ring file: the role's OS lock first, then the ring's own
+// checks (`Producer::attach`, `Consumer::attach`).
+
+impl Producer {
+    /// Opens the ring file at `path` as its producer. Fails with
+    /// [`Error::RoleHeld`] while another live process (or another handle in this
+    /// one) is its producer.
+    pub fn open(path: impl AsRef<Path>, opts: &OpenOptions) -> Result<Producer> {
+        let path = path.as_ref();
+        let o = open(path, opts)?;
+        if !take_role(path, &o.file, Role::Producer)? {
+            let pid = o
+                .mem
+                .ctl()
+                .producer_role
+                .pid
+                .load(crate::sync::Ordering::Relaxed);
+            return Err(Error::RoleHeld {
+                path: path.to_owned(),
+                role: Role::Producer,
+                pid,
+            });
+        }
+        let checksum = o.header.flags & FLAG_CHECKSUM != 0;
+        Producer::attach(o.mem, checksum, RoleHold::File(o.file), opts.sync_on_commit)
+    }
+}
+
+impl Consumer {
+    /// Opens the ring file at `path` as its consumer. Fails with
+    /// [`Error::RoleHeld`] while another live process (or another handle in this
+    /// one) is its consumer.
+    pub fn open(path: impl AsRef<Path>, opts: &OpenOptions) -> Result<Consumer> {
+        let path = path.as_ref();
+        let o = open(path, opts)?;
+        if !take_role(path, &o.file, Role::Consumer)? {
+            let pid = o
+                .mem
+                .ctl()
+                .consumer_role
+                .pid
+                .load(crate::sync::Ordering::Relaxed);
+            return Err(Error::RoleHeld {
+                path: path.to_owned(),
+                role: Role::Consumer,
+                pid,
+            });
+        }
+        let checksum = o.header.flags & FLAG_CHECKSUM != 0;
+        Consumer::attach(o.mem, checksum, RoleHold::File(o.file), o.header.ring_id)
+    }
 }

@@ -41,7 +41,10 @@
 //! ```
 #![deny(missing_docs)]
 // Under loom only the heap ring exists; the file-only parts are unused there.
-#![cfg_attr(loom, allow(dead_code, unused_imports, irrefutable_let_patterns))]
+#![cfg_attr(
+    loom,
+    allow(dead_code, unused_imports, unused_variables, irrefutable_let_patterns)
+)]
 
 mod error;
 pub mod layout;
@@ -60,8 +63,6 @@ pub use error::{Corruption, Error, PushError, Result, Role};
 pub use ring::{Batch, Consumer, HeapRing, Mark, Producer, Record, Reservation};
 
 #[cfg(not(loom))]
-pub use file::{remove, roles_alive, validate_header, CreateOptions, OpenOptions};
+pub use file::{create, remove, roles_alive, validate_header, CreateOptions, OpenOptions};
 #[cfg(not(loom))]
 pub use observe::{Cursors, Look, Observed, Observer};
-#[cfg(not(loom))]
-pub use ring::create;

@@ -1,11 +1,13 @@
 //! Where a ring's bytes live: a shared file mapping, a heap allocation with the
 //! same layout (in-process rings), or, under loom, loom atomics and tracked cells.
-//! The ring algorithm sees only [`Mem`].
+//! The ring algorithm sees only [`Mem`], whose few primitives are the only
+//! accesses to the data area, and [`RoleHold`], what holds a side's role.
 
 use std::path::{Path, PathBuf};
 use std::ptr::NonNull;
 use std::sync::Arc;
 
+use crate::error::Role;
 use crate::layout::{Control, HEADER_LEN, OFF_CONTROL};
 use crate::sync::Tracker;
 
@@ -173,6 +175,17 @@ impl Mem {
         }
     }
 
+    /// Whether [`heap`](Self::heap) takes `capacity`: as a file ring would,
+    /// except that under loom any power of two of at least 32 bytes is taken so
+    /// that models wrap around after a few records.
+    pub(crate) fn heap_capacity_is_valid(capacity: u64) -> bool {
+        if cfg!(loom) {
+            capacity.is_power_of_two() && capacity >= 32
+        } else {
+            crate::layout::capacity_is_valid(capacity)
+        }
+    }
+
     /// Another view of the same memory (the other side of a heap ring).
     pub(crate) fn share(&self) -> Mem {
         Mem {
@@ -193,9 +206,127 @@ impl Mem {
         unsafe { self.ctl.as_ref() }
     }
 
+    /// The data area's first byte. Private: every access to the data area goes
+    /// through the primitives below, which state what makes them sound.
     #[inline(always)]
-    pub(crate) fn data(&self) -> *mut u8 {
+    fn data(&self) -> *mut u8 {
         self.data.as_ptr()
+    }
+
+    // The data area's primitives. Offsets are into the data area; the ring
+    // passes only ranges that lie inside it (`off + len <= capacity`, which
+    // each caller's comment shows), and 8-aligned offsets for the word accesses
+    // (records are 8-aligned and the data area is page-aligned).
+
+    /// Loads the two header words at `off` with volatile loads: the bytes are
+    /// shared with another process, and each is read exactly once into a local
+    /// before it is judged.
+    ///
+    /// # Safety
+    /// `off` is 8-aligned and `off + 16 <= capacity`.
+    #[inline(always)]
+    pub(crate) unsafe fn read_words(&self, off: usize) -> (u64, u64) {
+        // SAFETY: by the caller's contract both words are inside the data area
+        // and aligned; volatile loads of memory another process may change form
+        // no reference to it.
+        unsafe {
+            let p = self.data().add(off) as *const u64;
+            (p.read_volatile(), p.add(1).read_volatile())
+        }
+    }
+
+    /// Stores the two header words at `off`.
+    ///
+    /// # Safety
+    /// `off` is 8-aligned, `off + 16 <= capacity`, and the caller owns those
+    /// bytes: the producer's free space, which the consumer does not read.
+    #[inline(always)]
+    pub(crate) unsafe fn write_words(&self, off: usize, w0: u64, w1: u64) {
+        // SAFETY: by the caller's contract, in bounds, aligned and not read by
+        // the other side until a cursor store publishes it.
+        unsafe {
+            let p = self.data().add(off) as *mut u64;
+            p.write(w0);
+            p.add(1).write(w1);
+        }
+    }
+
+    /// Appends the `len` bytes at `off` to `dst`: the only way bytes leave the
+    /// mapping on the read side. The source is read through a raw pointer only,
+    /// so another process changing those bytes meanwhile leaves arbitrary bytes
+    /// in the copy (which every reader validates) and nothing worse.
+    ///
+    /// # Safety
+    /// `off + len <= capacity`.
+    #[inline(always)]
+    pub(crate) unsafe fn copy_out(&self, off: usize, len: usize, dst: &mut Vec<u8>) {
+        let at = dst.len();
+        dst.reserve(len);
+        // SAFETY: the source range is inside the data area (caller's contract)
+        // and `reserve` made room for `len` bytes after `at`; the two cannot
+        // overlap (one is the mapping, the other private memory).
+        unsafe {
+            std::ptr::copy_nonoverlapping(self.data().add(off), dst.as_mut_ptr().add(at), len);
+            dst.set_len(at + len);
+        }
+    }
+
+    /// The `len` bytes at `off`, for the producer's reservation: the write
+    /// side's one kind of reference into the mapping (zero-copy encoding;
+    /// `docs/FORMAT.md` says what a writer of the file can do to it). The read
+    /// side never uses it.
+    ///
+    /// # Safety
+    /// `off + len <= capacity`, and the range is the producer's reservation:
+    /// not yet published, so the consumer does not read it.
+    #[inline(always)]
+    pub(crate) unsafe fn reserved(&self, off: usize, len: usize) -> &[u8] {
+        // SAFETY: in bounds and the producer's alone, by the contract.
+        unsafe { std::slice::from_raw_parts(self.data().add(off), len) }
+    }
+
+    /// [`reserved`](Self::reserved), writable; `&mut self` makes it the only
+    /// slice of the mapping alive.
+    ///
+    /// # Safety
+    /// As for `reserved`.
+    #[inline(always)]
+    pub(crate) unsafe fn reserved_mut(&mut self, off: usize, len: usize) -> &mut [u8] {
+        // SAFETY: in bounds and the producer's alone, by the contract; the
+        // exclusive borrow of `self` rules out a second slice through it.
+        unsafe { std::slice::from_raw_parts_mut(self.data().add(off), len) }
+    }
+
+    /// Copies `src` to `off`.
+    ///
+    /// # Safety
+    /// `off + src.len() <= capacity`, and the caller owns those bytes (the
+    /// producer's reservation).
+    #[inline(always)]
+    pub(crate) unsafe fn write_bytes(&self, off: usize, src: &[u8]) {
+        // SAFETY: in bounds and owned by the caller, by the contract; `src` is
+        // private memory, so the two do not overlap.
+        unsafe { std::ptr::copy_nonoverlapping(src.as_ptr(), self.data().add(off), src.len()) }
+    }
+
+    /// Hints the cache to fetch the line holding `off`. Reads nothing into the
+    /// program and never faults.
+    #[inline(always)]
+    pub(crate) fn prefetch(&self, off: usize) {
+        #[cfg(all(target_arch = "x86_64", not(loom)))]
+        {
+            let p = self.data().wrapping_add(off);
+            // SAFETY: SSE is part of the x86_64 baseline, so the instruction
+            // exists; a prefetch is a hint that never faults, and `p` is inside
+            // the mapping anyway when `off < capacity`.
+            unsafe {
+                std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
+                    p as *const i8,
+                );
+            }
+        }
+        #[cfg(not(all(target_arch = "x86_64", not(loom))))]
+        let _ = off;
     }
 
     #[inline(always)]
@@ -232,27 +363,81 @@ impl Mem {
     }
 
     /// Whether this view maps a file (as opposed to heap memory).
-    #[cfg(not(loom))]
     pub(crate) fn is_file(&self) -> bool {
-        matches!(&*self.backing, Backing::Map { .. })
+        match &*self.backing {
+            #[cfg(not(loom))]
+            Backing::Map { .. } => true,
+            _ => false,
+        }
     }
 
     /// Writes the data area's bytes `[off, off + len)` (offsets into the data
-    /// area, not wrapping) through to the file.
-    #[cfg(not(loom))]
+    /// area, not wrapping) through to the file. Nothing for heap memory.
     pub(crate) fn sync_data(&self, off: usize, len: usize) -> std::io::Result<()> {
         match &*self.backing {
+            #[cfg(not(loom))]
             Backing::Map { map, .. } if len > 0 => map.flush_range(HEADER_LEN + off, len),
             _ => Ok(()),
         }
     }
 
-    /// Writes the header page (the cursors) through to the file.
-    #[cfg(not(loom))]
+    /// Writes the header page (the cursors) through to the file. Nothing for
+    /// heap memory.
     pub(crate) fn sync_header(&self) -> std::io::Result<()> {
         match &*self.backing {
+            #[cfg(not(loom))]
             Backing::Map { map, .. } => map.flush_range(0, HEADER_LEN),
             _ => Ok(()),
+        }
+    }
+}
+
+/// What holds a role: an OS lock on the file, or a flag of a heap ring.
+pub(crate) enum RoleHold {
+    #[cfg(not(loom))]
+    File(std::fs::File),
+    Heap(std::sync::Arc<[std::sync::atomic::AtomicBool; 2]>, usize),
+}
+
+impl Drop for RoleHold {
+    fn drop(&mut self) {
+        if let RoleHold::Heap(flags, i) = self {
+            flags[*i].store(false, std::sync::atomic::Ordering::Release);
+        }
+    }
+}
+
+impl RoleHold {
+    /// Whether the file behind the ring has shrunk below its full size (the
+    /// pages past the new end read as zeros, or fault; both are caught).
+    #[cold]
+    pub(crate) fn shrunk(&self, mem: &Mem) -> bool {
+        if mem.faulted() {
+            return true;
+        }
+        match self {
+            #[cfg(not(loom))]
+            RoleHold::File(f) => f
+                .metadata()
+                .map(|m| m.len() < HEADER_LEN as u64 + mem.capacity())
+                .unwrap_or(false),
+            RoleHold::Heap(..) => false,
+        }
+    }
+
+    /// Whether a live process (or handle) holds `role` of the ring `mem` views:
+    /// an OS-lock query for a file, the flag for a heap ring.
+    pub(crate) fn alive(&self, mem: &Mem, role: Role) -> crate::error::Result<bool> {
+        match self {
+            #[cfg(not(loom))]
+            RoleHold::File(f) => crate::file::is_locked(mem.path(), f, role),
+            RoleHold::Heap(flags, _) => {
+                let i = match role {
+                    Role::Producer => 0,
+                    Role::Consumer => 1,
+                };
+                Ok(flags[i].load(std::sync::atomic::Ordering::Acquire))
+            }
         }
     }
 }
