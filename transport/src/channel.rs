@@ -119,6 +119,16 @@ impl Default for ChannelOptions {
 
 /// Creates the channel directory (and its parents) and both rings. Fails if the
 /// channel already exists.
+///
+/// ```
+/// # let tmp = tempfile::tempdir()?;
+/// # let dir = tmp.path().join("asic");
+/// use sairing_transport::channel::{self, ChannelOptions};
+/// let paths = channel::create(&dir, &ChannelOptions { capacity: 1 << 16, ..Default::default() })?;
+/// assert!(paths.request.exists() && paths.response.exists());
+/// assert!(channel::create(&dir, &Default::default()).is_err()); // never overwritten
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn create(dir: impl AsRef<Path>, opts: &ChannelOptions) -> Result<Paths> {
     let p = Paths::new(dir);
     if let Some(parent) = p.dir.parent() {
@@ -205,6 +215,16 @@ fn create_default_root(root: &Path) -> Result<()> {
 /// `force`. Without `force` each ring is removed holding both of its roles, so
 /// a process attaching at the same moment is either refused or makes the
 /// removal fail; it is never left attached to a ring that is gone.
+///
+/// ```
+/// # let tmp = tempfile::tempdir()?;
+/// # let dir = tmp.path().join("asic");
+/// # sairing_transport::channel::create(&dir, &Default::default())?;
+/// use sairing_transport::channel;
+/// channel::remove(&dir, false)?;
+/// assert!(!dir.exists());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn remove(dir: impl AsRef<Path>, force: bool) -> Result<()> {
     let p = Paths::new(dir);
     for ring in [&p.request, &p.response] {
@@ -256,6 +276,15 @@ pub enum Probe {
 /// Connects to the channel's socket as a client would, without the rings, and
 /// says whether this process would be admitted. For operators and tests: it
 /// takes no role and leaves nothing behind but a line in the server's counts.
+///
+/// ```
+/// # let tmp = tempfile::tempdir()?;
+/// # let dir = tmp.path().join("asic");
+/// # sairing_transport::channel::create(&dir, &Default::default())?;
+/// use sairing_transport::channel::{self, Probe};
+/// assert_eq!(channel::probe(&dir)?, Probe::NoServer);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn probe(dir: impl AsRef<Path>) -> Result<Probe> {
     match crate::rendezvous::connect(&Paths::new(dir)) {
         Ok(Some(_)) => Ok(Probe::Admitted),

@@ -6,13 +6,12 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use sairing_ring::{Consumer, Mark, OpenOptions, Producer};
+use sairing_ring::{Consumer, Mark};
 
-use crate::bell::Bell;
-use crate::channel::{self, Paths};
+use crate::channel::Paths;
 use crate::codec::{self, Body, Op, KIND_NOTIFICATION, KIND_REQUEST, KIND_RESPONSE};
-use crate::error::{io, Error, Result};
-use crate::link::{Link, Wait, WaitPolicy};
+use crate::endpoint::{Endpoint, Side, Wait, WaitPolicy};
+use crate::error::{Error, Result};
 use crate::rendezvous;
 
 /// Which calls wait for their answer.
@@ -130,7 +129,7 @@ pub enum Outcome {
 /// The client end of a channel.
 pub struct Client {
     paths: Paths,
-    link: Link,
+    ep: Endpoint,
     rx: Consumer,
     next_connect: Instant,
     handshake: Option<rendezvous::PendingHandshake>,
@@ -164,20 +163,10 @@ impl Client {
     /// connects when the server appears.
     pub fn open(dir: impl AsRef<Path>, opts: &ClientOptions) -> Result<Client> {
         let paths = Paths::new(dir);
-        channel::check_parent(&paths.dir)?;
-        let ro = OpenOptions::default();
-        let tx = Producer::open(&paths.request, &ro)?;
-        let rx = Consumer::open(&paths.response, &ro)?;
-        let bell = Bell::new().map_err(io(&paths.dir, "eventfd"))?;
-        let epoch = tx.epoch() as u32;
+        let (ep, rx) = Endpoint::attach(&paths, Side::Client, opts.wait)?;
+        let epoch = ep.tx.epoch() as u32;
         let mut c = Client {
-            link: Link {
-                tx,
-                bell,
-                peer: None,
-                policy: opts.wait,
-                ring_path: paths.request.clone(),
-            },
+            ep,
             paths,
             rx,
             next_connect: Instant::now(),
@@ -207,13 +196,13 @@ impl Client {
 
     /// Whether the server is connected now.
     pub fn connected(&self) -> bool {
-        self.link.peer.is_some()
+        self.ep.peer.is_some()
     }
 
     /// The sequence number the next request will carry: one more than the number
     /// of requests ever committed to this channel's request ring.
     pub fn next_request_seq(&self) -> u64 {
-        self.link.tx.next_seq()
+        self.ep.tx.next_seq()
     }
 
     /// Requests sent, and responses received for them.
@@ -236,7 +225,7 @@ impl Client {
 
     /// Changes how the client waits (spinning, sleeping, timeouts, full ring).
     pub fn set_wait_policy(&mut self, policy: WaitPolicy) {
-        self.link.policy = policy;
+        self.ep.policy = policy;
     }
 
     /// Changes the call mode.
@@ -267,7 +256,7 @@ impl Client {
     pub fn service(&mut self) -> Result<()> {
         reconnect(
             &self.paths,
-            &mut self.link,
+            &mut self.ep,
             &mut self.next_connect,
             &mut self.handshake,
         )
@@ -275,9 +264,22 @@ impl Client {
 
     /// Sends a request; returns its sequence number. Waits for space in a full
     /// ring unless the policy is non-blocking.
+    ///
+    /// ```
+    /// # let tmp = tempfile::tempdir()?;
+    /// # let dir = tmp.path().join("asic");
+    /// # sairing_transport::channel::create(&dir, &Default::default())?;
+    /// # let mut server = sairing_transport::Server::open(&dir, &Default::default())?;
+    /// # let mut client = sairing_transport::Client::open(&dir, &Default::default())?;
+    /// use sairing_transport::{Body, Op};
+    /// let seq = client.send(Op::Create, "SAI_OBJECT_TYPE_VLAN:oid:0x26000000000001", &Body::Attrs(&[("SAI_VLAN_ATTR_VLAN_ID", "100")]))?;
+    /// server.recv(None)?.unwrap().respond_status("SAI_STATUS_SUCCESS")?;
+    /// assert!(client.wait_for(seq, None)?.is_success());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn send<A: AsRef<str>>(&mut self, op: Op, key: &str, body: &Body<'_, A>) -> Result<u64> {
         let seq = self.publish(op, key, body)?;
-        self.link.wake_peer();
+        self.ep.wake_peer();
         Ok(seq)
     }
 
@@ -294,8 +296,8 @@ impl Client {
             let seq = self.publish(op, key, &body)?;
             first.get_or_insert(seq);
         }
-        self.link.wake_peer();
-        Ok(first.unwrap_or_else(|| self.link.tx.next_seq()))
+        self.ep.wake_peer();
+        Ok(first.unwrap_or_else(|| self.ep.tx.next_seq()))
     }
 
     /// Commits one request without the wake check.
@@ -305,8 +307,8 @@ impl Client {
         let paths = &self.paths;
         let next_connect = &mut self.next_connect;
         let handshake = &mut self.handshake;
-        let mut r = self.link.reserve_waiting(len, KIND_REQUEST, |link| {
-            reconnect(paths, link, next_connect, handshake).map(|()| Vec::new())
+        let mut r = self.ep.reserve_waiting(len, KIND_REQUEST, |ep| {
+            reconnect(paths, ep, next_connect, handshake).map(|()| Vec::new())
         })?;
         let seq = r.seq();
         codec::encode_request(&mut r, op, epoch, seq, key, body);
@@ -404,128 +406,125 @@ impl Client {
     /// client that never takes its notifications must not stall the server),
     /// and those queued lose their protection against this client's death.
     fn release_taken(&mut self) {
-        match self.notifications.front() {
-            Some((_, before)) if self.rx.pending_bytes() <= self.rx.capacity() / 2 => {
-                self.rx.release_to(*before);
-            }
-            _ => self.rx.release(),
-        }
-        if self.rx.take_producer_wakeup() {
-            if let Some(p) = &self.link.peer {
-                p.ring();
-            }
-        }
+        let to = match self.notifications.front() {
+            Some((_, before)) if self.rx.pending_bytes() <= self.rx.capacity() / 2 => Some(*before),
+            _ => None,
+        };
+        self.ep.release(&mut self.rx, to);
     }
 
-    /// Waits until something arrives on the response ring (or `timeout`).
-    /// Returns whether anything did.
-    fn wait_for_input(&mut self, wait: &mut Wait) -> Result<bool> {
+    /// Reads what arrives until `done` gives a value, or the timeout (the
+    /// policy's when `None`) passes: `Ok(None)` then. The one wait of the
+    /// client: every call that waits for the server is this with its own `done`.
+    fn wait_until<T>(
+        &mut self,
+        timeout: Option<Duration>,
+        mut done: impl FnMut(&mut Client) -> Option<T>,
+    ) -> Result<Option<T>> {
+        let timeout = timeout.unwrap_or(self.ep.policy.timeout);
+        let mut wait = Wait::new(&self.ep.policy, Some(timeout));
         loop {
-            if self.rx.has_next()? {
-                return Ok(true);
+            if let Some(t) = done(self) {
+                return Ok(Some(t));
             }
-            if wait.spin() {
-                if wait.service_due() {
-                    self.service()?;
-                }
+            if self.pump()? > 0 {
                 continue;
             }
-            if wait.expired() {
-                return Ok(false);
-            }
-            self.service()?;
-            if self.rx.sleep_prepare()? {
+            let Client {
+                ep,
+                rx,
+                paths,
+                next_connect,
+                handshake,
+                ..
+            } = self;
+            let arrived = ep.wait_readable(rx, &mut wait, |ep| {
+                reconnect(paths, ep, next_connect, handshake)?;
                 // A handshake in flight wakes us when the server answers it.
-                let fds = self
-                    .link
-                    .sleep_fds(self.handshake.as_ref().map(|h| h.as_raw_fd()));
-                let r = self.link.sleep(&fds, wait);
-                self.rx.sleep_done();
-                r?;
-                self.service()?;
+                Ok(handshake.iter().map(|h| h.as_raw_fd()).collect())
+            })?;
+            if !arrived {
+                return Ok(None);
             }
         }
     }
 
     /// Waits for the response to request `seq`.
     pub fn wait_for(&mut self, seq: u64, timeout: Option<Duration>) -> Result<Response> {
-        let timeout = timeout.unwrap_or(self.link.policy.timeout);
-        let policy = self.link.policy;
-        let mut wait = Wait::new(&policy, Some(timeout));
         self.awaiting = Some(seq);
-        let r = loop {
-            if let Some(i) = self.completed.iter().position(|r| r.seq == seq) {
-                break Ok(self.completed.remove(i).expect("index is in range"));
-            }
-            if self.pump()? > 0 {
-                continue;
-            }
-            if !self.wait_for_input(&mut wait)? {
-                break Err(Error::Timeout {
-                    path: self.paths.dir.clone(),
-                    what: "response",
-                    after: timeout,
-                });
-            }
-        };
+        let r = self.wait_until(timeout, |c| {
+            let i = c.completed.iter().position(|r| r.seq == seq)?;
+            c.completed.remove(i)
+        });
         self.awaiting = None;
-        r
+        r?.ok_or_else(|| self.timeout("response", timeout))
     }
 
     /// The next completed response in arrival order (pipelined mode), waiting
     /// up to `timeout`; `None` on timeout.
+    ///
+    /// ```
+    /// # let tmp = tempfile::tempdir()?;
+    /// # let dir = tmp.path().join("asic");
+    /// # sairing_transport::channel::create(&dir, &Default::default())?;
+    /// # let mut server = sairing_transport::Server::open(&dir, &Default::default())?;
+    /// # let mut client = sairing_transport::Client::open(&dir, &Default::default())?;
+    /// use sairing_transport::{Mode, Outcome};
+    /// client.set_mode(Mode::Pipelined);
+    /// let Outcome::Sent(first) = client.set("SAI_OBJECT_TYPE_PORT:oid:0x1000000000001", "SAI_PORT_ATTR_MTU", "9100")? else { unreachable!() };
+    /// client.set("SAI_OBJECT_TYPE_PORT:oid:0x1000000000002", "SAI_PORT_ATTR_MTU", "9100")?;
+    /// while let Some(mut req) = server.recv(Some(std::time::Duration::ZERO))? {
+    ///     req.respond_status("SAI_STATUS_SUCCESS")?;
+    /// }
+    /// assert_eq!(client.next_completion(None)?.unwrap().seq, first);
+    /// assert_eq!(client.next_completion(None)?.unwrap().seq, first + 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn next_completion(&mut self, timeout: Option<Duration>) -> Result<Option<Response>> {
-        let timeout = timeout.unwrap_or(self.link.policy.timeout);
-        let policy = self.link.policy;
-        let mut wait = Wait::new(&policy, Some(timeout));
-        loop {
-            if let Some(r) = self.completed.pop_front() {
-                return Ok(Some(r));
-            }
-            if self.pump()? > 0 {
-                continue;
-            }
-            if !self.wait_for_input(&mut wait)? {
-                return Ok(None);
-            }
-        }
+        self.wait_until(timeout, |c| c.completed.pop_front())
     }
 
     /// Waits until every request sent so far has been answered.
+    ///
+    /// ```
+    /// # let tmp = tempfile::tempdir()?;
+    /// # let dir = tmp.path().join("asic");
+    /// # sairing_transport::channel::create(&dir, &Default::default())?;
+    /// # let mut server = sairing_transport::Server::open(&dir, &Default::default())?;
+    /// # let mut client = sairing_transport::Client::open(&dir, &Default::default())?;
+    /// use sairing_transport::Mode;
+    /// client.set_mode(Mode::Async);
+    /// for port in 1..=4 {
+    ///     client.set(&format!("SAI_OBJECT_TYPE_PORT:oid:0x100000000000{port}"), "SAI_PORT_ATTR_MTU", "9100")?;
+    /// }
+    /// while let Some(mut req) = server.recv(Some(std::time::Duration::ZERO))? {
+    ///     req.respond_status("SAI_STATUS_SUCCESS")?;
+    /// }
+    /// client.wait_all(None)?;
+    /// assert_eq!(client.counts(), (4, 4));
+    /// assert!(client.take_failures().is_empty());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn wait_all(&mut self, timeout: Option<Duration>) -> Result<()> {
-        let timeout = timeout.unwrap_or(self.link.policy.timeout);
-        let policy = self.link.policy;
-        let mut wait = Wait::new(&policy, Some(timeout));
-        while self.answered < self.sent {
-            if self.pump()? > 0 {
-                continue;
-            }
-            if !self.wait_for_input(&mut wait)? {
-                return Err(Error::Timeout {
-                    path: self.paths.dir.clone(),
-                    what: "response to every request sent",
-                    after: timeout,
-                });
-            }
-        }
-        Ok(())
+        self.wait_until(timeout, |c| (c.answered >= c.sent).then_some(()))?
+            .ok_or_else(|| self.timeout("response to every request sent", timeout))
     }
 
     /// Waits up to `timeout` for a notification (queued ones first).
     pub fn next_notification(&mut self, timeout: Duration) -> Result<Option<Notification>> {
-        let policy = self.link.policy;
-        let mut wait = Wait::new(&policy, Some(timeout));
-        loop {
-            if let Some((n, _)) = self.notifications.pop_front() {
-                self.release_taken();
-                return Ok(Some(n));
-            }
-            if self.pump()? > 0 {
-                continue;
-            }
-            if !self.wait_for_input(&mut wait)? {
-                return Ok(None);
-            }
+        self.wait_until(Some(timeout), |c| {
+            let (n, _) = c.notifications.pop_front()?;
+            c.release_taken();
+            Some(n)
+        })
+    }
+
+    #[cold]
+    fn timeout(&self, what: &'static str, timeout: Option<Duration>) -> Error {
+        Error::Timeout {
+            path: self.paths.dir.clone(),
+            what,
+            after: timeout.unwrap_or(self.ep.policy.timeout),
         }
     }
 
@@ -592,8 +591,7 @@ impl Client {
 
     /// After an external wait on [`AsFd`] returned.
     pub fn after_wake(&mut self) -> Result<()> {
-        self.rx.sleep_done();
-        self.link.drain();
+        self.ep.after_wake(&mut self.rx);
         self.service()
     }
 
@@ -602,7 +600,7 @@ impl Client {
     /// flight (for the server's answer). `None` while neither exists: wait at
     /// most 20 ms, then call [`Client::after_wake`] (it tries to connect again).
     pub fn socket_fd(&self) -> Option<RawFd> {
-        match (&self.link.peer, &self.handshake) {
+        match (&self.ep.peer, &self.handshake) {
             (Some(p), _) => Some(p.stream.as_raw_fd()),
             (None, Some(h)) => Some(h.as_raw_fd()),
             (None, None) => None,
@@ -615,23 +613,23 @@ impl Client {
 /// server must not stall the client), new attempts rate-limited.
 fn reconnect(
     paths: &Paths,
-    link: &mut Link,
+    ep: &mut Endpoint,
     next_connect: &mut Instant,
     handshake: &mut Option<rendezvous::PendingHandshake>,
 ) -> Result<()> {
-    link.check_peer();
-    if link.peer.is_some() {
+    ep.check_peer();
+    if ep.peer.is_some() {
         return Ok(());
     }
     if handshake.is_none() && Instant::now() >= *next_connect {
-        *next_connect = Instant::now() + crate::link::UNCONNECTED_POLL;
+        *next_connect = Instant::now() + crate::endpoint::UNCONNECTED_POLL;
         *handshake = rendezvous::connect_start(paths)?;
     }
     if let Some(hs) = handshake.take() {
         match rendezvous::connect_finish(paths, hs, Duration::ZERO)? {
             // Anything published while unconnected may be waiting on a server
             // that went to sleep before we were connected: set_peer rings once.
-            rendezvous::Handshake::Done(p) => link.set_peer(p)?,
+            rendezvous::Handshake::Done(p) => ep.set_peer(p)?,
             rendezvous::Handshake::Pending(hs) => *handshake = Some(hs),
             rendezvous::Handshake::Gone => {}
         }
@@ -643,6 +641,6 @@ fn reconnect(
 /// same descriptor for the client's life, across reconnections.
 impl AsFd for Client {
     fn as_fd(&self) -> BorrowedFd<'_> {
-        self.link.bell.as_fd()
+        self.ep.bell.as_fd()
     }
 }

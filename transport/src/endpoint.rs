@@ -1,12 +1,18 @@
-//! What both ends of a channel share: the ring a side writes, its own doorbell,
-//! the peer (when connected), and the adaptive wait.
+//! The core both ends of a channel are built on: the ring a side writes, its
+//! own doorbell, the peer (when connected) and the adaptive wait, with the
+//! steps every side takes the same way: attach to the rings, wait for input
+//! (spin, look at the sockets, announce the sleep, sleep, look again), wait for
+//! space, ring the peer after publishing or releasing, and the prepare/after
+//! steps of an external event loop. The client and the server add only what is
+//! theirs: what they service on the sockets, and what they read and write.
 
 use std::os::fd::{AsRawFd, RawFd};
 use std::time::{Duration, Instant};
 
-use sairing_ring::{Producer, Reservation};
+use sairing_ring::{Consumer, Mark, OpenOptions, Producer, Reservation};
 
 use crate::bell::{self, Bell};
+use crate::channel::{self, Paths};
 use crate::error::{io, push_error, Result};
 use crate::rendezvous::Peer;
 
@@ -108,7 +114,7 @@ impl Wait {
 }
 
 /// One side's writing half and doorbells.
-pub(crate) struct Link {
+pub(crate) struct Endpoint {
     pub(crate) tx: Producer,
     pub(crate) bell: Bell,
     pub(crate) peer: Option<Peer>,
@@ -120,7 +126,46 @@ pub(crate) struct Link {
 /// cannot reach us then, so we look at the ring (and for the peer) this often.
 pub(crate) const UNCONNECTED_POLL: Duration = Duration::from_millis(20);
 
-impl Link {
+/// Which end of the channel a side is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Side {
+    /// Writes requests, reads responses and notifications.
+    Client,
+    /// Reads requests, writes responses and notifications.
+    Server,
+}
+
+impl Endpoint {
+    /// Attaches to the channel at `paths` as `side`: the ring it writes (its
+    /// endpoint) and the ring it reads. Both sides take the request ring first.
+    pub(crate) fn attach(
+        paths: &Paths,
+        side: Side,
+        policy: WaitPolicy,
+    ) -> Result<(Endpoint, Consumer)> {
+        channel::check_parent(&paths.dir)?;
+        let ro = OpenOptions::default();
+        let (tx, rx, ring_path) = match side {
+            Side::Client => {
+                let tx = Producer::open(&paths.request, &ro)?;
+                (tx, Consumer::open(&paths.response, &ro)?, &paths.request)
+            }
+            Side::Server => {
+                let rx = Consumer::open(&paths.request, &ro)?;
+                (Producer::open(&paths.response, &ro)?, rx, &paths.response)
+            }
+        };
+        let bell = Bell::new().map_err(io(&paths.dir, "epoll_create"))?;
+        let ep = Endpoint {
+            tx,
+            bell,
+            peer: None,
+            policy,
+            ring_path: ring_path.clone(),
+        };
+        Ok((ep, rx))
+    }
+
     /// After publishing: rings the peer if it announced that it sleeps. With no
     /// peer connected nothing is taken, so the announcement stays for whoever
     /// connects next (and each side re-checks the rings on connection anyway).
@@ -195,6 +240,67 @@ impl Link {
         false
     }
 
+    /// Waits until `rx` has a record to read, or `wait`'s deadline passes;
+    /// returns whether one is there. Spins first (looking at the sockets now
+    /// and then, so a busy-polling side still notices peers), then announces
+    /// its sleep and sleeps on the peer's connection and what `service` names
+    /// (it runs before each sleep and after each wake, to accept or reconnect
+    /// a peer).
+    pub(crate) fn wait_readable(
+        &mut self,
+        rx: &mut Consumer,
+        wait: &mut Wait,
+        mut service: impl FnMut(&mut Endpoint) -> Result<Vec<RawFd>>,
+    ) -> Result<bool> {
+        while !rx.has_next()? {
+            if wait.spin() {
+                if wait.service_due() {
+                    service(self)?;
+                }
+                continue;
+            }
+            if wait.expired() {
+                return Ok(false);
+            }
+            let extra = service(self)?;
+            if rx.sleep_prepare()? {
+                let fds = self.sleep_fds(extra);
+                let r = self.sleep(&fds, wait);
+                rx.sleep_done();
+                r?;
+                service(self)?;
+            }
+        }
+        Ok(true)
+    }
+
+    /// Releases what `rx` has read (up to `to`, when given; see
+    /// [`Consumer::release_to`]) and rings the peer if it waits for the space.
+    /// Returns `false` when `to` was refused.
+    pub(crate) fn release(&self, rx: &mut Consumer, to: Option<Mark>) -> bool {
+        let ok = match to {
+            Some(m) => rx.release_to(m),
+            None => {
+                rx.release();
+                true
+            }
+        };
+        if rx.take_producer_wakeup() {
+            if let Some(p) = &self.peer {
+                p.ring();
+            }
+        }
+        ok
+    }
+
+    /// For an external event loop, after its wait on the bell returned: the
+    /// sleep announced by [`Consumer::sleep_prepare`] is over, and the peer's
+    /// rings are emptied. (The side then services its sockets.)
+    pub(crate) fn after_wake(&self, rx: &mut Consumer) {
+        rx.sleep_done();
+        self.drain();
+    }
+
     /// Reserves `len` bytes in the ring we write, waiting for space as the policy
     /// says. `service` runs around each sleep (to accept or reconnect a peer) and
     /// may name one more descriptor to sleep on.
@@ -202,7 +308,7 @@ impl Link {
         &mut self,
         len: usize,
         kind: u16,
-        mut service: impl FnMut(&mut Link) -> Result<Vec<RawFd>>,
+        mut service: impl FnMut(&mut Endpoint) -> Result<Vec<RawFd>>,
     ) -> Result<Reservation<'_>> {
         let mut waited = None;
         if !self.tx.can_reserve(len)? && !self.policy.nonblocking {

@@ -36,14 +36,14 @@ mod bell;
 pub mod channel;
 mod client;
 pub mod codec;
+mod endpoint;
 mod error;
-mod link;
 mod rendezvous;
 mod server;
 
 pub use client::{Client, ClientOptions, Mode, Notification, Outcome, Response};
 pub use codec::{Body, BulkObject, Op, Request};
+pub use endpoint::WaitPolicy;
 pub use error::{Error, Result};
-pub use link::WaitPolicy;
 pub use rendezvous::AccessPolicy;
 pub use server::{ConnectionStats, Incoming, Server, ServerOptions};

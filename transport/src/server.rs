@@ -6,13 +6,12 @@ use std::os::unix::net::UnixListener;
 use std::path::Path;
 use std::time::Duration;
 
-use sairing_ring::{Consumer, Mark, OpenOptions, Producer};
+use sairing_ring::{Consumer, Mark};
 
-use crate::bell::Bell;
-use crate::channel::{self, Paths};
+use crate::channel::Paths;
 use crate::codec::{self, Op, Request, KIND_NOTIFICATION, KIND_REQUEST, KIND_RESPONSE};
-use crate::error::{io, Error, Result};
-use crate::link::{Link, Wait, WaitPolicy};
+use crate::endpoint::{Endpoint, Side, Wait, WaitPolicy};
+use crate::error::{Error, Result};
 use crate::rendezvous::{self, Accepted, AccessPolicy};
 
 /// Server settings.
@@ -42,7 +41,7 @@ pub struct ConnectionStats {
 /// The writing half of a server: the response ring, the doorbells, the socket.
 struct Out {
     paths: Paths,
-    link: Link,
+    ep: Endpoint,
     listener: UnixListener,
     access: AccessPolicy,
     stats: ConnectionStats,
@@ -62,7 +61,7 @@ impl Out {
     fn service(&mut self) -> Result<Vec<RawFd>> {
         service_with(
             &self.paths,
-            &mut self.link,
+            &mut self.ep,
             &self.listener,
             self.access,
             &mut self.stats,
@@ -75,19 +74,19 @@ impl Out {
     /// client if it sleeps.
     fn publish(&mut self, len: usize, kind: u16, encode: impl FnOnce(&mut [u8])) -> Result<()> {
         let Out {
-            link,
+            ep,
             listener,
             paths,
             access,
             stats,
             pending,
         } = self;
-        let mut r = link.reserve_waiting(len, kind, |link| {
-            service_with(paths, link, listener, *access, stats, pending)
+        let mut r = ep.reserve_waiting(len, kind, |ep| {
+            service_with(paths, ep, listener, *access, stats, pending)
         })?;
         encode(&mut r);
         r.commit();
-        self.link.wake_peer();
+        self.ep.wake_peer();
         Ok(())
     }
 }
@@ -126,19 +125,19 @@ fn answer_undecodable(out: &mut Out, epoch: u32, e: codec::DecodeError) -> Error
 /// that has gone away; returns the listener to sleep on.
 fn service_with(
     paths: &Paths,
-    link: &mut Link,
+    ep: &mut Endpoint,
     listener: &UnixListener,
     access: AccessPolicy,
     stats: &mut ConnectionStats,
     pending: &mut Vec<rendezvous::PendingPeer>,
 ) -> Result<Vec<RawFd>> {
-    link.check_peer();
+    ep.check_peer();
     loop {
         match rendezvous::accept(paths, listener, access, pending)? {
             Accepted::Nothing => break,
             Accepted::Peer(p) => {
                 // A newly admitted client replaces the current one.
-                link.set_peer(p)?;
+                ep.set_peer(p)?;
                 stats.admitted += 1;
             }
             Accepted::Refused { uid, gid, pid } => {
@@ -194,6 +193,21 @@ impl<'a> Incoming<'a> {
 
     /// Answers the request: a status, the attributes of a get, and one status
     /// per object of a bulk call. Waits for space if the response ring is full.
+    ///
+    /// ```
+    /// # let tmp = tempfile::tempdir()?;
+    /// # let dir = tmp.path().join("asic");
+    /// # sairing_transport::channel::create(&dir, &Default::default())?;
+    /// # let mut server = sairing_transport::Server::open(&dir, &Default::default())?;
+    /// # let mut client = sairing_transport::Client::open(&dir, &Default::default())?;
+    /// use sairing_transport::{Body, Op};
+    /// let seq = client.send(Op::Get, "SAI_OBJECT_TYPE_SWITCH:oid:0x21000000000000", &Body::Attrs(&[("SAI_SWITCH_ATTR_PORT_NUMBER", "0")]))?;
+    /// let mut req = server.recv(None)?.unwrap();
+    /// req.respond::<&str, &str>("SAI_STATUS_SUCCESS", &[("SAI_SWITCH_ATTR_PORT_NUMBER", "32")], &[])?;
+    /// let r = client.wait_for(seq, None)?;
+    /// assert_eq!(r.attrs, [("SAI_SWITCH_ATTR_PORT_NUMBER".to_owned(), "32".to_owned())]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn respond<A: AsRef<str>, S: AsRef<str>>(
         &mut self,
         status: &str,
@@ -214,6 +228,19 @@ impl<'a> Incoming<'a> {
 
     /// Publishes a notification this request caused, as
     /// [`Server::notify`] does (while the request is still held).
+    ///
+    /// ```
+    /// # let tmp = tempfile::tempdir()?;
+    /// # let dir = tmp.path().join("asic");
+    /// # sairing_transport::channel::create(&dir, &Default::default())?;
+    /// # let mut server = sairing_transport::Server::open(&dir, &Default::default())?;
+    /// # let mut client = sairing_transport::Client::open(&dir, &Default::default())?;
+    /// server.notify("port_state_change", "[]")?;
+    /// client.pump()?;
+    /// let n = client.take_notifications();
+    /// assert_eq!(n[0].name, "port_state_change");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn notify(&mut self, name: &str, payload: &str) -> Result<()> {
         self.out.notify(name, payload)
     }
@@ -225,22 +252,12 @@ impl Server {
     /// the first ones [`recv`](Server::recv) returns.
     pub fn open(dir: impl AsRef<Path>, opts: &ServerOptions) -> Result<Server> {
         let paths = Paths::new(dir);
-        channel::check_parent(&paths.dir)?;
-        let ro = OpenOptions::default();
-        let rx = Consumer::open(&paths.request, &ro)?;
-        let tx = Producer::open(&paths.response, &ro)?;
-        let bell = Bell::new().map_err(io(&paths.dir, "eventfd"))?;
+        let (ep, rx) = Endpoint::attach(&paths, Side::Server, opts.wait)?;
         let listener = rendezvous::listen(&paths)?;
         let mut s = Server {
             rx,
             out: Out {
-                link: Link {
-                    tx,
-                    bell,
-                    peer: None,
-                    policy: opts.wait,
-                    ring_path: paths.response.clone(),
-                },
+                ep,
                 paths,
                 listener,
                 access: opts.access,
@@ -270,17 +287,31 @@ impl Server {
     }
 
     /// Releases the requests before `mark`.
+    ///
+    /// ```
+    /// # let tmp = tempfile::tempdir()?;
+    /// # let dir = tmp.path().join("asic");
+    /// # sairing_transport::channel::create(&dir, &Default::default())?;
+    /// # let mut server = sairing_transport::Server::open(&dir, &Default::default())?;
+    /// # let mut client = sairing_transport::Client::open(&dir, &Default::default())?;
+    /// use sairing_transport::{Body, Op};
+    /// server.set_auto_release(false); // release only once the effects are durable
+    /// let a: [(&str, &str); 0] = [];
+    /// client.send(Op::Remove, "SAI_OBJECT_TYPE_VLAN:oid:0x26000000000001", &Body::Attrs(&a))?;
+    /// server.recv(None)?.unwrap().respond_status("SAI_STATUS_SUCCESS")?;
+    /// let durable = server.mark();
+    /// // ... once its effects are written down:
+    /// assert!(server.release_to(durable));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn release_to(&mut self, mark: Mark) -> bool {
-        let ok = self.rx.release_to(mark);
-        self.after_release();
-        ok
+        self.out.ep.release(&mut self.rx, Some(mark))
     }
 
     /// Releases every request returned so far.
     pub fn release(&mut self) {
-        self.rx.release();
+        self.out.ep.release(&mut self.rx, None);
         self.unreleased = 0;
-        self.after_release();
     }
 
     /// Starts again from the first unreleased request (warm restart of the
@@ -289,17 +320,9 @@ impl Server {
         self.rx.rewind();
     }
 
-    fn after_release(&mut self) {
-        if self.rx.take_producer_wakeup() {
-            if let Some(p) = &self.out.link.peer {
-                p.ring();
-            }
-        }
-    }
-
     /// Whether a client is connected now.
     pub fn connected(&self) -> bool {
-        self.out.link.peer.is_some()
+        self.out.ep.peer.is_some()
     }
 
     /// Connection counters.
@@ -329,6 +352,21 @@ impl Server {
 
     /// Waits up to `timeout` (`None`: forever) for the next request. A record
     /// that does not decode is reported as [`Error::Decode`] and skipped.
+    ///
+    /// ```
+    /// # let tmp = tempfile::tempdir()?;
+    /// # let dir = tmp.path().join("asic");
+    /// # sairing_transport::channel::create(&dir, &Default::default())?;
+    /// # let mut server = sairing_transport::Server::open(&dir, &Default::default())?;
+    /// # let mut client = sairing_transport::Client::open(&dir, &Default::default())?;
+    /// use sairing_transport::{Body, Op};
+    /// client.send(Op::Set, "SAI_OBJECT_TYPE_PORT:oid:0x1000000000001", &Body::Attrs(&[("SAI_PORT_ATTR_MTU", "9100")]))?;
+    /// let mut req = server.recv(None)?.expect("the request");
+    /// assert_eq!((req.request.op, req.request.key), (Op::Set, "SAI_OBJECT_TYPE_PORT:oid:0x1000000000001"));
+    /// req.respond_status("SAI_STATUS_SUCCESS")?;
+    /// assert!(server.recv(Some(std::time::Duration::ZERO))?.is_none()); // nothing more
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[inline]
     pub fn recv(&mut self, timeout: Option<Duration>) -> Result<Option<Incoming<'_>>> {
         if self.auto_release
@@ -339,26 +377,23 @@ impl Server {
         }
         // The wait starts only once nothing is there: reading the clock costs as
         // much as decoding a request, and a streaming server rarely waits.
-        let policy = self.out.link.policy;
-        let mut wait: Option<Wait> = None;
-        while !self.rx.has_next()? {
-            let wait = wait.get_or_insert_with(|| Wait::new(&policy, timeout));
-            if wait.spin() {
-                if wait.service_due() {
-                    self.service_sockets()?;
-                }
-                continue;
-            }
-            if wait.expired() {
+        if !self.rx.has_next()? {
+            let mut wait = Wait::new(&self.out.ep.policy, timeout);
+            let Out {
+                ep,
+                listener,
+                paths,
+                access,
+                stats,
+                pending,
+            } = &mut self.out;
+            let ready = ep.wait_readable(&mut self.rx, &mut wait, |ep| {
+                service_with(paths, ep, listener, *access, stats, pending)
+            })?;
+            // A client that attached while we waited has a new epoch.
+            self.client_epoch = self.rx.producer_epoch() as u32;
+            if !ready {
                 return Ok(None);
-            }
-            let extra = self.service_sockets()?;
-            if self.rx.sleep_prepare()? {
-                let fds = self.out.link.sleep_fds(extra);
-                let r = self.out.link.sleep(&fds, wait);
-                self.rx.sleep_done();
-                r?;
-                self.service_sockets()?;
             }
         }
         let epoch = self.client_epoch;
@@ -405,8 +440,7 @@ impl Server {
 
     /// After an external wait returned.
     pub fn after_wake(&mut self) -> Result<()> {
-        self.rx.sleep_done();
-        self.out.link.drain();
+        self.out.ep.after_wake(&mut self.rx);
         self.service_sockets().map(drop)
     }
 
@@ -415,7 +449,7 @@ impl Server {
     /// [`AsFd`] (the set changes: ask again after each wake).
     pub fn socket_fds(&self) -> Vec<RawFd> {
         let mut v = listening_fds(&self.out.listener, &self.out.pending);
-        if let Some(p) = &self.out.link.peer {
+        if let Some(p) = &self.out.ep.peer {
             v.push(p.stream.as_raw_fd());
         }
         v
@@ -426,6 +460,6 @@ impl Server {
 /// same descriptor for the server's life, whichever client is connected.
 impl AsFd for Server {
     fn as_fd(&self) -> BorrowedFd<'_> {
-        self.out.link.bell.as_fd()
+        self.out.ep.bell.as_fd()
     }
 }
