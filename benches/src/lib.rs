@@ -30,8 +30,11 @@ pub fn file_ring(
 
 /// Cross-process latency and throughput measurements shared by `chanbench` and `compare`.
 pub mod measure {
+    use std::ffi::OsStr;
     use std::hint::spin_loop;
+    use std::io::{BufRead, BufReader};
     use std::path::PathBuf;
+    use std::process::{Child, ChildStdout, Command, Stdio};
     use std::sync::atomic::{AtomicU64, Ordering};
     use std::time::{Duration, Instant};
 
@@ -73,7 +76,7 @@ pub mod measure {
     }
 
     /// The server side of a sairing measurement: answers everything but sets.
-    pub fn serve(dir: PathBuf, spin_us: u64) -> anyhow::Result<()> {
+    pub fn serve(ServeArgs { dir, spin_us }: ServeArgs) -> anyhow::Result<()> {
         if cpus() >= 2 {
             pin(1);
         }
@@ -156,6 +159,123 @@ pub mod measure {
         )
     }
 
+    /// Round trips are recorded up to a minute (nanoseconds, 3 significant digits).
+    pub fn histogram() -> Histogram<u64> {
+        Histogram::new_with_bounds(1, 60_000_000_000, 3).expect("valid bounds")
+    }
+
+    /// The warm-up-then-record loop every round trip is measured with: calls
+    /// `round_trip` `samples / 10` times unrecorded, then `samples` times
+    /// recording how long each call took.
+    pub fn round_trips(
+        samples: u64,
+        mut round_trip: impl FnMut() -> anyhow::Result<()>,
+    ) -> anyhow::Result<Histogram<u64>> {
+        let warm_up = samples / 10;
+        let mut hist = histogram();
+        for i in 0..samples + warm_up {
+            let t = Instant::now();
+            round_trip()?;
+            if i >= warm_up {
+                hist.record((t.elapsed().as_nanos() as u64).max(1))?;
+            }
+        }
+        Ok(hist)
+    }
+
+    /// A channel under measurement, seen from its producer's side.
+    pub trait Measured {
+        /// Sends one answered request (a get) and waits for its answer.
+        fn round_trip(&mut self) -> anyhow::Result<()>;
+
+        /// Sends `messages` one-way requests (sets), then one answered request
+        /// (a flush), and waits for that answer: by then the consumer has taken
+        /// every set.
+        fn one_way(&mut self, messages: u64) -> anyhow::Result<()>;
+    }
+
+    /// Measures `channel`: `samples` round trips after a warm-up (see
+    /// [`round_trips`]), then the rate of `messages` one-way requests.
+    pub fn run(
+        name: &'static str,
+        channel: &mut impl Measured,
+        samples: u64,
+        messages: u64,
+    ) -> anyhow::Result<Stats> {
+        let hist = round_trips(samples, || channel.round_trip())?;
+        let t = Instant::now();
+        channel.one_way(messages)?;
+        Ok(Stats {
+            name,
+            hist,
+            msgs_per_s: Some(messages as f64 / t.elapsed().as_secs_f64()),
+        })
+    }
+
+    /// This binary re-executed with other arguments (a server, a consumer),
+    /// killed and reaped when dropped. It has said `ready [WORDS]` on its
+    /// stdout, which stays open for whatever it prints after.
+    pub struct Reexec {
+        child: Child,
+        _stdout: BufReader<ChildStdout>,
+        words: String,
+    }
+
+    impl Reexec {
+        /// Starts this binary with `args` and waits for its `ready` line.
+        pub fn start<S: AsRef<OsStr> + std::fmt::Debug>(args: &[S]) -> anyhow::Result<Reexec> {
+            let mut child = Command::new(std::env::current_exe()?)
+                .args(args)
+                .stdout(Stdio::piped())
+                .spawn()
+                .context("starting the server process")?;
+            let mut stdout = BufReader::new(child.stdout.take().context("server stdout")?);
+            let mut line = String::new();
+            stdout.read_line(&mut line)?;
+            match line.trim().strip_prefix("ready") {
+                Some(words) => Ok(Reexec {
+                    child,
+                    _stdout: stdout,
+                    words: words.trim().to_owned(),
+                }),
+                None => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    bail!("server {args:?} did not start: {line:?}")
+                }
+            }
+        }
+
+        /// What followed `ready` on its first line (a port, say).
+        pub fn words(&self) -> &str {
+            &self.words
+        }
+
+        /// Kills it with SIGKILL and reaps it.
+        pub fn kill(&mut self) -> std::io::Result<()> {
+            self.child.kill()?;
+            self.child.wait()?;
+            Ok(())
+        }
+    }
+
+    impl Drop for Reexec {
+        fn drop(&mut self) {
+            let _ = self.kill();
+        }
+    }
+
+    /// The `serve` subcommand that [`sairing_mode`] re-executes its binary
+    /// with: every binary that measures sairing has it.
+    #[derive(clap::Args)]
+    pub struct ServeArgs {
+        /// The channel's directory.
+        pub dir: PathBuf,
+        /// Spin this many microseconds before sleeping (u64::MAX: busy-poll).
+        #[arg(long)]
+        pub spin_us: u64,
+    }
+
     /// A sairing channel between this process and a server process (`exe serve`).
     pub fn sairing_mode(
         name: &'static str,
@@ -164,6 +284,45 @@ pub mod measure {
         messages: u64,
     ) -> anyhow::Result<Stats> {
         sairing_shaped(name, spin_us, samples, messages, Shape::default())
+    }
+
+    /// The client side of a sairing measurement.
+    struct SairingClient {
+        client: Client,
+        key: String,
+        attrs: &'static [(&'static str, &'static str)],
+    }
+
+    impl Measured for SairingClient {
+        fn round_trip(&mut self) -> anyhow::Result<()> {
+            let seq = self
+                .client
+                .send(Op::Get, &self.key, &Body::Attrs(self.attrs))?;
+            let r = self.client.wait_for(seq, None)?;
+            if !r.is_success() {
+                bail!("bad response {r:?}");
+            }
+            Ok(())
+        }
+
+        fn one_way(&mut self, messages: u64) -> anyhow::Result<()> {
+            // Sets are not answered; the flush at the end is.
+            self.client.set_mode(Mode::Pipelined);
+            // In batches of 128, as the Redis channels pipeline theirs.
+            let mut left = messages;
+            while left > 0 {
+                let n = left.min(128);
+                self.client.send_batch(
+                    (0..n).map(|_| (Op::Set, self.key.as_str(), Body::Attrs(self.attrs))),
+                )?;
+                left -= n;
+            }
+            let seq = self
+                .client
+                .send::<&str>(Op::Flush, "flush", &Body::Attrs(&[]))?;
+            self.client.wait_for(seq, None)?;
+            Ok(())
+        }
     }
 
     /// [`sairing_mode`] with requests of `shape.size` bytes over rings of
@@ -184,77 +343,34 @@ pub mod measure {
                 ..Default::default()
             },
         )?;
-        let exe = std::env::current_exe()?;
-        let mut child = std::process::Command::new(exe)
-            .args([
-                "serve",
-                dir.to_str().context("utf-8 path")?,
-                "--spin-us",
-                &spin_us.to_string(),
-            ])
-            .stdout(std::process::Stdio::piped())
-            .spawn()?;
-        let mut line = String::new();
-        std::io::BufRead::read_line(
-            &mut std::io::BufReader::new(child.stdout.take().context("stdout")?),
-            &mut line,
+        let spin = spin_us.to_string();
+        let _server = Reexec::start(&[
+            "serve",
+            dir.to_str().context("utf-8 path")?,
+            "--spin-us",
+            &spin,
+        ])?;
+        let mut client = Client::open(
+            &dir,
+            &ClientOptions {
+                mode: Mode::Sync,
+                wait: spin_policy(spin_us),
+            },
         )?;
-        if line.trim() != "ready" {
-            bail!("server did not start: {line:?}");
+        let (key, n_attrs) = request_of(shape.size)?;
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !client.connected() {
+            client.service()?;
+            if Instant::now() > deadline {
+                bail!("client never connected");
+            }
         }
-        let result = (|| {
-            let mut c = Client::open(
-                &dir,
-                &ClientOptions {
-                    mode: Mode::Sync,
-                    wait: spin_policy(spin_us),
-                },
-            )?;
-            let (key, n_attrs) = request_of(shape.size)?;
-            let attrs = &ATTRS[..n_attrs];
-            let body = Body::Attrs(attrs);
-            let deadline = Instant::now() + Duration::from_secs(5);
-            while !c.connected() {
-                c.service()?;
-                if Instant::now() > deadline {
-                    bail!("client never connected");
-                }
-            }
-            let mut hist = Histogram::<u64>::new_with_bounds(1, 10_000_000_000, 3)?;
-            for i in 0..samples + samples / 10 {
-                let t = Instant::now();
-                let seq = c.send(Op::Get, &key, &body)?;
-                let r = c.wait_for(seq, None)?;
-                let ns = t.elapsed().as_nanos() as u64;
-                if !r.is_success() {
-                    bail!("bad response {r:?}");
-                }
-                if i >= samples / 10 {
-                    hist.record(ns.max(1))?;
-                }
-            }
-            // One-way throughput: sets are not answered; a flush at the end is.
-            c.set_mode(Mode::Pipelined);
-            let t = Instant::now();
-            // In batches of 128, as the Redis channels pipeline theirs.
-            let mut left = messages;
-            while left > 0 {
-                let n = left.min(128);
-                c.send_batch((0..n).map(|_| (Op::Set, key.as_str(), Body::Attrs(attrs))))?;
-                left -= n;
-            }
-            let seq = c.send::<&str>(Op::Flush, "flush", &Body::Attrs(&[]))?;
-            c.wait_for(seq, None)?;
-            let rate = messages as f64 / t.elapsed().as_secs_f64();
-            Ok(Stats {
-                name,
-                hist,
-                msgs_per_s: Some(rate),
-            })
-        })();
-        let _ = child.kill();
-        let _ = child.wait();
-        result
+        let mut sairing = SairingClient {
+            client,
+            key,
+            attrs: &ATTRS[..n_attrs],
+        };
+        run(name, &mut sairing, samples, messages)
     }
 
     /// Two processes ping-ponging one cache line of shared memory.
@@ -298,17 +414,15 @@ pub mod measure {
             // SAFETY: ends the forked child without running the parent's destructors.
             unsafe { libc::_exit(0) };
         }
-        let mut hist = Histogram::<u64>::new_with_bounds(1, 10_000_000_000, 3)?;
-        for i in 1..=total {
-            let t = Instant::now();
+        let mut i = 0;
+        let hist = round_trips(samples, || {
+            i += 1;
             ping.store(i, Ordering::Release);
             while pong.load(Ordering::Acquire) != i {
                 spin_loop();
             }
-            if i > samples / 10 {
-                hist.record((t.elapsed().as_nanos() as u64).max(1))?;
-            }
-        }
+            Ok(())
+        })?;
         // SAFETY: reaps our own child.
         unsafe { libc::waitpid(pid, std::ptr::null_mut(), 0) };
         Ok(Stats {
@@ -349,15 +463,11 @@ pub mod measure {
             // SAFETY: ends the forked child without running destructors.
             unsafe { libc::_exit(0) };
         }
-        let mut hist = Histogram::<u64>::new_with_bounds(1, 10_000_000_000, 3)?;
-        for i in 0..total {
-            let t = Instant::now();
+        let hist = round_trips(samples, || {
             ring(a);
             take(b);
-            if i >= samples / 10 {
-                hist.record((t.elapsed().as_nanos() as u64).max(1))?;
-            }
-        }
+            Ok(())
+        })?;
         // SAFETY: reaps our own child.
         unsafe { libc::waitpid(pid, std::ptr::null_mut(), 0) };
         Ok(Stats {

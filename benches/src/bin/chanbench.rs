@@ -35,18 +35,13 @@ struct Cli {
 #[derive(Subcommand)]
 enum Cmd {
     /// (internal) the server side.
-    Serve {
-        dir: PathBuf,
-        /// Spin this many microseconds before sleeping (u64::MAX: busy-poll).
-        #[arg(long)]
-        spin_us: u64,
-    },
+    Serve(ServeArgs),
 }
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    if let Some(Cmd::Serve { dir, spin_us }) = cli.cmd {
-        return serve(dir, spin_us);
+    if let Some(Cmd::Serve(args)) = cli.cmd {
+        return serve(args);
     }
     if cpus() >= 2 {
         pin(0);

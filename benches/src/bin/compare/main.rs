@@ -79,11 +79,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Cmd {
     /// (internal) a sairing server.
-    Serve {
-        dir: PathBuf,
-        #[arg(long)]
-        spin_us: u64,
-    },
+    Serve(measure::ServeArgs),
     /// (internal) a Unix-socket server.
     ServeUds { path: PathBuf },
     /// (internal) the consumer of SONiC's Redis list channel.
@@ -1261,7 +1257,7 @@ fn latency_table(
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.cmd {
-        Some(Cmd::Serve { dir, spin_us }) => return measure::serve(dir, spin_us),
+        Some(Cmd::Serve(args)) => return measure::serve(args),
         Some(Cmd::ServeUds { path }) => return serve_uds(path),
         Some(Cmd::ServeRedisList { url }) => return serve_redis_list(url),
         Some(Cmd::ServeRedisStreams { url }) => return serve_redis_streams(url),
