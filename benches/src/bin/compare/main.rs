@@ -41,6 +41,8 @@ use serde_json::json;
 
 mod grpc;
 mod plot;
+mod report;
+mod scaling;
 
 #[derive(Parser)]
 #[command(about = "sairing beside the channels it replaces, in one run")]
@@ -1044,167 +1046,8 @@ fn restart_run(
     })
 }
 
-/// sairing busy-poll at other message sizes and ring capacities. Returns the
-/// points by size and by capacity.
-fn scaling(quick: bool) -> anyhow::Result<(Vec<plot::Point>, Vec<plot::Point>)> {
-    let samples = if quick { 1_000 } else { 20_000 };
-    let max_messages: u64 = if quick { 20_000 } else { 1_000_000 };
-    // Bytes each one-way run moves at most: big messages send fewer.
-    let budget: u64 = if quick { 64 << 20 } else { 4 << 30 };
-    // Each point carries the cache-line floor measured just before it: a
-    // point taken while the machine was slow shows it.
-    let point = |x: u64, s: &Stats, floor: &Stats| {
-        let (p50, p99, _, _) = measure::percentiles(&s.hist);
-        plot::Point {
-            x,
-            msgs_per_s: s.msgs_per_s.unwrap_or(0.0),
-            p99_ns: p99,
-            p50_ns: p50,
-            floor_ns: floor.hist.value_at_quantile(0.5),
-        }
-    };
-    let floor = || measure::floor_spin(samples.min(5_000));
-    println!();
-    println!("scaling, sairing busy-poll: {samples} round trips and up to {max_messages} one-way messages per point");
-    println!(
-        "{:<9} {:>9} {:>14} {:>11} {:>10} {:>10} {:>11}",
-        "size", "capacity", "one-way msg/s", "MB/s", "p50", "p99", "floor p50"
-    );
-    let show = |size: u64, cap: u64, p: &plot::Point| {
-        println!(
-            "{:<9} {:>9} {:>14} {:>11.0} {:>10} {:>10} {:>11}",
-            format!("{size} B"),
-            format!("{} KiB", cap >> 10),
-            format!("{:.3} M", p.msgs_per_s / 1e6),
-            p.msgs_per_s * size as f64 / 1e6,
-            format!("{:.2} µs", p.p50_ns as f64 / 1000.0),
-            format!("{:.2} µs", p.p99_ns as f64 / 1000.0),
-            format!("{:.2} µs", p.floor_ns as f64 / 1000.0),
-        );
-    };
-    let mut by_size = Vec::new();
-    for size in [64u64, 128, 256, 512, 1024, 4096, 16384, 65536] {
-        // Room for many messages in flight, whatever their size.
-        let capacity = (size * 256).next_power_of_two().max(1 << 24);
-        let messages = (budget / size).min(max_messages);
-        let shape = measure::Shape {
-            size: size as usize,
-            capacity,
-        };
-        let f = floor()?;
-        let s = measure::sairing_shaped("sairing-spin", u64::MAX, samples, messages, shape)?;
-        let p = point(size, &s, &f);
-        show(size, capacity, &p);
-        by_size.push(p);
-    }
-    let mut by_capacity = Vec::new();
-    for capacity in [
-        4u64 << 10,
-        16 << 10,
-        64 << 10,
-        256 << 10,
-        1 << 20,
-        16 << 20,
-        64 << 20,
-    ] {
-        let shape = measure::Shape {
-            size: 128,
-            capacity,
-        };
-        let f = floor()?;
-        let s = measure::sairing_shaped("sairing-spin", u64::MAX, samples, max_messages, shape)?;
-        let p = point(capacity, &s, &f);
-        show(128, capacity, &p);
-        by_capacity.push(p);
-    }
-    Ok((by_size, by_capacity))
-}
-
-/// Prints the cache-line floor's checks through the run, warns when they (or
-/// the scaling points' own) differ by more than 2x, and returns them as JSON.
-fn report_floors(
-    checks: &[(&str, u64)],
-    scaled: Option<&(Vec<plot::Point>, Vec<plot::Point>)>,
-) -> serde_json::Value {
-    let points = scaled
-        .into_iter()
-        .flat_map(|(by_size, by_capacity)| by_size.iter().chain(by_capacity));
-    let p50s: Vec<u64> = checks
-        .iter()
-        .map(|c| c.1)
-        .chain(points.map(|p| p.floor_ns))
-        .collect();
-    let lo = p50s.iter().copied().min().unwrap_or(0).max(1);
-    let hi = p50s.iter().copied().max().unwrap_or(0);
-    println!();
-    println!(
-        "floor-spin p50 through the run: {}",
-        checks
-            .iter()
-            .map(|(after, ns)| format!("{:.2} µs after {after}", *ns as f64 / 1000.0))
-            .collect::<Vec<_>>()
-            .join(", ")
-    );
-    if hi > lo * 2 {
-        println!(
-            "warning: the cache-line floor moved {:.1}x during the run: this machine changed speed, so compare rows measured at different times with care",
-            hi as f64 / lo as f64
-        );
-    }
-    checks
-        .iter()
-        .map(|(after, ns)| json!({"after": after, "p50_ns": ns}))
-        .collect()
-}
-
-/// What the run ran on, for the JSON and the plots.
-fn machine() -> serde_json::Value {
-    let read = |p: &str| std::fs::read_to_string(p).unwrap_or_default();
-    let field = |text: &str, name: &str| {
-        text.lines()
-            .find(|l| l.starts_with(name))
-            .and_then(|l| l.split_once(':'))
-            .map(|(_, v)| v.trim().to_owned())
-    };
-    let cpuinfo = read("/proc/cpuinfo");
-    let meminfo = read("/proc/meminfo");
-    let unix_time = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    json!({
-        "cpus": measure::cpus(),
-        "cpu": field(&cpuinfo, "model name"),
-        "memory": field(&meminfo, "MemTotal"),
-        "kernel": read("/proc/sys/kernel/osrelease").trim(),
-        "message_bytes": 128,
-        "unix_time": unix_time,
-    })
-}
-
-fn points_json(points: &[plot::Point], x: &str, size: Option<u64>) -> serde_json::Value {
-    points
-        .iter()
-        .map(|p| {
-            let bytes = size.unwrap_or(p.x);
-            json!({
-                x: p.x,
-                "msgs_per_s": p.msgs_per_s,
-                "bytes_per_s": p.msgs_per_s * bytes as f64,
-                "rtt_ns": {"p50": p.p50_ns, "p99": p.p99_ns},
-                "floor_spin_p50_ns": p.floor_ns,
-            })
-        })
-        .collect()
-}
-
-/// The latency and throughput table: every channel, printed and as JSON.
-fn latency_table(
-    url: &str,
-    n: u64,
-    m: u64,
-    m_slow: u64,
-) -> anyhow::Result<(Vec<Stats>, Vec<serde_json::Value>)> {
+/// The latency and throughput table: every channel, measured.
+fn latency_runs(url: &str, n: u64, m: u64, m_slow: u64) -> anyhow::Result<Vec<Stats>> {
     // The floors first (as chanbench does), then sairing, then the others.
     let floors = [measure::floor_spin(n)?, measure::floor_eventfd(n)?];
     let mut runs = vec![
@@ -1220,38 +1063,7 @@ fn latency_table(
     runs.push(uds(n, m)?);
     runs.push(rtrb_inproc(n, m)?);
     runs.extend(floors);
-
-    let base = measure::percentiles(&runs[0].hist);
-    let base_rate = runs[0].msgs_per_s.unwrap_or(0.0);
-    println!(
-        "{:<16} {:>10} {:>10} {:>10} {:>11} {:>14} {:>10} {:>10}",
-        "channel", "p50", "p99", "p99.9", "max", "one-way msg/s", "p50 /spin", "rate/spin"
-    );
-    let mut channels = Vec::new();
-    for s in &runs {
-        let (p50, p99, p999, max) = measure::percentiles(&s.hist);
-        let us = |v: u64| format!("{:.2} µs", v as f64 / 1000.0);
-        println!(
-            "{:<16} {:>10} {:>10} {:>10} {:>11} {:>14} {:>9.1}x {:>10}",
-            s.name,
-            us(p50),
-            us(p99),
-            us(p999),
-            us(max),
-            s.msgs_per_s
-                .map_or("-".into(), |r| format!("{:.3} M", r / 1e6)),
-            p50 as f64 / base.0 as f64,
-            s.msgs_per_s
-                .map_or("-".into(), |r| format!("{:.4}x", r / base_rate)),
-        );
-        channels.push(json!({
-            "name": s.name,
-            "rtt_ns": {"p50": p50, "p99": p99, "p999": p999, "max": max},
-            "msgs_per_s": s.msgs_per_s,
-            "samples": s.hist.len(),
-        }));
-    }
-    Ok((runs, channels))
+    Ok(runs)
 }
 
 fn main() -> anyhow::Result<()> {
@@ -1296,7 +1108,9 @@ fn main() -> anyhow::Result<()> {
     };
     floor_check("start")?;
     let (runs, channels) = if cli.restart_only.is_empty() {
-        latency_table(&url, n, m, m_redis)?
+        let runs = latency_runs(&url, n, m, m_redis)?;
+        let channels = report::latency_table(&runs);
+        (runs, channels)
     } else {
         (Vec::new(), Vec::new())
     };
@@ -1349,11 +1163,11 @@ fn main() -> anyhow::Result<()> {
     }
     let mut scaled = None;
     if cli.scaling {
-        scaled = Some(scaling(cli.quick)?);
+        scaled = Some(scaling::run(cli.quick)?);
         floor_check("scaling")?;
     }
-    let floors = report_floors(&floors, scaled.as_ref());
-    let mut machine = machine();
+    let floors = report::floors(&floors, scaled.as_ref());
+    let mut machine = report::machine();
     machine["quick"] = json!(cli.quick);
     machine["floor_spin_checks"] = floors;
     if let Some(dir) = &cli.plots {
@@ -1374,17 +1188,7 @@ fn main() -> anyhow::Result<()> {
         }
     }
     if let Some(path) = cli.json {
-        let mut doc = json!({
-            "machine": machine,
-            "channels": channels,
-            "restart": restart,
-        });
-        if let Some((by_size, by_capacity)) = &scaled {
-            doc["scaling"] = json!({
-                "by_size": points_json(by_size, "bytes", None),
-                "by_capacity": points_json(by_capacity, "capacity", Some(128)),
-            });
-        }
+        let doc = report::document(machine, channels, restart, scaled.as_ref());
         std::fs::write(&path, serde_json::to_string_pretty(&doc)?)?;
     }
     if let Some(what) = sairing_failed {
