@@ -1,11 +1,12 @@
-//! What a `compare` run prints and writes: the latency table, the scaling
-//! runs' rows, the cache-line floor's checks through the run, and the JSON of
-//! it all.
+//! What a `compare` run prints and writes: the latency table, the restart
+//! matrix's and the scaling runs' rows, the cache-line floor's checks through
+//! the run, and the JSON of it all.
 
 use sairing_benches::measure::{self, Stats};
 use serde_json::json;
 
 use crate::plot;
+use crate::restart::Restart;
 
 /// Prints the latency and throughput table (ratios to the first row) and
 /// returns its rows as JSON.
@@ -41,6 +42,34 @@ pub fn latency_table(runs: &[Stats]) -> Vec<serde_json::Value> {
         }));
     }
     channels
+}
+
+/// Prints the restart matrix's heading.
+pub fn restart_header(apply_us: u64, total: u64) {
+    println!();
+    println!(
+        "restart: the consumer (applying a request takes {apply_us} µs) killed with SIGKILL half way through {total} numbered requests, then restarted"
+    );
+    println!(
+        "{:<16} {:>8} {:>10} {:>8} {:>11}",
+        "channel", "sent", "in flight", "lost", "duplicated"
+    );
+}
+
+/// Prints one row of the restart matrix and returns it as JSON.
+pub fn restart_row(r: &Restart) -> serde_json::Value {
+    let name = r.channel.name();
+    println!(
+        "{:<16} {:>8} {:>10} {:>8} {:>11}",
+        name, r.sent, r.in_flight, r.lost, r.duplicated
+    );
+    json!({
+        "name": name,
+        "sent": r.sent,
+        "in_flight_at_kill": r.in_flight,
+        "lost": r.lost,
+        "duplicated": r.duplicated,
+    })
 }
 
 /// Prints the scaling runs' heading.
