@@ -40,8 +40,11 @@ impl Measured for Client {
     }
 
     fn one_way(&mut self, messages: u64) -> anyhow::Result<()> {
+        // Pushed from a local: read from the struct each time, the request
+        // would be copied twice.
+        let set = self.set;
         for _ in 0..messages {
-            while self.requests.push(self.set).is_err() {
+            while self.requests.push(set).is_err() {
                 spin_loop();
             }
         }
