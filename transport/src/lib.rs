@@ -33,6 +33,7 @@
 #![deny(missing_docs)]
 
 mod bell;
+mod calls;
 pub mod channel;
 mod client;
 pub mod codec;

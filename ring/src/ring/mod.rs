@@ -41,6 +41,7 @@
 mod consumer;
 mod heap;
 mod producer;
+mod read;
 mod record;
 mod wake;
 

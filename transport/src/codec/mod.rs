@@ -1,0 +1,178 @@
+//! The SAI message codec: requests, responses and notifications as they travel
+//! in ring records. `docs/PROTOCOL.md` has the byte layout; in short:
+//!
+//! ```text
+//! header (24 bytes, zerocopy `WireHeader`):
+//!   0  version u8 = 1      1  op u8        2  flags u16
+//!   4  epoch u32           8  seq u64      16 count u32     20 body_len u32
+//! body (body_len bytes): length-prefixed strings, `str = len u32 ++ UTF-8 bytes`
+//!   request, non-bulk:  str key, count x (str name, str value)
+//!   request, bulk:      str object_type, count x (str object_id, u32 n, n x (str name, str value))
+//!   response:           str status, count x (str name, str value), u32 m, m x str status
+//!   notification:       str name, str payload (JSON)
+//! ```
+//!
+//! Decoding validates every length, string and count before returning anything,
+//! and borrows the strings from the record, which the ring has already copied
+//! out of shared memory (a string checked as UTF-8 stays so). A malformed record
+//! is a [`DecodeError`] that says what and where, never a panic.
+
+use zerocopy::byteorder::little_endian::{U16, U32, U64};
+use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout, Unaligned};
+
+/// Ring record kind of a request.
+pub const KIND_REQUEST: u16 = 1;
+/// Ring record kind of a response.
+pub const KIND_RESPONSE: u16 = 2;
+/// Ring record kind of a notification.
+pub const KIND_NOTIFICATION: u16 = 3;
+/// The codec's version byte.
+pub const WIRE_VERSION: u8 = 1;
+/// Size of [`WireHeader`].
+pub const MESSAGE_HEADER_LEN: usize = 24;
+
+/// The status of a request that succeeded (SAI's `SAI_STATUS_SUCCESS`).
+pub const STATUS_SUCCESS: &str = "SAI_STATUS_SUCCESS";
+/// The status of a request that failed for no more precise reason.
+pub const STATUS_FAILURE: &str = "SAI_STATUS_FAILURE";
+
+/// The fixed header of every message.
+#[derive(Debug, Clone, Copy, FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned)]
+#[repr(C)]
+pub struct WireHeader {
+    /// [`WIRE_VERSION`].
+    pub version: u8,
+    /// The [`Op`] (of the request, or of the request a response answers).
+    pub op: u8,
+    /// Reserved, zero.
+    pub flags: U16,
+    /// The client incarnation that sent the request (echoed in its response).
+    pub epoch: U32,
+    /// The request's sequence number (echoed in its response).
+    pub seq: U64,
+    /// Attributes (non-bulk request, response) or objects (bulk request).
+    pub count: U32,
+    /// Bytes after the header.
+    pub body_len: U32,
+}
+
+const _: () = assert!(std::mem::size_of::<WireHeader>() == MESSAGE_HEADER_LEN);
+
+/// A SAI operation, as sonic-sairedis names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum Op {
+    /// create
+    Create = 1,
+    /// remove
+    Remove = 2,
+    /// set
+    Set = 3,
+    /// get
+    Get = 4,
+    /// bulkcreate
+    BulkCreate = 5,
+    /// bulkremove
+    BulkRemove = 6,
+    /// bulkset
+    BulkSet = 7,
+    /// bulkget
+    BulkGet = 8,
+    /// notify (INIT_VIEW, APPLY_VIEW, ...), the key names the notification
+    Notify = 9,
+    /// flush
+    Flush = 10,
+    /// an unsolicited notification from syncd (port_state_change, fdb_event, ...)
+    Notification = 11,
+}
+
+impl Op {
+    /// Decodes an op byte.
+    pub fn from_u8(b: u8) -> Option<Op> {
+        use Op::*;
+        Some(match b {
+            1 => Create,
+            2 => Remove,
+            3 => Set,
+            4 => Get,
+            5 => BulkCreate,
+            6 => BulkRemove,
+            7 => BulkSet,
+            8 => BulkGet,
+            9 => Notify,
+            10 => Flush,
+            11 => Notification,
+            _ => return None,
+        })
+    }
+
+    /// Whether the request carries objects rather than attributes.
+    pub fn is_bulk(self) -> bool {
+        matches!(
+            self,
+            Op::BulkCreate | Op::BulkRemove | Op::BulkSet | Op::BulkGet
+        )
+    }
+
+    /// The name sonic-sairedis uses for it.
+    pub fn name(self) -> &'static str {
+        use Op::*;
+        match self {
+            Create => "create",
+            Remove => "remove",
+            Set => "set",
+            Get => "get",
+            BulkCreate => "bulkcreate",
+            BulkRemove => "bulkremove",
+            BulkSet => "bulkset",
+            BulkGet => "bulkget",
+            Notify => "notify",
+            Flush => "flush",
+            Notification => "notification",
+        }
+    }
+}
+
+/// What is wrong with a message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("malformed message in record {record_seq}: {what} at byte {offset}")]
+pub struct DecodeError {
+    /// The ring record's sequence number.
+    pub record_seq: u64,
+    /// The problem.
+    pub what: &'static str,
+    /// Where in the record.
+    pub offset: usize,
+}
+
+/// One object of a bulk request, for encoding.
+#[derive(Debug, Clone, Copy)]
+pub struct BulkObject<'a, A: AsRef<str>> {
+    /// The object id (an OID or an entry's JSON).
+    pub id: &'a str,
+    /// Its attributes.
+    pub attrs: &'a [(A, A)],
+}
+
+/// The body of a request, for encoding.
+#[derive(Debug, Clone, Copy)]
+pub enum Body<'a, A: AsRef<str>> {
+    /// Attributes of a non-bulk request.
+    Attrs(&'a [(A, A)]),
+    /// Objects of a bulk request.
+    Bulk(&'a [BulkObject<'a, A>]),
+}
+
+mod decode;
+mod encode;
+#[cfg(test)]
+mod tests;
+
+pub use decode::{
+    decode_notification, decode_request, decode_response, Attrs, NotificationView, Objects,
+    Request, ResponseView,
+};
+pub use encode::{
+    encode_notification, encode_request, encode_response, notification_len, request_len,
+    response_len,
+};
