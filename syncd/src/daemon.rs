@@ -12,7 +12,8 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use sairing_transport::{channel, Error as TError, Server, ServerOptions, WaitPolicy};
 
-use crate::mirror::{self, Mirror, MirrorConfig};
+use crate::asic_db;
+use crate::mirror::{Mirror, MirrorConfig};
 use crate::recorder::{Entry, Recorder};
 use crate::vs::{Answer, Effect, Switch};
 
@@ -193,7 +194,7 @@ fn start(cfg: &Config) -> anyhow::Result<Started> {
         (None, true) => bail!("--warm needs --redis: the checkpoint lives there"),
         (Some(url), false) => {
             // Fail now, clearly, rather than in the background.
-            mirror::connect(url)
+            asic_db::connect(url)
                 .with_context(|| format!("redis at {url} (use --no-mirror to run without it)"))?;
             (Switch::new(), released, true)
         }
@@ -392,9 +393,9 @@ fn warm_state(
     ring_id: &str,
     released: u64,
 ) -> anyhow::Result<(Switch, u64, bool)> {
-    let mut c = mirror::connect(url)?;
+    let mut c = asic_db::connect(url)?;
     let dir = cfg.channel.display();
-    let base = match mirror::read_progress(&mut c, url)? {
+    let base = match asic_db::read_progress(&mut c, url)? {
         Some(p) if p.ring_id != ring_id => bail!(
             "--warm: redis at {url} holds the state of ring {}, but {dir} is ring {ring_id}",
             p.ring_id
@@ -422,7 +423,7 @@ fn warm_state(
         return Ok((Switch::new(), 0, true));
     }
     if let Some(seq) = base.filter(|s| *s >= released) {
-        let objects = mirror::load_state(&mut c, url)?;
+        let objects = asic_db::load_state(&mut c, url)?;
         tracing::info!(
             objects = objects.len(),
             seq,
@@ -434,7 +435,7 @@ fn warm_state(
         match base {
             None => bail!(
                 "--warm: redis at {url} holds no sairing checkpoint ({}), and {dir} has released its ring through request {released}; start with --warm --record FILE (this syncd's recording) to rebuild the state, or without --warm to start over",
-                mirror::PROGRESS_KEY
+                asic_db::PROGRESS_KEY
             ),
             Some(seq) => bail!(
                 "--warm: redis at {url} holds the state after request {seq}, but {dir} has released its ring through request {released}: requests {}..={released} are in neither; start with --warm --record FILE (this syncd's recording) to rebuild them, or without --warm to start over",
@@ -443,7 +444,7 @@ fn warm_state(
         }
     };
     let (objects, from) = match base {
-        Some(seq) => (mirror::load_state(&mut c, url)?, seq),
+        Some(seq) => (asic_db::load_state(&mut c, url)?, seq),
         None => (Default::default(), 0),
     };
     let r = crate::rebuild::rebuild(rc, objects, from, released, ring_id)

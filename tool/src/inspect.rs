@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime};
 use sairing_rec as rec;
 use sairing_ring::layout::{StaticHeader, HEADER_LEN, STATIC_HEADER_LEN};
 use sairing_ring::{Look, Observer};
-use sairing_syncd::mirror;
+use sairing_syncd::asic_db;
 use sairing_transport::channel;
 use serde_json::{json, Value};
 
@@ -184,8 +184,8 @@ fn print_ring(name: &str, v: &Value) {
 
 /// The mirror's checkpoint in the Redis at `url`, read as syncd reads it.
 fn mirror_progress(url: &str) -> anyhow::Result<Value> {
-    let mut con = mirror::connect(url)?;
-    let p = mirror::read_progress(&mut con, url)?;
+    let mut con = asic_db::connect(url)?;
+    let p = asic_db::read_progress(&mut con, url)?;
     Ok(json!({
         "url": url,
         "seq": p.as_ref().map(|p| p.seq),

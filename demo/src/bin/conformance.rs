@@ -75,7 +75,7 @@ fn check(path: &Path, a: &Args, syncd: &Path) -> anyhow::Result<String> {
             s.first_failures.join("; ")
         );
     }
-    let mut con = sairing_syncd::mirror::connect(&url)?;
+    let mut con = sairing_syncd::asic_db::connect(&url)?;
     let got = fold::redis_state(&mut con)?;
     let want = fold::fold_recording(&text);
     if let Some(d) = fold::diff(&got, &want) {

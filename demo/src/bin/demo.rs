@@ -12,7 +12,7 @@ use anyhow::{bail, Context};
 use clap::Parser;
 use redis::Commands;
 use sairing_orchagent::workload::Routes;
-use sairing_syncd::mirror;
+use sairing_syncd::asic_db;
 
 #[derive(Parser)]
 #[command(
@@ -47,7 +47,7 @@ fn spawn_syncd(
 }
 
 fn progress(con: &mut redis::Connection, url: &str) -> u64 {
-    mirror::read_progress(con, url)
+    asic_db::read_progress(con, url)
         .ok()
         .flatten()
         .map_or(0, |p| p.seq)
@@ -72,7 +72,7 @@ fn main() -> anyhow::Result<()> {
             private.url(1)
         }
     };
-    let mut con = mirror::connect(&url)?;
+    let mut con = asic_db::connect(&url)?;
 
     // Channel.
     let tmp = tempfile::tempdir_in("/dev/shm").or_else(|_| tempfile::tempdir())?;
@@ -151,9 +151,9 @@ fn main() -> anyhow::Result<()> {
         bail!("syncd did not stop cleanly: {s}");
     }
     let keys: Vec<String> = con
-        .scan_match::<_, String>(format!("{}*", mirror::ASIC_STATE))?
+        .scan_match::<_, String>(format!("{}*", asic_db::ASIC_STATE))?
         .collect();
-    let state = mirror::load_state(&mut con, &url)?;
+    let state = asic_db::load_state(&mut con, &url)?;
     let mut mismatched = 0;
     for (k, want) in &expected {
         let mut got = state.get(k).cloned().unwrap_or_default();

@@ -1,0 +1,114 @@
+//! ASIC_DB as sairing keeps it in Redis: SONiC's schema (`ASIC_STATE:<key>`
+//! hashes, `NULL`/`NULL` for an object without attributes) plus sairing's
+//! progress record. The schema's names live here, with the few ways to read
+//! it back; the mirror writes it.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use redis::Commands;
+
+use crate::vs::Attrs;
+
+/// Prefix of every object's hash.
+pub const ASIC_STATE: &str = "ASIC_STATE:";
+/// The progress record's key (a hash with fields `seq` and `ring_id`).
+pub const PROGRESS_KEY: &str = "SAIRING_PROGRESS";
+
+/// What the mirror has written, as read back from Redis.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Progress {
+    /// The last request sequence number whose effects are in Redis.
+    pub seq: u64,
+    /// The request ring's identity, hex.
+    pub ring_id: String,
+}
+
+/// Errors talking to Redis.
+#[derive(Debug, thiserror::Error)]
+pub enum MirrorError {
+    /// Redis said no, or was not there.
+    #[error("redis at {url}: {source}")]
+    Redis {
+        /// Where.
+        url: String,
+        /// The client's error.
+        #[source]
+        source: redis::RedisError,
+    },
+    /// A value in Redis that cannot be ours.
+    #[error("redis at {url}: {what}")]
+    Bad {
+        /// Where.
+        url: String,
+        /// What is wrong.
+        what: String,
+    },
+}
+
+pub(crate) fn rerr(url: &str) -> impl FnOnce(redis::RedisError) -> MirrorError + '_ {
+    move |source| MirrorError::Redis {
+        url: url.to_owned(),
+        source,
+    }
+}
+
+/// Connects, with a short timeout so an absent Redis is noticed quickly.
+pub fn connect(url: &str) -> Result<redis::Connection, MirrorError> {
+    let client = redis::Client::open(url).map_err(rerr(url))?;
+    let c = client
+        .get_connection_with_timeout(Duration::from_secs(2))
+        .map_err(rerr(url))?;
+    c.set_read_timeout(Some(Duration::from_secs(10)))
+        .map_err(rerr(url))?;
+    c.set_write_timeout(Some(Duration::from_secs(10)))
+        .map_err(rerr(url))?;
+    Ok(c)
+}
+
+/// Reads the progress record, if any.
+pub fn read_progress(
+    conn: &mut redis::Connection,
+    url: &str,
+) -> Result<Option<Progress>, MirrorError> {
+    let h: HashMap<String, String> = conn.hgetall(PROGRESS_KEY).map_err(rerr(url))?;
+    if h.is_empty() {
+        return Ok(None);
+    }
+    let seq = h
+        .get("seq")
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| MirrorError::Bad {
+            url: url.to_owned(),
+            what: format!("{PROGRESS_KEY} has no valid seq: {h:?}"),
+        })?;
+    let ring_id = h.get("ring_id").cloned().unwrap_or_default();
+    Ok(Some(Progress { seq, ring_id }))
+}
+
+/// Every ASIC_STATE object in Redis, with `NULL`/`NULL` read back as no attributes.
+pub fn load_state(
+    conn: &mut redis::Connection,
+    url: &str,
+) -> Result<HashMap<String, Attrs>, MirrorError> {
+    let keys: Vec<String> = conn
+        .scan_match::<_, String>(format!("{ASIC_STATE}*"))
+        .map_err(rerr(url))?
+        .collect();
+    let mut out = HashMap::with_capacity(keys.len());
+    for chunk in keys.chunks(1000) {
+        let mut p = redis::pipe();
+        for k in chunk {
+            p.hgetall(k);
+        }
+        let hashes: Vec<Vec<(String, String)>> = p.query(conn).map_err(rerr(url))?;
+        for (k, h) in chunk.iter().zip(hashes) {
+            let attrs: Attrs = h
+                .into_iter()
+                .filter(|(n, v)| !(n == "NULL" && v == "NULL"))
+                .collect();
+            out.insert(k[ASIC_STATE.len()..].to_owned(), attrs);
+        }
+    }
+    Ok(out)
+}
