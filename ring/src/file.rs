@@ -452,26 +452,31 @@ pub fn roles_alive(path: &Path) -> Result<(bool, bool)> {
 // Attaching to a ring file: the role's OS lock first, then the ring's own
 // checks (`Producer::attach`, `Consumer::attach`).
 
+/// Opens the ring file at `path` and takes `role`'s lock; while another live
+/// process (or handle) holds it, [`Error::RoleHeld`] with the pid it recorded.
+fn open_as(path: &Path, opts: &OpenOptions, role: Role) -> Result<Opened> {
+    let o = open(path, opts)?;
+    if !take_role(path, &o.file, role)? {
+        let ctl = o.mem.ctl();
+        let line = match role {
+            Role::Producer => &ctl.producer_role,
+            Role::Consumer => &ctl.consumer_role,
+        };
+        return Err(Error::RoleHeld {
+            path: path.to_owned(),
+            role,
+            pid: line.pid.load(crate::sync::Ordering::Relaxed),
+        });
+    }
+    Ok(o)
+}
+
 impl Producer {
     /// Opens the ring file at `path` as its producer. Fails with
     /// [`Error::RoleHeld`] while another live process (or another handle in this
     /// one) is its producer.
     pub fn open(path: impl AsRef<Path>, opts: &OpenOptions) -> Result<Producer> {
-        let path = path.as_ref();
-        let o = open(path, opts)?;
-        if !take_role(path, &o.file, Role::Producer)? {
-            let pid = o
-                .mem
-                .ctl()
-                .producer_role
-                .pid
-                .load(crate::sync::Ordering::Relaxed);
-            return Err(Error::RoleHeld {
-                path: path.to_owned(),
-                role: Role::Producer,
-                pid,
-            });
-        }
+        let o = open_as(path.as_ref(), opts, Role::Producer)?;
         let checksum = o.header.flags & FLAG_CHECKSUM != 0;
         Producer::attach(o.mem, checksum, RoleHold::File(o.file), opts.sync_on_commit)
     }
@@ -482,21 +487,7 @@ impl Consumer {
     /// [`Error::RoleHeld`] while another live process (or another handle in this
     /// one) is its consumer.
     pub fn open(path: impl AsRef<Path>, opts: &OpenOptions) -> Result<Consumer> {
-        let path = path.as_ref();
-        let o = open(path, opts)?;
-        if !take_role(path, &o.file, Role::Consumer)? {
-            let pid = o
-                .mem
-                .ctl()
-                .consumer_role
-                .pid
-                .load(crate::sync::Ordering::Relaxed);
-            return Err(Error::RoleHeld {
-                path: path.to_owned(),
-                role: Role::Consumer,
-                pid,
-            });
-        }
+        let o = open_as(path.as_ref(), opts, Role::Consumer)?;
         let checksum = o.header.flags & FLAG_CHECKSUM != 0;
         Consumer::attach(o.mem, checksum, RoleHold::File(o.file), o.header.ring_id)
     }

@@ -38,10 +38,16 @@ pub struct ConnectionStats {
     pub last_failed: Option<String>,
 }
 
-/// The writing half of a server: the response ring, the doorbells, the socket.
+/// The writing half of a server: the response ring and the doorbells, and
+/// the socket clients connect to.
 struct Out {
-    paths: Paths,
     ep: Endpoint,
+    sockets: Sockets,
+}
+
+/// The server's side of the rendezvous socket.
+struct Sockets {
+    paths: Paths,
     listener: UnixListener,
     access: AccessPolicy,
     stats: ConnectionStats,
@@ -59,31 +65,15 @@ impl Out {
 
     /// Accepts pending clients and notices a client that has gone away.
     fn service(&mut self) -> Result<Vec<RawFd>> {
-        service_with(
-            &self.paths,
-            &mut self.ep,
-            &self.listener,
-            self.access,
-            &mut self.stats,
-            &mut self.pending,
-        )
+        self.sockets.service(&mut self.ep)
     }
 
     /// Reserves `len` bytes of the response ring (waiting for space, accepting
     /// clients meanwhile), lets `encode` fill them, publishes, and rings the
     /// client if it sleeps.
     fn publish(&mut self, len: usize, kind: u16, encode: impl FnOnce(&mut [u8])) -> Result<()> {
-        let Out {
-            ep,
-            listener,
-            paths,
-            access,
-            stats,
-            pending,
-        } = self;
-        let mut r = ep.reserve_waiting(len, kind, |ep| {
-            service_with(paths, ep, listener, *access, stats, pending)
-        })?;
+        let Out { ep, sockets } = self;
+        let mut r = ep.reserve_waiting(len, kind, |ep| sockets.service(ep))?;
         encode(&mut r);
         r.commit();
         self.ep.wake_peer();
@@ -121,44 +111,39 @@ fn answer_undecodable(out: &mut Out, epoch: u32, e: codec::DecodeError) -> Error
     }
 }
 
-/// Accepts pending clients (checking their credentials) and notices a client
-/// that has gone away; returns the listener to sleep on.
-fn service_with(
-    paths: &Paths,
-    ep: &mut Endpoint,
-    listener: &UnixListener,
-    access: AccessPolicy,
-    stats: &mut ConnectionStats,
-    pending: &mut Vec<rendezvous::PendingPeer>,
-) -> Result<Vec<RawFd>> {
-    ep.check_peer();
-    loop {
-        match rendezvous::accept(paths, listener, access, pending)? {
-            Accepted::Nothing => break,
-            Accepted::Peer(p) => {
-                // A newly admitted client replaces the current one.
-                ep.set_peer(p)?;
-                stats.admitted += 1;
-            }
-            Accepted::Refused { uid, gid, pid } => {
-                stats.refused += 1;
-                stats.last_refused = Some((uid, gid, pid));
-            }
-            Accepted::Failed(why) => {
-                stats.failed += 1;
-                stats.last_failed = Some(why);
+impl Sockets {
+    /// Accepts pending clients (checking their credentials) and notices a
+    /// client that has gone away; returns the listener and the connections
+    /// still to say hello, to sleep on besides the bell and the peer.
+    fn service(&mut self, ep: &mut Endpoint) -> Result<Vec<RawFd>> {
+        ep.check_peer();
+        loop {
+            match rendezvous::accept(&self.paths, &self.listener, self.access, &mut self.pending)? {
+                Accepted::Nothing => break,
+                Accepted::Peer(p) => {
+                    // A newly admitted client replaces the current one.
+                    ep.set_peer(p)?;
+                    self.stats.admitted += 1;
+                }
+                Accepted::Refused { uid, gid, pid } => {
+                    self.stats.refused += 1;
+                    self.stats.last_refused = Some((uid, gid, pid));
+                }
+                Accepted::Failed(why) => {
+                    self.stats.failed += 1;
+                    self.stats.last_failed = Some(why);
+                }
             }
         }
+        Ok(self.fds())
     }
-    Ok(listening_fds(listener, pending))
-}
 
-/// The listener and every connection still to say hello: what to sleep on
-/// besides the bell and the peer.
-fn listening_fds(listener: &UnixListener, pending: &[rendezvous::PendingPeer]) -> Vec<RawFd> {
-    let mut fds = vec![listener.as_raw_fd()];
-    fds.extend(pending.iter().map(|p| p.as_raw_fd()));
-    fds
+    /// The listener and every connection still to say hello.
+    fn fds(&self) -> Vec<RawFd> {
+        let mut fds = vec![self.listener.as_raw_fd()];
+        fds.extend(self.pending.iter().map(|p| p.as_raw_fd()));
+        fds
+    }
 }
 
 /// The server end of a channel.
@@ -258,11 +243,13 @@ impl Server {
             rx,
             out: Out {
                 ep,
-                paths,
-                listener,
-                access: opts.access,
-                stats: ConnectionStats::default(),
-                pending: Vec::new(),
+                sockets: Sockets {
+                    paths,
+                    listener,
+                    access: opts.access,
+                    stats: ConnectionStats::default(),
+                    pending: Vec::new(),
+                },
             },
             auto_release: true,
             unreleased: 0,
@@ -327,7 +314,7 @@ impl Server {
 
     /// Connection counters.
     pub fn connection_stats(&self) -> ConnectionStats {
-        self.out.stats.clone()
+        self.out.sockets.stats.clone()
     }
 
     /// Accepts a waiting client and notices one that has gone away (also done
@@ -379,17 +366,8 @@ impl Server {
         // much as decoding a request, and a streaming server rarely waits.
         if !self.rx.has_next()? {
             let mut wait = Wait::new(&self.out.ep.policy, timeout);
-            let Out {
-                ep,
-                listener,
-                paths,
-                access,
-                stats,
-                pending,
-            } = &mut self.out;
-            let ready = ep.wait_readable(&mut self.rx, &mut wait, |ep| {
-                service_with(paths, ep, listener, *access, stats, pending)
-            })?;
+            let Out { ep, sockets } = &mut self.out;
+            let ready = ep.wait_readable(&mut self.rx, &mut wait, |ep| sockets.service(ep))?;
             // A client that attached while we waited has a new epoch.
             self.client_epoch = self.rx.producer_epoch() as u32;
             if !ready {
@@ -448,7 +426,7 @@ impl Server {
     /// connected, the client's connection: watch them for readability alongside
     /// [`AsFd`] (the set changes: ask again after each wake).
     pub fn socket_fds(&self) -> Vec<RawFd> {
-        let mut v = listening_fds(&self.out.listener, &self.out.pending);
+        let mut v = self.out.sockets.fds();
         if let Some(p) = &self.out.ep.peer {
             v.push(p.stream.as_raw_fd());
         }

@@ -5,7 +5,7 @@
 
 use super::record::{check_crc, check_cursors, copy_out, parse_at, parse_checked, Step};
 use super::wake::{announce_sleep, end_sleep, take_wakeup};
-use super::{attach_role, extra};
+use super::{attach_role, corrupt_in, extra};
 use crate::error::{Corruption, Error, Result, Role};
 use crate::layout::*;
 use crate::mem::{Mem, RoleHold};
@@ -54,10 +54,7 @@ impl Consumer {
         let ctl = mem.ctl();
         let head = ctl.consumer.head.load(Relaxed);
         let tail = ctl.producer.tail.load(order::TAIL_ACQUIRE);
-        let bad = |p| Error::Corrupt {
-            path: mem.path().to_owned(),
-            problem: p,
-        };
+        let bad = corrupt_in(&mem);
         check_cursors(head, tail, cap).map_err(bad)?;
         // Resume at the record at `head`; its own sequence number is the truth
         // (`head_seq` may be one release ahead if the last consumer died between

@@ -62,6 +62,14 @@ fn extra(checksum: bool) -> u64 {
     (RECORD_HEADER_LEN + RECORD_ALIGN - 1 + if checksum { CRC_LEN } else { 0 }) as u64
 }
 
+/// Turns a problem found in `mem` into the error that names its file.
+fn corrupt_in(mem: &Mem) -> impl Fn(crate::error::Corruption) -> crate::error::Error + Copy + '_ {
+    |problem| crate::error::Error::Corrupt {
+        path: mem.path().to_owned(),
+        problem,
+    }
+}
+
 /// Records in the file that this process now holds `role`: its pid, and one
 /// more attachment (the role's epoch).
 fn attach_role(mem: &Mem, role: Role) {

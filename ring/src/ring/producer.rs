@@ -5,7 +5,7 @@
 
 use super::record::{check_cursors, parse_checked, Step};
 use super::wake::{announce_sleep, end_sleep, take_wakeup};
-use super::{attach_role, extra};
+use super::{attach_role, corrupt_in, extra};
 use crate::error::{Corruption, Error, PushError, Result, Role};
 use crate::layout::*;
 use crate::mem::{Mem, RoleHold};
@@ -57,10 +57,7 @@ impl Producer {
         let ctl = mem.ctl();
         let head = ctl.consumer.head.load(order::HEAD_ACQUIRE);
         let tail = ctl.producer.tail.load(Relaxed);
-        let bad = |p| Error::Corrupt {
-            path: mem.path().to_owned(),
-            problem: p,
-        };
+        let bad = corrupt_in(&mem);
         check_cursors(head, tail, cap).map_err(bad)?;
         // The sequence continues after the last record below the tail; with no
         // record there, at the sequence number the consumer expects next.
