@@ -149,6 +149,12 @@ impl Client {
         std::mem::take(&mut self.failures)
     }
 
+    /// The oldest failed response to an async call not taken yet, if any (one
+    /// at a time, for callers that hand them on one by one).
+    pub fn next_failure(&mut self) -> Option<Response> {
+        (!self.failures.is_empty()).then(|| self.failures.remove(0))
+    }
+
     /// Reconnects to the server if needed (rate-limited) and notices a server
     /// that has gone away. Called from every wait; callers with their own event
     /// loop call it when the socket or the bell fires.

@@ -47,4 +47,4 @@ pub use codec::{Body, BulkObject, Op, Request};
 pub use endpoint::WaitPolicy;
 pub use error::{Error, Result};
 pub use rendezvous::AccessPolicy;
-pub use server::{ConnectionStats, Incoming, Server, ServerOptions};
+pub use server::{ConnectionStats, Incoming, Server, ServerOptions, Ticket};

@@ -56,6 +56,19 @@ struct Sockets {
 }
 
 impl Out {
+    fn respond<A: AsRef<str>, S: AsRef<str>>(
+        &mut self,
+        t: Ticket,
+        status: &str,
+        attrs: &[(A, A)],
+        statuses: &[S],
+    ) -> Result<()> {
+        let len = codec::response_len(status, attrs, statuses);
+        self.publish(len, KIND_RESPONSE, |buf| {
+            codec::encode_response(buf, t.op, t.epoch, t.seq, status, attrs, statuses)
+        })
+    }
+
     fn notify(&mut self, name: &str, payload: &str) -> Result<()> {
         let len = codec::notification_len(name, payload);
         self.publish(len, KIND_NOTIFICATION, |buf| {
@@ -99,13 +112,12 @@ impl Server {
 /// answer takes its place.
 #[cold]
 fn answer_undecodable(out: &mut Out, epoch: u32, e: codec::DecodeError) -> Error {
-    let status = codec::STATUS_FAILURE;
-    let none: [(&str, &str); 0] = [];
-    let len = codec::response_len::<&str, &str>(status, &none, &[]);
-    let seq = e.record_seq;
-    match out.publish(len, KIND_RESPONSE, |buf| {
-        codec::encode_response::<&str, &str>(buf, Op::Create, epoch, seq, status, &none, &[])
-    }) {
+    let t = Ticket {
+        op: Op::Create,
+        epoch,
+        seq: e.record_seq,
+    };
+    match out.respond::<&str, &str>(t, codec::STATUS_FAILURE, &[], &[]) {
         Ok(()) => Error::Decode(e),
         Err(publish) => publish,
     }
@@ -159,6 +171,20 @@ pub struct Server {
     client_epoch: u32,
 }
 
+/// An answer owed: what a response must carry to reach the client that sent
+/// the request (its op, its incarnation and its sequence number). Taken from an
+/// [`Incoming`] to answer later, after the request itself is gone
+/// ([`Server::respond_to`]); the C API hands it across as `sairing_ticket`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ticket {
+    /// The request's op.
+    pub op: Op,
+    /// The client incarnation that sent it.
+    pub epoch: u32,
+    /// Its sequence number.
+    pub seq: u64,
+}
+
 /// A request taken from the ring, with the means to answer it.
 pub struct Incoming<'a> {
     /// The request, borrowing from the private copy of its record.
@@ -199,11 +225,17 @@ impl<'a> Incoming<'a> {
         attrs: &[(A, A)],
         statuses: &[S],
     ) -> Result<()> {
-        let (op, epoch, seq) = (self.request.op, self.request.epoch, self.request.seq);
-        let len = codec::response_len(status, attrs, statuses);
-        self.out.publish(len, KIND_RESPONSE, |buf| {
-            codec::encode_response(buf, op, epoch, seq, status, attrs, statuses)
-        })
+        self.out.respond(self.ticket(), status, attrs, statuses)
+    }
+
+    /// What an answer to this request must carry, to answer it later with
+    /// [`Server::respond_to`].
+    pub fn ticket(&self) -> Ticket {
+        Ticket {
+            op: self.request.op,
+            epoch: self.request.epoch,
+            seq: self.request.seq,
+        }
     }
 
     /// Answers with a bare status.
@@ -401,6 +433,19 @@ impl Server {
             payload,
             out: &mut self.out,
         }))
+    }
+
+    /// Answers the request `ticket` was taken from (see [`Incoming::respond`]),
+    /// after the [`Incoming`] itself is gone. The server answers in request
+    /// order: answer each ticket once, in the order the requests came.
+    pub fn respond_to<A: AsRef<str>, S: AsRef<str>>(
+        &mut self,
+        ticket: Ticket,
+        status: &str,
+        attrs: &[(A, A)],
+        statuses: &[S],
+    ) -> Result<()> {
+        self.out.respond(ticket, status, attrs, statuses)
     }
 
     /// Publishes an unsolicited notification (port_state_change, ...).

@@ -1,0 +1,481 @@
+//! # sairing-capi
+//!
+//! sairing's C ABI (`include/sairing.h`, generated from this crate by cbindgen;
+//! `include/sairing.hpp` is the C++ wrapper over it). Three kinds of handle:
+//! a channel's client ([`client`]: orchagent's side), its server ([`server`]:
+//! syncd's side), and the bare ring's producer and consumer ([`ring`]) for
+//! users outside SAI.
+//!
+//! The rules every function keeps:
+//! - It returns an `int`: [`SAIRING_OK`] (0), a positive outcome that is not an
+//!   error ([`SAIRING_SENT`]: the call did not wait for its answer;
+//!   [`SAIRING_EMPTY`]: nothing arrived within the timeout), or a negative
+//!   error. Backpressure ([`SAIRING_ERR_FULL`]) is distinct from failure.
+//!   [`sairing_strerror`] names a code; [`sairing_last_error`] gives the last
+//!   error's detail on this thread.
+//! - A NULL handle or pointer, a string that is not UTF-8, a count without its
+//!   array: [`SAIRING_ERR_INVALID`], never a crash. A panic never crosses the
+//!   boundary: it is caught and returned as [`SAIRING_ERR_PANIC`].
+//! - Strings cross as (pointer, length), never NUL-terminated except paths.
+//!   What a function hands back (a response, a request, a notification, a
+//!   record) is a view into memory its handle owns, valid until the next call
+//!   on that handle that hands back the same kind of thing, or its close.
+//!   Nothing is allocated for the caller to free except the handles.
+//! - A handle is used by one thread at a time (it may move between threads).
+#![deny(missing_docs)]
+
+pub mod client;
+pub mod ring;
+pub mod server;
+
+use std::cell::RefCell;
+use std::ffi::{c_char, c_int, CStr, CString};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use sairing_transport::WaitPolicy;
+
+/// Success.
+pub const SAIRING_OK: c_int = 0;
+/// The request was sent; the call did not wait for its answer (async and
+/// pipelined modes). Not an error.
+pub const SAIRING_SENT: c_int = 1;
+/// Nothing arrived within the timeout (no request, response, notification or
+/// record). Not an error.
+pub const SAIRING_EMPTY: c_int = 2;
+/// A NULL handle or pointer, a string that is not UTF-8, a bad op or option.
+pub const SAIRING_ERR_INVALID: c_int = -1;
+/// Backpressure: the ring is full (a non-blocking call, or the wait for space
+/// timed out). Nothing was sent; try again later.
+pub const SAIRING_ERR_FULL: c_int = -2;
+/// The answer waited for did not come within the timeout. On a channel the
+/// request is still in the ring and will run: this is not a failure of it.
+pub const SAIRING_ERR_TIMEOUT: c_int = -3;
+/// A message larger than the ring takes.
+pub const SAIRING_ERR_TOO_LARGE: c_int = -4;
+/// The other side refused this process, or this process refused the other
+/// (not the channel's owner).
+pub const SAIRING_ERR_REFUSED: c_int = -5;
+/// A ring file is damaged, or was truncated under us.
+pub const SAIRING_ERR_CORRUPT: c_int = -6;
+/// A record did not decode. A server skips it (and answers it with
+/// `SAI_STATUS_FAILURE`); call again for the next one.
+pub const SAIRING_ERR_DECODE: c_int = -7;
+/// Another live process holds this side of the ring or channel.
+pub const SAIRING_ERR_BUSY: c_int = -8;
+/// The channel or ring does not exist (or is not one).
+pub const SAIRING_ERR_NOT_FOUND: c_int = -9;
+/// An operating-system call failed.
+pub const SAIRING_ERR_IO: c_int = -10;
+/// A bug in sairing: a Rust panic, caught at the boundary. The handle should
+/// be closed.
+pub const SAIRING_ERR_PANIC: c_int = -11;
+
+/// The ops of a request, as `sairing_request.op` and the `op` arguments carry
+/// them.
+pub const SAIRING_OP_CREATE: u8 = 1;
+/// remove
+pub const SAIRING_OP_REMOVE: u8 = 2;
+/// set
+pub const SAIRING_OP_SET: u8 = 3;
+/// get
+pub const SAIRING_OP_GET: u8 = 4;
+/// bulk create
+pub const SAIRING_OP_BULK_CREATE: u8 = 5;
+/// bulk remove
+pub const SAIRING_OP_BULK_REMOVE: u8 = 6;
+/// bulk set
+pub const SAIRING_OP_BULK_SET: u8 = 7;
+/// bulk get
+pub const SAIRING_OP_BULK_GET: u8 = 8;
+/// notify syncd (INIT_VIEW, APPLY_VIEW, ...): the key names it
+pub const SAIRING_OP_NOTIFY: u8 = 9;
+/// FDB flush
+pub const SAIRING_OP_FLUSH: u8 = 10;
+
+/// The ABI this library implements; `SAIRING_ABI_VERSION` in the header must
+/// equal it.
+pub(crate) const ABI_VERSION: u32 = 1;
+
+/// A string that crosses the boundary: `len` bytes of UTF-8 at `ptr`, not
+/// NUL-terminated. `ptr` may be NULL when `len` is 0.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct SairingStr {
+    /// The first byte.
+    pub ptr: *const c_char,
+    /// How many bytes.
+    pub len: usize,
+}
+
+/// One attribute: `SAI_PORT_ATTR_MTU` = `9100`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct SairingAttr {
+    /// Its name.
+    pub name: SairingStr,
+    /// Its value, serialized as sairedis does.
+    pub value: SairingStr,
+}
+
+/// One object of a bulk call: its id and its attributes.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct SairingObject {
+    /// An OID (`oid:0x...`) or an entry's JSON.
+    pub id: SairingStr,
+    /// Its attributes.
+    pub attrs: *const SairingAttr,
+    /// How many.
+    pub attr_count: usize,
+}
+
+impl SairingStr {
+    const EMPTY: SairingStr = SairingStr {
+        ptr: std::ptr::null(),
+        len: 0,
+    };
+
+    /// A view of `s` (valid while `s` is).
+    fn of(s: &str) -> SairingStr {
+        SairingStr {
+            ptr: s.as_ptr().cast(),
+            len: s.len(),
+        }
+    }
+}
+
+/// What went wrong, for the return code and `sairing_last_error`.
+pub(crate) struct Fail {
+    code: c_int,
+    detail: String,
+}
+
+impl Fail {
+    pub(crate) fn invalid(detail: impl Into<String>) -> Fail {
+        Fail {
+            code: SAIRING_ERR_INVALID,
+            detail: detail.into(),
+        }
+    }
+}
+
+impl From<sairing_transport::Error> for Fail {
+    fn from(e: sairing_transport::Error) -> Fail {
+        use sairing_transport::Error as E;
+        let code = match &e {
+            E::Ring(r) => return Fail::from(ring_error_code(r), &e),
+            E::Decode(_) | E::WrongKind { .. } => SAIRING_ERR_DECODE,
+            E::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
+                SAIRING_ERR_NOT_FOUND
+            }
+            E::Io { .. } => SAIRING_ERR_IO,
+            E::Refused { .. } | E::Handshake { .. } | E::Unsafe { .. } => SAIRING_ERR_REFUSED,
+            E::Full { .. } => SAIRING_ERR_FULL,
+            E::TooLarge { .. } => SAIRING_ERR_TOO_LARGE,
+            E::Timeout { .. } => SAIRING_ERR_TIMEOUT,
+            E::Exists { .. } | E::InUse { .. } => SAIRING_ERR_BUSY,
+        };
+        Fail::from(code, &e)
+    }
+}
+
+impl From<sairing_ring::Error> for Fail {
+    fn from(e: sairing_ring::Error) -> Fail {
+        Fail::from(ring_error_code(&e), &e)
+    }
+}
+
+impl From<sairing_ring::PushError> for Fail {
+    fn from(e: sairing_ring::PushError) -> Fail {
+        use sairing_ring::PushError as P;
+        let code = match &e {
+            P::Full { .. } => SAIRING_ERR_FULL,
+            P::TooLarge { .. } => SAIRING_ERR_TOO_LARGE,
+            P::BadKind(_) => SAIRING_ERR_INVALID,
+            P::Ring(r) => ring_error_code(r),
+        };
+        Fail::from(code, &e)
+    }
+}
+
+impl Fail {
+    fn from(code: c_int, e: &dyn std::fmt::Display) -> Fail {
+        Fail {
+            code,
+            detail: e.to_string(),
+        }
+    }
+}
+
+fn ring_error_code(e: &sairing_ring::Error) -> c_int {
+    use sairing_ring::Error as R;
+    match e {
+        R::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
+            SAIRING_ERR_NOT_FOUND
+        }
+        R::Corrupt { .. } => SAIRING_ERR_CORRUPT,
+        R::RoleHeld { .. } | R::AlreadyExists { .. } => SAIRING_ERR_BUSY,
+        R::BadCapacity { .. } => SAIRING_ERR_INVALID,
+        R::Removed { .. } => SAIRING_ERR_NOT_FOUND,
+        R::Symlink { .. } | R::NotRegular { .. } | R::ForeignOwner { .. } => SAIRING_ERR_REFUSED,
+        _ => SAIRING_ERR_IO,
+    }
+}
+
+thread_local! {
+    static LAST_ERROR: RefCell<CString> = RefCell::new(CString::default());
+}
+
+fn set_last_error(detail: &str) {
+    let c = CString::new(detail.replace('\0', "\\0")).unwrap_or_default();
+    LAST_ERROR.with(|l| *l.borrow_mut() = c);
+}
+
+/// Runs one entry point: its error becomes a code (and this thread's last
+/// error), and a panic is caught before it can cross into C.
+pub(crate) fn call(f: impl FnOnce() -> Result<c_int, Fail>) -> c_int {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(Ok(code)) => code,
+        Ok(Err(fail)) => {
+            set_last_error(&fail.detail);
+            fail.code
+        }
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "a panic".into());
+            set_last_error(&format!(
+                "sairing bug (panic caught at the C boundary): {what}"
+            ));
+            SAIRING_ERR_PANIC
+        }
+    }
+}
+
+/// `s` as a Rust string, for the length of the call.
+///
+/// # Safety
+/// `s.ptr` points at `s.len` readable bytes (or is NULL with `len` 0) that stay
+/// unchanged for the lifetime the caller picks.
+pub(crate) unsafe fn text<'a>(s: SairingStr, what: &str) -> Result<&'a str, Fail> {
+    if s.len == 0 {
+        return Ok("");
+    }
+    if s.ptr.is_null() {
+        return Err(Fail::invalid(format!(
+            "{what}: NULL pointer with length {}",
+            s.len
+        )));
+    }
+    // SAFETY: by the caller's contract, `len` readable bytes at `ptr`.
+    let bytes = unsafe { std::slice::from_raw_parts(s.ptr.cast::<u8>(), s.len) };
+    std::str::from_utf8(bytes).map_err(|e| Fail::invalid(format!("{what}: not UTF-8: {e}")))
+}
+
+/// A NUL-terminated path.
+///
+/// # Safety
+/// `p` is NULL or points at a NUL-terminated string.
+pub(crate) unsafe fn path(p: *const c_char) -> Result<PathBuf, Fail> {
+    if p.is_null() {
+        return Err(Fail::invalid("path is NULL"));
+    }
+    // SAFETY: non-NULL and NUL-terminated by the caller's contract.
+    let c = unsafe { CStr::from_ptr(p) };
+    let s = c
+        .to_str()
+        .map_err(|e| Fail::invalid(format!("path is not UTF-8: {e}")))?;
+    Ok(PathBuf::from(s))
+}
+
+/// A timeout in milliseconds as the C API takes it: negative means the
+/// handle's configured timeout (`None`).
+pub(crate) fn timeout(ms: i64) -> Option<Duration> {
+    u64::try_from(ms).ok().map(Duration::from_millis)
+}
+
+/// `&mut *p`, or an error naming the handle when it is NULL.
+///
+/// # Safety
+/// `p` is NULL or a handle this library returned and has not closed.
+pub(crate) unsafe fn handle<'a, T>(p: *mut T, what: &str) -> Result<&'a mut T, Fail> {
+    // SAFETY: by the caller's contract, a live handle or NULL.
+    unsafe { p.as_mut() }.ok_or_else(|| Fail::invalid(format!("{what} handle is NULL")))
+}
+
+/// Runs `open` and stores the new handle in `*out` (which must not be NULL).
+///
+/// # Safety
+/// `out` is NULL or writable.
+pub(crate) unsafe fn open_into<T>(
+    out: *mut *mut T,
+    open: impl FnOnce() -> Result<T, Fail>,
+) -> Result<c_int, Fail> {
+    if out.is_null() {
+        return Err(Fail::invalid("out is NULL"));
+    }
+    let h = Box::new(open()?);
+    // SAFETY: non-NULL and writable by the caller's contract.
+    unsafe { out.write(Box::into_raw(h)) };
+    Ok(SAIRING_OK)
+}
+
+/// Frees a handle made by [`open_into`]; NULL is ignored, and a panic while
+/// dropping it is caught.
+///
+/// # Safety
+/// `p` is NULL or a live handle of type `T` that is not used afterwards.
+pub(crate) unsafe fn close<T>(p: *mut T) {
+    if !p.is_null() {
+        let _ = call(|| {
+            // SAFETY: a live handle from `open_into`, not used again (the
+            // caller's contract).
+            drop(unsafe { Box::from_raw(p) });
+            Ok(SAIRING_OK)
+        });
+    }
+}
+
+/// A side's waiting as the options structs give it: 0 means the default,
+/// `UINT64_MAX` microseconds of spinning means never sleep.
+pub(crate) fn wait_policy(spin_us: u64, timeout_ms: u64, nonblocking: bool) -> WaitPolicy {
+    let d = WaitPolicy::default();
+    WaitPolicy {
+        spin: match spin_us {
+            0 => d.spin,
+            u64::MAX => Duration::MAX,
+            us => Duration::from_micros(us),
+        },
+        timeout: match timeout_ms {
+            0 => d.timeout,
+            ms => Duration::from_millis(ms),
+        },
+        nonblocking,
+    }
+}
+
+/// Writes `v` to `out` when `out` is not NULL.
+///
+/// # Safety
+/// `out` is NULL or valid for a write of `T`.
+pub(crate) unsafe fn put<T>(out: *mut T, v: T) {
+    if !out.is_null() {
+        // SAFETY: non-NULL and writable by the caller's contract.
+        unsafe { out.write(v) }
+    }
+}
+
+/// A string view that is not tied to a lifetime: for the encoder's argument
+/// lists that a handle keeps (and clears) between calls. Built only from text
+/// checked as UTF-8, and used only during the call that built it.
+#[derive(Clone, Copy)]
+pub(crate) struct Utf8 {
+    ptr: *const u8,
+    len: usize,
+}
+
+impl Utf8 {
+    pub(crate) fn of(s: &str) -> Utf8 {
+        Utf8 {
+            ptr: s.as_ptr(),
+            len: s.len(),
+        }
+    }
+}
+
+impl AsRef<str> for Utf8 {
+    fn as_ref(&self) -> &str {
+        // SAFETY: built by `Utf8::of` from a `&str` (so valid UTF-8), whose
+        // memory (the caller's arguments) lives for the whole call in which
+        // this view is used; handles clear their lists before returning.
+        unsafe { std::str::from_utf8_unchecked(std::slice::from_raw_parts(self.ptr, self.len)) }
+    }
+}
+
+/// Checks `n` attributes at `attrs` and appends them to `out`.
+///
+/// # Safety
+/// `attrs` points at `n` attributes (or is NULL with `n` 0) whose strings stay
+/// valid for the call.
+pub(crate) unsafe fn attr_list(
+    attrs: *const SairingAttr,
+    n: usize,
+    out: &mut Vec<(Utf8, Utf8)>,
+) -> Result<(), Fail> {
+    if n == 0 {
+        return Ok(());
+    }
+    if attrs.is_null() {
+        return Err(Fail::invalid(format!("attrs is NULL with count {n}")));
+    }
+    // SAFETY: `n` attributes at `attrs`, by the caller's contract.
+    let list = unsafe { std::slice::from_raw_parts(attrs, n) };
+    out.reserve(n);
+    for a in list {
+        // SAFETY: each string is valid for the call, by the caller's contract.
+        let (name, value) = unsafe {
+            (
+                text(a.name, "attribute name")?,
+                text(a.value, "attribute value")?,
+            )
+        };
+        out.push((Utf8::of(name), Utf8::of(value)));
+    }
+    Ok(())
+}
+
+/// The op byte, checked.
+pub(crate) fn op(b: u8) -> Result<sairing_transport::Op, Fail> {
+    match sairing_transport::Op::from_u8(b) {
+        Some(o) if o != sairing_transport::Op::Notification => Ok(o),
+        _ => Err(Fail::invalid(format!("no request op {b}"))),
+    }
+}
+
+/// The ABI version this library implements (equal to the header's
+/// `SAIRING_ABI_VERSION` when both come from the same release).
+#[no_mangle]
+pub extern "C" fn sairing_abi_version() -> u32 {
+    ABI_VERSION
+}
+
+/// The library's version, e.g. `"0.1.0"` (static, never freed).
+#[no_mangle]
+pub extern "C" fn sairing_version() -> *const c_char {
+    concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast()
+}
+
+/// What a return code means, in a few words (static, never freed).
+#[no_mangle]
+pub extern "C" fn sairing_strerror(code: c_int) -> *const c_char {
+    let s: &'static str = match code {
+        SAIRING_OK => "success\0",
+        SAIRING_SENT => "sent; the answer comes later\0",
+        SAIRING_EMPTY => "nothing arrived within the timeout\0",
+        SAIRING_ERR_INVALID => "invalid argument\0",
+        SAIRING_ERR_FULL => "ring full (backpressure)\0",
+        SAIRING_ERR_TIMEOUT => "timed out waiting for the answer\0",
+        SAIRING_ERR_TOO_LARGE => "message too large for the ring\0",
+        SAIRING_ERR_REFUSED => "refused\0",
+        SAIRING_ERR_CORRUPT => "ring damaged\0",
+        SAIRING_ERR_DECODE => "a record did not decode (skipped)\0",
+        SAIRING_ERR_BUSY => "held by another live process\0",
+        SAIRING_ERR_NOT_FOUND => "no such channel or ring\0",
+        SAIRING_ERR_IO => "operating-system error\0",
+        SAIRING_ERR_PANIC => "internal error in sairing\0",
+        _ => "unknown code\0",
+    };
+    s.as_ptr().cast()
+}
+
+/// The detail of the last error returned on this thread (which file, what was
+/// wrong), NUL-terminated; valid until the next failing call on this thread.
+/// Empty when no call has failed here.
+#[no_mangle]
+pub extern "C" fn sairing_last_error() -> *const c_char {
+    LAST_ERROR.with(|l| l.borrow().as_ptr())
+}
