@@ -25,39 +25,38 @@ fn static_lib() -> PathBuf {
     lib
 }
 
-fn compile_and_run(source: &str) {
+/// Compiles `source` (under tests/) with `compiler` and `std`, sanitized,
+/// against the static library, and runs it with a scratch directory.
+fn compile_and_run(compiler: &str, std: &str, source: &str) {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let lib = static_lib();
     let tmp = tempfile::tempdir().expect("a scratch directory");
     let exe = tmp.path().join("test");
-    let out = Command::new("gcc")
+    let out = Command::new(compiler)
+        .args([std, "-Wall", "-Wextra", "-Werror", "-g", "-pthread"])
         .args([
-            "-std=c11",
-            "-Wall",
-            "-Wextra",
-            "-Werror",
-            "-g",
             "-fsanitize=address,undefined",
+            "-fno-sanitize-recover=all",
+            "-I",
         ])
-        .args(["-fno-sanitize-recover=all", "-I"])
         .arg(dir.join("include"))
-        .arg(dir.join("tests/c").join(source))
+        .arg(dir.join("tests").join(source))
         .arg(&lib)
         .args(["-lpthread", "-ldl", "-lm", "-o"])
         .arg(&exe)
         .output()
         .unwrap_or_else(|e| {
-            panic!("gcc is needed for the C tests (scripts/setup.sh installs it): {e}")
+            panic!("{compiler} is needed for these tests (scripts/setup.sh installs it): {e}")
         });
     assert!(
         out.status.success(),
-        "gcc failed:\n{}",
+        "{compiler} failed:\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
     let run = Command::new(&exe)
         .arg(tmp.path())
         // Rust's runtime keeps some allocations for the process's life; leaks
-        // are not what this test is about.
+        // are not what these tests are about.
         .env("ASAN_OPTIONS", "detect_leaks=0:abort_on_error=1")
         .env("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1")
         .output()
@@ -73,5 +72,10 @@ fn compile_and_run(source: &str) {
 
 #[test]
 fn the_c_api_from_c_under_asan_and_ubsan() {
-    compile_and_run("capi_test.c");
+    compile_and_run("gcc", "-std=c11", "c/capi_test.c");
+}
+
+#[test]
+fn the_cpp_wrapper_from_cpp17_under_asan_and_ubsan() {
+    compile_and_run("g++", "-std=c++17", "cpp/shm_test.cpp");
 }

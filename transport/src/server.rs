@@ -271,6 +271,11 @@ impl Server {
         let paths = Paths::new(dir);
         let (ep, rx) = Endpoint::attach(&paths, Side::Server, opts.wait)?;
         let listener = rendezvous::listen(&paths)?;
+        // A client connecting rings the doorbell too, so that an event loop
+        // watching only `AsFd` (swss::Select takes one descriptor) accepts it.
+        ep.bell
+            .watch(listener.as_raw_fd())
+            .map_err(crate::error::io(&paths.socket, "epoll_ctl"))?;
         let mut s = Server {
             rx,
             out: Out {
@@ -479,8 +484,11 @@ impl Server {
     }
 }
 
-/// The server's doorbell: readable when the client has rung (or hung up). The
-/// same descriptor for the server's life, whichever client is connected.
+/// The server's doorbell: readable when the client has rung (or hung up), or a
+/// client is connecting. The same descriptor for the server's life, whichever
+/// client is connected. (A client whose hello comes after its connection was
+/// accepted is admitted at the next wake; [`Server::socket_fds`] lists those
+/// connections for a loop that can watch more than one descriptor.)
 impl AsFd for Server {
     fn as_fd(&self) -> BorrowedFd<'_> {
         self.out.ep.bell.as_fd()
