@@ -53,6 +53,9 @@ struct Sockets {
     stats: ConnectionStats,
     /// Connections whose hello has not arrived yet.
     pending: Vec<rendezvous::PendingPeer>,
+    /// The pending connections the doorbell watches (so that a loop watching
+    /// only `AsFd` hears a late hello).
+    watched: Vec<RawFd>,
 }
 
 impl Out {
@@ -129,6 +132,11 @@ impl Sockets {
     /// still to say hello, to sleep on besides the bell and the peer.
     fn service(&mut self, ep: &mut Endpoint) -> Result<Vec<RawFd>> {
         ep.check_peer();
+        // Unwatched while they are still open (accept may close them, and a
+        // descriptor number closed could come back as another connection).
+        for fd in self.watched.drain(..) {
+            ep.bell.unwatch(fd);
+        }
         loop {
             match rendezvous::accept(&self.paths, &self.listener, self.access, &mut self.pending)? {
                 Accepted::Nothing => break,
@@ -145,6 +153,12 @@ impl Sockets {
                     self.stats.failed += 1;
                     self.stats.last_failed = Some(why);
                 }
+            }
+        }
+        for p in &self.pending {
+            let fd = p.as_raw_fd();
+            if ep.bell.watch(fd).is_ok() {
+                self.watched.push(fd);
             }
         }
         Ok(self.fds())
@@ -286,6 +300,7 @@ impl Server {
                     access: opts.access,
                     stats: ConnectionStats::default(),
                     pending: Vec::new(),
+                    watched: Vec::new(),
                 },
             },
             auto_release: true,

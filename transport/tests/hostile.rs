@@ -554,3 +554,46 @@ fn an_undecodable_request_is_answered_with_a_failure() {
         .expect("the client is still waiting for an answer to the damaged request");
     assert_eq!(status.unwrap(), "SAI_STATUS_FAILURE");
 }
+
+/// Whether `fd` becomes readable within `ms` milliseconds.
+fn readable_within(fd: std::os::fd::BorrowedFd<'_>, ms: i32) -> bool {
+    let mut pfd = libc::pollfd {
+        fd: fd.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd, and the count says one.
+    let n = unsafe { libc::poll(&mut pfd, 1, ms) };
+    assert!(n >= 0, "poll: {}", std::io::Error::last_os_error());
+    pfd.revents & libc::POLLIN != 0
+}
+
+/// A loop that watches only the server's doorbell (swss::Select takes one
+/// descriptor per channel) hears a client connect, and hears its hello when
+/// the hello comes after the connection was accepted: until then the server
+/// cannot admit it, and nothing else would wake the loop.
+#[test]
+fn connecting_and_a_late_hello_ring_the_servers_doorbell() {
+    use std::io::Write;
+    use std::os::fd::AsFd;
+    let (_tmp, dir, mut server) = server_and_dir();
+    let mut conn =
+        std::os::unix::net::UnixStream::connect(channel::Paths::new(&dir).socket).unwrap();
+    assert!(
+        readable_within(server.as_fd(), 10_000),
+        "a connecting client did not ring the doorbell"
+    );
+    server.after_wake().unwrap(); // accepted; no hello yet
+    assert!(
+        !readable_within(server.as_fd(), 0),
+        "the doorbell rings with nothing to do"
+    );
+    assert_eq!(server.connection_stats().admitted, 0);
+    conn.write_all(b"SAIRING-HELLO-2\0").unwrap();
+    assert!(
+        readable_within(server.as_fd(), 10_000),
+        "the hello did not ring the doorbell"
+    );
+    server.after_wake().unwrap();
+    assert_eq!(server.connection_stats().admitted, 1);
+}

@@ -27,9 +27,13 @@ static int failures;
 using sairing::FieldValueTuple;
 using sairing::KeyOpFieldsValuesTuple;
 
-// syncd's loop: select on the channel's descriptor, read, pop everything,
-// answer each; publish a notification when told to by a set of admin state.
-static void consumer(const std::string &dir, std::atomic<bool> &stop, std::atomic<int> &served) {
+// syncd's loop: select on the channel's descriptor alone (as swss::Select
+// does), read, pop everything, answer each; publish a notification when told
+// to by a set of admin state. Stops after `expect` requests. Every wake must
+// come from the descriptor: a wait that ends by its (10 s) timeout is
+// counted in `timeouts` (a connecting client, a late hello or a request that
+// did not ring would all end there).
+static void consumer(const std::string &dir, int expect, std::atomic<int> &served, std::atomic<int> &timeouts) {
     sairing::ShmSelectableChannel ch(dir);
     int ep = epoll_create1(EPOLL_CLOEXEC);
     struct epoll_event ev;
@@ -37,9 +41,9 @@ static void consumer(const std::string &dir, std::atomic<bool> &stop, std::atomi
     ev.events = EPOLLIN;
     ev.data.fd = ch.getFd();
     epoll_ctl(ep, EPOLL_CTL_ADD, ch.getFd(), &ev);
-    while (!stop) {
+    while (served < expect) {
         struct epoll_event got;
-        epoll_wait(ep, &got, 1, 100);
+        if (epoll_wait(ep, &got, 1, 10000) == 0) timeouts++;
         ch.readData();
         while (!ch.empty()) {
             KeyOpFieldsValuesTuple kco;
@@ -71,9 +75,8 @@ int main(int argc, char **argv) {
     std::string dir = std::string(argv[1]) + "/asic";
     if (sairing_channel_create(dir.c_str(), 1 << 20) != SAIRING_OK) return 3;
 
-    std::atomic<bool> stop{false};
-    std::atomic<int> served{0};
-    std::thread syncd([&] { consumer(dir, stop, served); });
+    std::atomic<int> served{0}, timeouts{0};
+    std::thread syncd([&] { consumer(dir, 1003, served, timeouts); });
 
     std::atomic<int> notes{0};
     std::string note_name;
@@ -116,9 +119,9 @@ int main(int argc, char **argv) {
         }
         CHECK(threw);
     }
-    CHECK(served == 1003);
-    stop = true;
     syncd.join();
+    CHECK(served == 1003);
+    CHECK(timeouts == 0);
 
     // A bulk create with the Client wrapper and a Server answering in this
     // thread; a non-blocking client's full ring is returned, not thrown.
