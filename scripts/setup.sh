@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what building and testing sairing needs on a fresh Debian machine with
 # Rust (rustup) already present: redis-server, pkg-config, libzmq3-dev (the
-# ZeroMQ row of the benchmarks), rustfmt, clippy and cargo-nextest. Safe to run
+# ZeroMQ row of the benchmarks), gcc, g++ and make (the C and C++ tests and
+# examples), rustfmt, clippy and cargo-nextest. Safe to run
 # again: it installs only what is missing and prints nothing then.
 # scripts/demo.sh, scripts/test.sh and .ci/run call it first.
 set -euo pipefail
@@ -10,6 +11,10 @@ command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)   # syncd's 
 command -v truncate >/dev/null 2>&1 || need_apt+=(coreutils)
 command -v pkg-config >/dev/null 2>&1 || need_apt+=(pkg-config)
 pkg-config --exists libzmq 2>/dev/null || need_apt+=(libzmq3-dev)        # the ZeroMQ row of benches/compare
+command -v gcc >/dev/null 2>&1 || need_apt+=(gcc)                        # the C ABI's tests and examples
+command -v g++ >/dev/null 2>&1 || need_apt+=(g++)                        # the C++ wrapper's tests and examples
+command -v make >/dev/null 2>&1 || need_apt+=(make)                      # examples/Makefile
+command -v dpkg-deb >/dev/null 2>&1 || need_apt+=(dpkg)                  # scripts/debs.sh
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: installing ${need_apt[*]} (Debian packages)"
   SUDO=; [ "$(id -u)" -eq 0 ] || SUDO=sudo
