@@ -17,6 +17,8 @@
 #include "sairing.h"
 
 #include <atomic>
+#include <chrono>
+#include <exception>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -266,6 +268,8 @@ class Server {
         for (;;) {
             int rc = sairing_server_recv(h_, timeout_ms, &q);
             if (rc == SAIRING_ERR_DECODE) continue;
+            if (rc == SAIRING_ERR_FULL) // answering the undecodable record
+                throw Error(rc, std::string("sairing_server_recv: ") + sairing_last_error());
             if (detail::check(rc, "sairing_server_recv") != SAIRING_OK) return false;
             break;
         }
@@ -281,18 +285,24 @@ class Server {
         return true;
     }
 
-    void respond(const sairing_ticket &t, const std::string &status, const std::vector<FieldValueTuple> &attrs = {},
+    // Answers the request `t` came from (in request order). False: the
+    // response ring stayed full for the server's timeout (backpressure: the
+    // client does not read); nothing was sent, answer again later.
+    bool respond(const sairing_ticket &t, const std::string &status, const std::vector<FieldValueTuple> &attrs = {},
                  const std::vector<std::string> &statuses = {}) {
         auto a = detail::attrs(attrs);
         std::vector<sairing_str> s;
         s.reserve(statuses.size());
         for (const auto &x : statuses) s.push_back(detail::str(x));
-        detail::check(sairing_server_respond(h_, &t, detail::str(status), a.data(), a.size(), s.data(), s.size()),
-                      "sairing_server_respond");
+        return detail::check(sairing_server_respond(h_, &t, detail::str(status), a.data(), a.size(), s.data(),
+                                                    s.size()),
+                             "sairing_server_respond") == SAIRING_OK;
     }
 
-    void notify(const std::string &name, const std::string &payload) {
-        detail::check(sairing_server_notify(h_, detail::str(name), detail::str(payload)), "sairing_server_notify");
+    // Publishes a notification; false on backpressure, as for respond().
+    bool notify(const std::string &name, const std::string &payload) {
+        return detail::check(sairing_server_notify(h_, detail::str(name), detail::str(payload)),
+                             "sairing_server_notify") == SAIRING_OK;
     }
     void set_auto_release(bool on) {
         detail::check(sairing_server_set_auto_release(h_, on), "sairing_server_set_auto_release");
@@ -316,7 +326,8 @@ class ShmChannel {
     using Callback = std::function<void(const std::string &, const std::string &, const std::vector<FieldValueTuple> &)>;
 
     ShmChannel(const std::string &dir, Callback callback, const sairing_client_options &opts = sairing_client_options{})
-        : client_(dir, opts), callback_(std::move(callback)) {
+        : client_(dir, opts), fd_(client_.fd()), callback_(std::move(callback)),
+          timeout_ms_(opts.timeout_ms ? int64_t(opts.timeout_ms) : 30000) {
         thread_ = std::thread([this] { notification_loop(); });
     }
     ~ShmChannel() {
@@ -335,11 +346,17 @@ class ShmChannel {
     void flush() {}
 
     // `command` is sairedis' ("create", "set", "get", "notify", ...).
-    void set(const std::string &key, const std::vector<FieldValueTuple> &values, const std::string &command) {
+    // False on backpressure (a non-blocking client's ring is full): nothing
+    // was sent. Rethrows what stopped the notification thread, if anything.
+    bool set(const std::string &key, const std::vector<FieldValueTuple> &values, const std::string &command) {
         std::lock_guard<std::mutex> g(lock_);
-        last_ = client_.send(detail::op_of(command), key, values);
+        rethrow();
+        uint64_t seq = client_.send(detail::op_of(command), key, values);
+        if (seq == 0) return false;
+        last_ = seq;
+        return true;
     }
-    void del(const std::string &key, const std::string &command) { set(key, {}, command); }
+    bool del(const std::string &key, const std::string &command) { return set(key, {}, command); }
 
     // The answer to the last request sent: kco's key is its status, its op
     // the response command ("getresponse", ...), its fields the attributes (a
@@ -348,8 +365,24 @@ class ShmChannel {
     // does not come in time: the request is still in the ring and will run.
     int32_t wait(const std::string &command, KeyOpFieldsValuesTuple &kco) {
         (void)command;
-        std::lock_guard<std::mutex> g(lock_);
-        Response r = client_.wait(last_);
+        // In slices, the lock dropped in between: the notification thread
+        // keeps delivering while this waits.
+        Response r;
+        auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms_);
+        for (;;) {
+            std::unique_lock<std::mutex> g(lock_);
+            rethrow();
+            try {
+                r = client_.wait(last_, 20);
+                break;
+            } catch (const Error &e) {
+                if (e.code() != SAIRING_ERR_TIMEOUT || std::chrono::steady_clock::now() >= deadline) throw;
+            }
+            g.unlock();
+            // Long enough for the notification thread, if it waits for the
+            // lock, to take it (a mutex is not fair).
+            std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        }
         std::vector<FieldValueTuple> fvs = r.attrs;
         for (const auto &s : r.statuses) fvs.emplace_back("", s);
         kco = KeyOpFieldsValuesTuple(r.status, detail::response_command(r.op), std::move(fvs));
@@ -357,38 +390,59 @@ class ShmChannel {
     }
 
   private:
+    // Delivers notifications until the channel is destroyed. Nothing thrown
+    // here may escape the thread (std::terminate): a record that does not
+    // decode is skipped; any other error, and anything the callback throws,
+    // stops the thread and is rethrown to the caller's next set() or wait().
     void notification_loop() {
-        int fd = client_.fd(); // the same for the client's life
-        while (!stop_) {
-            std::string name, payload;
-            bool got = false, sleep = false;
-            int sock = -1;
-            {
-                std::lock_guard<std::mutex> g(lock_);
-                got = client_.next_notification(0, name, payload);
-                if (!got) {
-                    detail::check(sairing_client_prepare_to_wait(client_.handle(), &sleep),
-                                  "sairing_client_prepare_to_wait");
-                    sock = sairing_client_socket_fd(client_.handle());
+        try {
+            while (!stop_) {
+                std::string name, payload;
+                bool got = false, sleep = false;
+                int sock = -1;
+                {
+                    std::lock_guard<std::mutex> g(lock_);
+                    try {
+                        got = client_.next_notification(0, name, payload);
+                    } catch (const Error &e) {
+                        if (e.code() != SAIRING_ERR_DECODE) throw;
+                        continue;
+                    }
+                    if (!got) {
+                        detail::check(sairing_client_prepare_to_wait(client_.handle(), &sleep),
+                                      "sairing_client_prepare_to_wait");
+                        sock = sairing_client_socket_fd(client_.handle());
+                    }
                 }
+                if (got) {
+                    callback_(name, payload, {});
+                    continue;
+                }
+                if (sleep) {
+                    // At most 100 ms: a wait() on the caller's thread meanwhile
+                    // may end the announced sleep, and then nothing rings this one.
+                    struct pollfd p[2] = {{fd_, POLLIN, 0}, {sock, POLLIN, 0}};
+                    ::poll(p, sock >= 0 ? 2 : 1, sock >= 0 ? 100 : 20);
+                }
+                std::lock_guard<std::mutex> g(lock_);
+                detail::check(sairing_client_after_wake(client_.handle()), "sairing_client_after_wake");
             }
-            if (got) {
-                callback_(name, payload, {});
-                continue;
-            }
-            if (sleep) {
-                // At most 100 ms: a wait() on the caller's thread meanwhile may
-                // end the announced sleep, and then nothing rings this one.
-                struct pollfd p[2] = {{fd, POLLIN, 0}, {sock, POLLIN, 0}};
-                ::poll(p, sock >= 0 ? 2 : 1, sock >= 0 ? 100 : 20);
-            }
+        } catch (...) {
             std::lock_guard<std::mutex> g(lock_);
-            detail::check(sairing_client_after_wake(client_.handle()), "sairing_client_after_wake");
+            failed_ = std::current_exception();
         }
     }
 
+    // With the lock held: what stopped the notification thread, once.
+    void rethrow() {
+        if (failed_) std::rethrow_exception(std::exchange(failed_, nullptr));
+    }
+
     Client client_;
+    int fd_; // the client's descriptor, the same for its life
     Callback callback_;
+    int64_t timeout_ms_;
+    std::exception_ptr failed_;
     std::mutex lock_;
     std::thread thread_;
     std::atomic<bool> stop_{false};
@@ -416,12 +470,15 @@ class ShmSelectableChannel {
     // 0 (swss's convention: nothing to report).
     uint64_t readData() {
         detail::check(sairing_server_after_wake(server_.handle()), "sairing_server_after_wake");
-        fill();
-        // Announce the wait for the next select: false when requests are
-        // already there (hasCachedData() then says so).
+        // Return only with the next sleep announced, so that the client rings
+        // for what it sends next: prepare_to_wait withdraws the announcement
+        // when requests are already there, and they are taken first.
         bool sleep = false;
-        detail::check(sairing_server_prepare_to_wait(server_.handle(), &sleep), "sairing_server_prepare_to_wait");
-        if (!sleep) fill();
+        do {
+            fill();
+            detail::check(sairing_server_prepare_to_wait(server_.handle(), &sleep),
+                          "sairing_server_prepare_to_wait");
+        } while (!sleep);
         return 0;
     }
 
@@ -456,7 +513,9 @@ class ShmSelectableChannel {
 
     // The answer to the oldest popped request: `key` is its status, `values`
     // a get's attributes (or a bulk call's statuses as ("", status) pairs).
-    void set(const std::string &key, const std::vector<FieldValueTuple> &values, const std::string &op) {
+    // False on backpressure (the response ring stayed full): the request is
+    // still owed; answer it again.
+    bool set(const std::string &key, const std::vector<FieldValueTuple> &values, const std::string &op) {
         (void)op;
         if (owed_.empty()) throw Error(SAIRING_ERR_INVALID, "set with no request to answer");
         std::vector<FieldValueTuple> attrs;
@@ -467,15 +526,17 @@ class ShmSelectableChannel {
             else
                 attrs.push_back(fv);
         }
-        server_.respond(owed_.front(), key, attrs, statuses);
+        if (!server_.respond(owed_.front(), key, attrs, statuses)) return false;
         owed_.pop_front();
+        return true;
     }
 
     // A notification (sairedis' NotificationProducer::send): `op` names it,
     // `data` is its JSON.
-    void send(const std::string &op, const std::string &data, const std::vector<FieldValueTuple> &values = {}) {
+    // False on backpressure, as for set().
+    bool send(const std::string &op, const std::string &data, const std::vector<FieldValueTuple> &values = {}) {
         (void)values;
-        server_.notify(op, data);
+        return server_.notify(op, data);
     }
 
     Server &server() { return server_; }

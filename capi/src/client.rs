@@ -4,7 +4,7 @@ use std::ffi::{c_char, c_int};
 use std::os::fd::{AsFd, AsRawFd};
 
 use sairing_transport::{
-    Body, BulkObject, Client, ClientOptions, Mode, Notification, Outcome, Response,
+    Body, BulkObject, Client, ClientOptions, Mode, Notification, Op, Outcome, Response,
 };
 
 use crate::*;
@@ -18,6 +18,8 @@ pub struct SairingClient {
     response_attrs: Vec<SairingAttr>,
     response_statuses: Vec<SairingStr>,
     notification: Option<Notification>,
+    /// The sequence number of the last request sent.
+    last_sent: u64,
 }
 
 /// How a client behaves. Zeroed is the default: sync, 50 µs of spinning, 30 s
@@ -117,19 +119,15 @@ impl SairingClient {
         n: usize,
         execute: bool,
     ) -> Result<Outcome, Fail> {
-        let op = crate::op(op)?;
+        let op = crate::op(op, false)?;
         // SAFETY: the caller's strings are valid for the call.
         let key = unsafe { text(key, "key")? };
         self.scratch.clear();
         // SAFETY: as above.
         let built = unsafe { attr_list(attrs, n, &mut self.scratch) };
         let r = built.and_then(|()| {
-            let body = Body::Attrs(&self.scratch[..]);
-            if execute {
-                Ok(self.client.execute(op, key, &body)?)
-            } else {
-                Ok(Outcome::Sent(self.client.send(op, key, &body)?))
-            }
+            let seq = self.client.send(op, key, &Body::Attrs(&self.scratch[..]))?;
+            self.finish(op, seq, execute)
         });
         self.scratch.clear();
         r
@@ -145,7 +143,7 @@ impl SairingClient {
         n: usize,
         execute: bool,
     ) -> Result<Outcome, Fail> {
-        let op = crate::op(op)?;
+        let op = crate::op(op, true)?;
         // SAFETY: the caller's strings are valid for the call.
         let ty = unsafe { text(object_type, "object type")? };
         if n > 0 && objects.is_null() {
@@ -176,15 +174,40 @@ impl SairingClient {
                     attrs: &self.scratch[a..b],
                 })
                 .collect();
-            let body = Body::Bulk(&objs);
-            if execute {
-                Ok(self.client.execute(op, ty, &body)?)
-            } else {
-                Ok(Outcome::Sent(self.client.send(op, ty, &body)?))
-            }
+            let seq = self.client.send(op, ty, &Body::Bulk(&objs))?;
+            self.finish(op, seq, execute)
         });
         self.scratch.clear();
         r
+    }
+
+    /// After sending request `seq`: waits for its answer when `execute` and
+    /// the mode says so. Remembers `seq`, so that a call that times out can
+    /// still say which request it sent.
+    fn finish(&mut self, op: Op, seq: u64, execute: bool) -> Result<Outcome, Fail> {
+        self.last_sent = seq;
+        if execute && self.client.mode().waits_for(op) {
+            return Ok(Outcome::Done(self.client.wait_for(seq, None)?));
+        }
+        Ok(Outcome::Sent(seq))
+    }
+
+    /// A call's result for C: the answer, or only the sequence number (what
+    /// was sent, also when the wait for its answer failed).
+    fn called(
+        &mut self,
+        r: Result<Outcome, Fail>,
+        out: *mut SairingResponse,
+    ) -> Result<c_int, Fail> {
+        match r {
+            Ok(o) => Ok(self.outcome(o, out)),
+            Err(f) => {
+                if f.code == SAIRING_ERR_TIMEOUT {
+                    self.outcome(Outcome::Sent(self.last_sent), out);
+                }
+                Err(f)
+            }
+        }
     }
 
     fn outcome(&mut self, o: Outcome, out: *mut SairingResponse) -> c_int {
@@ -243,6 +266,7 @@ pub unsafe extern "C" fn sairing_client_open(
                     response_attrs: Vec::new(),
                     response_statuses: Vec::new(),
                     notification: None,
+                    last_sent: 0,
                 })
             })
         }
@@ -337,8 +361,8 @@ pub unsafe extern "C" fn sairing_client_call(
         // SAFETY: by the contract above.
         let h = unsafe { handle(c, "client")? };
         // SAFETY: by the contract above.
-        let o = unsafe { h.send_attrs(op, key, attrs, n, true)? };
-        Ok(h.outcome(o, out))
+        let r = unsafe { h.send_attrs(op, key, attrs, n, true) };
+        h.called(r, out)
     })
 }
 
@@ -359,8 +383,8 @@ pub unsafe extern "C" fn sairing_client_call_bulk(
         // SAFETY: by the contract above.
         let h = unsafe { handle(c, "client")? };
         // SAFETY: by the contract above.
-        let o = unsafe { h.send_bulk(op, object_type, objects, n, true)? };
-        Ok(h.outcome(o, out))
+        let r = unsafe { h.send_bulk(op, object_type, objects, n, true) };
+        h.called(r, out)
     })
 }
 

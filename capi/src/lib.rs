@@ -148,7 +148,7 @@ impl SairingStr {
 
 /// What went wrong, for the return code and `sairing_last_error`.
 pub(crate) struct Fail {
-    code: c_int,
+    pub(crate) code: c_int,
     detail: String,
 }
 
@@ -230,7 +230,9 @@ thread_local! {
 
 fn set_last_error(detail: &str) {
     let c = CString::new(detail.replace('\0', "\\0")).unwrap_or_default();
-    LAST_ERROR.with(|l| *l.borrow_mut() = c);
+    // While the thread exits (a pthread key destructor calling in) the
+    // thread-local is gone: the detail is dropped, the code still returned.
+    let _ = LAST_ERROR.try_with(|l| *l.borrow_mut() = c);
 }
 
 /// Runs one entry point: its error becomes a code (and this thread's last
@@ -428,10 +430,20 @@ pub(crate) unsafe fn attr_list(
     Ok(())
 }
 
-/// The op byte, checked.
-pub(crate) fn op(b: u8) -> Result<sairing_transport::Op, Fail> {
+/// The op byte, checked: a request op, bulk exactly when `bulk` says.
+pub(crate) fn op(b: u8, bulk: bool) -> Result<sairing_transport::Op, Fail> {
     match sairing_transport::Op::from_u8(b) {
-        Some(o) if o != sairing_transport::Op::Notification => Ok(o),
+        Some(o) if o != sairing_transport::Op::Notification && o.is_bulk() == bulk => Ok(o),
+        Some(o) if o != sairing_transport::Op::Notification => Err(Fail::invalid(format!(
+            "op {} is {}bulk: use sairing_client_{}",
+            o.name(),
+            if o.is_bulk() { "" } else { "not " },
+            if o.is_bulk() {
+                "send_bulk or call_bulk"
+            } else {
+                "send or call"
+            }
+        ))),
         _ => Err(Fail::invalid(format!("no request op {b}"))),
     }
 }
@@ -477,5 +489,7 @@ pub extern "C" fn sairing_strerror(code: c_int) -> *const c_char {
 /// Empty when no call has failed here.
 #[no_mangle]
 pub extern "C" fn sairing_last_error() -> *const c_char {
-    LAST_ERROR.with(|l| l.borrow().as_ptr())
+    LAST_ERROR
+        .try_with(|l| l.borrow().as_ptr())
+        .unwrap_or(c"".as_ptr())
 }

@@ -22,6 +22,9 @@ pub struct SairingServer {
     spans: Vec<(usize, usize)>,
     scratch: Vec<(Utf8, Utf8)>,
     statuses: Vec<Utf8>,
+    /// The requests received and not answered yet, oldest first: answers go
+    /// in this order (the client drops an answer older than one it has).
+    owed: VecDeque<Ticket>,
 }
 
 /// How a server behaves. Zeroed is the default: 50 µs of spinning, 30 s to
@@ -119,6 +122,7 @@ pub unsafe extern "C" fn sairing_server_open(
                     spans: Vec::new(),
                     scratch: Vec::new(),
                     statuses: Vec::new(),
+                    owed: VecDeque::new(),
                 })
             })
         }
@@ -199,6 +203,7 @@ pub unsafe extern "C" fn sairing_server_recv(
             object_count: h.objects.len(),
         };
         let record_seq = inc.record_seq;
+        h.owed.push_back(t);
         if !h.auto_release {
             h.marks.push_back((record_seq, h.server.mark()));
         }
@@ -252,18 +257,27 @@ pub unsafe extern "C" fn sairing_server_respond(
             }
             Ok(())
         });
-        let r = built.and_then(|()| {
-            let ticket = Ticket {
-                op,
-                epoch: t.epoch,
-                seq: t.seq,
-            };
-            Ok(h.server
-                .respond_to(ticket, status, &h.scratch, &h.statuses)?)
+        let ticket = Ticket {
+            op,
+            epoch: t.epoch,
+            seq: t.seq,
+        };
+        let r = built.and_then(|()| match h.owed.front() {
+            Some(&oldest) if oldest == ticket => {
+                Ok(h.server
+                    .respond_to(ticket, status, &h.scratch, &h.statuses)?)
+            }
+            Some(oldest) => Err(Fail::invalid(format!(
+                "answers go in request order: the oldest request not answered is {}, not {}",
+                oldest.seq, ticket.seq
+            ))),
+            None => Err(Fail::invalid("no request is waiting for an answer")),
         });
         h.scratch.clear();
         h.statuses.clear();
-        r.map(|()| SAIRING_OK)
+        r?;
+        h.owed.pop_front();
+        Ok(SAIRING_OK)
     })
 }
 
@@ -299,9 +313,11 @@ pub unsafe extern "C" fn sairing_server_set_auto_release(s: *mut SairingServer, 
     call(|| {
         // SAFETY: by the contract above.
         let h = unsafe { handle(s, "server")? };
-        h.server.set_auto_release(on);
-        h.auto_release = on;
-        h.marks.clear();
+        if h.auto_release != on {
+            h.server.set_auto_release(on);
+            h.auto_release = on;
+            h.marks.clear();
+        }
         Ok(SAIRING_OK)
     })
 }

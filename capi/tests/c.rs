@@ -76,6 +76,16 @@ fn the_c_api_from_c_under_asan_and_ubsan() {
 }
 
 #[test]
+fn the_review_findings_from_c() {
+    compile_and_run("gcc", "-std=c11", "c/review_test.c");
+}
+
+#[test]
+fn the_review_findings_from_cpp() {
+    compile_and_run("g++", "-std=c++17", "cpp/review_test.cpp");
+}
+
+#[test]
 fn the_cpp_wrapper_from_cpp17_under_asan_and_ubsan() {
     compile_and_run("g++", "-std=c++17", "cpp/shm_test.cpp");
 }

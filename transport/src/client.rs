@@ -127,6 +127,11 @@ impl Client {
         self.ep.policy = policy;
     }
 
+    /// The call mode.
+    pub fn mode(&self) -> Mode {
+        self.mode
+    }
+
     /// Changes the call mode.
     pub fn set_mode(&mut self, mode: Mode) {
         self.mode = mode;
@@ -184,8 +189,21 @@ impl Client {
     /// ```
     pub fn send<A: AsRef<str>>(&mut self, op: Op, key: &str, body: &Body<'_, A>) -> Result<u64> {
         let seq = self.publish(op, key, body)?;
-        self.ep.wake_peer();
+        self.wake_server()?;
         Ok(seq)
+    }
+
+    /// Rings the server if it sleeps. A client that only sends would never
+    /// finish connecting (nothing else services its socket), and an
+    /// unconnected client cannot ring: with no server connected, it looks
+    /// (rate-limited, never waiting).
+    #[inline]
+    fn wake_server(&mut self) -> Result<()> {
+        if self.ep.peer.is_none() {
+            self.service()?;
+        }
+        self.ep.wake_peer();
+        Ok(())
     }
 
     /// Sends several requests and checks once, at the end, whether the server
@@ -201,7 +219,7 @@ impl Client {
             let seq = self.publish(op, key, &body)?;
             first.get_or_insert(seq);
         }
-        self.ep.wake_peer();
+        self.wake_server()?;
         Ok(first.unwrap_or_else(|| self.ep.tx.next_seq()))
     }
 
@@ -268,7 +286,11 @@ impl Client {
                     self.answered += 1;
                     let awaited = self.awaiting == Some(resp.seq);
                     match self.mode {
-                        Mode::Async if !awaited => {
+                        // An answer nobody will wait for (create, set, remove
+                        // in async mode): kept only if it failed. A get's,
+                        // notify's or flush's is waited for, perhaps after
+                        // this pump: it is kept.
+                        Mode::Async if !awaited && !self.mode.waits_for(resp.op) => {
                             if !resp.is_success() {
                                 self.failures.push(resp);
                             }
