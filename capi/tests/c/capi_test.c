@@ -4,34 +4,17 @@
  * and notifications through one channel; the event-loop descriptors wake a
  * poll; a bare ring carries records. Run by capi/tests/c.rs with a scratch
  * directory as its only argument. */
-#include "sairing.h"
+#include "../check.h"
 
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static int failures;
 
-#define CHECK(cond)                                                              \
-    do {                                                                         \
-        if (!(cond)) {                                                           \
-            fprintf(stderr, "%s:%d: CHECK(%s) failed; last error: %s\n",         \
-                    __FILE__, __LINE__, #cond, sairing_last_error());            \
-            failures++;                                                          \
-        }                                                                        \
-    } while (0)
 
-#define EQ(a, b) CHECK((a) == (b))
 
-static sairing_str S(const char *s) {
-    sairing_str r = {s, strlen(s)};
-    return r;
-}
 
-static int same(sairing_str a, const char *b) {
-    return a.len == strlen(b) && memcmp(a.ptr, b, a.len) == 0;
-}
 
 static void version_and_codes(void) {
     EQ(sairing_abi_version(), SAIRING_ABI_VERSION);
@@ -307,10 +290,5 @@ int main(int argc, char **argv) {
     nulls();
     channel_exchange(dir);
     bare_ring(argv[1]);
-    if (failures) {
-        fprintf(stderr, "%d checks failed\n", failures);
-        return 1;
-    }
-    printf("all checks passed\n");
-    return 0;
+    return finish();
 }

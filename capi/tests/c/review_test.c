@@ -1,6 +1,6 @@
 /* Findings of the C ABI's adversarial review, each a check that failed before
  * its fix. Run by capi/tests/c.rs with a scratch directory. */
-#include "sairing.h"
+#include "../check.h"
 
 #include <poll.h>
 #include <pthread.h>
@@ -8,22 +8,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int failures;
-#define CHECK(cond)                                                                              \
-    do {                                                                                         \
-        if (!(cond)) {                                                                           \
-            fprintf(stderr, "%s:%d: CHECK(%s) failed; last error: %s\n", __FILE__, __LINE__, #cond, \
-                    sairing_last_error());                                                       \
-            failures++;                                                                          \
-        }                                                                                        \
-    } while (0)
-#define EQ(a, b) CHECK((a) == (b))
 
-static sairing_str S(const char *s) {
-    sairing_str r = {s, strlen(s)};
-    return r;
+
+/* A new channel ROOT/NAME with a server and a client in `mode` on it. */
+static void server_and_client(const char *root, const char *name, uint32_t mode, char *dir, size_t n,
+                              sairing_server **s, sairing_client **c) {
+    snprintf(dir, n, "%s/%s", root, name);
+    EQ(sairing_channel_create(dir, 1 << 16), SAIRING_OK);
+    sairing_client_options o = {0};
+    o.mode = mode;
+    EQ(sairing_server_open(dir, NULL, s), SAIRING_OK);
+    EQ(sairing_client_open(dir, &o, c), SAIRING_OK);
 }
-static int same(sairing_str a, const char *b) { return a.len == strlen(b) && memcmp(a.ptr, b, a.len) == 0; }
 
 static void channel(const char *root, const char *name, char *dir, size_t n) {
     snprintf(dir, n, "%s/%s", root, name);
@@ -33,13 +29,9 @@ static void channel(const char *root, const char *name, char *dir, size_t n) {
 /* Async mode: a get's answer read by a pump before the wait is kept for it. */
 static void async_get_answer_is_kept(const char *root) {
     char dir[4096];
-    channel(root, "async", dir, sizeof dir);
     sairing_server *s;
     sairing_client *c;
-    sairing_client_options o = {0};
-    o.mode = 1;
-    EQ(sairing_server_open(dir, NULL, &s), SAIRING_OK);
-    EQ(sairing_client_open(dir, &o, &c), SAIRING_OK);
+    server_and_client(root, "async", 1, dir, sizeof dir, &s, &c);
     uint64_t seq = 0;
     sairing_attr a = {S("SAI_SWITCH_ATTR_PORT_NUMBER"), S("0")};
     EQ(sairing_client_send(c, SAIRING_OP_GET, S("SAI_OBJECT_TYPE_SWITCH:oid:0x21000000000000"), &a, 1, &seq), SAIRING_OK);
@@ -60,13 +52,9 @@ static void async_get_answer_is_kept(const char *root) {
 /* A client that only sends connects (and so rings a sleeping server). */
 static void a_send_only_client_rings(const char *root) {
     char dir[4096];
-    channel(root, "sendonly", dir, sizeof dir);
     sairing_server *s;
     sairing_client *c;
-    sairing_client_options o = {0};
-    o.mode = 2;
-    EQ(sairing_server_open(dir, NULL, &s), SAIRING_OK);
-    EQ(sairing_client_open(dir, &o, &c), SAIRING_OK);
+    server_and_client(root, "sendonly", 2, dir, sizeof dir, &s, &c);
     int woken = 0;
     for (int round = 0; round < 3; round++) {
         bool sleep = false;
@@ -88,13 +76,9 @@ static void a_send_only_client_rings(const char *root) {
 /* Turning auto-release off twice keeps what was read releasable. */
 static void release_marks_survive_a_repeated_setting(const char *root) {
     char dir[4096];
-    channel(root, "marks", dir, sizeof dir);
     sairing_server *s;
     sairing_client *c;
-    sairing_client_options o = {0};
-    o.mode = 2;
-    EQ(sairing_server_open(dir, NULL, &s), SAIRING_OK);
-    EQ(sairing_client_open(dir, &o, &c), SAIRING_OK);
+    server_and_client(root, "marks", 2, dir, sizeof dir, &s, &c);
     EQ(sairing_server_set_auto_release(s, false), SAIRING_OK);
     const char *keys[] = {"SAI_OBJECT_TYPE_VLAN:oid:0x261", "SAI_OBJECT_TYPE_VLAN:oid:0x262", "SAI_OBJECT_TYPE_VLAN:oid:0x263"};
     for (int i = 0; i < 3; i++) EQ(sairing_client_send(c, SAIRING_OP_REMOVE, S(keys[i]), NULL, 0, NULL), SAIRING_OK);
@@ -150,13 +134,9 @@ static void a_timed_out_call_gives_its_seq(const char *root) {
 /* Answers in request order: answering a later request first is refused. */
 static void answers_go_in_request_order(const char *root) {
     char dir[4096];
-    channel(root, "order", dir, sizeof dir);
     sairing_server *s;
     sairing_client *c;
-    sairing_client_options o = {0};
-    o.mode = 2;
-    EQ(sairing_server_open(dir, NULL, &s), SAIRING_OK);
-    EQ(sairing_client_open(dir, &o, &c), SAIRING_OK);
+    server_and_client(root, "order", 2, dir, sizeof dir, &s, &c);
     uint64_t a = 0, b = 0;
     EQ(sairing_client_send(c, SAIRING_OP_REMOVE, S("SAI_OBJECT_TYPE_VLAN:oid:0x261"), NULL, 0, &a), SAIRING_OK);
     EQ(sairing_client_send(c, SAIRING_OP_REMOVE, S("SAI_OBJECT_TYPE_VLAN:oid:0x262"), NULL, 0, &b), SAIRING_OK);
@@ -208,10 +188,5 @@ int main(int argc, char **argv) {
     a_timed_out_call_gives_its_seq(argv[1]);
     answers_go_in_request_order(argv[1]);
     failing_while_the_thread_exits();
-    if (failures) {
-        fprintf(stderr, "%d checks failed\n", failures);
-        return 1;
-    }
-    printf("all checks passed\n");
-    return 0;
+    return finish();
 }

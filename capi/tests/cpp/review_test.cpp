@@ -2,6 +2,7 @@
 // before its fix (the lost wake-up of ShmSelectableChannel::readData is
 // shm_test.cpp's "timeouts == 0"). Run by capi/tests/c.rs with a scratch dir.
 #include "sairing.hpp"
+#include "../check.h"
 
 #include <atomic>
 #include <chrono>
@@ -9,14 +10,6 @@
 #include <string>
 #include <thread>
 
-static int failures;
-#define CHECK(cond)                                                                       \
-    do {                                                                                  \
-        if (!(cond)) {                                                                    \
-            std::fprintf(stderr, "%s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #cond); \
-            failures++;                                                                   \
-        }                                                                                 \
-    } while (0)
 
 using sairing::FieldValueTuple;
 using sairing::KeyOpFieldsValuesTuple;
@@ -131,10 +124,5 @@ int main(int argc, char **argv) {
     backpressure_on_answers(argv[1]);
     a_bad_record_does_not_kill_the_notification_thread(argv[1]);
     wait_does_not_hold_back_notifications(argv[1]);
-    if (failures) {
-        std::fprintf(stderr, "%d checks failed\n", failures);
-        return 1;
-    }
-    std::printf("all checks passed\n");
-    return 0;
+    return finish();
 }

@@ -4,6 +4,7 @@
 // a notification through the callback thread; errors as exceptions with their
 // code, backpressure returned. Run by capi/tests/c.rs with a scratch directory.
 #include "sairing.hpp"
+#include "../check.h"
 
 #include <sys/epoll.h>
 #include <unistd.h>
@@ -15,14 +16,6 @@
 #include <string>
 #include <thread>
 
-static int failures;
-#define CHECK(cond)                                                                           \
-    do {                                                                                      \
-        if (!(cond)) {                                                                        \
-            std::fprintf(stderr, "%s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #cond);     \
-            failures++;                                                                       \
-        }                                                                                     \
-    } while (0)
 
 using sairing::FieldValueTuple;
 using sairing::KeyOpFieldsValuesTuple;
@@ -155,10 +148,5 @@ int main(int argc, char **argv) {
         }
         CHECK(timed_out);
     }
-    if (failures) {
-        std::fprintf(stderr, "%d checks failed\n", failures);
-        return 1;
-    }
-    std::printf("all checks passed\n");
-    return 0;
+    return finish();
 }
