@@ -20,8 +20,11 @@ mkdir -p "$bin"
 PKG_CONFIG_SYSROOT_DIR="$root" PKG_CONFIG_LIBDIR="$root/usr/lib/$multiarch/pkgconfig" \
   make -s -C examples OUT="$bin" "$bin/route_client" "$bin/echo_server"
 export LD_LIBRARY_PATH="$root/usr/lib/$multiarch"
-ldd "$bin/route_client" | grep -q "$root/usr/lib/$multiarch/libsairing.so.1" \
-  || { echo "package-check: route_client does not load the packaged library" >&2; exit 1; }
+# (ldd's output taken whole first: with pipefail, grep -q closing the pipe
+# early would fail the check with SIGPIPE.)
+loads=$(ldd "$bin/route_client")
+grep -q "$root/usr/lib/$multiarch/libsairing.so.1" <<<"$loads" \
+  || { echo "package-check: route_client does not load the packaged library: $loads" >&2; exit 1; }
 "$bin/echo_server" "$root/ch" 1000 > "$root/server.out" &
 server=$!
 for _ in $(seq 100); do grep -q ready "$root/server.out" 2>/dev/null && break; sleep 0.05; done
