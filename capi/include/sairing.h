@@ -362,12 +362,13 @@ int sairing_client_take_failure(sairing_client *c, sairing_response *out);
 int sairing_client_pump(sairing_client *c, size_t *n);
 
 // The next notification (queued ones first), waiting up to `timeout_ms` (0:
-// not at all): `SAIRING_OK` with it in `*out`, or `SAIRING_EMPTY`.
+// not at all; negative: the client's timeout, as for the other waits):
+// `SAIRING_OK` with it in `*out`, or `SAIRING_EMPTY`.
 //
 // # Safety
 // `c` is a live client or NULL; `out` is NULL or writable.
 int sairing_client_next_notification(sairing_client *c,
-                                     uint64_t timeout_ms,
+                                     int64_t timeout_ms,
                                      sairing_notification *out);
 
 // The descriptor an event loop watches for the server's doorbell (readable

@@ -211,7 +211,7 @@ class Client {
     }
 
     // The next notification within `timeout_ms`: (name, payload), or false.
-    bool next_notification(uint64_t timeout_ms, std::string &name, std::string &payload) {
+    bool next_notification(int64_t timeout_ms, std::string &name, std::string &payload) {
         sairing_notification n;
         if (detail::check(sairing_client_next_notification(h_, timeout_ms, &n),
                           "sairing_client_next_notification") != SAIRING_OK)

@@ -20,6 +20,8 @@ pub struct SairingClient {
     notification: Option<Notification>,
     /// The sequence number of the last request sent.
     last_sent: u64,
+    /// The client's timeout (its options'), for waits given a negative one.
+    timeout: std::time::Duration,
 }
 
 /// How a client behaves. Zeroed is the default: sync, 50 µs of spinning, 30 s
@@ -267,6 +269,7 @@ pub unsafe extern "C" fn sairing_client_open(
                     response_statuses: Vec::new(),
                     notification: None,
                     last_sent: 0,
+                    timeout: options.wait.timeout,
                 })
             })
         }
@@ -492,20 +495,21 @@ pub unsafe extern "C" fn sairing_client_pump(c: *mut SairingClient, n: *mut usiz
 }
 
 /// The next notification (queued ones first), waiting up to `timeout_ms` (0:
-/// not at all): `SAIRING_OK` with it in `*out`, or `SAIRING_EMPTY`.
+/// not at all; negative: the client's timeout, as for the other waits):
+/// `SAIRING_OK` with it in `*out`, or `SAIRING_EMPTY`.
 ///
 /// # Safety
 /// `c` is a live client or NULL; `out` is NULL or writable.
 #[no_mangle]
 pub unsafe extern "C" fn sairing_client_next_notification(
     c: *mut SairingClient,
-    timeout_ms: u64,
+    timeout_ms: i64,
     out: *mut SairingNotification,
 ) -> c_int {
     call(|| {
         // SAFETY: by the contract above.
         let h = unsafe { handle(c, "client")? };
-        let wait = std::time::Duration::from_millis(timeout_ms);
+        let wait = timeout(timeout_ms).unwrap_or(h.timeout);
         let Some(n) = h.client.next_notification(wait)? else {
             return Ok(SAIRING_EMPTY);
         };

@@ -167,9 +167,7 @@ impl From<sairing_transport::Error> for Fail {
         let code = match &e {
             E::Ring(r) => return Fail::from(ring_error_code(r), &e),
             E::Decode(_) | E::WrongKind { .. } => SAIRING_ERR_DECODE,
-            E::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
-                SAIRING_ERR_NOT_FOUND
-            }
+            E::Io { source, .. } if not_there(source) => SAIRING_ERR_NOT_FOUND,
             E::Io { .. } => SAIRING_ERR_IO,
             E::Refused { .. } | E::Handshake { .. } | E::Unsafe { .. } => SAIRING_ERR_REFUSED,
             E::Full { .. } => SAIRING_ERR_FULL,
@@ -209,12 +207,17 @@ impl Fail {
     }
 }
 
+/// Whether an OS error says the channel or ring is not there: missing, or a
+/// path through something that is not a directory (a regular file named as
+/// the channel).
+fn not_there(e: &std::io::Error) -> bool {
+    e.kind() == std::io::ErrorKind::NotFound || e.raw_os_error() == Some(libc::ENOTDIR)
+}
+
 fn ring_error_code(e: &sairing_ring::Error) -> c_int {
     use sairing_ring::Error as R;
     match e {
-        R::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
-            SAIRING_ERR_NOT_FOUND
-        }
+        R::Io { source, .. } if not_there(source) => SAIRING_ERR_NOT_FOUND,
         R::Corrupt { .. } => SAIRING_ERR_CORRUPT,
         R::RoleHeld { .. } | R::AlreadyExists { .. } => SAIRING_ERR_BUSY,
         R::BadCapacity { .. } => SAIRING_ERR_INVALID,

@@ -156,6 +156,26 @@ static void answers_go_in_request_order(const char *root) {
     sairing_server_close(s);
 }
 
+/* A regular file named as a channel is "no such channel", like a missing one;
+ * next_notification takes a negative timeout as the client's own. */
+static void a_file_is_not_a_channel(const char *root) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/plainfile", root);
+    FILE *f = fopen(path, "w");
+    CHECK(f != NULL);
+    if (f) fclose(f);
+    sairing_client *c = NULL;
+    EQ(sairing_client_open(path, NULL, &c), SAIRING_ERR_NOT_FOUND);
+    char dir[4096];
+    channel(root, "notes", dir, sizeof dir);
+    sairing_client_options o = {0};
+    o.timeout_ms = 20;
+    EQ(sairing_client_open(dir, &o, &c), SAIRING_OK);
+    sairing_notification n;
+    EQ(sairing_client_next_notification(c, -1, &n), SAIRING_EMPTY); /* 20 ms, not for ever */
+    sairing_client_close(c);
+}
+
 /* A failing call while the thread exits (a pthread key destructor) returns
  * its code instead of aborting the process. */
 static pthread_key_t key;
@@ -187,6 +207,7 @@ int main(int argc, char **argv) {
     ops_must_match_their_body(argv[1]);
     a_timed_out_call_gives_its_seq(argv[1]);
     answers_go_in_request_order(argv[1]);
+    a_file_is_not_a_channel(argv[1]);
     failing_while_the_thread_exits();
     return finish();
 }
