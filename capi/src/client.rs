@@ -18,10 +18,6 @@ pub struct SairingClient {
     response_attrs: Vec<SairingAttr>,
     response_statuses: Vec<SairingStr>,
     notification: Option<Notification>,
-    /// The sequence number of the last request sent.
-    last_sent: u64,
-    /// The client's timeout (its options'), for waits given a negative one.
-    timeout: std::time::Duration,
 }
 
 /// How a client behaves. Zeroed is the default: sync, 50 µs of spinning, 30 s
@@ -109,7 +105,8 @@ impl SairingClient {
         unsafe { put(out, view) };
     }
 
-    /// Sends one request built from C arguments; returns its sequence number.
+    /// Sends one request built from C arguments; returns its op and sequence
+    /// number.
     ///
     /// # Safety
     /// As for `sairing_client_send`.
@@ -119,8 +116,7 @@ impl SairingClient {
         key: SairingStr,
         attrs: *const SairingAttr,
         n: usize,
-        execute: bool,
-    ) -> Result<Outcome, Fail> {
+    ) -> Result<(Op, u64), Fail> {
         let op = crate::op(op, false)?;
         // SAFETY: the caller's strings are valid for the call.
         let key = unsafe { text(key, "key")? };
@@ -128,8 +124,10 @@ impl SairingClient {
         // SAFETY: as above.
         let built = unsafe { attr_list(attrs, n, &mut self.scratch) };
         let r = built.and_then(|()| {
-            let seq = self.client.send(op, key, &Body::Attrs(&self.scratch[..]))?;
-            self.finish(op, seq, execute)
+            Ok((
+                op,
+                self.client.send(op, key, &Body::Attrs(&self.scratch[..]))?,
+            ))
         });
         self.scratch.clear();
         r
@@ -143,8 +141,7 @@ impl SairingClient {
         object_type: SairingStr,
         objects: *const SairingObject,
         n: usize,
-        execute: bool,
-    ) -> Result<Outcome, Fail> {
+    ) -> Result<(Op, u64), Fail> {
         let op = crate::op(op, true)?;
         // SAFETY: the caller's strings are valid for the call.
         let ty = unsafe { text(object_type, "object type")? };
@@ -176,36 +173,31 @@ impl SairingClient {
                     attrs: &self.scratch[a..b],
                 })
                 .collect();
-            let seq = self.client.send(op, ty, &Body::Bulk(&objs))?;
-            self.finish(op, seq, execute)
+            Ok((op, self.client.send(op, ty, &Body::Bulk(&objs))?))
         });
         self.scratch.clear();
         r
     }
 
-    /// After sending request `seq`: waits for its answer when `execute` and
-    /// the mode says so. Remembers `seq`, so that a call that times out can
-    /// still say which request it sent.
-    fn finish(&mut self, op: Op, seq: u64, execute: bool) -> Result<Outcome, Fail> {
-        self.last_sent = seq;
-        if execute && self.client.mode().waits_for(op) {
-            return Ok(Outcome::Done(self.client.wait_for(seq, None)?));
-        }
-        Ok(Outcome::Sent(seq))
-    }
-
-    /// A call's result for C: the answer, or only the sequence number (what
-    /// was sent, also when the wait for its answer failed).
+    /// A call's result for C, once its request is sent (`sent`): waits for
+    /// the answer when the mode says so. `SAIRING_OK` with the answer, or
+    /// `SAIRING_SENT` with only the sequence number, which a call that timed
+    /// out also gives (its request still runs).
     fn called(
         &mut self,
-        r: Result<Outcome, Fail>,
+        sent: Result<(Op, u64), Fail>,
         out: *mut SairingResponse,
     ) -> Result<c_int, Fail> {
-        match r {
-            Ok(o) => Ok(self.outcome(o, out)),
-            Err(f) => {
+        let (op, seq) = sent?;
+        if !self.client.mode().waits_for(op) {
+            return Ok(self.outcome(Outcome::Sent(seq), out));
+        }
+        match self.client.wait_for(seq, None) {
+            Ok(r) => Ok(self.outcome(Outcome::Done(r), out)),
+            Err(e) => {
+                let f = Fail::from(e);
                 if f.code == SAIRING_ERR_TIMEOUT {
-                    self.outcome(Outcome::Sent(self.last_sent), out);
+                    self.outcome(Outcome::Sent(seq), out);
                 }
                 Err(f)
             }
@@ -268,8 +260,6 @@ pub unsafe extern "C" fn sairing_client_open(
                     response_attrs: Vec::new(),
                     response_statuses: Vec::new(),
                     notification: None,
-                    last_sent: 0,
-                    timeout: options.wait.timeout,
                 })
             })
         }
@@ -307,12 +297,9 @@ pub unsafe extern "C" fn sairing_client_send(
         // SAFETY: by the contract above.
         let h = unsafe { handle(c, "client")? };
         // SAFETY: by the contract above.
-        match unsafe { h.send_attrs(op, key, attrs, n, false)? } {
-            Outcome::Sent(s) | Outcome::Done(Response { seq: s, .. }) => {
-                // SAFETY: NULL or writable.
-                unsafe { put(seq, s) };
-            }
-        }
+        let (_, s) = unsafe { h.send_attrs(op, key, attrs, n)? };
+        // SAFETY: NULL or writable.
+        unsafe { put(seq, s) };
         Ok(SAIRING_OK)
     })
 }
@@ -335,12 +322,9 @@ pub unsafe extern "C" fn sairing_client_send_bulk(
         // SAFETY: by the contract above.
         let h = unsafe { handle(c, "client")? };
         // SAFETY: by the contract above.
-        match unsafe { h.send_bulk(op, object_type, objects, n, false)? } {
-            Outcome::Sent(s) | Outcome::Done(Response { seq: s, .. }) => {
-                // SAFETY: NULL or writable.
-                unsafe { put(seq, s) };
-            }
-        }
+        let (_, s) = unsafe { h.send_bulk(op, object_type, objects, n)? };
+        // SAFETY: NULL or writable.
+        unsafe { put(seq, s) };
         Ok(SAIRING_OK)
     })
 }
@@ -364,7 +348,7 @@ pub unsafe extern "C" fn sairing_client_call(
         // SAFETY: by the contract above.
         let h = unsafe { handle(c, "client")? };
         // SAFETY: by the contract above.
-        let r = unsafe { h.send_attrs(op, key, attrs, n, true) };
+        let r = unsafe { h.send_attrs(op, key, attrs, n) };
         h.called(r, out)
     })
 }
@@ -386,7 +370,7 @@ pub unsafe extern "C" fn sairing_client_call_bulk(
         // SAFETY: by the contract above.
         let h = unsafe { handle(c, "client")? };
         // SAFETY: by the contract above.
-        let r = unsafe { h.send_bulk(op, object_type, objects, n, true) };
+        let r = unsafe { h.send_bulk(op, object_type, objects, n) };
         h.called(r, out)
     })
 }
@@ -509,7 +493,7 @@ pub unsafe extern "C" fn sairing_client_next_notification(
     call(|| {
         // SAFETY: by the contract above.
         let h = unsafe { handle(c, "client")? };
-        let wait = timeout(timeout_ms).unwrap_or(h.timeout);
+        let wait = timeout(timeout_ms).unwrap_or(h.client.wait_policy().timeout);
         let Some(n) = h.client.next_notification(wait)? else {
             return Ok(SAIRING_EMPTY);
         };

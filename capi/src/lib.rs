@@ -165,7 +165,7 @@ impl From<sairing_transport::Error> for Fail {
     fn from(e: sairing_transport::Error) -> Fail {
         use sairing_transport::Error as E;
         let code = match &e {
-            E::Ring(r) => return Fail::from(ring_error_code(r), &e),
+            E::Ring(r) => return Fail::coded(ring_error_code(r), &e),
             E::Decode(_) | E::WrongKind { .. } => SAIRING_ERR_DECODE,
             E::Io { source, .. } if not_there(source) => SAIRING_ERR_NOT_FOUND,
             E::Io { .. } => SAIRING_ERR_IO,
@@ -175,13 +175,13 @@ impl From<sairing_transport::Error> for Fail {
             E::Timeout { .. } => SAIRING_ERR_TIMEOUT,
             E::Exists { .. } | E::InUse { .. } => SAIRING_ERR_BUSY,
         };
-        Fail::from(code, &e)
+        Fail::coded(code, &e)
     }
 }
 
 impl From<sairing_ring::Error> for Fail {
     fn from(e: sairing_ring::Error) -> Fail {
-        Fail::from(ring_error_code(&e), &e)
+        Fail::coded(ring_error_code(&e), &e)
     }
 }
 
@@ -194,12 +194,13 @@ impl From<sairing_ring::PushError> for Fail {
             P::BadKind(_) => SAIRING_ERR_INVALID,
             P::Ring(r) => ring_error_code(r),
         };
-        Fail::from(code, &e)
+        Fail::coded(code, &e)
     }
 }
 
 impl Fail {
-    fn from(code: c_int, e: &dyn std::fmt::Display) -> Fail {
+    /// `code`, with `e` as the detail.
+    fn coded(code: c_int, e: &dyn std::fmt::Display) -> Fail {
         Fail {
             code,
             detail: e.to_string(),

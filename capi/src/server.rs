@@ -12,7 +12,6 @@ use crate::*;
 /// A channel's server. Opaque.
 pub struct SairingServer {
     server: Server,
-    auto_release: bool,
     /// Where each request returned and not released yet ends, by record
     /// sequence number (only without auto-release).
     marks: VecDeque<(u64, Mark)>,
@@ -114,7 +113,6 @@ pub unsafe extern "C" fn sairing_server_open(
             open_into(out, || {
                 Ok(SairingServer {
                     server: Server::open(&dir, &options)?,
-                    auto_release: true,
                     marks: VecDeque::new(),
                     attrs: Vec::new(),
                     object_attrs: Vec::new(),
@@ -204,7 +202,7 @@ pub unsafe extern "C" fn sairing_server_recv(
         };
         let record_seq = inc.record_seq;
         h.owed.push_back(t);
-        if !h.auto_release {
+        if !h.server.auto_release() {
             h.marks.push_back((record_seq, h.server.mark()));
         }
         // SAFETY: NULL or writable.
@@ -313,9 +311,8 @@ pub unsafe extern "C" fn sairing_server_set_auto_release(s: *mut SairingServer, 
     call(|| {
         // SAFETY: by the contract above.
         let h = unsafe { handle(s, "server")? };
-        if h.auto_release != on {
+        if h.server.auto_release() != on {
             h.server.set_auto_release(on);
-            h.auto_release = on;
             h.marks.clear();
         }
         Ok(SAIRING_OK)

@@ -122,6 +122,11 @@ impl Client {
         self.stale
     }
 
+    /// How the client waits.
+    pub fn wait_policy(&self) -> WaitPolicy {
+        self.ep.policy
+    }
+
     /// Changes how the client waits (spinning, sleeping, timeouts, full ring).
     pub fn set_wait_policy(&mut self, policy: WaitPolicy) {
         self.ep.policy = policy;

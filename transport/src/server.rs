@@ -320,6 +320,11 @@ impl Server {
         self.auto_release = on;
     }
 
+    /// Whether auto-release is on.
+    pub fn auto_release(&self) -> bool {
+        self.auto_release
+    }
+
     /// The position after the last request returned.
     pub fn mark(&self) -> Mark {
         self.rx.mark()
