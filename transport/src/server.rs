@@ -435,7 +435,7 @@ impl Server {
         let Some(rec) = self.rx.read()? else {
             return Ok(None);
         };
-        self.unreleased += 1;
+        self.unreleased = self.unreleased.saturating_add(1);
         let record_seq = rec.seq();
         if rec.kind() != KIND_REQUEST {
             // Taken off the ring like an undecodable record: the caller skips
@@ -512,5 +512,37 @@ impl Server {
 impl AsFd for Server {
     fn as_fd(&self) -> BorrowedFd<'_> {
         self.out.ep.bell.as_fd()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{channel, Body, Client};
+
+    /// With auto-release off, the count of requests read since the last
+    /// release only grows (found in review: a u32 that overflowed after 2^32
+    /// requests, a panic in a debug build). It stops at its ceiling instead.
+    #[test]
+    fn the_count_of_unreleased_requests_cannot_overflow() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("asic");
+        channel::create(&dir, &Default::default()).unwrap();
+        let mut server = Server::open(&dir, &Default::default()).unwrap();
+        let mut client = Client::open(&dir, &Default::default()).unwrap();
+        server.set_auto_release(false);
+        server.unreleased = u32::MAX;
+        let a: [(&str, &str); 0] = [];
+        client
+            .send(
+                Op::Remove,
+                "SAI_OBJECT_TYPE_VLAN:oid:0x26000000000001",
+                &Body::Attrs(&a),
+            )
+            .unwrap();
+        let req = server.recv(None).unwrap().expect("the request");
+        assert_eq!(req.request.op, Op::Remove);
+        drop(req);
+        assert_eq!(server.unreleased, u32::MAX);
     }
 }
