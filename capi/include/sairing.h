@@ -498,7 +498,8 @@ void sairing_server_close(sairing_server *s);
 // Takes the next request, waiting up to `timeout_ms` (0: not at all;
 // negative: for ever): `SAIRING_OK` with it in `*out`, `SAIRING_EMPTY`, or
 // `SAIRING_ERR_DECODE` for a record that did not decode (it is skipped and
-// answered with `SAI_STATUS_FAILURE`; call again).
+// answered with `SAI_STATUS_FAILURE` in its turn, once the requests received
+// before it are answered; call again).
 //
 // # Safety
 // `s` is a live server or NULL; `out` is NULL or writable.

@@ -23,7 +23,30 @@ pub struct SairingServer {
     statuses: Vec<Utf8>,
     /// The requests received and not answered yet, oldest first: answers go
     /// in this order (the client drops an answer older than one it has).
-    owed: VecDeque<Ticket>,
+    owed: VecDeque<Owed>,
+}
+
+/// An answer owed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Owed {
+    /// To a request handed to the caller.
+    Request(Ticket),
+    /// To a record that did not decode: `SAI_STATUS_FAILURE`, sent by the
+    /// library once the answers before it are out.
+    Undecodable(Ticket),
+}
+
+impl SairingServer {
+    /// Sends the failures owed at the front of the queue (records that did
+    /// not decode, once every request before them is answered).
+    fn answer_undecodable(&mut self) -> Result<(), Fail> {
+        while let Some(&Owed::Undecodable(t)) = self.owed.front() {
+            self.server
+                .respond_to::<&str, &str>(t, "SAI_STATUS_FAILURE", &[], &[])?;
+            self.owed.pop_front();
+        }
+        Ok(())
+    }
 }
 
 /// How a server behaves. Zeroed is the default: 50 µs of spinning, 30 s to
@@ -111,8 +134,11 @@ pub unsafe extern "C" fn sairing_server_open(
         // SAFETY: `out` is NULL or writable, by the contract above.
         unsafe {
             open_into(out, || {
+                let mut server = Server::open(&dir, &options)?;
+                // Answered in its turn, after the requests read before it.
+                server.set_answer_undecodable(false);
                 Ok(SairingServer {
-                    server: Server::open(&dir, &options)?,
+                    server,
                     marks: VecDeque::new(),
                     attrs: Vec::new(),
                     object_attrs: Vec::new(),
@@ -140,7 +166,8 @@ pub unsafe extern "C" fn sairing_server_close(s: *mut SairingServer) {
 /// Takes the next request, waiting up to `timeout_ms` (0: not at all;
 /// negative: for ever): `SAIRING_OK` with it in `*out`, `SAIRING_EMPTY`, or
 /// `SAIRING_ERR_DECODE` for a record that did not decode (it is skipped and
-/// answered with `SAI_STATUS_FAILURE`; call again).
+/// answered with `SAI_STATUS_FAILURE` in its turn, once the requests received
+/// before it are answered; call again).
 ///
 /// # Safety
 /// `s` is a live server or NULL; `out` is NULL or writable.
@@ -153,8 +180,20 @@ pub unsafe extern "C" fn sairing_server_recv(
     call(|| {
         // SAFETY: by the contract above.
         let h = unsafe { handle(s, "server")? };
-        let Some(inc) = h.server.recv(timeout(timeout_ms))? else {
-            return Ok(SAIRING_EMPTY);
+        // Failures still owed because the response ring was full.
+        h.answer_undecodable()?;
+        let inc = match h.server.recv(timeout(timeout_ms)) {
+            Ok(Some(inc)) => inc,
+            Ok(None) => return Ok(SAIRING_EMPTY),
+            Err(sairing_transport::Error::Decode(e)) => {
+                let t = h.server.undecodable_ticket(&e);
+                h.owed.push_back(Owed::Undecodable(t));
+                // Now if nothing is owed before it; a full response ring
+                // leaves it owed, and the decode error is still the news.
+                let _ = h.answer_undecodable();
+                return Err(sairing_transport::Error::Decode(e).into());
+            }
+            Err(e) => return Err(e.into()),
         };
         // The views point into the server's private copy of the record, which
         // stays put until the next recv; only the borrow ends here.
@@ -201,7 +240,7 @@ pub unsafe extern "C" fn sairing_server_recv(
             object_count: h.objects.len(),
         };
         let record_seq = inc.record_seq;
-        h.owed.push_back(t);
+        h.owed.push_back(Owed::Request(t));
         if !h.server.auto_release() {
             h.marks.push_back((record_seq, h.server.mark()));
         }
@@ -260,21 +299,28 @@ pub unsafe extern "C" fn sairing_server_respond(
             epoch: t.epoch,
             seq: t.seq,
         };
-        let r = built.and_then(|()| match h.owed.front() {
-            Some(&oldest) if oldest == ticket => {
-                Ok(h.server
-                    .respond_to(ticket, status, &h.scratch, &h.statuses)?)
-            }
-            Some(oldest) => Err(Fail::invalid(format!(
-                "answers go in request order: the oldest request not answered is {}, not {}",
-                oldest.seq, ticket.seq
-            ))),
-            None => Err(Fail::invalid("no request is waiting for an answer")),
-        });
+        let r = built
+            .and_then(|()| h.answer_undecodable())
+            .and_then(|()| match h.owed.front() {
+                Some(&Owed::Request(oldest)) if oldest == ticket => {
+                    Ok(h.server
+                        .respond_to(ticket, status, &h.scratch, &h.statuses)?)
+                }
+                Some(Owed::Request(oldest) | Owed::Undecodable(oldest)) => {
+                    Err(Fail::invalid(format!(
+                    "answers go in request order: the oldest request not answered is {}, not {}",
+                    oldest.seq, ticket.seq
+                )))
+                }
+                None => Err(Fail::invalid("no request is waiting for an answer")),
+            });
         h.scratch.clear();
         h.statuses.clear();
         r?;
         h.owed.pop_front();
+        // The answer went out; a failure owed after it that finds the ring
+        // full goes with the next call.
+        let _ = h.answer_undecodable();
         Ok(SAIRING_OK)
     })
 }

@@ -112,9 +112,13 @@ impl Server {
 /// under its record's sequence number, which is the one the client gave it: a
 /// client waiting for that answer gets an error instead of waiting for ever.
 /// Returns the error for the caller to count and skip; an error publishing the
-/// answer takes its place.
+/// answer takes its place. Unless `at_once`, the caller answers it in its turn
+/// (see [`Server::set_answer_undecodable`]).
 #[cold]
-fn answer_undecodable(out: &mut Out, epoch: u32, e: codec::DecodeError) -> Error {
+fn undecodable(out: &mut Out, at_once: bool, epoch: u32, e: codec::DecodeError) -> Error {
+    if !at_once {
+        return Error::Decode(e);
+    }
     let t = Ticket {
         op: Op::Create,
         epoch,
@@ -177,6 +181,8 @@ pub struct Server {
     rx: Consumer,
     out: Out,
     auto_release: bool,
+    /// Whether `recv` answers a record that does not decode itself.
+    answer_undecodable: bool,
     unreleased: u32,
     /// The client's epoch, read from the request ring whenever the sockets
     /// are serviced (a client attaches, and so sets it, before it is
@@ -304,6 +310,7 @@ impl Server {
                 },
             },
             auto_release: true,
+            answer_undecodable: true,
             unreleased: 0,
             client_epoch: 0,
         };
@@ -445,12 +452,24 @@ impl Server {
                 what: "a record of another kind than a request",
                 offset: 0,
             };
-            return Err(answer_undecodable(&mut self.out, epoch, e));
+            return Err(undecodable(
+                &mut self.out,
+                self.answer_undecodable,
+                epoch,
+                e,
+            ));
         }
         let payload = rec.payload();
         let request = match codec::decode_request(payload, record_seq) {
             Ok(r) => r,
-            Err(e) => return Err(answer_undecodable(&mut self.out, epoch, e)),
+            Err(e) => {
+                return Err(undecodable(
+                    &mut self.out,
+                    self.answer_undecodable,
+                    epoch,
+                    e,
+                ))
+            }
         };
         Ok(Some(Incoming {
             request,
@@ -458,6 +477,27 @@ impl Server {
             payload,
             out: &mut self.out,
         }))
+    }
+
+    /// Whether [`Server::recv`] answers a record that does not decode itself,
+    /// at once (on by default: right for a server that answers each request
+    /// before it reads the next). A server that reads ahead of its answers
+    /// turns it off and answers the record in its turn, with
+    /// [`Server::undecodable_ticket`] and `SAI_STATUS_FAILURE`: the client
+    /// takes an answer older than one it already has for a repeat, and drops
+    /// it.
+    pub fn set_answer_undecodable(&mut self, at_once: bool) {
+        self.answer_undecodable = at_once;
+    }
+
+    /// The ticket to answer the record `e` names with, right after
+    /// [`Server::recv`] reported it.
+    pub fn undecodable_ticket(&self, e: &codec::DecodeError) -> Ticket {
+        Ticket {
+            op: Op::Create,
+            epoch: self.client_epoch,
+            seq: e.record_seq,
+        }
     }
 
     /// Answers the request `ticket` was taken from (see [`Incoming::respond`]),
