@@ -455,10 +455,16 @@ class ShmChannel {
 // swss::Select is level-triggered), then pops while !empty(), answering each
 // request with set(). Requests are answered in order: set() answers the
 // oldest popped request not answered yet.
+//
+// A request's ring space is freed when it is answered (syncd applies a request
+// before it answers it): a consumer killed with requests popped and not
+// answered sees them again when it restarts. setReleaseOnAnswer(false) frees
+// space as requests are read instead (the C API's auto-release).
 class ShmSelectableChannel {
   public:
     explicit ShmSelectableChannel(const std::string &dir, const sairing_server_options &opts = sairing_server_options{})
         : server_(dir, opts) {
+        server_.set_auto_release(false);
         // Requests already waiting (sent while no server ran) are cached, and
         // the first select is announced, so that the client rings it.
         readData();
@@ -508,7 +514,7 @@ class ShmSelectableChannel {
             fvs.emplace_back(std::move(o.first), std::move(joined));
         }
         kco = KeyOpFieldsValuesTuple(std::move(r.key), detail::command_of(r.op), std::move(fvs));
-        owed_.push_back(r.ticket);
+        owed_.push_back({r.ticket, r.record_seq});
     }
 
     // The answer to the oldest popped request: `key` is its status, `values`
@@ -526,9 +532,18 @@ class ShmSelectableChannel {
             else
                 attrs.push_back(fv);
         }
-        if (!server_.respond(owed_.front(), key, attrs, statuses)) return false;
+        if (!server_.respond(owed_.front().first, key, attrs, statuses)) return false;
+        if (release_on_answer_) server_.release_through(owed_.front().second);
         owed_.pop_front();
         return true;
+    }
+
+    // Whether answering a request frees its ring space (the default), or
+    // reading it does.
+    void setReleaseOnAnswer(bool on) {
+        if (on == release_on_answer_) return;
+        server_.set_auto_release(!on);
+        release_on_answer_ = on;
     }
 
     // A notification (sairedis' NotificationProducer::send): `op` names it,
@@ -549,7 +564,8 @@ class ShmSelectableChannel {
 
     Server server_;
     std::deque<Request> cache_;
-    std::deque<sairing_ticket> owed_;
+    std::deque<std::pair<sairing_ticket, uint64_t>> owed_; // ticket, record_seq
+    bool release_on_answer_ = true;
 };
 
 } // namespace sairing

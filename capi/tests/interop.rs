@@ -1,12 +1,14 @@
-//! The C++ adapters against the Rust daemons, across processes: the
-//! orchagent-like C++ producer (ShmChannel) against the Rust syncd, with Redis
-//! holding every route it created. (The Rust orchagent against the C++
-//! consumer is not here yet: see docs/EMBEDDING.md, "Not yet".)
+//! The C++ adapters against the Rust daemons, across processes, both ways:
+//! the orchagent-like C++ producer (ShmChannel) against the Rust syncd, with
+//! Redis holding every route it created; and the Rust orchagent against the
+//! syncd-like C++ consumer (ShmSelectableChannel in an epoll loop), which is
+//! SIGKILLed mid-stream and started again with nothing lost.
 
 mod common;
 
+use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::Command;
+use std::process::{Child, Command, Stdio};
 
 use sairing_testkit::{workspace_binary, PrivateRedis, SyncdProcess};
 
@@ -65,4 +67,107 @@ fn the_cpp_producer_programs_the_rust_syncd_and_redis_holds_every_route() {
         .query(&mut con)
         .expect("HGET");
     assert_eq!(nh, "oid:0x4000000000001");
+}
+
+/// The C++ consumer, started on `dir`; returns it and its output's reader,
+/// once it has said it is ready.
+fn consumer(exe: &Path, dir: &Path) -> (Child, BufReader<std::process::ChildStdout>) {
+    let mut child = Command::new(exe)
+        .arg(dir)
+        .arg("1000000000")
+        .env("ASAN_OPTIONS", ASAN)
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("the consumer runs");
+    let mut out = BufReader::new(child.stdout.take().expect("piped"));
+    let mut line = String::new();
+    out.read_line(&mut line).expect("the consumer's first line");
+    assert_eq!(line.trim(), "ready", "the consumer did not start");
+    (child, out)
+}
+
+/// Reads the consumer's lines until one is `want` (or its output ends);
+/// returns them all.
+fn read_until(out: &mut BufReader<std::process::ChildStdout>, want: &str) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut line = String::new();
+    while out.read_line(&mut line).expect("UTF-8") > 0 {
+        let l = line.trim().to_string();
+        line.clear();
+        let done = l == want;
+        lines.push(l);
+        if done {
+            break;
+        }
+    }
+    lines
+}
+
+#[test]
+fn the_rust_orchagent_drives_the_cpp_consumer_through_a_sigkill_with_nothing_lost() {
+    let tmp = tempfile::tempdir().expect("a scratch directory");
+    let exe = example(tmp.path(), "examples/cpp/syncd_consumer.cpp");
+    let dir = tmp.path().join("asic");
+    create_channel(&dir);
+    let orchagent =
+        workspace_binary("orchagent", "sairing-orchagent", Some(env!("CARGO"))).expect("orchagent");
+
+    let (mut first, mut out) = consumer(&exe, &dir);
+    let orch = Command::new(&orchagent)
+        .args([
+            "routes",
+            "--count",
+            "3000",
+            "--mode",
+            "pipelined",
+            "--quiet",
+        ])
+        .args(["--timeout", "60", "--json", "--channel"])
+        .arg(&dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("orchagent runs");
+    // Killed once it has answered 1,000 requests: it has popped more than it
+    // answered (a whole readData's worth), and the orchagent is still sending.
+    let before = read_until(&mut out, "served 1000");
+    assert_eq!(
+        before.last().map(String::as_str),
+        Some("served 1000"),
+        "the first consumer stopped early: {before:?}"
+    );
+    first.kill().expect("SIGKILL");
+    first.wait().expect("reaped");
+
+    let (mut second, mut out2) = consumer(&exe, &dir);
+    let done = orch.wait_with_output().expect("orchagent ends");
+    second.kill().expect("SIGKILL");
+    second.wait().expect("reaped");
+    let after = read_until(&mut out2, "");
+    let summary = String::from_utf8_lossy(&done.stdout);
+    assert!(
+        done.status.success(),
+        "orchagent {}: {summary}{}",
+        done.status,
+        String::from_utf8_lossy(&done.stderr)
+    );
+    let v: serde_json::Value =
+        serde_json::from_str(summary.trim()).expect("orchagent's JSON summary");
+    let sent = v["requests"].as_u64().expect("requests");
+    assert!(sent > 3000, "{v}");
+    assert_eq!(v["answered"].as_u64(), Some(sent), "{v}");
+    assert_eq!(v["failures"].as_u64(), Some(0), "{v}");
+    // Every wait of both consumers was ended by their descriptor.
+    for l in before.iter().chain(&after) {
+        assert_ne!(
+            l, "timeout",
+            "a consumer's epoll wait ran out: {before:?} {after:?}"
+        );
+    }
+    // The restarted consumer answered the rest, the requests its predecessor
+    // had popped and not answered among them.
+    assert!(
+        after.iter().any(|l| l.starts_with("served ")),
+        "the second consumer answered nothing: {after:?}"
+    );
 }

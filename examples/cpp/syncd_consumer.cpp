@@ -3,7 +3,10 @@
 // SelectableChannel under swss::Select: wait on getFd(), readData(), then pop
 // and answer while !empty(). Makes the channel if missing, answers COUNT
 // requests, then prints "served N timeouts T" (waits that the descriptor did
-// not end: 0 on a healthy channel).
+// not end: 0 on a healthy channel). On the way it prints "served N" every 100
+// answers and "timeout" for each such wait, so that a consumer killed
+// mid-stream has said how far it got. A request is released when it is
+// answered: killed, it meets the requests it had not answered again.
 #include <sairing.hpp>
 
 #include <sys/epoll.h>
@@ -36,7 +39,11 @@ int main(int argc, char **argv) {
             epoll_event got{};
             // Every wake comes from the descriptor; the timeout is a backstop
             // that a healthy channel never needs (counted and printed).
-            if (epoll_wait(ep, &got, 1, 10000) == 0) timeouts++;
+            if (epoll_wait(ep, &got, 1, 10000) == 0) {
+                timeouts++;
+                std::printf("timeout\n");
+                std::fflush(stdout);
+            }
             ch.readData();
             while (!ch.empty()) {
                 sairing::KeyOpFieldsValuesTuple kco;
@@ -45,7 +52,10 @@ int main(int argc, char **argv) {
                     ch.set("SAI_STATUS_SUCCESS", {{"SAI_SWITCH_ATTR_PORT_NUMBER", "32"}}, "getresponse");
                 else
                     ch.set("SAI_STATUS_SUCCESS", {}, "getresponse");
-                served++;
+                if (++served % 100 == 0) {
+                    std::printf("served %ld\n", served);
+                    std::fflush(stdout);
+                }
             }
         }
         close(ep);
