@@ -214,18 +214,30 @@ impl Client {
     /// Sends several requests and checks once, at the end, whether the server
     /// sleeps and must be woken (`send` checks after each request: a SeqCst
     /// fence and a load). For bursts; returns the first request's sequence
-    /// number (the others follow it).
+    /// number (the others follow it). On an error part-way (a full ring, for a
+    /// non-blocking client) the requests before it are sent, and the server
+    /// is woken for them; [`Client::next_seq`] tells how far it got.
     pub fn send_batch<'r, A: AsRef<str> + 'r>(
         &mut self,
         requests: impl IntoIterator<Item = (Op, &'r str, Body<'r, A>)>,
     ) -> Result<u64> {
-        let mut first = None;
+        let first = self.ep.tx.next_seq();
+        let mut stopped = Ok(());
         for (op, key, body) in requests {
-            let seq = self.publish(op, key, &body)?;
-            first.get_or_insert(seq);
+            if let Err(e) = self.publish(op, key, &body) {
+                stopped = Err(e);
+                break;
+            }
         }
-        self.wake_server()?;
-        Ok(first.unwrap_or_else(|| self.ep.tx.next_seq()))
+        if self.ep.tx.next_seq() != first {
+            self.wake_server()?;
+        }
+        stopped.map(|()| first)
+    }
+
+    /// The sequence number the next request will have.
+    pub fn next_seq(&self) -> u64 {
+        self.ep.tx.next_seq()
     }
 
     /// Commits one request without the wake check.

@@ -580,9 +580,8 @@ mod tests {
                 &Body::Attrs(&a),
             )
             .unwrap();
-        let req = server.recv(None).unwrap().expect("the request");
-        assert_eq!(req.request.op, Op::Remove);
-        drop(req);
+        let op = server.recv(None).unwrap().expect("the request").request.op;
+        assert_eq!(op, Op::Remove);
         assert_eq!(server.unreleased, u32::MAX);
     }
 }

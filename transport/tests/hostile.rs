@@ -7,7 +7,9 @@ use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::time::Duration;
 
-use sairing_transport::{channel, Body, Client, ClientOptions, Op, Server, ServerOptions};
+use sairing_transport::{
+    channel, Body, Client, ClientOptions, Op, Server, ServerOptions, WaitPolicy,
+};
 
 const T: Duration = Duration::from_secs(60);
 
@@ -596,4 +598,58 @@ fn connecting_and_a_late_hello_ring_the_servers_doorbell() {
     );
     server.after_wake().unwrap();
     assert_eq!(server.connection_stats().admitted, 1);
+}
+
+/// A batch that stops part-way (a non-blocking client meeting a full ring)
+/// still rings a sleeping server for the requests it did publish: they are in
+/// the ring, and nothing else may come to wake it.
+#[test]
+fn a_batch_cut_short_by_a_full_ring_still_rings_for_what_it_sent() {
+    use std::os::fd::AsFd;
+    let (_tmp, dir, mut server) = server_and_dir();
+    let mut client = Client::open(
+        &dir,
+        &ClientOptions {
+            wait: WaitPolicy {
+                nonblocking: true,
+                ..WaitPolicy::default()
+            },
+            ..ClientOptions::default()
+        },
+    )
+    .unwrap();
+    let deadline = std::time::Instant::now() + T;
+    while !client.connected() {
+        server.service().unwrap();
+        client.service().unwrap();
+        assert!(std::time::Instant::now() < deadline, "never connected");
+    }
+    // The server sleeps (its loop waits on the doorbell), rung by nobody yet.
+    assert!(server.prepare_to_wait().unwrap());
+    let before = server.next_seq();
+    let value = "x".repeat(1000);
+    let attrs = [("SAI_PORT_ATTR_MTU", value.as_str())];
+    // More than the 64 KiB ring holds.
+    let r = client.send_batch((0..200).map(|_| {
+        (
+            Op::Set,
+            "SAI_OBJECT_TYPE_PORT:oid:0x1",
+            Body::Attrs(&attrs[..]),
+        )
+    }));
+    assert!(
+        matches!(r, Err(sairing_transport::Error::Full { .. })),
+        "the ring did not fill: {:?}",
+        r.map(|_| ())
+    );
+    assert!(
+        readable_within(server.as_fd(), 0),
+        "requests were published and the sleeping server was not rung"
+    );
+    server.after_wake().unwrap();
+    let got = server
+        .recv(Some(Duration::ZERO))
+        .unwrap()
+        .expect("a request");
+    assert_eq!(got.record_seq, before);
 }
