@@ -63,36 +63,16 @@ fn a_damaged_request_is_answered_in_its_turn() {
     let d = std::ffi::CString::new(dir.to_str().unwrap()).unwrap();
     let mut srv: *mut SairingServer = std::ptr::null_mut();
     // SAFETY: a NUL-terminated path, default options, a writable handle slot.
-    assert_eq!(
-        unsafe { sairing_server_open(d.as_ptr(), std::ptr::null(), &mut srv) },
-        SAIRING_OK
-    );
-    // SAFETY (for the calls below): `srv` is live until closed at the end; the
-    // request views are used before the next call on it.
-    let mut q = std::mem::MaybeUninit::<SairingRequest>::zeroed();
-    assert_eq!(
-        unsafe { sairing_server_recv(srv, 5000, q.as_mut_ptr()) },
-        SAIRING_OK
-    );
-    let first = unsafe { q.assume_init() }.ticket;
-    assert_eq!(
-        unsafe { sairing_server_recv(srv, 5000, q.as_mut_ptr()) },
-        SAIRING_ERR_DECODE,
-        "the damaged request"
-    );
-    assert_eq!(
-        unsafe { sairing_server_recv(srv, 5000, q.as_mut_ptr()) },
-        SAIRING_OK
-    );
-    let third = unsafe { q.assume_init() }.ticket;
-    let ok = s("SAI_STATUS_SUCCESS");
+    let rc = unsafe { sairing_server_open(d.as_ptr(), std::ptr::null(), &mut srv) };
+    assert_eq!(rc, SAIRING_OK);
+    let (rc, first) = recv(srv);
+    assert_eq!(rc, SAIRING_OK);
+    assert_eq!(recv(srv).0, SAIRING_ERR_DECODE, "the damaged request");
+    let (rc, third) = recv(srv);
+    assert_eq!(rc, SAIRING_OK);
     for t in [first, third] {
-        let rc = unsafe {
-            sairing_server_respond(srv, &t, ok, std::ptr::null(), 0, std::ptr::null(), 0)
-        };
-        assert_eq!(rc, SAIRING_OK);
+        assert_eq!(respond(srv, t), SAIRING_OK);
     }
-
     let t = Some(Duration::from_secs(10));
     let statuses: Vec<String> = seqs
         .iter()
@@ -109,5 +89,22 @@ fn a_damaged_request_is_answered_in_its_turn() {
             "SAI_STATUS_SUCCESS"
         ]
     );
+    // SAFETY: a live server, not used again.
     unsafe { sairing_server_close(srv) };
+}
+
+/// The next request's return code and ticket.
+fn recv(srv: *mut SairingServer) -> (i32, SairingTicket) {
+    let mut q = std::mem::MaybeUninit::<SairingRequest>::zeroed();
+    // SAFETY: a live server and a writable request.
+    let rc = unsafe { sairing_server_recv(srv, 5000, q.as_mut_ptr()) };
+    // SAFETY: zeroed is a valid SairingRequest (null pointers, zero counts).
+    (rc, unsafe { q.assume_init() }.ticket)
+}
+
+/// Answers `t` with success.
+fn respond(srv: *mut SairingServer, t: SairingTicket) -> i32 {
+    let ok = s("SAI_STATUS_SUCCESS");
+    // SAFETY: a live server, a valid ticket and string, no arrays.
+    unsafe { sairing_server_respond(srv, &t, ok, std::ptr::null(), 0, std::ptr::null(), 0) }
 }
