@@ -140,6 +140,18 @@ typedef struct {
   sairing_str value;
 } sairing_attr;
 
+// One request of a batch ([`sairing_client_send_batch`]).
+typedef struct {
+  // `SAIRING_OP_*`, but not the bulk ones.
+  uint8_t op;
+  // `SAI_OBJECT_TYPE_<T>:<id>`, or the notify name.
+  sairing_str key;
+  // Its attributes.
+  const sairing_attr *attrs;
+  // How many.
+  size_t attr_count;
+} sairing_call;
+
 // One object of a bulk call: its id and its attributes.
 typedef struct {
   // An OID (`oid:0x...`) or an entry's JSON.
@@ -287,6 +299,26 @@ int sairing_client_send(sairing_client *c,
                         const sairing_attr *attrs,
                         size_t n,
                         uint64_t *seq);
+
+// Sends the `n` requests at `calls` in one go and never waits for their
+// answers: whether the server sleeps and must be woken is checked once, at
+// the end (`sairing_client_send` checks after each request). Their sequence
+// numbers follow each other from `*first_seq` (may be NULL). A request that
+// is not valid (a bulk or unknown op, NULL, not UTF-8) fails the whole batch
+// before any is sent. `*sent` (may be NULL) is how many were sent: all of
+// them, unless an error cut the batch short (`SAIRING_ERR_FULL` for a
+// non-blocking client meeting a full ring); those are sent, the server is
+// woken for them, and the rest can be sent again.
+//
+// # Safety
+// `c` is a live client or NULL; `calls` points at `n` calls (or is NULL with
+// `n` 0) whose strings and attributes are valid for the call; `first_seq`
+// and `sent` are NULL or writable.
+int sairing_client_send_batch(sairing_client *c,
+                              const sairing_call *calls,
+                              size_t n,
+                              uint64_t *first_seq,
+                              size_t *sent);
 
 // Sends a bulk request (`SAIRING_OP_BULK_*`) on `n` objects of `object_type`
 // and never waits for its answer.

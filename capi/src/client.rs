@@ -18,6 +18,23 @@ pub struct SairingClient {
     response_attrs: Vec<SairingAttr>,
     response_statuses: Vec<SairingStr>,
     notification: Option<Notification>,
+    /// The requests of the batch in progress: op, key, and their attributes'
+    /// span in `scratch` (cleared before it returns).
+    batch: Vec<(Op, Utf8, usize, usize)>,
+}
+
+/// One request of a batch ([`sairing_client_send_batch`]).
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct SairingCall {
+    /// `SAIRING_OP_*`, but not the bulk ones.
+    pub op: u8,
+    /// `SAI_OBJECT_TYPE_<T>:<id>`, or the notify name.
+    pub key: SairingStr,
+    /// Its attributes.
+    pub attrs: *const SairingAttr,
+    /// How many.
+    pub attr_count: usize,
 }
 
 /// How a client behaves. Zeroed is the default: sync, 50 µs of spinning, 30 s
@@ -260,6 +277,7 @@ pub unsafe extern "C" fn sairing_client_open(
                     response_attrs: Vec::new(),
                     response_statuses: Vec::new(),
                     notification: None,
+                    batch: Vec::new(),
                 })
             })
         }
@@ -301,6 +319,78 @@ pub unsafe extern "C" fn sairing_client_send(
         // SAFETY: NULL or writable.
         unsafe { put(seq, s) };
         Ok(SAIRING_OK)
+    })
+}
+
+/// Sends the `n` requests at `calls` in one go and never waits for their
+/// answers: whether the server sleeps and must be woken is checked once, at
+/// the end (`sairing_client_send` checks after each request). Their sequence
+/// numbers follow each other from `*first_seq` (may be NULL). A request that
+/// is not valid (a bulk or unknown op, NULL, not UTF-8) fails the whole batch
+/// before any is sent. `*sent` (may be NULL) is how many were sent: all of
+/// them, unless an error cut the batch short (`SAIRING_ERR_FULL` for a
+/// non-blocking client meeting a full ring); those are sent, the server is
+/// woken for them, and the rest can be sent again.
+///
+/// # Safety
+/// `c` is a live client or NULL; `calls` points at `n` calls (or is NULL with
+/// `n` 0) whose strings and attributes are valid for the call; `first_seq`
+/// and `sent` are NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn sairing_client_send_batch(
+    c: *mut SairingClient,
+    calls: *const SairingCall,
+    n: usize,
+    first_seq: *mut u64,
+    sent: *mut usize,
+) -> c_int {
+    // SAFETY: NULL or writable, by the contract above.
+    unsafe { put(sent, 0usize) };
+    call(|| {
+        // SAFETY: by the contract above.
+        let h = unsafe { handle(c, "client")? };
+        if n > 0 && calls.is_null() {
+            return Err(Fail::invalid(format!("calls is NULL with count {n}")));
+        }
+        let list: &[SairingCall] = if n == 0 {
+            &[]
+        } else {
+            // SAFETY: `n` calls at `calls`, by the contract above.
+            unsafe { std::slice::from_raw_parts(calls, n) }
+        };
+        h.scratch.clear();
+        h.batch.clear();
+        let built = list.iter().try_for_each(|q| {
+            let op = crate::op(q.op, false)?;
+            // SAFETY: the caller's strings are valid for the call.
+            let key = unsafe { text(q.key, "key")? };
+            let start = h.scratch.len();
+            // SAFETY: as above.
+            unsafe { attr_list(q.attrs, q.attr_count, &mut h.scratch)? };
+            h.batch.push((op, Utf8::of(key), start, h.scratch.len()));
+            Ok::<(), Fail>(())
+        });
+        let before = h.client.next_seq();
+        let r = built.and_then(|()| {
+            let SairingClient {
+                client,
+                scratch,
+                batch,
+                ..
+            } = &mut *h;
+            let requests = batch
+                .iter()
+                .map(|(op, key, a, b)| (*op, key.as_ref(), Body::Attrs(&scratch[*a..*b])));
+            Ok(client.send_batch(requests)?)
+        });
+        h.scratch.clear();
+        h.batch.clear();
+        let went = (h.client.next_seq() - before) as usize;
+        // SAFETY: NULL or writable, by the contract above.
+        unsafe { put(sent, went) };
+        // SAFETY: as above.
+        unsafe { put(first_seq, r.as_ref().copied().unwrap_or(before)) };
+        r.map(|_| SAIRING_OK)
     })
 }
 

@@ -16,6 +16,16 @@ fn the_committed_header_is_what_the_code_generates() {
     let mut generated = Vec::new();
     bindings.write(&mut generated);
     let generated = String::from_utf8(generated).expect("UTF-8");
+    // Every type C sees is named sairing_*: one missing from cbindgen.toml's
+    // renames would come out as its Rust name.
+    let camel: Vec<&str> = generated
+        .split(|c: char| !c.is_ascii_alphanumeric() && c != '_')
+        .filter(|w| w.starts_with("Sairing"))
+        .collect();
+    assert!(
+        camel.is_empty(),
+        "add these to cbindgen.toml's [export.rename]: {camel:?}"
+    );
     let path = dir.join("include/sairing.h");
     if std::env::var_os("SAIRING_BLESS").is_some() {
         std::fs::write(&path, &generated).expect("write the header");

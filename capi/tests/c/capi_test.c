@@ -246,6 +246,82 @@ static void channel_exchange(const char *dir) {
     EQ(sairing_channel_remove(dir, false), SAIRING_OK);
 }
 
+/* A batch: sent in one go, answered in order; an invalid call refuses the
+ * whole batch; a non-blocking client meeting a full ring sends a prefix and
+ * says how long. */
+static void batch(const char *root) {
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s/batch", root);
+    EQ(sairing_channel_create(dir, 1 << 16), SAIRING_OK);
+    sairing_server *s = NULL;
+    sairing_client *c = NULL;
+    EQ(sairing_server_open(dir, NULL, &s), SAIRING_OK);
+    sairing_client_options o = {0};
+    o.mode = 2;
+    o.nonblocking = true;
+    EQ(sairing_client_open(dir, &o, &c), SAIRING_OK);
+    sairing_attr mtu = {S("SAI_PORT_ATTR_MTU"), S("9100")};
+    sairing_call calls[3] = {
+        {SAIRING_OP_SET, S("SAI_OBJECT_TYPE_PORT:oid:0x1000000000001"), &mtu, 1},
+        {SAIRING_OP_GET, S("SAI_OBJECT_TYPE_PORT:oid:0x1000000000002"), &mtu, 1},
+        {SAIRING_OP_REMOVE, S("SAI_OBJECT_TYPE_VLAN:oid:0x26000000000003"), NULL, 0},
+    };
+    uint64_t first = 0;
+    size_t sent = 99;
+    EQ(sairing_client_send_batch(c, calls, 3, &first, &sent), SAIRING_OK);
+    EQ(sent, 3);
+    CHECK(first > 0);
+    sairing_request q;
+    for (int i = 0; i < 3; i++) {
+        EQ(sairing_server_recv(s, 5000, &q), SAIRING_OK);
+        EQ(q.op, calls[i].op);
+        EQ(q.ticket.seq, first + (uint64_t)i);
+        CHECK(q.key.len == calls[i].key.len && memcmp(q.key.ptr, calls[i].key.ptr, q.key.len) == 0);
+        EQ(q.attr_count, calls[i].attr_count);
+        EQ(sairing_server_respond(s, &q.ticket, S("SAI_STATUS_SUCCESS"), NULL, 0, NULL, 0), SAIRING_OK);
+    }
+    sairing_response r;
+    for (int i = 0; i < 3; i++) {
+        EQ(sairing_client_next_completion(c, 5000, &r), SAIRING_OK);
+        EQ(r.seq, first + (uint64_t)i);
+    }
+
+    /* Refused whole: a bulk op, a NULL array, a key that is not UTF-8. */
+    sairing_call bad[2] = {calls[0], {SAIRING_OP_BULK_CREATE, S("SAI_OBJECT_TYPE_ROUTE_ENTRY"), NULL, 0}};
+    EQ(sairing_client_send_batch(c, bad, 2, &first, &sent), SAIRING_ERR_INVALID);
+    EQ(sent, 0);
+    EQ(sairing_client_send_batch(c, NULL, 2, &first, &sent), SAIRING_ERR_INVALID);
+    sairing_str notutf8 = {"\xff", 1};
+    bad[1] = calls[1];
+    bad[1].key = notutf8;
+    EQ(sairing_client_send_batch(c, bad, 2, &first, &sent), SAIRING_ERR_INVALID);
+    EQ(sairing_server_recv(s, 0, &q), SAIRING_EMPTY);
+    EQ(sairing_client_send_batch(NULL, calls, 3, &first, &sent), SAIRING_ERR_INVALID);
+    EQ(sairing_client_send_batch(c, NULL, 0, NULL, NULL), SAIRING_OK);
+
+    /* More than the 64 KiB ring holds: a prefix goes, the rest can follow. */
+    static char big[1000];
+    memset(big, 'x', sizeof big);
+    sairing_attr fat = {S("SAI_PORT_ATTR_MTU"), {big, sizeof big}};
+    sairing_call many[200];
+    for (int i = 0; i < 200; i++) {
+        many[i].op = SAIRING_OP_SET;
+        many[i].key = S("SAI_OBJECT_TYPE_PORT:oid:0x1000000000001");
+        many[i].attrs = &fat;
+        many[i].attr_count = 1;
+    }
+    EQ(sairing_client_send_batch(c, many, 200, &first, &sent), SAIRING_ERR_FULL);
+    CHECK(sent > 0 && sent < 200);
+    size_t got = 0;
+    while (sairing_server_recv(s, 0, &q) == SAIRING_OK) {
+        EQ(q.ticket.seq, first + got);
+        got++;
+    }
+    EQ(got, sent);
+    sairing_client_close(c);
+    sairing_server_close(s);
+}
+
 static void bare_ring(const char *dir) {
     char path[4096];
     snprintf(path, sizeof path, "%s/ring", dir);
@@ -289,6 +365,7 @@ int main(int argc, char **argv) {
     version_and_codes();
     nulls();
     channel_exchange(dir);
+    batch(argv[1]);
     bare_ring(argv[1]);
     return finish();
 }
