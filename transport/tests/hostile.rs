@@ -653,3 +653,57 @@ fn a_batch_cut_short_by_a_full_ring_still_rings_for_what_it_sent() {
         .expect("a request");
     assert_eq!(got.record_seq, before);
 }
+
+/// A batch larger than the ring, sent to a server asleep on its doorbell: the
+/// client must ring it before it waits for space, or each waits for the other
+/// (found measuring the C API's batches: they ran at the pace of the
+/// server's timeouts).
+#[test]
+fn a_batch_larger_than_the_ring_wakes_a_sleeping_server_before_waiting() {
+    use std::os::fd::AsFd;
+    let (_tmp, dir, mut server) = server_and_dir();
+    let mut client = Client::open(&dir, &ClientOptions::default()).unwrap();
+    let deadline = std::time::Instant::now() + T;
+    while !client.connected() {
+        server.service().unwrap();
+        client.service().unwrap();
+        assert!(std::time::Instant::now() < deadline, "never connected");
+    }
+    // The server's loop sleeps on its doorbell; only a ring wakes it.
+    assert!(server.prepare_to_wait().unwrap());
+    let n = 200u64;
+    let sender = std::thread::spawn(move || {
+        let value = "x".repeat(1000);
+        let attrs = [("SAI_PORT_ATTR_MTU", value.as_str())];
+        client.set_wait_policy(WaitPolicy {
+            timeout: Duration::from_secs(10),
+            ..WaitPolicy::default()
+        });
+        let r = client.send_batch((0..n).map(|_| {
+            (
+                Op::Set,
+                "SAI_OBJECT_TYPE_PORT:oid:0x1",
+                Body::Attrs(&attrs[..]),
+            )
+        }));
+        r.map(|_| ()).map_err(|e| e.to_string())
+    });
+    let mut got = 0;
+    while got < n {
+        assert!(
+            readable_within(server.as_fd(), 30_000),
+            "the client waits for space and never rang the sleeping server ({got} of {n} read)"
+        );
+        server.after_wake().unwrap();
+        // As an event loop does: read until the sleep can be announced.
+        loop {
+            while server.recv(Some(Duration::ZERO)).unwrap().is_some() {
+                got += 1;
+            }
+            if server.prepare_to_wait().unwrap() {
+                break;
+            }
+        }
+    }
+    assert_eq!(sender.join().unwrap(), Ok(()));
+}
