@@ -76,7 +76,13 @@ pub mod measure {
     }
 
     /// The server side of a sairing measurement: answers everything but sets.
-    pub fn serve(ServeArgs { dir, spin_us }: ServeArgs) -> anyhow::Result<()> {
+    pub fn serve(
+        ServeArgs {
+            dir,
+            spin_us,
+            answer_sets,
+        }: ServeArgs,
+    ) -> anyhow::Result<()> {
         if cpus() >= 2 {
             pin(1);
         }
@@ -93,8 +99,9 @@ pub mod measure {
                 continue;
             };
             // Sets are one-way traffic in the throughput run; everything else
-            // (gets, flush) is answered.
-            if req.request.op != Op::Set {
+            // (gets, flush) is answered, and sets too when asked (as a C
+            // server must: it answers in request order).
+            if answer_sets || req.request.op != Op::Set {
                 req.respond_status("SAI_STATUS_SUCCESS")?;
             }
         }
@@ -224,7 +231,15 @@ pub mod measure {
     impl Reexec {
         /// Starts this binary with `args` and waits for its `ready` line.
         pub fn start<S: AsRef<OsStr> + std::fmt::Debug>(args: &[S]) -> anyhow::Result<Reexec> {
-            let mut child = Command::new(std::env::current_exe()?)
+            Reexec::program(&std::env::current_exe()?, args)
+        }
+
+        /// [`Reexec::start`] for another program (a C server, say).
+        pub fn program<S: AsRef<OsStr> + std::fmt::Debug>(
+            exe: &std::path::Path,
+            args: &[S],
+        ) -> anyhow::Result<Reexec> {
+            let mut child = Command::new(exe)
                 .args(args)
                 .stdout(Stdio::piped())
                 .spawn()
@@ -274,6 +289,9 @@ pub mod measure {
         /// Spin this many microseconds before sleeping (u64::MAX: busy-poll).
         #[arg(long)]
         pub spin_us: u64,
+        /// Answer sets too (the one-way traffic is otherwise not answered).
+        #[arg(long)]
+        pub answer_sets: bool,
     }
 
     /// A sairing channel between this process and a server process (`exe serve`).
@@ -291,6 +309,8 @@ pub mod measure {
         client: Client,
         key: String,
         attrs: &'static [(&'static str, &'static str)],
+        /// The server answers sets: take their answers after each batch.
+        answered: bool,
     }
 
     impl Measured for SairingClient {
@@ -316,6 +336,9 @@ pub mod measure {
                     (0..n).map(|_| (Op::Set, self.key.as_str(), Body::Attrs(self.attrs))),
                 )?;
                 left -= n;
+                if self.answered {
+                    while self.client.next_completion(Some(Duration::ZERO))?.is_some() {}
+                }
             }
             let seq = self
                 .client
@@ -334,6 +357,29 @@ pub mod measure {
         messages: u64,
         shape: Shape,
     ) -> anyhow::Result<Stats> {
+        sairing_against(name, spin_us, samples, messages, shape, Peer::Rust)
+    }
+
+    /// The server end of a sairing measurement.
+    #[derive(Clone, Copy, Debug)]
+    pub enum Peer<'a> {
+        /// This binary's `serve`: sets not answered.
+        Rust,
+        /// This binary's `serve --answer-sets`.
+        RustAnswering,
+        /// `cbench serve` (capi/bench/cbench.c), which answers every request.
+        C(&'a std::path::Path),
+    }
+
+    /// A sairing channel: this process's Rust client against `peer`.
+    pub fn sairing_against(
+        name: &'static str,
+        spin_us: u64,
+        samples: u64,
+        messages: u64,
+        shape: Shape,
+        peer: Peer<'_>,
+    ) -> anyhow::Result<Stats> {
         let tmp = tempfile::tempdir_in("/dev/shm").or_else(|_| tempfile::tempdir())?;
         let dir = tmp.path().join("chan");
         channel::create(
@@ -344,12 +390,14 @@ pub mod measure {
             },
         )?;
         let spin = spin_us.to_string();
-        let _server = Reexec::start(&[
-            "serve",
-            dir.to_str().context("utf-8 path")?,
-            "--spin-us",
-            &spin,
-        ])?;
+        let d = dir.to_str().context("utf-8 path")?;
+        let _server = match peer {
+            Peer::Rust => Reexec::start(&["serve", d, "--spin-us", &spin])?,
+            Peer::RustAnswering => {
+                Reexec::start(&["serve", d, "--spin-us", &spin, "--answer-sets"])?
+            }
+            Peer::C(exe) => Reexec::program(exe, &["serve", d, &spin])?,
+        };
         let mut client = Client::open(
             &dir,
             &ClientOptions {
@@ -369,8 +417,74 @@ pub mod measure {
             client,
             key,
             attrs: &ATTRS[..n_attrs],
+            answered: !matches!(peer, Peer::Rust),
         };
         run(name, &mut sairing, samples, messages)
+    }
+
+    /// `cbench client` (capi/bench/cbench.c, the C API from C) against this
+    /// binary's Rust server (sets not answered), measured as
+    /// [`sairing_mode`] measures the Rust client: the same requests, warm-up,
+    /// batches and flush. The C program times its own round trips.
+    pub fn c_client(
+        name: &'static str,
+        exe: &std::path::Path,
+        spin_us: u64,
+        samples: u64,
+        messages: u64,
+    ) -> anyhow::Result<Stats> {
+        let tmp = tempfile::tempdir_in("/dev/shm").or_else(|_| tempfile::tempdir())?;
+        let dir = tmp.path().join("chan");
+        channel::create(
+            &dir,
+            &channel::ChannelOptions {
+                capacity: Shape::default().capacity,
+                ..Default::default()
+            },
+        )?;
+        let spin = spin_us.to_string();
+        let d = dir.to_str().context("utf-8 path")?;
+        let _server = Reexec::start(&["serve", d, "--spin-us", &spin])?;
+        let (key, n_attrs) = request_of(Shape::default().size)?;
+        if n_attrs != 1 {
+            bail!("the measured request carries one attribute");
+        }
+        let out = Command::new(exe)
+            .args([
+                "client",
+                d,
+                &spin,
+                &samples.to_string(),
+                &messages.to_string(),
+            ])
+            .args([key.as_str(), ATTRS[0].0, ATTRS[0].1])
+            .stderr(Stdio::inherit())
+            .output()
+            .with_context(|| format!("running {}", exe.display()))?;
+        if !out.status.success() {
+            bail!("{} client: {}", exe.display(), out.status);
+        }
+        let text = String::from_utf8(out.stdout)?;
+        let mut lines = text.lines();
+        if lines.next() != Some("rtt_ns") {
+            bail!("cbench client printed {text:?}");
+        }
+        let mut hist = histogram();
+        let mut msgs_per_s = None;
+        for l in lines {
+            match l.strip_prefix("one_way_per_s ") {
+                Some(r) => msgs_per_s = Some(r.parse::<f64>()?),
+                None => hist.record(l.parse::<u64>()?.max(1))?,
+            }
+        }
+        if hist.len() != samples || msgs_per_s.is_none() {
+            bail!("cbench client: {} samples, rate {msgs_per_s:?}", hist.len());
+        }
+        Ok(Stats {
+            name,
+            hist,
+            msgs_per_s,
+        })
     }
 
     /// Two processes ping-ponging one cache line of shared memory.

@@ -30,6 +30,11 @@ struct Cli {
     /// Write the results here as JSON.
     #[arg(long)]
     json: Option<PathBuf>,
+    /// `cbench` built from capi/bench/cbench.c (scripts/chanbench-c.sh builds
+    /// it): adds the C client's and the C server's rows, busy-polling, beside
+    /// the Rust rows they compare with.
+    #[arg(long)]
+    c_bench: Option<PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -52,15 +57,39 @@ fn main() -> anyhow::Result<()> {
         n / 10,
         cli.messages
     );
-    let runs = vec![
+    let mut runs = vec![
         floor_spin(n)?,
         floor_eventfd(n)?,
         sairing_mode("sairing-spin", u64::MAX, n, cli.messages)?,
         sairing_mode("sairing-eventfd", 0, n, cli.messages.min(200_000))?,
         sairing_mode("sairing-adaptive", 50, n, cli.messages)?,
     ];
+    if let Some(exe) = &cli.c_bench {
+        let (spin, m, shape) = (u64::MAX, cli.messages, Shape::default());
+        // The C client against the Rust server, beside sairing-spin; the Rust
+        // client against the C server (which, answering in request order,
+        // answers sets), beside a Rust server that answers them too.
+        runs.push(c_client("c-client-spin", exe, spin, n, m)?);
+        let answering = Peer::RustAnswering;
+        runs.push(sairing_against(
+            "sairing-spin-answered",
+            spin,
+            n,
+            m,
+            shape,
+            answering,
+        )?);
+        runs.push(sairing_against(
+            "c-server-spin",
+            spin,
+            n,
+            m,
+            shape,
+            Peer::C(exe),
+        )?);
+    }
     println!(
-        "{:<18} {:>10} {:>10} {:>10} {:>10} {:>14}",
+        "{:<22} {:>10} {:>10} {:>10} {:>10} {:>14}",
         "channel", "p50", "p99", "p99.9", "max", "one-way msg/s"
     );
     let mut json = Vec::new();
@@ -68,7 +97,7 @@ fn main() -> anyhow::Result<()> {
         let (p50, p99, p999, max) = percentiles(&s.hist);
         let us = |v: u64| format!("{:.2} µs", v as f64 / 1000.0);
         println!(
-            "{:<18} {:>10} {:>10} {:>10} {:>10} {:>14}",
+            "{:<22} {:>10} {:>10} {:>10} {:>10} {:>14}",
             s.name,
             us(p50),
             us(p99),
@@ -87,6 +116,24 @@ fn main() -> anyhow::Result<()> {
     let floor = percentiles(&runs[1].hist).0 as f64;
     let ev = percentiles(&runs[3].hist).0 as f64;
     println!("sairing-eventfd p50 / bare eventfd p50 = {:.2}", ev / floor);
+    if cli.c_bench.is_some() {
+        let row = |name: &str| runs.iter().find(|r| r.name == name).expect("measured");
+        for (c, rust) in [
+            ("c-client-spin", "sairing-spin"),
+            ("c-server-spin", "sairing-spin-answered"),
+        ] {
+            let (c, rust) = (row(c), row(rust));
+            let p50 = |s: &Stats| percentiles(&s.hist).0 as f64;
+            let rate = |s: &Stats| s.msgs_per_s.unwrap_or(f64::NAN);
+            println!(
+                "{} / {}: round-trip p50 {:.2}x, one-way {:.2}x",
+                c.name,
+                rust.name,
+                p50(c) / p50(rust),
+                rate(c) / rate(rust)
+            );
+        }
+    }
     if let Some(path) = cli.json {
         let doc = serde_json::json!({
             "machine": {"cpus": cpus(), "message_bytes": 128},
