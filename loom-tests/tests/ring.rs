@@ -1,5 +1,6 @@
 //! loom models of the ring's publish/consume protocol, wrap-around, full-ring
-//! backpressure, batching, the sleep/wake handshakes and consumer restart.
+//! backpressure, batching, the sleep/wake handshakes, consumer restart and a
+//! staged burst published at once.
 //! Each uses a ring of 64 bytes (records of at most 32 bytes, payloads of at
 //! most 16) so that records wrap after two or three.
 //!
@@ -277,4 +278,29 @@ fn consumer_restart_resumes_at_release() {
         t.join().unwrap();
     });
     report("consumer_restart_resumes_at_release", n);
+}
+
+/// Model 7: A burst staged and published with one store of the tail (how a
+/// client sends a batch): nothing of it is visible before the store, and once
+/// the first record is, the whole burst is, intact.
+#[test]
+fn staged_burst_published_at_once() {
+    let n = model(|| {
+        let ring = HeapRing::new(64, false).unwrap();
+        let mut tx = ring.producer().unwrap();
+        let mut rx = ring.consumer().unwrap();
+        let t = thread::spawn(move || {
+            for i in 0..2u8 {
+                let mut r = tx.reserve(8, 1).unwrap();
+                r.fill(1 + i);
+                r.stage();
+            }
+            tx.publish();
+        });
+        assert_eq!(read_spin(&mut rx, 1, 1, 8), 1);
+        let second = rx.read().unwrap().expect("published with the first");
+        assert_eq!((second.seq(), second.payload()), (2, &[2u8; 8][..]));
+        t.join().unwrap();
+    });
+    report("staged_burst_published_at_once", n);
 }

@@ -1,5 +1,5 @@
-//! Property test: random sequences of reserve/commit/abandon/read/batch/release/
-//! rewind/reopen against a reference model built on a `VecDeque`, on a real
+//! Property test: random sequences of reserve/commit/stage/publish/abandon/read/
+//! batch/release/rewind/reopen against a reference model built on a `VecDeque`, on a real
 //! file-backed ring of 4 KiB so that wrap-around, padding, full and empty all
 //! happen often. The model predicts exactly when the ring is full (from the
 //! format's padding rule), which records come out and in what order, and where
@@ -15,8 +15,19 @@ const CAP: u64 = 4096;
 
 #[derive(Debug, Clone)]
 enum Op {
-    Push { len: usize, kind: u16 },
-    Abandon { len: usize },
+    Push {
+        len: usize,
+        kind: u16,
+    },
+    /// Reserve, fill and stage (published later, with the next commit or
+    /// publish; lost if the producer goes first).
+    Stage {
+        len: usize,
+    },
+    Publish,
+    Abandon {
+        len: usize,
+    },
     Read,
     Batch(usize),
     Release,
@@ -29,6 +40,8 @@ fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         6 => (0usize..700, 1u16..0xFFFF).prop_map(|(len, kind)| Op::Push { len, kind }),
         1 => (1900usize..2100, 1u16..10).prop_map(|(len, kind)| Op::Push { len, kind }),
+        3 => (0usize..500).prop_map(|len| Op::Stage { len }),
+        1 => Just(Op::Publish),
         1 => (0usize..300).prop_map(|len| Op::Abandon { len }),
         5 => Just(Op::Read),
         2 => (1usize..8).prop_map(Op::Batch),
@@ -51,6 +64,8 @@ struct Model {
     tail: u64,
     head: u64,
     queue: VecDeque<Entry>,
+    /// How many of `queue` the consumer can see (the rest are staged).
+    published: usize,
     read: usize,
     next_seq: u64,
 }
@@ -90,6 +105,7 @@ fn run(ops: Vec<Op>, checksum: bool) -> Result<(), TestCaseError> {
         tail: 0,
         head: 0,
         queue: VecDeque::new(),
+        published: 0,
         read: 0,
         next_seq: 1,
     };
@@ -115,10 +131,35 @@ fn run(ops: Vec<Op>, checksum: bool) -> Result<(), TestCaseError> {
                             });
                             m.tail += advance;
                             m.next_seq += 1;
+                            m.published = m.queue.len(); // staged ones too
                         }
                         None => prop_assert!(matches!(r, Err(PushError::Full { .. })), "{r:?}"),
                     }
                 }
+            }
+            Op::Stage { len } => {
+                let r = prod.reserve(len, 2);
+                prop_assert_eq!(r.is_ok(), m.fits(len).is_some());
+                if let Ok(mut r) = r {
+                    r.copy_from_slice(&payload(m.next_seq, len));
+                    prop_assert_eq!(r.stage(), m.next_seq);
+                    let advance = m.fits(len).expect("fits");
+                    m.queue.push_back(Entry {
+                        seq: m.next_seq,
+                        kind: 2,
+                        payload: payload(m.next_seq, len),
+                        advance,
+                    });
+                    m.tail += advance;
+                    m.next_seq += 1;
+                    if checksum {
+                        m.published = m.queue.len(); // staging is committing
+                    }
+                }
+            }
+            Op::Publish => {
+                prod.publish();
+                m.published = m.queue.len();
             }
             Op::Abandon { len } => {
                 let r = prod.reserve(len, 1);
@@ -129,7 +170,7 @@ fn run(ops: Vec<Op>, checksum: bool) -> Result<(), TestCaseError> {
             }
             Op::Read => {
                 let r = cons.read().unwrap();
-                match m.queue.get(m.read) {
+                match m.queue.get(m.read).filter(|_| m.read < m.published) {
                     None => prop_assert!(r.is_none()),
                     Some(e) => {
                         let r = r.expect("model has a record");
@@ -143,7 +184,7 @@ fn run(ops: Vec<Op>, checksum: bool) -> Result<(), TestCaseError> {
             }
             Op::Batch(n) => {
                 let b = cons.read_batch(n).unwrap();
-                let left = m.queue.len() - m.read;
+                let left = m.published - m.read;
                 prop_assert!(b.len() <= n.min(left));
                 prop_assert_eq!(b.is_empty(), left == 0);
                 for (r, e) in b.iter().zip(m.queue.iter().skip(m.read)) {
@@ -159,6 +200,7 @@ fn run(ops: Vec<Op>, checksum: bool) -> Result<(), TestCaseError> {
                 for e in m.queue.drain(..m.read) {
                     m.head += e.advance;
                 }
+                m.published -= m.read;
                 m.read = 0;
                 prop_assert_eq!(
                     cons.released_seq(),
@@ -180,6 +222,11 @@ fn run(ops: Vec<Op>, checksum: bool) -> Result<(), TestCaseError> {
             }
             Op::ReopenProducer => {
                 drop(p.take());
+                // What it staged and never published is gone.
+                for e in m.queue.drain(m.published..) {
+                    m.tail -= e.advance;
+                    m.next_seq -= 1;
+                }
                 p = Some(Producer::open(&path, &opts).unwrap());
                 prop_assert_eq!(p.as_ref().unwrap().next_seq(), m.next_seq);
             }
@@ -255,4 +302,34 @@ fn exact_fill_wrap_and_padding() {
         p.push(1, &vec![0; 2033]),
         Err(PushError::TooLarge { max: 2032, .. })
     ));
+}
+
+/// A producer about to wait for space publishes what it staged first: the
+/// consumer can make space only by reading records it can see.
+#[test]
+fn a_wait_for_space_publishes_what_was_staged() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ring");
+    create(&path, &CreateOptions::with_capacity(CAP)).unwrap();
+    let mut p = Producer::open(&path, &OpenOptions::default()).unwrap();
+    let mut c = Consumer::open(&path, &OpenOptions::default()).unwrap();
+    for i in 0..16u8 {
+        let mut r = p.reserve(240, 1).unwrap();
+        r.fill(i);
+        r.stage();
+    }
+    assert!(
+        c.read().unwrap().is_none(),
+        "staged records are not visible"
+    );
+    assert!(
+        p.space_wait_prepare(240).unwrap(),
+        "full: the producer must wait"
+    );
+    let mut n = 0;
+    while let Some(r) = c.read().unwrap() {
+        assert_eq!(r.payload(), &[n; 240]);
+        n += 1;
+    }
+    assert_eq!(n, 16);
 }
