@@ -6,7 +6,7 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use sairing_ring::{Consumer, Mark};
+use sairing_ring::{Consumer, Mark, Reservation};
 
 use crate::channel::Paths;
 use crate::codec::{self, Body, Op, KIND_NOTIFICATION, KIND_REQUEST, KIND_RESPONSE};
@@ -224,11 +224,13 @@ impl Client {
         let first = self.ep.tx.next_seq();
         let mut stopped = Ok(());
         for (op, key, body) in requests {
-            if let Err(e) = self.publish(op, key, &body) {
+            // Staged: the burst is published with one store of the tail.
+            if let Err(e) = self.write(op, key, &body, |r| r.stage()) {
                 stopped = Err(e);
                 break;
             }
         }
+        self.ep.tx.publish();
         if self.ep.tx.next_seq() != first {
             self.wake_server()?;
         }
@@ -242,6 +244,18 @@ impl Client {
 
     /// Commits one request without the wake check.
     fn publish<A: AsRef<str>>(&mut self, op: Op, key: &str, body: &Body<'_, A>) -> Result<u64> {
+        self.write(op, key, body, |r| r.commit())
+    }
+
+    /// Writes one request and completes it with `finish` (commit, or stage).
+    #[inline]
+    fn write<A: AsRef<str>>(
+        &mut self,
+        op: Op,
+        key: &str,
+        body: &Body<'_, A>,
+        finish: fn(Reservation<'_>) -> u64,
+    ) -> Result<u64> {
         let len = codec::request_len(key, body);
         let epoch = self.epoch;
         let paths = &self.paths;
@@ -252,7 +266,7 @@ impl Client {
         })?;
         let seq = r.seq();
         codec::encode_request(&mut r, op, epoch, seq, key, body);
-        r.commit();
+        finish(r);
         self.sent += 1;
         Ok(seq)
     }

@@ -313,8 +313,10 @@ impl Endpoint {
     ) -> Result<Reservation<'_>> {
         let mut waited = None;
         if !self.tx.can_reserve(len)? && !self.policy.nonblocking {
-            // What is in the ring may not have been rung for yet (a batch rings
-            // once, at its end): a peer asleep on it would never make space.
+            // What is in the ring may not be published or rung for yet (a
+            // batch publishes and rings once, at its end): a peer that cannot
+            // see it, or sleeps, would never make space.
+            self.tx.publish();
             self.wake_peer();
             let policy = self.policy;
             let wait = &mut Wait::new(&policy, Some(policy.timeout));
