@@ -279,33 +279,9 @@ pub(crate) unsafe fn text<'a>(s: SairingStr, what: &str) -> Result<&'a str, Fail
     }
     // SAFETY: by the caller's contract, `len` readable bytes at `ptr`.
     let bytes = unsafe { std::slice::from_raw_parts(s.ptr.cast::<u8>(), s.len) };
-    // SAI's strings are ASCII: a branch-free check first, and the full UTF-8
-    // check only for the rest (validation was 40% of a batch's sends with
-    // from_utf8, and still a third with `is_ascii`, which branches per word).
-    if ascii(bytes) {
-        // SAFETY: ASCII is UTF-8.
-        return Ok(unsafe { std::str::from_utf8_unchecked(bytes) });
-    }
-    std::str::from_utf8(bytes).map_err(|e| Fail::invalid(format!("{what}: not UTF-8: {e}")))
-}
-
-/// Whether every byte is below 0x80: 32 bytes at a time, OR-ed together with
-/// no branch but the loop's (so the compiler can use vector registers).
-#[inline]
-fn ascii(bytes: &[u8]) -> bool {
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    let mut chunks = bytes.chunks_exact(32);
-    let mut acc = 0u64;
-    for c in &mut chunks {
-        for w in c.chunks_exact(8) {
-            acc |= u64::from_ne_bytes(w.try_into().expect("8 bytes"));
-        }
-    }
-    let mut tail = 0u8;
-    for &b in chunks.remainder() {
-        tail |= b;
-    }
-    acc & HIGH == 0 && tail < 0x80
+    // ASCII checked first: the whole cost of a batch's strings.
+    sairing_transport::codec::text(bytes)
+        .map_err(|e| Fail::invalid(format!("{what}: not UTF-8: {e}")))
 }
 
 /// A NUL-terminated path.
@@ -522,28 +498,4 @@ pub extern "C" fn sairing_last_error() -> *const c_char {
     LAST_ERROR
         .try_with(|l| l.borrow().as_ptr())
         .unwrap_or(c"".as_ptr())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// The fast ASCII check agrees with the standard one for every length up
-    /// to 100 and a high bit at every position (in the 32-byte blocks and in
-    /// the tail alike).
-    #[test]
-    fn the_ascii_check_finds_a_high_bit_anywhere() {
-        for len in 0..100 {
-            let mut v: Vec<u8> = (0..len).map(|i| b'a' + (i % 26) as u8).collect();
-            assert!(ascii(&v), "len {len}");
-            for at in 0..len {
-                for high in [0x80u8, 0xC3, 0xFF] {
-                    let keep = v[at];
-                    v[at] = high;
-                    assert!(!ascii(&v), "len {len}, {high:#x} at {at}");
-                    v[at] = keep;
-                }
-            }
-        }
-    }
 }

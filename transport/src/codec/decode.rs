@@ -37,8 +37,8 @@ impl<'a> Reader<'a> {
         let Some(end) = start.checked_add(len).filter(|&e| e <= self.b.len()) else {
             return Err(("string runs past the end", self.base + start - 4));
         };
-        let s = std::str::from_utf8(&self.b[start..end])
-            .map_err(|_| ("string is not UTF-8", self.base + start))?;
+        let s =
+            text(&self.b[start..end]).map_err(|_| ("string is not UTF-8", self.base + start))?;
         self.at = end;
         Ok(s)
     }
@@ -105,8 +105,9 @@ impl<'a> Iterator for Attrs<'a> {
         if self.count == 0 {
             return None;
         }
-        // Validated when decoded; checked again because the bytes are shared
-        // memory that a faulty peer could change. A change ends the iteration.
+        // Validated when decoded, and the bytes are a private copy; checked
+        // again all the same (cheaply: ASCII), so that iterating never trusts
+        // more than the bytes in hand.
         let n = self.r.str().ok()?;
         let v = self.r.str().ok()?;
         self.count -= 1;

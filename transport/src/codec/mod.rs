@@ -163,6 +163,37 @@ pub enum Body<'a, A: AsRef<str>> {
     Bulk(&'a [BulkObject<'a, A>]),
 }
 
+/// `bytes` as text, if they are UTF-8. SAI's strings are ASCII: that is
+/// checked first, a word at a time with no branch but the loop's, and only
+/// other text goes through the full UTF-8 check (which, with `is_ascii`'s
+/// word-at-a-time early exits, cost a third of a C client's batch).
+#[inline]
+pub fn text(bytes: &[u8]) -> Result<&str, std::str::Utf8Error> {
+    if ascii(bytes) {
+        // SAFETY: ASCII is UTF-8.
+        return Ok(unsafe { std::str::from_utf8_unchecked(bytes) });
+    }
+    std::str::from_utf8(bytes)
+}
+
+/// Whether every byte is below 0x80: eight bytes at a time, OR-ed together
+/// with no branch but the loop's, the last (partial) word read overlapping
+/// the one before it.
+#[inline]
+fn ascii(bytes: &[u8]) -> bool {
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let word = |w: &[u8]| u64::from_ne_bytes(w.try_into().expect("8 bytes"));
+    let n = bytes.len();
+    if n < 8 {
+        return bytes.iter().fold(0u8, |a, &b| a | b) < 0x80;
+    }
+    let mut acc = word(&bytes[n - 8..]);
+    for w in bytes.chunks_exact(8) {
+        acc |= word(w);
+    }
+    acc & HIGH == 0
+}
+
 mod decode;
 mod encode;
 #[cfg(test)]

@@ -171,3 +171,28 @@ proptest! {
         }
     }
 }
+
+/// The fast text check agrees with the standard one: every length up to 100,
+/// a high byte at every position (in whole words and in the last, partial one),
+/// and
+/// valid non-ASCII UTF-8 accepted.
+#[test]
+fn text_finds_a_high_byte_anywhere() {
+    for len in 0..100 {
+        let mut v: Vec<u8> = (0..len).map(|i| b'a' + (i % 26) as u8).collect();
+        assert!(text(&v).is_ok(), "len {len}");
+        for at in 0..len {
+            for high in [0x80u8, 0xC3, 0xFF] {
+                let keep = v[at];
+                v[at] = high;
+                assert_eq!(text(&v).is_ok(), std::str::from_utf8(&v).is_ok());
+                assert!(!super::ascii(&v), "len {len}, {high:#x} at {at}");
+                v[at] = keep;
+            }
+        }
+    }
+    assert_eq!(
+        text("höhe ünd 10.0.0.0/8".as_bytes()),
+        Ok("höhe ünd 10.0.0.0/8")
+    );
+}
