@@ -43,6 +43,23 @@ impl<'a> Reader<'a> {
         Ok(s)
     }
 
+    /// The next string, which a call to [`Reader::str`] on these same bytes
+    /// has already found to be UTF-8: lengths and bounds are still checked,
+    /// the text is not checked again.
+    ///
+    /// # Safety
+    /// The string at the reader's position was validated by [`Reader::str`]
+    /// on the same bytes (borrowed immutably for `'a`, so unchanged since).
+    #[inline]
+    unsafe fn validated_str(&mut self) -> Option<&'a str> {
+        let len = self.u32().ok()? as usize;
+        let end = self.at.checked_add(len).filter(|&e| e <= self.b.len())?;
+        let bytes = &self.b[self.at..end];
+        self.at = end;
+        // SAFETY: UTF-8, by the caller's contract.
+        Some(unsafe { std::str::from_utf8_unchecked(bytes) })
+    }
+
     #[inline]
     fn pairs(&mut self, count: u32) -> Result<Attrs<'a>, (&'static str, usize)> {
         let start = self.at;
@@ -105,11 +122,11 @@ impl<'a> Iterator for Attrs<'a> {
         if self.count == 0 {
             return None;
         }
-        // Validated when decoded, and the bytes are a private copy; checked
-        // again all the same (cheaply: ASCII), so that iterating never trusts
-        // more than the bytes in hand.
-        let n = self.r.str().ok()?;
-        let v = self.r.str().ok()?;
+        // SAFETY: an Attrs is made only by `pairs`, which ran `str` over
+        // every string it spans, and only over bytes borrowed for 'a; an
+        // empty Attrs has none. (It walked the strings as this does, from the
+        // same start, so each validated string is the one read here.)
+        let (n, v) = unsafe { (self.r.validated_str()?, self.r.validated_str()?) };
         self.count -= 1;
         Some((n, v))
     }
