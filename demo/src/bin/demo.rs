@@ -30,20 +30,65 @@ struct Args {
     mode: String,
 }
 
+/// syncd as a child, its stdout read on a thread of its own (so it never
+/// blocks on a full pipe): each line it prints arrives on `lines`.
+struct Syncd {
+    child: Child,
+    lines: std::sync::mpsc::Receiver<String>,
+}
+
 fn spawn_syncd(
     bin: &std::path::Path,
     dir: &std::path::Path,
     url: &str,
     warm: bool,
-) -> anyhow::Result<Child> {
+) -> anyhow::Result<Syncd> {
     let mut c = Command::new(bin);
-    c.arg("--channel").arg(dir).args(["--redis", url]);
+    c.arg("--channel")
+        .arg(dir)
+        .args(["--redis", url, "--progress", "1000"]);
     if warm {
         c.arg("--warm");
     }
-    c.stdout(Stdio::null()).stderr(Stdio::inherit());
-    c.spawn()
-        .with_context(|| format!("starting {}", bin.display()))
+    c.stdout(Stdio::piped()).stderr(Stdio::inherit());
+    let mut child = c
+        .spawn()
+        .with_context(|| format!("starting {}", bin.display()))?;
+    let out = child.stdout.take().context("syncd's stdout")?;
+    let (tx, lines) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for l in std::io::BufRead::lines(std::io::BufReader::new(out)) {
+            let Ok(l) = l else { break };
+            if tx.send(l).is_err() {
+                break;
+            }
+        }
+    });
+    let mut sd = Syncd { child, lines };
+    // Ready: its signal handlers are in place and it serves the channel.
+    sd.wait_for("to say it is ready", |l| l.starts_with("syncd: ready"))?;
+    Ok(sd)
+}
+
+impl Syncd {
+    /// Waits (up to a minute) for a line `want` accepts, and returns it.
+    fn wait_for(&mut self, what: &str, want: impl Fn(&str) -> bool) -> anyhow::Result<String> {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(l) if want(&l) => return Ok(l),
+                Ok(_) => {}
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                    bail!("syncd did not come {what} within a minute")
+                }
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                    let s = self.child.wait()?;
+                    bail!("syncd exited ({s}) before {what}")
+                }
+            }
+        }
+    }
 }
 
 fn progress(con: &mut redis::Connection, url: &str) -> u64 {
@@ -108,19 +153,20 @@ fn main() -> anyhow::Result<()> {
         .stdout(Stdio::piped())
         .spawn()
         .context("starting orchagent")?;
-    // Let syncd get about half way, as Redis's checkpoint shows.
+    // Let syncd apply about half (it answers a request once applied, so
+    // orchagent is still waiting for the other half).
     let half = total / 2;
-    while progress(&mut con, &url) < half {
-        if let Some(s) = sd.try_wait()? {
-            bail!("syncd exited early: {s}");
-        }
-        std::thread::sleep(Duration::from_millis(2));
-    }
-    sd.kill()?; // SIGKILL
-    sd.wait()?;
+    let applied = |l: &str| -> Option<u64> { l.strip_prefix("applied ")?.split(' ').next()?.parse().ok() };
+    let line = sd.wait_for("half way", |l| applied(l).is_some_and(|n| n >= half))?;
+    sd.child.kill()?; // SIGKILL
+    sd.child.wait()?;
     let at_kill = progress(&mut con, &url);
     let phase1 = t1.elapsed();
-    println!("syncd: killed with SIGKILL after {:.2} s; redis checkpoint at request {at_kill} of {total}", phase1.as_secs_f64());
+    println!(
+        "syncd: killed with SIGKILL after {:.2} s, having applied {} of {total} requests; redis checkpoint at request {at_kill}",
+        phase1.as_secs_f64(),
+        applied(&line).unwrap_or(0)
+    );
 
     // Phase 2: while syncd is down, orchagent keeps writing into the ring.
     std::thread::sleep(Duration::from_millis(300));
@@ -145,8 +191,8 @@ fn main() -> anyhow::Result<()> {
     // Phase 4: stop syncd cleanly (the mirror flushes), and check Redis.
     let t3 = Instant::now();
     // SAFETY: kill(2) on our own child's pid, which has not been reaped.
-    unsafe { libc::kill(sd.id() as i32, libc::SIGTERM) };
-    let s = sd.wait()?;
+    unsafe { libc::kill(sd.child.id() as i32, libc::SIGTERM) };
+    let s = sd.child.wait()?;
     if !s.success() {
         bail!("syncd did not stop cleanly: {s}");
     }
