@@ -221,6 +221,34 @@ impl Driver {
         Ok(())
     }
 
+    /// Sends a get and waits for its answer (whatever the mode), which it
+    /// returns; its status is checked like any other's.
+    pub fn get_now(
+        &mut self,
+        key: &str,
+        attrs: &[(String, String)],
+        expect: &str,
+        what: impl FnOnce() -> String,
+    ) -> anyhow::Result<sairing_transport::Response> {
+        let seq = self.client.send(Op::Get, key, &Body::Attrs(attrs))?;
+        self.requests += 1;
+        if expect != sairing_transport::codec::STATUS_SUCCESS {
+            self.unusual.insert(seq, expect.to_owned());
+        }
+        self.pending.insert(
+            seq,
+            Pending {
+                sent: Instant::now(),
+                expect: expect.to_owned(),
+                expect_statuses: Vec::new(),
+                what: what(),
+            },
+        );
+        let r = self.client.wait_for(seq, Some(self.timeout))?;
+        self.complete(r.clone());
+        Ok(r)
+    }
+
     /// Waits until every request sent so far is answered.
     pub fn settle(&mut self) -> anyhow::Result<()> {
         while !self.pending.is_empty() {

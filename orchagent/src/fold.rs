@@ -12,9 +12,13 @@
 //!   (without per-object statuses, every object failed);
 //! - gets, notifies, flushes, notifications, queries, comments and sleeps
 //!   change nothing;
-//! - an object without attributes is `NULL`/`NULL`.
+//! - an object without attributes is `NULL`/`NULL`;
+//! - the first create of the SWITCH makes the default objects it discovers
+//!   (when the caller names them: [`fold_recording_on`]), without attributes.
 
 use std::collections::{BTreeMap, HashMap};
+
+use crate::ids::OidMap;
 
 /// Objects by key (`SAI_OBJECT_TYPE_<T>:<id>`), each with its attributes.
 pub type State = HashMap<String, BTreeMap<String, String>>;
@@ -32,12 +36,28 @@ pub enum Change {
     Remove,
 }
 
-/// Folds (change, key, attributes) in order.
+/// Folds (change, key, attributes) in order, on a switch that discovers no
+/// default objects.
 pub fn fold(ops: impl IntoIterator<Item = (Change, String, Vec<(String, String)>)>) -> State {
+    fold_with(ops, &[])
+}
+
+/// Folds (change, key, attributes) in order; the first create of the SWITCH
+/// also makes `defaults` (the keys of the objects the switch discovers), with
+/// no attributes.
+pub fn fold_with(
+    ops: impl IntoIterator<Item = (Change, String, Vec<(String, String)>)>,
+    defaults: &[String],
+) -> State {
     let mut st: State = HashMap::new();
     for (op, key, attrs) in ops {
         match op {
             Change::Create if key.starts_with("SAI_OBJECT_TYPE_SWITCH:") => {
+                if !st.contains_key(&key) {
+                    for d in defaults {
+                        st.entry(d.clone()).or_default();
+                    }
+                }
                 st.entry(key).or_default().extend(attrs)
             }
             Change::Create => {
@@ -65,13 +85,24 @@ fn pairs(fields: &[&str]) -> Vec<(String, String)> {
         .collect()
 }
 
-/// The fold of a recording's text.
+/// The fold of a recording's text, on a switch that discovers no default
+/// objects.
 pub fn fold_recording(text: &str) -> State {
+    fold_recording_on(text, &[], &OidMap::default())
+}
+
+/// The fold of a recording's text on a switch that discovers `defaults` when
+/// it is created, with the recording's ids read through `ids` (the replay's
+/// map of the recorded switch's default objects onto this one's).
+pub fn fold_recording_on(text: &str, defaults: &[String], ids: &OidMap) -> State {
     // Each change, and whether it took effect.
     let mut ops: Vec<(Change, String, Attrs, bool)> = Vec::new();
     // The changes of the last request, which an `E` line may undo.
     let mut last = 0..0;
-    for line in text.lines() {
+    for (n, line) in text.lines().enumerate() {
+        // As the replay sent it: with the ids learned before this line.
+        let line = ids.translate_before(line, n + 1);
+        let line = line.as_ref();
         let f: Vec<&str> = line.split('|').collect();
         if f.len() < 3 {
             continue;
@@ -111,7 +142,10 @@ pub fn fold_recording(text: &str) -> State {
             _ => {}
         }
     }
-    fold(ops.into_iter().filter(|o| o.3).map(|o| (o.0, o.1, o.2)))
+    fold_with(
+        ops.into_iter().filter(|o| o.3).map(|o| (o.0, o.1, o.2)),
+        defaults,
+    )
 }
 
 /// `None` when equal; otherwise what differs (counts, and the first few keys
@@ -134,8 +168,17 @@ pub fn diff(got: &State, want: &State) -> Option<String> {
             .map(|(k, _)| k)
             .collect(),
     );
+    let mut differing: Vec<&String> = want
+        .iter()
+        .filter(|(k, v)| got.get(*k).is_some_and(|g| g != *v))
+        .map(|(k, _)| k)
+        .collect();
+    differing.sort();
+    let example = differing.first().map_or(String::new(), |k| {
+        format!("; {k} is {:?}, expected {:?}", got[*k], want[*k])
+    });
     Some(format!(
-        "{} objects, expected {}; missing {missing}, extra {extra}, differing {differ}",
+        "{} objects, expected {}; missing {missing}, extra {extra}, differing {differ}{example}",
         got.len(),
         want.len()
     ))

@@ -10,6 +10,7 @@
 
 pub mod drive;
 pub mod fold;
+pub mod ids;
 pub mod recgen;
 pub mod replay;
 pub mod workload;

@@ -8,9 +8,10 @@ use std::time::Duration;
 
 use anyhow::Context;
 use sairing_rec::{Recording, Step};
-use sairing_transport::{Client, Mode};
+use sairing_transport::{Client, Mode, Op};
 
 use crate::drive::{Driver, Summary};
+use crate::ids::OidMap;
 
 /// How a recording is replayed.
 #[derive(Debug, Clone, Copy, Default)]
@@ -35,6 +36,40 @@ pub struct ReplayReport {
     pub sleeps_skipped: u64,
     /// Lines passed over, by op letter ([`sairing_rec::PASSED_OVER`]).
     pub passed_over: std::collections::BTreeMap<char, u64>,
+    /// The recording's ids of objects this switch numbered otherwise (its
+    /// default objects), learned from gets.
+    pub ids: OidMap,
+    /// Gets whose recorded answers name objects, compared with this switch's
+    /// answers (read through `ids`): attributes compared, and how many of
+    /// each name differed.
+    pub answers: AnswerCheck,
+}
+
+/// Recorded get answers about the switch's objects against this switch's.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AnswerCheck {
+    /// Attribute values compared.
+    pub compared: u64,
+    /// Of which equal.
+    pub equal: u64,
+    /// Attributes whose values differed, with how often.
+    pub differing: std::collections::BTreeMap<String, u64>,
+}
+
+impl AnswerCheck {
+    fn check(&mut self, ids: &OidMap, recorded: &[(String, String)], actual: &[(String, String)]) {
+        for (n, v) in recorded {
+            let Some((_, a)) = actual.iter().find(|(k, _)| k == n) else {
+                continue;
+            };
+            self.compared += 1;
+            if ids.translate(v) == a.as_str() {
+                self.equal += 1;
+            } else {
+                *self.differing.entry(n.clone()).or_default() += 1;
+            }
+        }
+    }
 }
 
 impl ReplayReport {
@@ -51,6 +86,15 @@ impl ReplayReport {
             o.insert("slept_ms".into(), self.slept_ms.into());
             o.insert("sleeps_skipped".into(), self.sleeps_skipped.into());
             o.insert("passed_over".into(), over.into());
+            o.insert("ids_mapped".into(), self.ids.len().into());
+            o.insert(
+                "get_answers".into(),
+                serde_json::json!({
+                    "compared": self.answers.compared,
+                    "equal": self.answers.equal,
+                    "differing": self.answers.differing,
+                }),
+            );
         }
         v
     }
@@ -91,18 +135,45 @@ pub fn replay(
     mut progress: impl FnMut(),
 ) -> anyhow::Result<(ReplayReport, Client)> {
     let (mut sleeps, mut slept_ms, mut sleeps_skipped) = (0, 0, 0);
+    let mut ids = OidMap::default();
+    let mut answers = AnswerCheck::default();
     for step in &rec.steps {
         match step {
             Step::Request(op) => {
-                driver.submit(
-                    op.op,
-                    &op.key,
-                    &op.attrs,
-                    &op.objects,
-                    &op.expect,
-                    &op.expect_statuses,
-                    || format!("{name}:{} {} {}", op.line, op.op.name(), op.key),
-                )?;
+                let what = || format!("{name}:{} {} {}", op.line, op.op.name(), op.key);
+                let key = ids.translate(&op.key);
+                if op.op == Op::Get && OidMap::names_objects(&op.returned) {
+                    // Its answer names objects: waited for, and learned from.
+                    let attrs = ids.translate_attrs(&op.attrs);
+                    let r = driver.get_now(&key, &attrs, &op.expect, what)?;
+                    ids.learn(&op.returned, &r.attrs, op.line);
+                    answers.check(&ids, &op.returned, &r.attrs);
+                } else if ids.is_empty() {
+                    driver.submit(
+                        op.op,
+                        &key,
+                        &op.attrs,
+                        &op.objects,
+                        &op.expect,
+                        &op.expect_statuses,
+                        what,
+                    )?;
+                } else {
+                    let objects: Vec<(String, Vec<(String, String)>)> = op
+                        .objects
+                        .iter()
+                        .map(|(id, a)| (ids.translate(id).into_owned(), ids.translate_attrs(a)))
+                        .collect();
+                    driver.submit(
+                        op.op,
+                        &key,
+                        &ids.translate_attrs(&op.attrs),
+                        &objects,
+                        &op.expect,
+                        &op.expect_statuses,
+                        what,
+                    )?;
+                }
                 progress();
             }
             Step::Sleep { .. } if opts.no_sleep => sleeps_skipped += 1,
@@ -122,6 +193,8 @@ pub fn replay(
             slept_ms,
             sleeps_skipped,
             passed_over: rec.passed_over(),
+            ids,
+            answers,
         },
         client,
     ))

@@ -13,7 +13,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use redis::Commands;
-use sairing_orchagent::fold::{self, fold, fold_recording, Change, State};
+use sairing_orchagent::fold::{self, fold_recording_on, fold_with, Change, State};
+use sairing_orchagent::ids::OidMap;
 use sairing_orchagent::workload::Routes;
 use sairing_testkit::PrivateRedis;
 use sairing_testkit::SyncdProcess;
@@ -139,7 +140,24 @@ fn expected_after(w: &Routes, n: u64) -> State {
         };
         (op, o.key, o.attrs)
     });
-    fold(ops)
+    fold_with(ops, &defaults())
+}
+
+/// The objects syncd's switch discovers when it is created (the default
+/// profile), which Redis holds besides what the requests made.
+fn defaults() -> Vec<String> {
+    sairing_syncd::profile::Profile::default()
+        .defaults()
+        .objects
+        .into_iter()
+        .map(|(k, _)| k)
+        .collect()
+}
+
+/// A recording's fold on syncd's switch (the project's recordings name the
+/// default objects by the ids that switch gives them).
+fn fold_recording(text: &str) -> State {
+    fold_recording_on(text, &defaults(), &OidMap::default())
 }
 
 fn orchagent(args: &[&str], dir: &Path) -> Child {
@@ -198,6 +216,11 @@ fn recording(name: &str) -> (PathBuf, String) {
 /// and checks that every request got the status the recording says, and that
 /// Redis equals the recording's fold. Returns orchagent's JSON summary.
 fn replay_and_check(name: &str, extra: &[&str]) -> serde_json::Value {
+    replay_and_check_state(name, extra).0
+}
+
+/// [`replay_and_check`], also returning Redis's ASIC_STATE.
+fn replay_and_check_state(name: &str, extra: &[&str]) -> (serde_json::Value, State) {
     let (path, text) = recording(name);
     let r = redis();
     let tmp = tempfile::tempdir().unwrap();
@@ -209,8 +232,44 @@ fn replay_and_check(name: &str, extra: &[&str]) -> serde_json::Value {
     assert_eq!(s["failures"], 0, "{name}: {s}");
     assert_eq!(s["answered"], s["requests"], "{name}: {s}");
     sigterm_and_wait(sd);
-    assert_states_equal(name, &redis_state(&r.url(1)), &fold_recording(&text));
-    s
+    let state = redis_state(&r.url(1));
+    assert_states_equal(name, &state, &fold_recording(&text));
+    (s, state)
+}
+
+/// A bring-up on the default profile leaves in Redis the objects SONiC's own
+/// syncd shows for a BCM56850 with 32 ports (the types the recording does not
+/// create or remove itself).
+#[test]
+fn a_bringup_shows_the_default_objects_sonic_shows() {
+    let (_, state) = replay_and_check_state("bringup.rec", &[]);
+    let mut count: BTreeMap<&str, usize> = BTreeMap::new();
+    for k in state.keys() {
+        let t = k["SAI_OBJECT_TYPE_".len()..].split(':').next().unwrap();
+        *count.entry(t).or_default() += 1;
+    }
+    for (t, n) in [
+        ("QUEUE", 672),
+        ("SCHEDULER_GROUP", 416),
+        ("INGRESS_PRIORITY_GROUP", 256),
+        ("PORT", 33),
+        ("PORT_SERDES", 32),
+        ("HASH", 2),
+        ("VIRTUAL_ROUTER", 1),
+        ("STP", 1),
+        ("BRIDGE", 1),
+    ] {
+        assert_eq!(count.get(t).copied().unwrap_or(0), n, "{t}: {count:?}");
+    }
+    // Shown as SONiC's syncd writes what it discovers (the recording sets
+    // no queue).
+    let null = BTreeMap::from([("NULL".to_owned(), "NULL".to_owned())]);
+    for (k, v) in state
+        .iter()
+        .filter(|(k, _)| k.starts_with("SAI_OBJECT_TYPE_QUEUE:"))
+    {
+        assert_eq!(v, &null, "{k}");
+    }
 }
 
 /// How many lines of the recording have this op letter.

@@ -48,6 +48,10 @@ pub struct RecOp {
     /// For a bulk request answered by an `E` line: the status of each object.
     /// Empty when the recording says nothing per object.
     pub expect_statuses: Vec<String>,
+    /// For a get answered by a `G` line: the attributes the recorded switch
+    /// returned (a replay learns from them which of its objects the
+    /// recording's ids name).
+    pub returned: Vec<(String, String)>,
 }
 
 /// What a replay does, in the recording's order.
@@ -175,6 +179,7 @@ pub fn parse(text: &str) -> Result<Recording, ParseError> {
             objects: Vec::new(),
             expect: sairing_transport::codec::STATUS_SUCCESS.into(),
             expect_statuses: Vec::new(),
+            returned: Vec::new(),
         };
         let request = match letter {
             'c' | 'r' | 's' | 'g' => {
@@ -254,7 +259,16 @@ pub fn parse(text: &str) -> Result<Recording, ParseError> {
                 });
                 None
             }
-            'G' | 'A' | 'F' => None,
+            'G' => {
+                // A get's answer: kept with the get (a bulk get's is not).
+                if let Some(Step::Request(prev)) = last.and_then(|i| rec.steps.get_mut(i)) {
+                    if prev.op == Op::Get && fields.len() > 3 {
+                        prev.returned = attrs_of(&fields[3..], line, l)?;
+                    }
+                }
+                None
+            }
+            'A' | 'F' => None,
             c if PASSED_OVER.contains(&c) => None,
             _ => return Err(err("unknown op letter")),
         };

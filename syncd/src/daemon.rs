@@ -36,6 +36,8 @@ pub struct Config {
     pub dump: Option<PathBuf>,
     /// Record every request, response and notification here.
     pub record: Option<crate::recorder::RecorderConfig>,
+    /// The switch profile: the default objects a switch discovers.
+    pub profile: std::sync::Arc<crate::profile::Profile>,
 }
 
 /// What a run did.
@@ -196,9 +198,9 @@ fn start(cfg: &Config) -> anyhow::Result<Started> {
             // Fail now, clearly, rather than in the background.
             asic_db::connect(url)
                 .with_context(|| format!("redis at {url} (use --no-mirror to run without it)"))?;
-            (Switch::new(), released, true)
+            (Switch::with_profile(cfg.profile.clone()), released, true)
         }
-        (None, false) => (Switch::new(), released, true),
+        (None, false) => (Switch::with_profile(cfg.profile.clone()), released, true),
     };
     let mirror = cfg.redis.as_ref().map(|url| {
         Mirror::start(MirrorConfig {
@@ -420,7 +422,7 @@ fn warm_state(
     if base.is_none() && released == 0 {
         // Nothing was ever released: the ring holds every request, and the
         // state before the first is empty.
-        return Ok((Switch::new(), 0, true));
+        return Ok((Switch::with_profile(cfg.profile.clone()), 0, true));
     }
     if let Some(seq) = base.filter(|s| *s >= released) {
         let objects = asic_db::load_state(&mut c, url)?;
@@ -429,7 +431,11 @@ fn warm_state(
             seq,
             "warm start from the redis checkpoint"
         );
-        return Ok((Switch::from_objects(objects), seq, false));
+        return Ok((
+            Switch::from_objects_with(objects, cfg.profile.clone()),
+            seq,
+            false,
+        ));
     }
     let Some(rc) = &cfg.record else {
         match base {
@@ -447,7 +453,7 @@ fn warm_state(
         Some(seq) => (asic_db::load_state(&mut c, url)?, seq),
         None => (Default::default(), 0),
     };
-    let r = crate::rebuild::rebuild(rc, objects, from, released, ring_id)
+    let r = crate::rebuild::rebuild(rc, objects, from, released, ring_id, &cfg.profile)
         .with_context(|| format!("--warm: rebuilding requests {}..={released}", from + 1))?;
     tracing::warn!(
         from,

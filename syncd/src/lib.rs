@@ -10,6 +10,7 @@
 pub mod asic_db;
 pub mod daemon;
 pub mod mirror;
+pub mod profile;
 pub mod rebuild;
 pub mod recorder;
 pub mod vs;

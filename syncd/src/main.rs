@@ -54,6 +54,10 @@ struct Args {
     /// Rotated recordings kept.
     #[arg(long, default_value_t = 10)]
     record_keep: usize,
+    /// The switch profile (SONiC's vsprofile.ini: SAI_VS_SWITCH_TYPE and
+    /// SAI_VS_INTERFACE_LANE_MAP_FILE); without it, BCM56850 with 32 ports.
+    #[arg(long)]
+    profile: Option<PathBuf>,
 }
 
 fn main() {
@@ -71,7 +75,18 @@ fn main() {
             std::process::exit(1);
         }
     }
+    let profile = match &a.profile {
+        Some(p) => match sairing_syncd::profile::Profile::load(p) {
+            Ok(p) => p,
+            Err(e) => {
+                eprintln!("syncd: {e:#}");
+                std::process::exit(2);
+            }
+        },
+        None => Default::default(),
+    };
     let cfg = Config {
+        profile: Arc::new(profile),
         channel: a.channel,
         redis: (!a.no_mirror).then_some(a.redis),
         warm: a.warm,

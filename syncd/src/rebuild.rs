@@ -127,6 +127,7 @@ pub fn rebuild(
     base_seq: u64,
     through: u64,
     ring_id: &str,
+    profile: &std::sync::Arc<crate::profile::Profile>,
 ) -> anyhow::Result<Rebuilt> {
     recorder::recover(cfg)?;
     let files = files(cfg);
@@ -134,7 +135,7 @@ pub fn rebuild(
     if files.is_empty() {
         bail!("the recording {name} does not exist");
     }
-    let mut switch = Switch::from_objects(base);
+    let mut switch = Switch::from_objects_with(base, profile.clone());
     // The last marker seen: the request the recording knows the state after.
     let mut known: Option<u64> = None;
     let mut pending: Option<Recorded> = None;
@@ -185,7 +186,7 @@ pub fn rebuild(
                         // the base is later, and already reflects it).
                         pending = None;
                         if seq >= base_seq {
-                            switch = Switch::new();
+                            switch = Switch::with_profile(profile.clone());
                         }
                         known = Some(seq);
                         if seq >= through {

@@ -14,8 +14,11 @@
 //! attribute list, or its removal) for the Redis mirror.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use sairing_transport::{Op, Request};
+
+use crate::profile::Profile;
 
 /// `SAI_STATUS_SUCCESS`
 pub const SUCCESS: &str = sairing_transport::codec::STATUS_SUCCESS;
@@ -235,18 +238,80 @@ fn parse_key(key: &str) -> Option<(&str, IdKind)> {
 /// The switch's state.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Switch {
+    /// Every object and the attributes set on it (what ASIC_STATE shows).
     objects: HashMap<String, Attrs>,
+    /// What the switch itself holds for its default objects (and for the
+    /// switch): answered by gets, never mirrored, as vslib's own state.
+    vendor: HashMap<String, Attrs>,
+    profile: Arc<Profile>,
 }
 
 impl Switch {
-    /// An empty switch.
+    /// An empty switch with the default profile (BCM56850, 32 ports).
     pub fn new() -> Switch {
         Switch::default()
     }
 
-    /// A switch holding `objects` (e.g. loaded from Redis).
+    /// An empty switch with `profile`: its first SWITCH create discovers the
+    /// profile's default objects.
+    pub fn with_profile(profile: Arc<Profile>) -> Switch {
+        Switch {
+            profile,
+            ..Switch::default()
+        }
+    }
+
+    /// A switch holding `objects` (e.g. loaded from Redis), default profile.
     pub fn from_objects(objects: HashMap<String, Attrs>) -> Switch {
-        Switch { objects }
+        Switch::from_objects_with(objects, Arc::default())
+    }
+
+    /// A switch holding `objects`, with `profile`. A switch among them gets
+    /// back what it holds for its default objects (they are made the same way
+    /// every time): for those still there, not for those removed.
+    pub fn from_objects_with(objects: HashMap<String, Attrs>, profile: Arc<Profile>) -> Switch {
+        let mut s = Switch {
+            objects,
+            vendor: HashMap::new(),
+            profile,
+        };
+        let switches: Vec<String> = s
+            .objects
+            .keys()
+            .filter(|k| k.starts_with("SAI_OBJECT_TYPE_SWITCH:"))
+            .cloned()
+            .collect();
+        for sw in switches {
+            let d = s.profile.defaults();
+            for (k, attrs) in d.objects {
+                if s.objects.contains_key(&k) {
+                    s.vendor.insert(k, attrs);
+                }
+            }
+            s.vendor.insert(sw, d.switch);
+        }
+        s
+    }
+
+    /// The profile.
+    pub fn profile(&self) -> &Profile {
+        &self.profile
+    }
+
+    /// Makes the default objects a newly created switch discovers, each shown
+    /// without attributes (NULL/NULL in ASIC_STATE, as SONiC's syncd writes
+    /// them), and what the switch holds for them and for itself.
+    fn discover(&mut self, switch: &str, effects: &mut Vec<Effect>) {
+        let d = self.profile.defaults();
+        for (k, attrs) in d.objects {
+            effects.push(Effect {
+                key: k.clone(),
+                attrs: Some(Attrs::new()),
+            });
+            self.objects.insert(k.clone(), Attrs::new());
+            self.vendor.insert(k, attrs);
+        }
+        self.vendor.insert(switch.to_owned(), d.switch);
     }
 
     /// Every object and its attributes.
@@ -330,6 +395,9 @@ impl Switch {
                     attrs: Some(new.clone()),
                 });
                 self.objects.insert(key.to_owned(), new);
+                if ty == "SWITCH" {
+                    self.discover(key, effects);
+                }
                 Answer::status(SUCCESS)
             }
         }
@@ -340,6 +408,7 @@ impl Switch {
         let Some((_, kind)) = parse_key(key) else {
             return Answer::status(INVALID_PARAMETER);
         };
+        self.vendor.remove(key);
         if self.objects.remove(key).is_some() {
             effects.push(Effect {
                 key: key.to_owned(),
@@ -380,9 +449,10 @@ impl Switch {
         Answer::status(SUCCESS)
     }
 
-    /// SAI get: the stored value of each attribute asked for; an attribute the
-    /// switch does not hold is answered with the value the caller sent (its
-    /// default), as a switch-owned default would be.
+    /// SAI get: the value set on the object, else the one the switch holds
+    /// for a default object (a port's queue list, ...); an attribute it does
+    /// not hold at all is answered with the value the caller sent (its
+    /// default).
     pub fn get<'a>(&self, key: &str, attrs: impl Iterator<Item = (&'a str, &'a str)>) -> Answer {
         let Some((_, kind)) = parse_key(key) else {
             return Answer::status(INVALID_PARAMETER);
@@ -391,11 +461,10 @@ impl Switch {
         if obj.is_none() && kind == IdKind::Entry {
             return Answer::status(NOT_FOUND);
         }
+        let vendor = self.vendor.get(key);
         let values = attrs
             .map(|(n, default)| {
-                let v = obj
-                    .and_then(|o| o.iter().find(|(k, _)| k == n))
-                    .map_or(default, |(_, v)| v.as_str());
+                let v = find(obj, n).or_else(|| find(vendor, n)).unwrap_or(default);
                 (n.to_owned(), v.to_owned())
             })
             .collect();
@@ -406,6 +475,12 @@ impl Switch {
             notifications: Vec::new(),
         }
     }
+}
+
+/// The value of attribute `n` in `o`.
+fn find<'o>(o: Option<&'o Attrs>, n: &str) -> Option<&'o str> {
+    o.and_then(|o| o.iter().find(|(k, _)| k == n))
+        .map(|(_, v)| v.as_str())
 }
 
 /// Sets each attribute of `new` in `obj`, replacing values of the same name.
@@ -599,5 +674,53 @@ mod tests {
             SUCCESS
         );
         assert!(s.objects()["SAI_OBJECT_TYPE_VLAN:oid:0x26000000000001"].is_empty());
+    }
+
+    /// Creating the switch discovers its default objects: mirrored without
+    /// attributes, answering gets with what the switch holds. A warm start
+    /// from what Redis held answers the same, for the objects still there.
+    #[test]
+    fn the_switch_discovers_its_default_objects_and_a_warm_start_keeps_them() {
+        let mut s = Switch::new();
+        let mut effects = Vec::new();
+        let a: Attrs = vec![("SAI_SWITCH_ATTR_INIT_SWITCH".into(), "true".into())];
+        let create = s.create(
+            SWITCH,
+            a.iter().map(|(n, v)| (n.as_str(), v.as_str())),
+            &mut effects,
+        );
+        assert_eq!(create.status, SUCCESS);
+        assert_eq!(s.len(), 1 + 1480, "the switch and its default objects");
+        assert_eq!(effects.len(), 1 + 1480, "each mirrored once");
+        assert!(effects[1..].iter().all(|e| e.attrs == Some(Attrs::new())));
+        let ask = |s: &Switch, key: &str, n: &str| {
+            s.get(key, [(n, "oid:0x0")].into_iter()).attrs[0].1.clone()
+        };
+        assert_eq!(
+            ask(&s, SWITCH, "SAI_SWITCH_ATTR_CPU_PORT"),
+            "oid:0x1000000000001"
+        );
+        assert_eq!(ask(&s, PORT, "SAI_PORT_ATTR_HW_LANE_LIST"), "4:29,30,31,32");
+        // A set shows in ASIC_STATE and wins over the switch's own value.
+        let mtu = [("SAI_PORT_ATTR_MTU", "9100")];
+        s.set(PORT, mtu.into_iter(), &mut effects);
+        assert_eq!(ask(&s, PORT, "SAI_PORT_ATTR_MTU"), "9100");
+        // orchagent removes the default bridge ports.
+        let bp = "SAI_OBJECT_TYPE_BRIDGE_PORT:oid:0x3a000000000049";
+        assert_eq!(
+            ask(&s, bp, "SAI_BRIDGE_PORT_ATTR_PORT_ID"),
+            "oid:0x1000000000002"
+        );
+        assert_eq!(s.remove(bp, &mut effects).status, SUCCESS);
+
+        // A warm start from what the mirror holds.
+        let w = Switch::from_objects_with(s.objects().clone(), Arc::default());
+        assert_eq!(w, s);
+        assert_eq!(
+            ask(&w, bp, "SAI_BRIDGE_PORT_ATTR_PORT_ID"),
+            "oid:0x0",
+            "removed"
+        );
+        assert_eq!(ask(&w, PORT, "SAI_PORT_ATTR_QOS_NUMBER_OF_QUEUES"), "20");
     }
 }

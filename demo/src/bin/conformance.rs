@@ -6,6 +6,7 @@
 //!
 //! Point it at real recordings: sonic-sairedis's `tests/` folders hold them.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -32,6 +33,10 @@ struct Args {
     /// Bytes per ring.
     #[arg(long, default_value_t = 64 << 20)]
     capacity: u64,
+    /// The switch profile syncd runs with (SONiC's vsprofile.ini); without
+    /// it, BCM56850 with 32 ports.
+    #[arg(long)]
+    profile: Option<PathBuf>,
 }
 
 /// Replays one recording; the line to print on success.
@@ -50,7 +55,12 @@ fn check(path: &Path, a: &Args, syncd: &Path) -> anyhow::Result<String> {
             ..Default::default()
         },
     )?;
-    let sd = SyncdProcess::start(syncd, &dir, &url, &[])?;
+    let profile_arg = a.profile.as_ref().map(|p| p.display().to_string());
+    let syncd_args: Vec<&str> = match &profile_arg {
+        Some(p) => vec!["--profile", p],
+        None => Vec::new(),
+    };
+    let sd = SyncdProcess::start(syncd, &dir, &url, &syncd_args)?;
     let client = Client::open(&dir, &ClientOptions::default())?;
     let driver = drive::Driver::new(client, a.mode, 8192, Duration::from_secs(120));
     let name = path.display().to_string();
@@ -77,19 +87,55 @@ fn check(path: &Path, a: &Args, syncd: &Path) -> anyhow::Result<String> {
     }
     let mut con = sairing_syncd::asic_db::connect(&url)?;
     let got = fold::redis_state(&mut con)?;
-    let want = fold::fold_recording(&text);
+    let profile = match &a.profile {
+        Some(p) => sairing_syncd::profile::Profile::load(p)?,
+        None => Default::default(),
+    };
+    let defaults: Vec<String> = profile
+        .defaults()
+        .objects
+        .into_iter()
+        .map(|(k, _)| k)
+        .collect();
+    let want = fold::fold_recording_on(&text, &defaults, &r.ids);
     if let Some(d) = fold::diff(&got, &want) {
         bail!("Redis's ASIC_STATE differs from the recording's fold: {d}");
+    }
+    let counts = per_type(&got);
+    if let Some(sonic) = sonic_counts(path).filter(|_| a.profile.is_none()) {
+        let differ: Vec<String> = sonic
+            .iter()
+            .filter(|(t, n)| counts.get(*t).copied().unwrap_or(0) != *n)
+            .map(|(t, n)| {
+                format!(
+                    "{t}: {} here, {n} in SONiC's",
+                    counts.get(*t).copied().unwrap_or(0)
+                )
+            })
+            .collect();
+        if !differ.is_empty() {
+            bail!(
+                "object counts differ from SONiC's syncd + vslib on this recording: {}",
+                differ.join(", ")
+            );
+        }
     }
     let over: Vec<String> = r
         .passed_over
         .iter()
         .map(|(c, n)| format!("{n} {c}"))
         .collect();
+    let types: Vec<String> = counts.iter().map(|(t, n)| format!("{t} {n}")).collect();
     Ok(format!(
-        "{} requests answered as recorded; ASIC_STATE = fold ({} objects); sleeps {} ({} ms){}; passed over: {}; {:.2} s",
+        "{} requests answered as recorded; ASIC_STATE = fold ({} objects; {} ids of the recorded switch's default objects mapped to this one's){}; sleeps {} ({} ms){}; passed over: {}; {:.2} s\n  by type: {}\n  recorded get answers naming objects: {} of {} attributes equal here{}",
         s.requests,
         got.len(),
+        r.ids.len(),
+        if sonic_counts(path).is_some() && a.profile.is_none() {
+            "; counts per type = SONiC's"
+        } else {
+            ""
+        },
         r.sleeps,
         r.slept_ms,
         if r.sleeps_skipped > 0 {
@@ -98,8 +144,55 @@ fn check(path: &Path, a: &Args, syncd: &Path) -> anyhow::Result<String> {
             String::new()
         },
         if over.is_empty() { "nothing".into() } else { over.join(", ") },
-        start.elapsed().as_secs_f64()
+        start.elapsed().as_secs_f64(),
+        types.join(", "),
+        r.answers.equal,
+        r.answers.compared,
+        if r.answers.differing.is_empty() {
+            String::new()
+        } else {
+            let d: Vec<String> = r
+                .answers
+                .differing
+                .iter()
+                .map(|(n, c)| format!("{n} {c}"))
+                .collect();
+            format!(" (differing: {})", d.join(", "))
+        }
     ))
+}
+
+/// Objects per type (`QUEUE`, `ROUTE_ENTRY`, ...).
+fn per_type(state: &fold::State) -> BTreeMap<String, usize> {
+    let mut m = BTreeMap::new();
+    for k in state.keys() {
+        let t = k
+            .strip_prefix("SAI_OBJECT_TYPE_")
+            .and_then(|r| r.split(':').next())
+            .unwrap_or(k);
+        *m.entry(t.to_owned()).or_default() += 1;
+    }
+    m
+}
+
+/// What SONiC's own syncd over vslib (BCM56850, 32 ports) holds in
+/// ASIC_STATE after replaying a recording, where it was measured: `full.rec`
+/// (sonic-sairedis' tests/BCM56850), replayed by saiplayer over sairedis'
+/// Redis channel into SONiC's syncd, object types counted in ASIC_DB.
+fn sonic_counts(path: &Path) -> Option<&'static [(&'static str, usize)]> {
+    const FULL: &[(&str, usize)] = &[
+        ("QUEUE", 672),
+        ("SCHEDULER_GROUP", 416),
+        ("INGRESS_PRIORITY_GROUP", 256),
+        ("PORT", 33),
+        ("PORT_SERDES", 32),
+        ("HASH", 2),
+        ("VIRTUAL_ROUTER", 1),
+        ("STP", 1),
+        ("VLAN", 1),
+        ("BRIDGE", 1),
+    ];
+    (path.file_name()? == "full.rec").then_some(FULL)
 }
 
 fn recordings(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {

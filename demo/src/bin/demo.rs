@@ -127,7 +127,15 @@ fn main() -> anyhow::Result<()> {
 
     let work = Routes::new(a.routes, 1);
     let total = work.len();
-    let expected = work.expected_state();
+    let mut expected = work.expected_state();
+    // And the objects the switch discovers when it is created, shown without
+    // attributes (the workload touches none of them).
+    for (k, _) in sairing_syncd::profile::Profile::default()
+        .defaults()
+        .objects
+    {
+        expected.entry(k).or_default();
+    }
     println!(
         "workload: {} routes with interfaces, neighbours, next hops and groups, then {} updates and {} withdrawals = {total} requests",
         a.routes,
@@ -156,7 +164,8 @@ fn main() -> anyhow::Result<()> {
     // Let syncd apply about half (it answers a request once applied, so
     // orchagent is still waiting for the other half).
     let half = total / 2;
-    let applied = |l: &str| -> Option<u64> { l.strip_prefix("applied ")?.split(' ').next()?.parse().ok() };
+    let applied =
+        |l: &str| -> Option<u64> { l.strip_prefix("applied ")?.split(' ').next()?.parse().ok() };
     let line = sd.wait_for("half way", |l| applied(l).is_some_and(|n| n >= half))?;
     sd.child.kill()?; // SIGKILL
     sd.child.wait()?;
