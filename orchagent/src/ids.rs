@@ -15,7 +15,13 @@ use std::collections::HashMap;
 /// names it decides (a later one, such as a scheduler group's children on a
 /// switch whose tree differs, could pair it otherwise).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct OidMap(HashMap<String, (String, usize)>);
+pub struct OidMap {
+    to: HashMap<String, (String, usize)>,
+    /// This switch's ids already taken, and by which recorded id.
+    from: HashMap<String, String>,
+    /// Pairings refused because this switch's id was already another's.
+    conflicts: u64,
+}
 
 /// The `oid:0x<hex>` tokens in `s`, in order, with where each starts.
 fn tokens(s: &str) -> impl Iterator<Item = (usize, &str)> {
@@ -26,19 +32,33 @@ fn tokens(s: &str) -> impl Iterator<Item = (usize, &str)> {
 }
 
 impl OidMap {
-    /// How many ids are mapped.
+    /// How many ids map to another id.
     pub fn len(&self) -> usize {
-        self.0.len()
+        self.to.iter().filter(|(r, (a, _))| r != &a).count()
     }
 
-    /// Whether none is.
+    /// Whether none does.
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.len() == 0
     }
 
     /// The id `recorded` maps to, if it is mapped.
     pub fn get(&self, recorded: &str) -> Option<&str> {
-        self.0.get(recorded).map(|(a, _)| a.as_str())
+        self.to.get(recorded).map(|(a, _)| a.as_str())
+    }
+
+    /// Whether every id `value` names is decided already (mapped, or the
+    /// null object): an answer naming only such ids checks the map instead of
+    /// teaching it.
+    pub fn decides(&self, value: &str) -> bool {
+        tokens(value).all(|(_, t)| t == "oid:0x0" || self.to.contains_key(t))
+    }
+
+    /// Pairings refused: a recorded id the gets paired with one of this
+    /// switch's ids that another recorded id already had (the recorded switch
+    /// was not made like this one: another profile).
+    pub fn conflicts(&self) -> u64 {
+        self.conflicts
     }
 
     /// Whether any attribute in `attrs` names an object (other than the null
@@ -68,10 +88,16 @@ impl OidMap {
                 continue;
             };
             for ((_, r), (_, a)) in tokens(rv).zip(tokens(av)) {
-                if r != a && r != "oid:0x0" && a != "oid:0x0" && ty(r) == ty(a) {
-                    self.0
-                        .entry(r.to_owned())
-                        .or_insert_with(|| (a.to_owned(), line));
+                if r == "oid:0x0" || a == "oid:0x0" || ty(r) != ty(a) || self.to.contains_key(r) {
+                    continue;
+                }
+                // Same ids are kept too: they are decided as well.
+                match self.from.get(a) {
+                    Some(other) if other != r => self.conflicts += 1,
+                    _ => {
+                        self.to.insert(r.to_owned(), (a.to_owned(), line));
+                        self.from.insert(a.to_owned(), r.to_owned());
+                    }
                 }
             }
         }
@@ -85,13 +111,13 @@ impl OidMap {
     /// `s` (line `line` of the recording) with the ids mapped by gets before
     /// it replaced: as the replay sent it.
     pub fn translate_before<'s>(&self, s: &'s str, line: usize) -> Cow<'s, str> {
-        if self.0.is_empty() {
+        if self.to.is_empty() {
             return Cow::Borrowed(s);
         }
         let mut out: Option<String> = None;
         let mut from = 0;
         for (i, t) in tokens(s) {
-            if let Some((to, _)) = self.0.get(t).filter(|(_, at)| *at < line) {
+            if let Some((to, _)) = self.to.get(t).filter(|(to, at)| *at < line && to != t) {
                 let o = out.get_or_insert_with(|| String::with_capacity(s.len()));
                 o.push_str(&s[from..i]);
                 o.push_str(to);
@@ -203,6 +229,27 @@ mod tests {
         assert_eq!(m.len(), 2, "{m:?}");
         assert_eq!(m.get("oid:0x3a000000000002"), Some("oid:0x3a000000000042"));
         assert_eq!(m.get("oid:0x1000000000001"), None, "another type");
+        // An id already this switch's own is decided too; pairing another
+        // recorded id with one already taken is refused and counted.
+        let mut m = OidMap::default();
+        m.learn(
+            &attrs(&[("A", "oid:0x15000000000001")]),
+            &attrs(&[("A", "oid:0x15000000000001")]),
+            1,
+        );
+        m.learn(
+            &attrs(&[("A", "oid:0x15000000000001")]),
+            &attrs(&[("A", "oid:0x15000000000009")]),
+            2,
+        );
+        m.learn(
+            &attrs(&[("A", "oid:0x15000000000002")]),
+            &attrs(&[("A", "oid:0x15000000000001")]),
+            3,
+        );
+        assert_eq!(m.get("oid:0x15000000000001"), Some("oid:0x15000000000001"));
+        assert_eq!(m.get("oid:0x15000000000002"), None);
+        assert_eq!((m.len(), m.conflicts()), (0, 1));
         assert!(!OidMap::names_objects(&attrs(&[("N", "oid:0x0")])));
         assert!(OidMap::names_objects(&attrs(&[("L", "1:oid:0x5")])));
     }

@@ -735,3 +735,88 @@ fn recording_continues_across_syncd_kills_with_nothing_missing_or_doubled() {
     );
     assert_states_equal("the recording after 5 kills", &state, &expected_routes(&w));
 }
+
+/// A recording made on a switch that numbered its default objects otherwise
+/// (its ports and queues have other ids than this switch gives them): the
+/// replay learns from the recorded answers of the gets which of this switch's
+/// objects they are, and the requests that name them reach them.
+#[test]
+fn a_recording_of_another_switchs_ids_reaches_this_switchs_objects() {
+    use sairing_orchagent::{drive::Driver, replay};
+    let ts = "2026-11-26.10:00:00.000000";
+    let sw = "oid:0x21000000000000";
+    let ports: Vec<String> = (0..32)
+        .map(|i| format!("oid:0x1000000000{:03x}", 0x100 + i))
+        .collect();
+    let queues: Vec<String> = (0..20)
+        .map(|i| format!("oid:0x15000000000{:03x}", 0x900 + i))
+        .collect();
+    let zeros = |n: usize| vec!["oid:0x0"; n].join(",");
+    let text = [
+        format!("{ts}|c|SAI_OBJECT_TYPE_SWITCH:{sw}|SAI_SWITCH_ATTR_INIT_SWITCH=true"),
+        format!("{ts}|g|SAI_OBJECT_TYPE_SWITCH:{sw}|SAI_SWITCH_ATTR_PORT_LIST=32:{}", zeros(32)),
+        format!("{ts}|G|SAI_STATUS_SUCCESS|SAI_SWITCH_ATTR_PORT_LIST=32:{}", ports.join(",")),
+        format!("{ts}|g|SAI_OBJECT_TYPE_PORT:{}|SAI_PORT_ATTR_QOS_QUEUE_LIST=20:{}", ports[0], zeros(20)),
+        format!("{ts}|G|SAI_STATUS_SUCCESS|SAI_PORT_ATTR_QOS_QUEUE_LIST=20:{}", queues.join(",")),
+        format!("{ts}|s|SAI_OBJECT_TYPE_PORT:{}|SAI_PORT_ATTR_MTU=9100", ports[0]),
+        format!("{ts}|s|SAI_OBJECT_TYPE_QUEUE:{}|SAI_QUEUE_ATTR_SCHEDULER_PROFILE_ID=oid:0x16000000000001", queues[5]),
+        format!("{ts}|c|SAI_OBJECT_TYPE_HOSTIF:oid:0xd000000000001|SAI_HOSTIF_ATTR_OBJ_ID={}", ports[1]),
+    ]
+    .join("\n")
+        + "\n";
+    let recording = sairing_rec::parse(&text).unwrap();
+    let r = redis();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = channel(&tmp, 1 << 20);
+    let sd = syncd(&dir, &r.url(1), false, None);
+    let client = sairing_transport::Client::open(&dir, &Default::default()).unwrap();
+    let driver = Driver::new(
+        client,
+        sairing_transport::Mode::Pipelined,
+        64,
+        Duration::from_secs(30),
+    );
+    let (report, client) =
+        replay::replay(driver, &recording, "test", Default::default(), || {}).unwrap();
+    drop(client);
+    sigterm_and_wait(sd);
+    assert_eq!(report.summary.failures, 0);
+    assert_eq!(
+        report.ids.len(),
+        32 + 20,
+        "every port and the first port's queues"
+    );
+    assert_eq!(report.ids.conflicts(), 0);
+    let state = redis_state(&r.url(1));
+    // This switch's first port and its sixth queue (the CPU port is 0x...1).
+    let mtu = &state["SAI_OBJECT_TYPE_PORT:oid:0x1000000000002"];
+    assert_eq!(
+        mtu.get("SAI_PORT_ATTR_MTU").map(String::as_str),
+        Some("9100")
+    );
+    let hostif = &state["SAI_OBJECT_TYPE_HOSTIF:oid:0xd000000000001"];
+    assert_eq!(hostif["SAI_HOSTIF_ATTR_OBJ_ID"], "oid:0x1000000000003");
+    assert!(
+        !state.contains_key(&format!("SAI_OBJECT_TYPE_PORT:{}", ports[0])),
+        "the recorded id reached nothing"
+    );
+    // The fold through the same map agrees, object for object.
+    assert_states_equal(
+        "the translated fold",
+        &state,
+        &fold_recording_on(&text, &defaults(), &report.ids),
+    );
+    let touched: Vec<&String> = state
+        .iter()
+        .filter(|(k, v)| {
+            k.starts_with("SAI_OBJECT_TYPE_QUEUE:")
+                && v.contains_key("SAI_QUEUE_ATTR_SCHEDULER_PROFILE_ID")
+        })
+        .map(|(k, _)| k)
+        .collect();
+    assert_eq!(touched.len(), 1, "{touched:?}");
+    assert!(
+        !touched[0].ends_with(&queues[5][4..]),
+        "a queue of this switch's, not the recorded id"
+    );
+}

@@ -7,7 +7,7 @@
 //! `SAI_VS_SWITCH_TYPE` (`SAI_VS_SWITCH_TYPE_BCM56850`, the default, or
 //! `SAI_VS_SWITCH_TYPE_MLNX2700`) and `SAI_VS_INTERFACE_LANE_MAP_FILE` (lines
 //! `ethN:lane,lane,...`, or `0:ethN:...` for switch 0; relative to the
-//! profile's folder). Other keys are accepted and ignored; lines starting with
+//! working directory as in SONiC, else to the profile's folder). Other keys are accepted and ignored; lines starting with
 //! `#` or `;` are comments. Without a lane map, the 32 ports of vslib's
 //! default map.
 //!
@@ -99,7 +99,14 @@ impl Profile {
                     n + 1
                 ),
                 ("SAI_VS_INTERFACE_LANE_MAP_FILE", file) => {
-                    let path = base.join(file);
+                    // Relative to the working directory, as vslib opens it
+                    // (sonic-sairedis' tests/BCM56850/vsprofile.ini names
+                    // BCM56850/lanemap.ini from tests/), else to the profile.
+                    let path = if Path::new(file).exists() {
+                        Path::new(file).to_path_buf()
+                    } else {
+                        base.join(file)
+                    };
                     let map = std::fs::read_to_string(&path)
                         .with_context(|| format!("reading the lane map {}", path.display()))?;
                     p.ports = parse_lane_map(&map)
@@ -286,6 +293,10 @@ impl<'p> Builder<'p> {
                     a("SAI_PORT_ATTR_TYPE", "SAI_PORT_TYPE_LOGICAL"),
                     a("SAI_PORT_ATTR_OPER_STATUS", "SAI_PORT_OPER_STATUS_DOWN"),
                     a("SAI_PORT_ATTR_PORT_VLAN_ID", "1"),
+                    a(
+                        "SAI_PORT_ATTR_HOST_TX_READY_STATUS",
+                        "SAI_PORT_HOST_TX_READY_STATUS_READY",
+                    ),
                     a("SAI_PORT_ATTR_SUPPORTED_AUTO_NEG_MODE", "true"),
                 ],
             );

@@ -283,12 +283,18 @@ impl Switch {
             .collect();
         for sw in switches {
             let d = s.profile.defaults();
+            let mut gone = Vec::new();
             for (k, attrs) in d.objects {
                 if s.objects.contains_key(&k) {
                     s.vendor.insert(k, attrs);
+                } else {
+                    gone.push(k);
                 }
             }
             s.vendor.insert(sw, d.switch);
+            for k in gone {
+                s.forget(&k);
+            }
         }
         s
     }
@@ -301,17 +307,47 @@ impl Switch {
     /// Makes the default objects a newly created switch discovers, each shown
     /// without attributes (NULL/NULL in ASIC_STATE, as SONiC's syncd writes
     /// them), and what the switch holds for them and for itself.
+    /// A default object already there (the switch created again after a
+    /// remove) keeps what was set on it.
     fn discover(&mut self, switch: &str, effects: &mut Vec<Effect>) {
         let d = self.profile.defaults();
         for (k, attrs) in d.objects {
-            effects.push(Effect {
-                key: k.clone(),
-                attrs: Some(Attrs::new()),
-            });
-            self.objects.insert(k.clone(), Attrs::new());
+            if !self.objects.contains_key(&k) {
+                effects.push(Effect {
+                    key: k.clone(),
+                    attrs: Some(Attrs::new()),
+                });
+                self.objects.insert(k.clone(), Attrs::new());
+            }
             self.vendor.insert(k, attrs);
         }
         self.vendor.insert(switch.to_owned(), d.switch);
+    }
+
+    /// A default object removed (orchagent removes VLAN 1's members and the
+    /// 1Q bridge's ports): the lists that named it no longer do.
+    fn forget(&mut self, key: &str) {
+        let Some((_, id)) = key.split_once(':') else {
+            return;
+        };
+        for attrs in self.vendor.values_mut() {
+            for (_, v) in attrs.iter_mut() {
+                // Lists are `N:id,id,...`; a single id naming it stays (a
+                // dangling reference, as a real switch would answer it).
+                let Some((n, items)) = v.split_once(':') else {
+                    continue;
+                };
+                if n.parse::<usize>().is_err() || !items.split(',').any(|t| t == id) {
+                    continue;
+                }
+                let kept: Vec<&str> = items.split(',').filter(|t| *t != id).collect();
+                *v = if kept.is_empty() {
+                    "0:null".to_owned()
+                } else {
+                    format!("{}:{}", kept.len(), kept.join(","))
+                };
+            }
+        }
     }
 
     /// Every object and its attributes.
@@ -408,7 +444,9 @@ impl Switch {
         let Some((_, kind)) = parse_key(key) else {
             return Answer::status(INVALID_PARAMETER);
         };
-        self.vendor.remove(key);
+        if self.vendor.remove(key).is_some() {
+            self.forget(key);
+        }
         if self.objects.remove(key).is_some() {
             effects.push(Effect {
                 key: key.to_owned(),
@@ -712,15 +750,28 @@ mod tests {
             "oid:0x1000000000002"
         );
         assert_eq!(s.remove(bp, &mut effects).status, SUCCESS);
+        let bridge = "SAI_OBJECT_TYPE_BRIDGE:oid:0x39000000000028";
+        let ports = ask(&s, bridge, "SAI_BRIDGE_ATTR_PORT_LIST");
+        assert!(
+            ports.starts_with("31:") && !ports.contains("0x3a000000000049,"),
+            "{ports}"
+        );
 
         // A warm start from what the mirror holds.
         let w = Switch::from_objects_with(s.objects().clone(), Arc::default());
-        assert_eq!(w, s);
+        assert!(w == s, "the warm switch differs");
         assert_eq!(
             ask(&w, bp, "SAI_BRIDGE_PORT_ATTR_PORT_ID"),
             "oid:0x0",
             "removed"
         );
         assert_eq!(ask(&w, PORT, "SAI_PORT_ATTR_QOS_NUMBER_OF_QUEUES"), "20");
+
+        // The switch created again (after a remove) keeps what was set on its
+        // default objects, and makes again those that were removed.
+        assert_eq!(s.remove(SWITCH, &mut effects).status, SUCCESS);
+        s.create(SWITCH, std::iter::empty(), &mut effects);
+        assert_eq!(ask(&s, PORT, "SAI_PORT_ATTR_MTU"), "9100");
+        assert_eq!(s.len(), 1 + 1480);
     }
 }

@@ -55,7 +55,18 @@ fn check(path: &Path, a: &Args, syncd: &Path) -> anyhow::Result<String> {
             ..Default::default()
         },
     )?;
-    let profile_arg = a.profile.as_ref().map(|p| p.display().to_string());
+    // The switch the recording was made on: the one named, else the one its
+    // ports' queue lists say (16 queues: MLNX2700), else BCM56850.
+    let chosen = match &a.profile {
+        Some(p) => Some(p.clone()),
+        None if ports_have_16_queues(&text) => {
+            let p = tmp.path().join("vsprofile.ini");
+            std::fs::write(&p, "SAI_VS_SWITCH_TYPE=SAI_VS_SWITCH_TYPE_MLNX2700\n")?;
+            Some(p)
+        }
+        None => None,
+    };
+    let profile_arg = chosen.as_ref().map(|p| p.display().to_string());
     let syncd_args: Vec<&str> = match &profile_arg {
         Some(p) => vec!["--profile", p],
         None => Vec::new(),
@@ -87,10 +98,32 @@ fn check(path: &Path, a: &Args, syncd: &Path) -> anyhow::Result<String> {
     }
     let mut con = sairing_syncd::asic_db::connect(&url)?;
     let got = fold::redis_state(&mut con)?;
-    let profile = match &a.profile {
+    let profile = match &chosen {
         Some(p) => sairing_syncd::profile::Profile::load(p)?,
         None => Default::default(),
     };
+    if r.answers.equal < r.answers.compared {
+        let d: Vec<String> = r
+            .answers
+            .differing
+            .iter()
+            .map(|(n, c)| format!("{n} {c}"))
+            .collect();
+        bail!(
+            "{} of {} recorded get answers about objects already identified differ here ({}): the recording was made on another switch than {:?} (give --profile)",
+            r.answers.compared - r.answers.equal,
+            r.answers.compared,
+            d.join(", "),
+            profile.switch_type
+        );
+    }
+    if r.ids.conflicts() > 0 {
+        bail!(
+            "{} recorded ids paired with ids of this switch's that other recorded ids had: the recording was made on another switch than {:?} (give --profile)",
+            r.ids.conflicts(),
+            profile.switch_type
+        );
+    }
     let defaults: Vec<String> = profile
         .defaults()
         .objects
@@ -102,7 +135,7 @@ fn check(path: &Path, a: &Args, syncd: &Path) -> anyhow::Result<String> {
         bail!("Redis's ASIC_STATE differs from the recording's fold: {d}");
     }
     let counts = per_type(&got);
-    if let Some(sonic) = sonic_counts(path).filter(|_| a.profile.is_none()) {
+    if let Some(sonic) = sonic_counts(path).filter(|_| chosen.is_none()) {
         let differ: Vec<String> = sonic
             .iter()
             .filter(|(t, n)| counts.get(*t).copied().unwrap_or(0) != *n)
@@ -127,11 +160,12 @@ fn check(path: &Path, a: &Args, syncd: &Path) -> anyhow::Result<String> {
         .collect();
     let types: Vec<String> = counts.iter().map(|(t, n)| format!("{t} {n}")).collect();
     Ok(format!(
-        "{} requests answered as recorded; ASIC_STATE = fold ({} objects; {} ids of the recorded switch's default objects mapped to this one's){}; sleeps {} ({} ms){}; passed over: {}; {:.2} s\n  by type: {}\n  recorded get answers naming objects: {} of {} attributes equal here{}",
+        "{:?} switch; {} requests answered as recorded; ASIC_STATE = fold ({} objects; {} ids of the recorded switch's default objects mapped to this one's){}; sleeps {} ({} ms){}; passed over: {}; {:.2} s\n  by type: {}\n  recorded get answers naming objects already identified: {} of {} attributes equal here{}",
+        profile.switch_type,
         s.requests,
         got.len(),
         r.ids.len(),
-        if sonic_counts(path).is_some() && a.profile.is_none() {
+        if sonic_counts(path).is_some() && chosen.is_none() {
             "; counts per type = SONiC's"
         } else {
             ""
@@ -160,6 +194,18 @@ fn check(path: &Path, a: &Args, syncd: &Path) -> anyhow::Result<String> {
             format!(" (differing: {})", d.join(", "))
         }
     ))
+}
+
+/// Whether the recording's first answer to a port's queue list names 16
+/// queues (an MLNX2700; a BCM56850's ports have 20).
+fn ports_have_16_queues(text: &str) -> bool {
+    text.lines()
+        .filter(|l| l.contains("|G|"))
+        .find_map(|l| {
+            l.split_once("SAI_PORT_ATTR_QOS_QUEUE_LIST=")
+                .map(|(_, v)| v)
+        })
+        .is_some_and(|v| v.starts_with("16:"))
 }
 
 /// Objects per type (`QUEUE`, `ROUTE_ENTRY`, ...).
