@@ -304,6 +304,21 @@ pub mod measure {
         sairing_shaped(name, spin_us, samples, messages, Shape::default())
     }
 
+    /// A new channel with rings of `capacity` bytes in a scratch folder (in
+    /// /dev/shm when there is one), removed when the folder is dropped.
+    fn scratch_channel(capacity: u64) -> anyhow::Result<(tempfile::TempDir, PathBuf)> {
+        let tmp = tempfile::tempdir_in("/dev/shm").or_else(|_| tempfile::tempdir())?;
+        let dir = tmp.path().join("chan");
+        channel::create(
+            &dir,
+            &channel::ChannelOptions {
+                capacity,
+                ..Default::default()
+            },
+        )?;
+        Ok((tmp, dir))
+    }
+
     /// The client side of a sairing measurement.
     struct SairingClient {
         client: Client,
@@ -380,15 +395,7 @@ pub mod measure {
         shape: Shape,
         peer: Peer<'_>,
     ) -> anyhow::Result<Stats> {
-        let tmp = tempfile::tempdir_in("/dev/shm").or_else(|_| tempfile::tempdir())?;
-        let dir = tmp.path().join("chan");
-        channel::create(
-            &dir,
-            &channel::ChannelOptions {
-                capacity: shape.capacity,
-                ..Default::default()
-            },
-        )?;
+        let (_tmp, dir) = scratch_channel(shape.capacity)?;
         let spin = spin_us.to_string();
         let d = dir.to_str().context("utf-8 path")?;
         let _server = match peer {
@@ -433,15 +440,7 @@ pub mod measure {
         samples: u64,
         messages: u64,
     ) -> anyhow::Result<Stats> {
-        let tmp = tempfile::tempdir_in("/dev/shm").or_else(|_| tempfile::tempdir())?;
-        let dir = tmp.path().join("chan");
-        channel::create(
-            &dir,
-            &channel::ChannelOptions {
-                capacity: Shape::default().capacity,
-                ..Default::default()
-            },
-        )?;
+        let (_tmp, dir) = scratch_channel(Shape::default().capacity)?;
         let spin = spin_us.to_string();
         let d = dir.to_str().context("utf-8 path")?;
         let _server = Reexec::start(&["serve", d, "--spin-us", &spin])?;

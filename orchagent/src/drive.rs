@@ -197,19 +197,7 @@ impl Driver {
         } else {
             self.client.send(op, key, &Body::Attrs(attrs))?
         };
-        self.requests += 1;
-        if expect != sairing_transport::codec::STATUS_SUCCESS {
-            self.unusual.insert(seq, expect.to_owned());
-        }
-        self.pending.insert(
-            seq,
-            Pending {
-                sent: Instant::now(),
-                expect: expect.to_owned(),
-                expect_statuses: expect_statuses.to_vec(),
-                what: what(),
-            },
-        );
+        self.track(seq, expect, expect_statuses, what);
         if self.mode.waits_for(op) {
             let r = self.client.wait_for(seq, Some(self.timeout))?;
             self.complete(r);
@@ -231,6 +219,20 @@ impl Driver {
         what: impl FnOnce() -> String,
     ) -> anyhow::Result<sairing_transport::Response> {
         let seq = self.client.send(Op::Get, key, &Body::Attrs(attrs))?;
+        self.track(seq, expect, &[], what);
+        let r = self.client.wait_for(seq, Some(self.timeout))?;
+        self.complete(r.clone());
+        Ok(r)
+    }
+
+    /// Counts request `seq` as sent and waits for its answer to check it.
+    fn track(
+        &mut self,
+        seq: u64,
+        expect: &str,
+        expect_statuses: &[String],
+        what: impl FnOnce() -> String,
+    ) {
         self.requests += 1;
         if expect != sairing_transport::codec::STATUS_SUCCESS {
             self.unusual.insert(seq, expect.to_owned());
@@ -240,13 +242,10 @@ impl Driver {
             Pending {
                 sent: Instant::now(),
                 expect: expect.to_owned(),
-                expect_statuses: Vec::new(),
+                expect_statuses: expect_statuses.to_vec(),
                 what: what(),
             },
         );
-        let r = self.client.wait_for(seq, Some(self.timeout))?;
-        self.complete(r.clone());
-        Ok(r)
     }
 
     /// Waits until every request sent so far is answered.

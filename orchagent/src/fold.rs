@@ -184,6 +184,19 @@ pub fn diff(got: &State, want: &State) -> Option<String> {
     ))
 }
 
+/// How many objects of each type (`QUEUE`, `ROUTE_ENTRY`, ...) `state` holds.
+pub fn per_type(state: &State) -> BTreeMap<String, usize> {
+    let mut m = BTreeMap::new();
+    for k in state.keys() {
+        let t = k
+            .strip_prefix("SAI_OBJECT_TYPE_")
+            .and_then(|r| r.split(':').next())
+            .unwrap_or(k);
+        *m.entry(t.to_owned()).or_default() += 1;
+    }
+    m
+}
+
 /// Redis's `ASIC_STATE:*` hashes as a [`State`] (`NULL`/`NULL` kept).
 pub fn redis_state(con: &mut redis::Connection) -> redis::RedisResult<State> {
     use redis::Commands;

@@ -60,6 +60,16 @@ pub struct AnswerCheck {
 }
 
 impl AnswerCheck {
+    /// The attributes that differed, as `NAME count, ...`.
+    pub fn differing_line(&self) -> String {
+        let d: Vec<String> = self
+            .differing
+            .iter()
+            .map(|(n, c)| format!("{n} {c}"))
+            .collect();
+        d.join(", ")
+    }
+
     fn check(&mut self, ids: &OidMap, recorded: &[(String, String)], actual: &[(String, String)]) {
         for (n, v) in recorded {
             let Some((_, a)) = actual.iter().find(|(k, _)| k == n) else {

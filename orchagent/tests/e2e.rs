@@ -243,11 +243,7 @@ fn replay_and_check_state(name: &str, extra: &[&str]) -> (serde_json::Value, Sta
 #[test]
 fn a_bringup_shows_the_default_objects_sonic_shows() {
     let (_, state) = replay_and_check_state("bringup.rec", &[]);
-    let mut count: BTreeMap<&str, usize> = BTreeMap::new();
-    for k in state.keys() {
-        let t = k["SAI_OBJECT_TYPE_".len()..].split(':').next().unwrap();
-        *count.entry(t).or_default() += 1;
-    }
+    let count = fold::per_type(&state);
     for (t, n) in [
         ("QUEUE", 672),
         ("SCHEDULER_GROUP", 416),

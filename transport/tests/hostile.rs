@@ -557,6 +557,16 @@ fn an_undecodable_request_is_answered_with_a_failure() {
     assert_eq!(status.unwrap(), "SAI_STATUS_FAILURE");
 }
 
+/// Services both sides until `client` is admitted (one thread: neither waits).
+fn connect(server: &mut Server, client: &mut Client) {
+    let deadline = std::time::Instant::now() + T;
+    while !client.connected() {
+        server.service().unwrap();
+        client.service().unwrap();
+        assert!(std::time::Instant::now() < deadline, "never connected");
+    }
+}
+
 /// Whether `fd` becomes readable within `ms` milliseconds.
 fn readable_within(fd: std::os::fd::BorrowedFd<'_>, ms: i32) -> bool {
     let mut pfd = libc::pollfd {
@@ -618,12 +628,7 @@ fn a_batch_cut_short_by_a_full_ring_still_rings_for_what_it_sent() {
         },
     )
     .unwrap();
-    let deadline = std::time::Instant::now() + T;
-    while !client.connected() {
-        server.service().unwrap();
-        client.service().unwrap();
-        assert!(std::time::Instant::now() < deadline, "never connected");
-    }
+    connect(&mut server, &mut client);
     // The server sleeps (its loop waits on the doorbell), rung by nobody yet.
     assert!(server.prepare_to_wait().unwrap());
     let before = server.next_seq();
@@ -663,12 +668,7 @@ fn a_batch_larger_than_the_ring_wakes_a_sleeping_server_before_waiting() {
     use std::os::fd::AsFd;
     let (_tmp, dir, mut server) = server_and_dir();
     let mut client = Client::open(&dir, &ClientOptions::default()).unwrap();
-    let deadline = std::time::Instant::now() + T;
-    while !client.connected() {
-        server.service().unwrap();
-        client.service().unwrap();
-        assert!(std::time::Instant::now() < deadline, "never connected");
-    }
+    connect(&mut server, &mut client);
     // The server's loop sleeps on its doorbell; only a ring wakes it.
     assert!(server.prepare_to_wait().unwrap());
     let n = 200u64;

@@ -6,7 +6,6 @@
 //!
 //! Point it at real recordings: sonic-sairedis's `tests/` folders hold them.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -103,17 +102,11 @@ fn check(path: &Path, a: &Args, syncd: &Path) -> anyhow::Result<String> {
         None => Default::default(),
     };
     if r.answers.equal < r.answers.compared {
-        let d: Vec<String> = r
-            .answers
-            .differing
-            .iter()
-            .map(|(n, c)| format!("{n} {c}"))
-            .collect();
         bail!(
             "{} of {} recorded get answers about objects already identified differ here ({}): the recording was made on another switch than {:?} (give --profile)",
             r.answers.compared - r.answers.equal,
             r.answers.compared,
-            d.join(", "),
+            r.answers.differing_line(),
             profile.switch_type
         );
     }
@@ -134,7 +127,7 @@ fn check(path: &Path, a: &Args, syncd: &Path) -> anyhow::Result<String> {
     if let Some(d) = fold::diff(&got, &want) {
         bail!("Redis's ASIC_STATE differs from the recording's fold: {d}");
     }
-    let counts = per_type(&got);
+    let counts = fold::per_type(&got);
     if let Some(sonic) = sonic_counts(path).filter(|_| chosen.is_none()) {
         let differ: Vec<String> = sonic
             .iter()
@@ -185,13 +178,7 @@ fn check(path: &Path, a: &Args, syncd: &Path) -> anyhow::Result<String> {
         if r.answers.differing.is_empty() {
             String::new()
         } else {
-            let d: Vec<String> = r
-                .answers
-                .differing
-                .iter()
-                .map(|(n, c)| format!("{n} {c}"))
-                .collect();
-            format!(" (differing: {})", d.join(", "))
+            format!(" (differing: {})", r.answers.differing_line())
         }
     ))
 }
@@ -206,19 +193,6 @@ fn ports_have_16_queues(text: &str) -> bool {
                 .map(|(_, v)| v)
         })
         .is_some_and(|v| v.starts_with("16:"))
-}
-
-/// Objects per type (`QUEUE`, `ROUTE_ENTRY`, ...).
-fn per_type(state: &fold::State) -> BTreeMap<String, usize> {
-    let mut m = BTreeMap::new();
-    for k in state.keys() {
-        let t = k
-            .strip_prefix("SAI_OBJECT_TYPE_")
-            .and_then(|r| r.split(':').next())
-            .unwrap_or(k);
-        *m.entry(t.to_owned()).or_default() += 1;
-    }
-    m
 }
 
 /// What SONiC's own syncd over vslib (BCM56850, 32 ports) holds in
