@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use redis::Commands;
 
-use crate::vs::Attrs;
+use crate::vs::{Attrs, Objects};
 
 /// Prefix of every object's hash.
 pub const ASIC_STATE: &str = "ASIC_STATE:";
@@ -87,15 +87,12 @@ pub fn read_progress(
 }
 
 /// Every ASIC_STATE object in Redis, with `NULL`/`NULL` read back as no attributes.
-pub fn load_state(
-    conn: &mut redis::Connection,
-    url: &str,
-) -> Result<HashMap<String, Attrs>, MirrorError> {
+pub fn load_state(conn: &mut redis::Connection, url: &str) -> Result<Objects, MirrorError> {
     let keys: Vec<String> = conn
         .scan_match::<_, String>(format!("{ASIC_STATE}*"))
         .map_err(rerr(url))?
         .collect();
-    let mut out = HashMap::with_capacity(keys.len());
+    let mut out = Objects::with_capacity_and_hasher(keys.len(), Default::default());
     for chunk in keys.chunks(1000) {
         let mut p = redis::pipe();
         for k in chunk {

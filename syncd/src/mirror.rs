@@ -33,7 +33,7 @@ use std::time::{Duration, Instant};
 use crate::asic_db::{
     connect, read_progress, rerr, MirrorError, Progress, ASIC_STATE, PROGRESS_KEY,
 };
-use crate::vs::{Attrs, Effect};
+use crate::vs::{Attrs, Effect, Objects};
 
 /// Commits one batch if, and only if, `KEYS[1]` (the progress record) still
 /// holds `{seq = ARGV[1], ring_id = ARGV[2]}`; otherwise fails with
@@ -145,7 +145,7 @@ pub struct MirrorConfig {
     /// The request ring's identity, hex.
     pub ring_id: String,
     /// The state Redis holds (or must be made to hold) now.
-    pub model: HashMap<String, Attrs>,
+    pub model: Objects,
     /// The sequence number that state corresponds to.
     pub durable: u64,
     /// Rewrite Redis from `model` before anything else (a cold start).
@@ -224,8 +224,8 @@ impl Drop for Mirror {
 struct Worker {
     url: String,
     ring_id: String,
-    model: HashMap<String, Attrs>,
-    pending: HashMap<String, Option<Attrs>>,
+    model: Objects,
+    pending: HashMap<String, Option<Attrs>, foldhash::fast::RandomState>,
     pending_seq: u64,
     written: u64,
     resync: bool,
@@ -245,7 +245,7 @@ impl Worker {
             url: cfg.url,
             ring_id: cfg.ring_id,
             model: cfg.model,
-            pending: HashMap::new(),
+            pending: HashMap::default(),
             pending_seq: cfg.durable,
             written: cfg.durable,
             resync: cfg.resync_first,

@@ -10,7 +10,6 @@
 //! marker continues an older file: the recording then only knows the state
 //! from that marker on, which is enough if Redis's checkpoint reaches it.
 
-use std::collections::HashMap;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
@@ -20,7 +19,7 @@ use sairing_rec::{self as rec, Step};
 use sairing_transport::codec::{self, Body, BulkObject};
 
 use crate::recorder::{self, RecorderConfig, RAW};
-use crate::vs::{Attrs, Switch};
+use crate::vs::{Objects, Switch};
 
 /// What a rebuild did.
 #[derive(Debug, Clone)]
@@ -123,7 +122,7 @@ fn apply(switch: &mut Switch, r: &Recorded, buf: &mut Vec<u8>) -> anyhow::Result
 /// Refuses when the recording does not hold all of them.
 pub fn rebuild(
     cfg: &RecorderConfig,
-    base: HashMap<String, Attrs>,
+    base: Objects,
     base_seq: u64,
     through: u64,
     ring_id: &str,
