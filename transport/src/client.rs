@@ -10,7 +10,7 @@ use sairing_ring::{Consumer, Mark, Reservation};
 
 use crate::channel::Paths;
 use crate::codec::{self, Body, Op, KIND_NOTIFICATION, KIND_REQUEST, KIND_RESPONSE};
-use crate::endpoint::{Endpoint, Side, Wait, WaitPolicy};
+use crate::endpoint::{Endpoint, Side, Wait, WaitPolicy, WaitStats};
 use crate::error::{Error, Result};
 use crate::rendezvous;
 
@@ -120,6 +120,11 @@ impl Client {
     /// Responses to a previous incarnation of this client that were discarded.
     pub fn stale_responses(&self) -> u64 {
         self.stale
+    }
+
+    /// How the client's sleeps have ended so far (see [`WaitStats`]).
+    pub fn wait_stats(&self) -> WaitStats {
+        self.ep.stats
     }
 
     /// How the client waits.

@@ -114,6 +114,25 @@ impl Wait {
     }
 }
 
+/// How a side's sleeps inside sairing ended (the waits of an external event
+/// loop are its own, and not counted). On a healthy connected channel every
+/// sleep ends because the peer rang (or the caller's deadline passed with
+/// nothing to do): a lost wake-up shows as `timed_out` with work waiting, and
+/// `polled` counts only the looks taken while no peer was connected.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WaitStats {
+    /// Woken by the peer's doorbell.
+    pub rung: u64,
+    /// Ended by the short poll taken while no peer is connected (20 ms).
+    pub polled: u64,
+    /// Ended by the deadline, nothing rung.
+    pub timed_out: u64,
+    /// Woken by another descriptor: a client connecting, a handshake.
+    pub other: u64,
+    /// The peer's connection hung up.
+    pub hung_up: u64,
+}
+
 /// One side's writing half and doorbells.
 pub(crate) struct Endpoint {
     pub(crate) tx: Producer,
@@ -121,6 +140,7 @@ pub(crate) struct Endpoint {
     pub(crate) peer: Option<Peer>,
     pub(crate) policy: WaitPolicy,
     pub(crate) ring_path: std::path::PathBuf,
+    pub(crate) stats: WaitStats,
 }
 
 /// How long one sleep may last while no peer is connected: the peer's rings
@@ -163,6 +183,7 @@ impl Endpoint {
             peer: None,
             policy,
             ring_path: ring_path.clone(),
+            stats: WaitStats::default(),
         };
         Ok((ep, rx))
     }
@@ -222,12 +243,31 @@ impl Endpoint {
     }
 
     /// Sleeps on `fds` until rung, the deadline, or (with no peer) a short poll.
-    pub(crate) fn sleep(&self, fds: &[RawFd], wait: &Wait) -> Result<()> {
+    pub(crate) fn sleep(&mut self, fds: &[RawFd], wait: &Wait) -> Result<()> {
         let mut t = wait.left();
-        if self.peer.is_none() {
+        let connected = self.peer.is_some();
+        if !connected {
             t = Some(t.map_or(UNCONNECTED_POLL, |t| t.min(UNCONNECTED_POLL)));
         }
-        bell::wait_raw(fds, t).map_err(io(&self.ring_path, "poll"))?;
+        let revents = bell::wait_raw(fds, t).map_err(io(&self.ring_path, "poll"))?;
+        // With a peer, its connection is the first descriptor.
+        let peer = if connected {
+            revents.first().copied().unwrap_or(0)
+        } else {
+            0
+        };
+        let s = &mut self.stats;
+        if peer & (libc::POLLHUP | libc::POLLERR) != 0 {
+            s.hung_up += 1;
+        } else if peer & libc::POLLIN != 0 {
+            s.rung += 1;
+        } else if revents.iter().any(|&r| r != 0) {
+            s.other += 1;
+        } else if connected {
+            s.timed_out += 1;
+        } else {
+            s.polled += 1;
+        }
         self.drain();
         Ok(())
     }

@@ -44,7 +44,7 @@ mod server;
 
 pub use client::{Client, ClientOptions, Mode, Notification, Outcome, Response};
 pub use codec::{Body, BulkObject, Op, Request};
-pub use endpoint::WaitPolicy;
+pub use endpoint::{WaitPolicy, WaitStats};
 pub use error::{Error, Result};
 pub use rendezvous::AccessPolicy;
 pub use server::{ConnectionStats, Incoming, Server, ServerOptions, Ticket};

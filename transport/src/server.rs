@@ -10,7 +10,7 @@ use sairing_ring::{Consumer, Mark};
 
 use crate::channel::Paths;
 use crate::codec::{self, Op, Request, KIND_NOTIFICATION, KIND_REQUEST, KIND_RESPONSE};
-use crate::endpoint::{Endpoint, Side, Wait, WaitPolicy};
+use crate::endpoint::{Endpoint, Side, Wait, WaitPolicy, WaitStats};
 use crate::error::{Error, Result};
 use crate::rendezvous::{self, Accepted, AccessPolicy};
 
@@ -325,6 +325,11 @@ impl Server {
     /// are durable.
     pub fn set_auto_release(&mut self, on: bool) {
         self.auto_release = on;
+    }
+
+    /// How the server's sleeps have ended so far (see [`WaitStats`]).
+    pub fn wait_stats(&self) -> WaitStats {
+        self.out.ep.stats
     }
 
     /// Whether auto-release is on.

@@ -707,3 +707,92 @@ fn a_batch_larger_than_the_ring_wakes_a_sleeping_server_before_waiting() {
     }
     assert_eq!(sender.join().unwrap(), Ok(()));
 }
+
+/// Every sleep on a healthy channel ends because the peer rang: none runs out
+/// its deadline with work waiting (a lost wake-up would), and none is the short
+/// poll a side takes only while no peer is connected. Both sides sleep at once
+/// (no spin), so each of the 200 round trips is two sleeps and two rings.
+#[test]
+fn a_healthy_channels_sleeps_all_end_with_a_ring() {
+    let (_tmp, dir) = fresh_channel(false);
+    let no_spin = WaitPolicy {
+        spin: Duration::ZERO,
+        ..WaitPolicy::default()
+    };
+    let mut server = Server::open(
+        &dir,
+        &ServerOptions {
+            wait: no_spin,
+            ..ServerOptions::default()
+        },
+    )
+    .unwrap();
+    let mut client = Client::open(
+        &dir,
+        &ClientOptions {
+            wait: no_spin,
+            ..ClientOptions::default()
+        },
+    )
+    .unwrap();
+    connect(&mut server, &mut client);
+    let n = 200;
+    let srv = std::thread::spawn(move || {
+        for _ in 0..n {
+            let mut req = server
+                .recv(Some(Duration::from_secs(2)))
+                .unwrap()
+                .expect("a request before the deadline");
+            req.respond_status("SAI_STATUS_SUCCESS").unwrap();
+            let w = server.wait_stats();
+            assert_eq!(
+                w.timed_out, 0,
+                "a sleep ran out with a request waiting: {w:?}"
+            );
+        }
+        // Kept open: its hang-up would be the client's last wake.
+        server
+    });
+    client.set_wait_policy(WaitPolicy {
+        timeout: Duration::from_secs(5),
+        ..no_spin
+    });
+    for _ in 0..n {
+        let r = client.get(
+            "SAI_OBJECT_TYPE_PORT:oid:0x1000000000002",
+            &[("SAI_PORT_ATTR_MTU", "0")],
+        );
+        assert_eq!(r.unwrap().status, "SAI_STATUS_SUCCESS");
+    }
+    let server = srv.join().unwrap();
+    let (s, c) = (server.wait_stats(), client.wait_stats());
+    for (side, w) in [("server", s), ("client", c)] {
+        assert!(w.rung > 0, "{side} never slept: {w:?}");
+        assert_eq!(
+            (w.timed_out, w.polled, w.hung_up),
+            (0, 0, 0),
+            "{side}: {w:?}"
+        );
+    }
+}
+
+/// A client waiting while no server is connected looks every 20 ms, and
+/// says so; its deadline then ends the wait.
+#[test]
+fn a_client_without_a_server_polls_and_says_so() {
+    let (_tmp, dir) = fresh_channel(false);
+    let mut client = Client::open(&dir, &ClientOptions::default()).unwrap();
+    let seq = client
+        .send(
+            Op::Get,
+            "SAI_OBJECT_TYPE_PORT:oid:0x1",
+            &Body::Attrs(&[("SAI_PORT_ATTR_MTU", "0")]),
+        )
+        .unwrap();
+    assert!(client
+        .wait_for(seq, Some(Duration::from_millis(100)))
+        .is_err());
+    let w = client.wait_stats();
+    assert!(w.polled >= 1, "{w:?}");
+    assert_eq!((w.rung, w.timed_out), (0, 0), "{w:?}");
+}
