@@ -3,14 +3,11 @@
 //!
 //! `cargo bench -p sairing-benches --bench ring`
 
-use std::hint::black_box;
-use std::time::{Duration, Instant};
-
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use sairing_ring::PushError;
+use sairing_benches::stream::{self, CAPACITY};
+use std::hint::black_box;
 
 const SIZES: [usize; 3] = [16, 128, 1024];
-const CAPACITY: u64 = 1 << 20;
 
 fn single_thread(c: &mut Criterion) {
     let mut g = c.benchmark_group("push_pop_1thread");
@@ -50,86 +47,6 @@ fn single_thread(c: &mut Criterion) {
     g.finish();
 }
 
-/// Streams `n` records from this thread to a consumer thread; returns the time.
-fn sairing_stream(
-    tx: &mut sairing_ring::Producer,
-    rx: &mut sairing_ring::Consumer,
-    size: usize,
-    n: u64,
-) -> Duration {
-    let payload = vec![7u8; size];
-    std::thread::scope(|s| {
-        let consumer = s.spawn(|| {
-            let mut got = 0u64;
-            let mut since_release = 0;
-            while got < n {
-                match rx.read().unwrap() {
-                    Some(rec) => {
-                        black_box(rec.payload());
-                        got += 1;
-                        since_release += 1;
-                        if since_release == 64 {
-                            rx.release();
-                            since_release = 0;
-                        }
-                    }
-                    None => {
-                        rx.release();
-                        since_release = 0;
-                        std::hint::spin_loop();
-                    }
-                }
-            }
-            rx.release();
-        });
-        let start = Instant::now();
-        let mut sent = 0;
-        while sent < n {
-            match tx.reserve(size, 1) {
-                Ok(mut r) => {
-                    r.copy_from_slice(&payload);
-                    r.commit();
-                    sent += 1;
-                }
-                Err(PushError::Full { .. }) => std::hint::spin_loop(),
-                Err(e) => panic!("{e}"),
-            }
-        }
-        consumer.join().unwrap();
-        start.elapsed()
-    })
-}
-
-fn rtrb_stream<const N: usize>(n: u64) -> Duration {
-    let (mut p, mut q) = rtrb::RingBuffer::<[u8; N]>::new(CAPACITY as usize / N);
-    let item = [7u8; N];
-    std::thread::scope(|s| {
-        let consumer = s.spawn(move || {
-            let mut got = 0;
-            while got < n {
-                match q.pop() {
-                    Ok(v) => {
-                        black_box(v);
-                        got += 1;
-                    }
-                    Err(_) => std::hint::spin_loop(),
-                }
-            }
-        });
-        let start = Instant::now();
-        let mut sent = 0;
-        while sent < n {
-            if p.push(item).is_ok() {
-                sent += 1;
-            } else {
-                std::hint::spin_loop();
-            }
-        }
-        consumer.join().unwrap();
-        start.elapsed()
-    })
-}
-
 fn two_threads(c: &mut Criterion) {
     let mut g = c.benchmark_group("stream_2threads");
     g.throughput(Throughput::Elements(1));
@@ -138,14 +55,10 @@ fn two_threads(c: &mut Criterion) {
         let dir = sairing_benches::scratch_dir().unwrap();
         let (mut tx, mut rx) = sairing_benches::file_ring(&dir, CAPACITY).unwrap();
         g.bench_with_input(BenchmarkId::new("sairing", size), &size, |b, &size| {
-            b.iter_custom(|iters| sairing_stream(&mut tx, &mut rx, size, iters))
+            b.iter_custom(|iters| stream::sairing(&mut tx, &mut rx, size, iters))
         });
         g.bench_with_input(BenchmarkId::new("rtrb", size), &size, |b, &size| {
-            b.iter_custom(|iters| match size {
-                16 => rtrb_stream::<16>(iters),
-                128 => rtrb_stream::<128>(iters),
-                _ => rtrb_stream::<1024>(iters),
-            })
+            b.iter_custom(|iters| stream::rtrb(size, iters))
         });
     }
     g.finish();

@@ -28,6 +28,114 @@ pub fn file_ring(
     ))
 }
 
+/// Two threads streaming records through the ring, or through rtrb, for the
+/// same payloads in the same run (the criterion bench `ring` and `compare`'s
+/// `ring` rows).
+pub mod stream {
+    use std::hint::black_box;
+    use std::time::{Duration, Instant};
+
+    use sairing_ring::{Consumer, Producer, PushError};
+
+    /// Ring capacity for both.
+    pub const CAPACITY: u64 = 1 << 20;
+
+    /// Streams `n` records of `size` bytes from this thread to a consumer
+    /// thread; returns the time. The producer stages records and publishes
+    /// them 32 at a time (and whenever the ring is full), as a client's batch
+    /// does; the consumer releases every 64 records read.
+    pub fn sairing(tx: &mut Producer, rx: &mut Consumer, size: usize, n: u64) -> Duration {
+        let payload = vec![7u8; size];
+        std::thread::scope(|s| {
+            let consumer = s.spawn(|| {
+                let mut got = 0u64;
+                let mut since_release = 0;
+                while got < n {
+                    match rx.read().unwrap() {
+                        Some(rec) => {
+                            black_box(rec.payload());
+                            got += 1;
+                            since_release += 1;
+                            if since_release == 64 {
+                                rx.release();
+                                since_release = 0;
+                            }
+                        }
+                        None => {
+                            rx.release();
+                            since_release = 0;
+                            std::hint::spin_loop();
+                        }
+                    }
+                }
+                rx.release();
+            });
+            let start = Instant::now();
+            let mut sent = 0;
+            while sent < n {
+                match tx.reserve(size, 1) {
+                    Ok(mut r) => {
+                        r.copy_from_slice(&payload);
+                        r.stage();
+                        sent += 1;
+                        if sent % 32 == 0 {
+                            tx.publish();
+                        }
+                    }
+                    Err(PushError::Full { .. }) => {
+                        tx.publish();
+                        std::hint::spin_loop();
+                    }
+                    Err(e) => panic!("{e}"),
+                }
+            }
+            tx.publish();
+            consumer.join().unwrap();
+            start.elapsed()
+        })
+    }
+
+    /// [`sairing`] through rtrb, elements of `size` bytes (16, 128 or 1024).
+    pub fn rtrb(size: usize, n: u64) -> Duration {
+        match size {
+            16 => rtrb_n::<16>(n),
+            128 => rtrb_n::<128>(n),
+            1024 => rtrb_n::<1024>(n),
+            _ => panic!("rtrb streams 16, 128 or 1024 bytes, not {size}"),
+        }
+    }
+
+    fn rtrb_n<const N: usize>(n: u64) -> Duration {
+        let (mut p, mut q) = rtrb::RingBuffer::<[u8; N]>::new(CAPACITY as usize / N);
+        let item = [7u8; N];
+        std::thread::scope(|s| {
+            let consumer = s.spawn(move || {
+                let mut got = 0;
+                while got < n {
+                    match q.pop() {
+                        Ok(v) => {
+                            black_box(v);
+                            got += 1;
+                        }
+                        Err(_) => std::hint::spin_loop(),
+                    }
+                }
+            });
+            let start = Instant::now();
+            let mut sent = 0;
+            while sent < n {
+                if p.push(item).is_ok() {
+                    sent += 1;
+                } else {
+                    std::hint::spin_loop();
+                }
+            }
+            consumer.join().unwrap();
+            start.elapsed()
+        })
+    }
+}
+
 /// Cross-process latency and throughput measurements shared by `chanbench` and `compare`.
 pub mod measure {
     use std::ffi::OsStr;

@@ -145,6 +145,9 @@ fn main() -> anyhow::Result<()> {
     };
     // The Redis and gRPC channels are slow: fewer one-way messages keep the run short.
     let m_redis = m / 10;
+    // The ring beside rtrb, two threads streaming: before this process pins
+    // itself (its threads would share the one core).
+    let ring = report::ring_rows(if cli.quick { 100_000 } else { 4_000_000 })?;
     // Redis starts before this process pins itself, so it is not pinned with it.
     let redis = sairing_testkit::PrivateRedis::start()?;
     measure::pin(0);
@@ -214,7 +217,8 @@ fn main() -> anyhow::Result<()> {
         }
     }
     if let Some(path) = cli.json {
-        let doc = report::document(machine, channels, restart, scaled.as_ref());
+        let mut doc = report::document(machine, channels, restart, scaled.as_ref());
+        doc["ring"] = serde_json::Value::Array(ring);
         std::fs::write(&path, serde_json::to_string_pretty(&doc)?)?;
     }
     if let Some(what) = sairing_failed {

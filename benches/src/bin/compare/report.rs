@@ -198,3 +198,35 @@ pub fn document(
     }
     doc
 }
+
+/// The ring and rtrb streaming `n` records between two threads, for 16, 128
+/// and 1024 bytes: three alternating runs of each, the best of each kept.
+/// Prints a table; returns the rows for the JSON (`ring`).
+pub fn ring_rows(n: u64) -> anyhow::Result<Vec<serde_json::Value>> {
+    use sairing_benches::stream;
+    eprintln!("compare: the ring beside rtrb, two threads streaming {n} records");
+    println!(
+        "{:>6} {:>16} {:>16} {:>8}",
+        "bytes", "sairing msg/s", "rtrb msg/s", "ratio"
+    );
+    let mut rows = Vec::new();
+    for size in [16usize, 128, 1024] {
+        let dir = sairing_benches::scratch_dir()?;
+        let (mut tx, mut rx) = sairing_benches::file_ring(&dir, stream::CAPACITY)?;
+        let (mut ours, mut theirs) = (0f64, 0f64);
+        for _ in 0..3 {
+            let t = stream::sairing(&mut tx, &mut rx, size, n);
+            ours = ours.max(n as f64 / t.as_secs_f64());
+            let t = stream::rtrb(size, n);
+            theirs = theirs.max(n as f64 / t.as_secs_f64());
+        }
+        println!(
+            "{size:>6} {:>14.1} M {:>14.1} M {:>7.2}x",
+            ours / 1e6,
+            theirs / 1e6,
+            ours / theirs
+        );
+        rows.push(json!({"size": size, "sairing_msgs_per_s": ours, "rtrb_msgs_per_s": theirs}));
+    }
+    Ok(rows)
+}
