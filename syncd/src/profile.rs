@@ -176,6 +176,24 @@ pub fn parse_lane_map(text: &str) -> anyhow::Result<Vec<(String, Vec<u32>)>> {
     Ok(ports)
 }
 
+/// Objects per type that SONiC's own syncd over vslib (BCM56850, 32 ports)
+/// showed in ASIC_STATE after replaying sonic-sairedis' `tests/BCM56850/full.rec`
+/// (saiplayer over sairedis' Redis channel; measured, not derived from this
+/// module), for the types the switch discovers and that recording neither
+/// creates nor removes. The default profile must give the same.
+pub const SONIC_BCM56850_COUNTS: &[(&str, usize)] = &[
+    ("QUEUE", 672),
+    ("SCHEDULER_GROUP", 416),
+    ("INGRESS_PRIORITY_GROUP", 256),
+    ("PORT", 33),
+    ("PORT_SERDES", 32),
+    ("HASH", 2),
+    ("VIRTUAL_ROUTER", 1),
+    ("STP", 1),
+    ("VLAN", 1),
+    ("BRIDGE", 1),
+];
+
 /// What a switch discovers at create.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Defaults {

@@ -195,23 +195,10 @@ fn ports_have_16_queues(text: &str) -> bool {
         .is_some_and(|v| v.starts_with("16:"))
 }
 
-/// What SONiC's own syncd over vslib (BCM56850, 32 ports) holds in
-/// ASIC_STATE after replaying a recording, where it was measured: `full.rec`
-/// (sonic-sairedis' tests/BCM56850), replayed by saiplayer over sairedis'
-/// Redis channel into SONiC's syncd, object types counted in ASIC_DB.
+/// The counts SONiC's own syncd showed for this recording, where they were
+/// measured: `full.rec`.
 fn sonic_counts(path: &Path) -> Option<&'static [(&'static str, usize)]> {
-    const FULL: &[(&str, usize)] = &[
-        ("QUEUE", 672),
-        ("SCHEDULER_GROUP", 416),
-        ("INGRESS_PRIORITY_GROUP", 256),
-        ("PORT", 33),
-        ("PORT_SERDES", 32),
-        ("HASH", 2),
-        ("VIRTUAL_ROUTER", 1),
-        ("STP", 1),
-        ("VLAN", 1),
-        ("BRIDGE", 1),
-    ];
+    const FULL: &[(&str, usize)] = sairing_syncd::profile::SONIC_BCM56850_COUNTS;
     (path.file_name()? == "full.rec").then_some(FULL)
 }
 
