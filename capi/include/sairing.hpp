@@ -202,6 +202,34 @@ class Client {
         return rc == SAIRING_ERR_FULL ? 0 : seq;
     }
 
+    // One request of a batch.
+    struct Call {
+        uint8_t op;
+        std::string key;
+        std::vector<FieldValueTuple> values;
+    };
+
+    // Sends `calls` in one go, with one wake-up check at the end
+    // (sairing_client_send_batch): how many went, all of them unless a
+    // non-blocking client found the ring full (backpressure: send the rest
+    // again). The first's sequence number goes to `first_seq`; the others
+    // follow it.
+    size_t send_batch(const std::vector<Call> &calls, uint64_t *first_seq = nullptr) {
+        std::vector<std::vector<sairing_attr>> keep;
+        keep.reserve(calls.size());
+        std::vector<sairing_call> c;
+        c.reserve(calls.size());
+        for (const auto &x : calls) {
+            keep.push_back(detail::attrs(x.values));
+            c.push_back(sairing_call{x.op, detail::str(x.key), keep.back().data(), keep.back().size()});
+        }
+        uint64_t first = 0;
+        size_t sent = 0;
+        detail::check(sairing_client_send_batch(h_, c.data(), c.size(), &first, &sent), "sairing_client_send_batch");
+        if (first_seq) *first_seq = first;
+        return sent;
+    }
+
     // The answer to `seq`; throws Error(SAIRING_ERR_TIMEOUT) when it does not
     // come in time (the request is still in the ring and will run).
     Response wait(uint64_t seq, int64_t timeout_ms = -1) {
