@@ -5,7 +5,9 @@
 #  - the route workload (default 1,000,000 routes) in sync, async and pipelined
 #    mode: requests/s as orchagent reports them;
 #  - how long the Redis mirror takes to catch up after orchagent's last answer;
-#  - syncd's resident memory at the end (the switch plus the mirror's model).
+#  - syncd's resident memory at the end, and its heap (RssAnon: the switch
+#    plus the mirror's model, without the rings' pages) per object;
+#  - how long `syncd --warm` takes over what Redis then holds, exec to ready.
 # Usage: scripts/measure-syncd.sh [ROUTES]
 # Environment: MODES (default "pipelined async sync"), REC_DIR=DIR to replay
 # every *.rec there (sonic-sairedis's tests/BCM56850, say), REPLAYS=0 to skip the
@@ -63,13 +65,24 @@ for mode in ${MODES:-pipelined async sync}; do
   until [ "$(redis-cli -p "$port" -n 1 hget SAIRING_PROGRESS seq)" = "$total" ]; do sleep 0.005; done
   caught=$(date +%s.%N)
   rss=$(awk '/VmRSS/{print $2}' "/proc/$spid/status")
+  # The heap: resident memory less the rings' shared pages and the binary.
+  anon=$(awk '/RssAnon/{print $2}' "/proc/$spid/status")
   keys=$(redis-cli -p "$port" -n 1 dbsize)
+  stop_syncd
+  # A warm start over what Redis now holds: from exec to "ready".
+  t0=$(date +%s.%N)
+  "$bin/syncd" --channel "$d" --warm --redis "$url" > "$d.warm.log" 2>&1 &
+  spid=$!
+  until grep -q ready "$d.warm.log" 2>/dev/null; do sleep 0.005; done
+  warm=$(python3 -c "import sys; print(float(sys.argv[2]) - float(sys.argv[1]))" "$t0" "$(date +%s.%N)")
   stop_syncd
   python3 -c "
 import json,sys
 s=json.loads(sys.argv[1]); lag=float(sys.argv[3])-float(sys.argv[2]); rss=int(sys.argv[4]); keys=int(sys.argv[5])
+anon=int(sys.argv[7]); warm=float(sys.argv[8]); objects=keys-1
 print(f\"routes {sys.argv[6]:9s} {s['requests']} requests in {s['seconds']:.2f} s: {s['requests_per_s']:.0f} requests/s, \"
       f\"latency p50 {s['latency_us']['p50']:.1f} us p99 {s['latency_us']['p99']:.1f} us; mirror caught up {lag*1000:.0f} ms after the last answer; \"
-      f\"redis keys {keys}; syncd RSS {rss/1024:.0f} MiB ({rss/1024/ (keys/1e6):.0f} MiB per million objects)\")
-" "$out" "$done_at" "$caught" "$rss" "$keys" "$mode"
+      f\"redis keys {keys}; syncd RSS {rss/1024:.0f} MiB, heap (RssAnon) {anon/1024:.0f} MiB = {anon*1024/objects:.0f} B per object; \"
+      f\"syncd --warm over {objects} objects: {warm:.2f} s to ready\")
+" "$out" "$done_at" "$caught" "$rss" "$keys" "$mode" "$anon" "$warm"
 done
