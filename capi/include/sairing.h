@@ -190,6 +190,22 @@ typedef struct {
   sairing_str payload;
 } sairing_notification;
 
+// How a handle's sleeps inside the library have ended (an event loop's own
+// waits are not counted): on a healthy connected channel they end because the
+// peer rang, or at the caller's deadline with nothing to do.
+typedef struct {
+  // Woken by the peer's doorbell.
+  uint64_t rung;
+  // Ended by the 20 ms poll taken only while no peer is connected.
+  uint64_t polled;
+  // Ended by the deadline, nothing rung.
+  uint64_t timed_out;
+  // Woken by another descriptor (a client connecting, a handshake).
+  uint64_t other;
+  // The peer's connection hung up.
+  uint64_t hung_up;
+} sairing_wait_stats;
+
 // A record, as a view into the consumer (valid until its next read).
 typedef struct {
   // Its sequence number.
@@ -438,6 +454,12 @@ int sairing_client_after_wake(sairing_client *c);
 // `c` is a live client or NULL.
 int sairing_client_connected(sairing_client *c);
 
+// How the client's sleeps have ended so far, into `*out`.
+//
+// # Safety
+// `c` is a live client or NULL; `out` is NULL or writable.
+int sairing_client_wait_stats(sairing_client *c, sairing_wait_stats *out);
+
 // Creates a channel in `dir` (NUL-terminated): the directory, both rings of
 // `capacity` bytes each (0: the default, 64 MiB; else a power of two of at
 // least 4096) and nothing else; `SAIRING_ERR_BUSY` if one exists there.
@@ -610,6 +632,12 @@ int sairing_server_after_wake(sairing_server *s);
 // # Safety
 // `s` is a live server or NULL.
 int sairing_server_connected(sairing_server *s);
+
+// How the server's sleeps have ended so far, into `*out`.
+//
+// # Safety
+// `s` is a live server or NULL; `out` is NULL or writable.
+int sairing_server_wait_stats(sairing_server *s, sairing_wait_stats *out);
 
 #ifdef __cplusplus
 }  // extern "C"

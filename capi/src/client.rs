@@ -674,3 +674,24 @@ pub unsafe extern "C" fn sairing_client_connected(c: *mut SairingClient) -> c_in
         Ok(c_int::from(h.client.connected()))
     })
 }
+
+/// How the client's sleeps have ended so far, into `*out`.
+///
+/// # Safety
+/// `c` is a live client or NULL; `out` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn sairing_client_wait_stats(
+    c: *mut SairingClient,
+    out: *mut SairingWaitStats,
+) -> c_int {
+    call(|| {
+        // SAFETY: by the contract above.
+        let h = unsafe { handle(c, "client")? };
+        if out.is_null() {
+            return Err(Fail::invalid("out is NULL"));
+        }
+        // SAFETY: non-NULL and writable, by the contract above.
+        unsafe { put(out, SairingWaitStats::from(h.client.wait_stats())) };
+        Ok(SAIRING_OK)
+    })
+}

@@ -377,6 +377,36 @@ pub(crate) unsafe fn put<T>(out: *mut T, v: T) {
     }
 }
 
+/// How a handle's sleeps inside the library have ended (an event loop's own
+/// waits are not counted): on a healthy connected channel they end because the
+/// peer rang, or at the caller's deadline with nothing to do.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SairingWaitStats {
+    /// Woken by the peer's doorbell.
+    pub rung: u64,
+    /// Ended by the 20 ms poll taken only while no peer is connected.
+    pub polled: u64,
+    /// Ended by the deadline, nothing rung.
+    pub timed_out: u64,
+    /// Woken by another descriptor (a client connecting, a handshake).
+    pub other: u64,
+    /// The peer's connection hung up.
+    pub hung_up: u64,
+}
+
+impl From<sairing_transport::WaitStats> for SairingWaitStats {
+    fn from(w: sairing_transport::WaitStats) -> Self {
+        SairingWaitStats {
+            rung: w.rung,
+            polled: w.polled,
+            timed_out: w.timed_out,
+            other: w.other,
+            hung_up: w.hung_up,
+        }
+    }
+}
+
 /// A string view that is not tied to a lifetime: for the encoder's argument
 /// lists that a handle keeps (and clears) between calls. Built only from text
 /// checked as UTF-8, and used only during the call that built it.

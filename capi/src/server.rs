@@ -485,3 +485,24 @@ pub unsafe extern "C" fn sairing_server_connected(s: *mut SairingServer) -> c_in
         Ok(c_int::from(h.server.connected()))
     })
 }
+
+/// How the server's sleeps have ended so far, into `*out`.
+///
+/// # Safety
+/// `s` is a live server or NULL; `out` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn sairing_server_wait_stats(
+    s: *mut SairingServer,
+    out: *mut SairingWaitStats,
+) -> c_int {
+    call(|| {
+        // SAFETY: by the contract above.
+        let h = unsafe { handle(s, "server")? };
+        if out.is_null() {
+            return Err(Fail::invalid("out is NULL"));
+        }
+        // SAFETY: non-NULL and writable, by the contract above.
+        unsafe { put(out, SairingWaitStats::from(h.server.wait_stats())) };
+        Ok(SAIRING_OK)
+    })
+}

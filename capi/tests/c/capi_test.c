@@ -230,6 +230,12 @@ static void channel_exchange(const char *dir) {
     EQ(sairing_client_open(dir, &o, &c), SAIRING_OK);
     EQ(sairing_client_call(c, SAIRING_OP_SET, S("SAI_OBJECT_TYPE_PORT:oid:0x1000000000003"), &mtu, 1, &r), SAIRING_ERR_TIMEOUT);
     EQ(sairing_client_connected(c), 0);
+    /* With no server, the client looked every 20 ms and was never rung. */
+    sairing_wait_stats w;
+    EQ(sairing_client_wait_stats(c, &w), SAIRING_OK);
+    CHECK(w.polled >= 1 && w.rung == 0 && w.hung_up == 0);
+    EQ(sairing_client_wait_stats(NULL, &w), SAIRING_ERR_INVALID);
+    EQ(sairing_client_wait_stats(c, NULL), SAIRING_ERR_INVALID);
     EQ(sairing_channel_remove(dir, false), SAIRING_ERR_BUSY);
     /* A new server gets the request that was waiting (after the last one
      * the old server read but had not released yet: delivery is at least
@@ -318,6 +324,11 @@ static void batch(const char *root) {
         got++;
     }
     EQ(got, sent);
+    sairing_wait_stats w;
+    EQ(sairing_server_wait_stats(s, &w), SAIRING_OK);
+    EQ(w.timed_out, 0);
+    EQ(sairing_server_wait_stats(NULL, &w), SAIRING_ERR_INVALID);
+    EQ(sairing_server_wait_stats(s, NULL), SAIRING_ERR_INVALID);
     sairing_client_close(c);
     sairing_server_close(s);
 }
