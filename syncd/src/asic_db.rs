@@ -86,6 +86,29 @@ pub fn read_progress(
     Ok(Some(Progress { seq, ring_id }))
 }
 
+/// A hash whose field `signature` is the switch profile the state in Redis
+/// was made with ([`crate::profile::Profile::signature`]), written at a cold
+/// start and checked at a warm one.
+pub const PROFILE_KEY: &str = "SAIRING_PROFILE";
+
+/// Records the profile a cold start makes its switch with.
+pub fn write_profile(
+    conn: &mut redis::Connection,
+    url: &str,
+    signature: &str,
+) -> Result<(), MirrorError> {
+    conn.hset::<_, _, _, ()>(PROFILE_KEY, "signature", signature)
+        .map_err(rerr(url))
+}
+
+/// The profile the state in Redis was made with, if recorded.
+pub fn read_profile(
+    conn: &mut redis::Connection,
+    url: &str,
+) -> Result<Option<String>, MirrorError> {
+    conn.hget(PROFILE_KEY, "signature").map_err(rerr(url))
+}
+
 /// Every ASIC_STATE object in Redis, with `NULL`/`NULL` read back as no attributes.
 pub fn load_state(conn: &mut redis::Connection, url: &str) -> Result<Objects, MirrorError> {
     // SCAN with a large COUNT: Redis's default (10) made a warm start over

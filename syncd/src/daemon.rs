@@ -196,8 +196,9 @@ fn start(cfg: &Config) -> anyhow::Result<Started> {
         (None, true) => bail!("--warm needs --redis: the checkpoint lives there"),
         (Some(url), false) => {
             // Fail now, clearly, rather than in the background.
-            asic_db::connect(url)
+            let mut c = asic_db::connect(url)
                 .with_context(|| format!("redis at {url} (use --no-mirror to run without it)"))?;
+            asic_db::write_profile(&mut c, url, &cfg.profile.signature())?;
             (Switch::with_profile(cfg.profile.clone()), released, true)
         }
         (None, false) => (Switch::with_profile(cfg.profile.clone()), released, true),
@@ -397,6 +398,20 @@ fn warm_state(
 ) -> anyhow::Result<(Switch, u64, bool)> {
     let mut c = asic_db::connect(url)?;
     let dir = cfg.channel.display();
+    let mine = cfg.profile.signature();
+    let recorded = asic_db::read_profile(&mut c, url)?;
+    if recorded.is_none() {
+        // Not recorded (an older syncd, or a FLUSHDB): this profile from now.
+        asic_db::write_profile(&mut c, url, &mine)?;
+    }
+    if let Some(theirs) = recorded.filter(|p| *p != mine) {
+        let short = |s: &str| s.split(' ').take(3).collect::<Vec<_>>().join(" ") + " ...";
+        bail!(
+            "--warm: redis at {url} holds a switch made with the profile {}, but this syncd has {}: start it with the same --profile, or without --warm to start over",
+            short(&theirs),
+            short(&mine)
+        );
+    }
     let base = match asic_db::read_progress(&mut c, url)? {
         Some(p) if p.ring_id != ring_id => bail!(
             "--warm: redis at {url} holds the state of ring {}, but {dir} is ring {ring_id}",

@@ -118,6 +118,17 @@ impl Profile {
         Ok(p)
     }
 
+    /// What identifies the switch this profile makes: its type and its
+    /// ports' lanes (`Bcm56850 eth0:29,30,31,32 ...`).
+    pub fn signature(&self) -> String {
+        let mut s = format!("{:?}", self.switch_type);
+        for (name, lanes) in &self.ports {
+            let l: Vec<String> = lanes.iter().map(u32::to_string).collect();
+            s.push_str(&format!(" {name}:{}", l.join(",")));
+        }
+        s
+    }
+
     /// The objects a switch created with this profile discovers, with the
     /// attributes it holds for each (answered by gets), and the switch's own
     /// attributes that name them.

@@ -554,3 +554,36 @@ fn a_rebuild_does_not_fold_requests_from_before_a_cold_start() {
     flush_and_rebuild(&dir, &url, rec_s, 4).stop();
     assert_eq!(vlans(&mut con), vlan_keys([4]));
 }
+
+/// A warm start with another switch profile than the one the state in Redis
+/// was made with is refused, naming both (SONiC's syncd checks its lane map on
+/// a warm boot the same way): the switch would otherwise hold, for ids Redis
+/// knows, what the other profile makes.
+#[test]
+fn warm_start_refuses_another_profile() {
+    let Env {
+        _redis,
+        url,
+        tmp,
+        dir,
+    } = env();
+    let sd = ready(&dir, &url, &["--create"]);
+    let mut c = sairing_transport::Client::open(&dir, &Default::default()).unwrap();
+    let a: [(&str, &str); 1] = [("SAI_SWITCH_ATTR_INIT_SWITCH", "true")];
+    let r = c
+        .create("SAI_OBJECT_TYPE_SWITCH:oid:0x21000000000000", &a)
+        .unwrap();
+    common::done(r);
+    drop(c);
+    sd.stop();
+    let mlnx = tmp.path().join("vsprofile.ini");
+    std::fs::write(&mlnx, "SAI_VS_SWITCH_TYPE=SAI_VS_SWITCH_TYPE_MLNX2700\n").unwrap();
+    let err = refused(&dir, &url, &["--warm", "--profile", mlnx.to_str().unwrap()]);
+    let last = err.lines().last().unwrap_or_default();
+    assert!(
+        last.contains("Bcm56850") && last.contains("Mlnx2700") && last.contains("--profile"),
+        "the refusal should name both profiles and the way out: {err}"
+    );
+    // The same profile starts.
+    ready(&dir, &url, &["--warm"]).stop();
+}
