@@ -208,6 +208,7 @@ fn start(cfg: &Config) -> anyhow::Result<Started> {
             url: url.clone(),
             ring_id: ring_id.clone(),
             model: switch.objects().clone(),
+            profile: Some(cfg.profile.signature()),
             durable: skip_until,
             resync_first,
             batch_max: 4096,

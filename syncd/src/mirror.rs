@@ -146,6 +146,9 @@ pub struct MirrorConfig {
     pub ring_id: String,
     /// The state Redis holds (or must be made to hold) now.
     pub model: Objects,
+    /// The switch profile's signature, written again with every rewrite (a
+    /// FLUSHDB takes it with the rest; see `asic_db::PROFILE_KEY`).
+    pub profile: Option<String>,
     /// The sequence number that state corresponds to.
     pub durable: u64,
     /// Rewrite Redis from `model` before anything else (a cold start).
@@ -225,6 +228,7 @@ struct Worker {
     url: String,
     ring_id: String,
     model: Objects,
+    profile: Option<String>,
     pending: HashMap<String, Option<Attrs>, foldhash::fast::RandomState>,
     pending_seq: u64,
     written: u64,
@@ -245,6 +249,7 @@ impl Worker {
             url: cfg.url,
             ring_id: cfg.ring_id,
             model: cfg.model,
+            profile: cfg.profile,
             pending: HashMap::default(),
             pending_seq: cfg.durable,
             written: cfg.durable,
@@ -467,6 +472,10 @@ impl Worker {
             .ignore();
         for (k, a) in &self.model {
             put(&mut p, k, a);
+        }
+        if let Some(sig) = &self.profile {
+            p.hset(crate::asic_db::PROFILE_KEY, "signature", sig)
+                .ignore();
         }
         p.hset_multiple(PROGRESS_KEY, &self.progress_fields())
             .ignore();

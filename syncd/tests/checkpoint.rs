@@ -375,6 +375,7 @@ fn a_mirror_that_must_rewrite_redis_is_not_durable_before_it_has() {
         url,
         ring_id: "00112233445566778899aabbccddeeff".into(),
         model: Default::default(),
+        profile: None,
         durable: 7,
         resync_first: true,
         batch_max: 16,
