@@ -14,7 +14,7 @@
 //!   change nothing;
 //! - an object without attributes is `NULL`/`NULL`;
 //! - the first create of the SWITCH makes the default objects it discovers
-//!   (when the caller names them: [`fold_recording_on`]), without attributes.
+//!   (the ones the caller names: [`fold_recording_on`]), without attributes.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -83,12 +83,6 @@ fn pairs(fields: &[&str]) -> Vec<(String, String)> {
         .filter_map(|x| x.split_once('='))
         .map(|(a, b)| (a.to_owned(), b.to_owned()))
         .collect()
-}
-
-/// The fold of a recording's text, on a switch that discovers no default
-/// objects.
-pub fn fold_recording(text: &str) -> State {
-    fold_recording_on(text, &[], &OidMap::default())
 }
 
 /// The fold of a recording's text on a switch that discovers `defaults` when
@@ -239,7 +233,7 @@ t|c|SAI_OBJECT_TYPE_STP:oid:0x5
 t|r|SAI_OBJECT_TYPE_STP:oid:0x5
 t|c|SAI_OBJECT_TYPE_HASH:oid:0x6
 ";
-        let st = fold_recording(text);
+        let st = fold_recording_on(text, &[], &OidMap::default());
         let want: State = [
             (
                 "SAI_OBJECT_TYPE_VLAN:oid:0x1",

@@ -304,11 +304,6 @@ impl Switch {
         s
     }
 
-    /// The profile.
-    pub fn profile(&self) -> &Profile {
-        &self.profile
-    }
-
     /// Makes the default objects a newly created switch discovers, each shown
     /// without attributes (NULL/NULL in ASIC_STATE, as SONiC's syncd writes
     /// them), and what the switch holds for them and for itself.

@@ -6,7 +6,7 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use sairing_ring::{Consumer, Mark, Reservation};
+use sairing_ring::{Consumer, Mark};
 
 use crate::channel::Paths;
 use crate::codec::{self, Body, Op, KIND_NOTIFICATION, KIND_REQUEST, KIND_RESPONSE};
@@ -198,7 +198,8 @@ impl Client {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn send<A: AsRef<str>>(&mut self, op: Op, key: &str, body: &Body<'_, A>) -> Result<u64> {
-        let seq = self.publish(op, key, body)?;
+        let seq = self.stage(op, key, body)?;
+        self.ep.tx.publish();
         self.wake_server()?;
         Ok(seq)
     }
@@ -229,8 +230,8 @@ impl Client {
         let first = self.ep.tx.next_seq();
         let mut stopped = Ok(());
         for (op, key, body) in requests {
-            // Staged: the burst is published with one store of the tail.
-            if let Err(e) = self.write(op, key, &body, |r| r.stage()) {
+            // The burst is published with one store of the tail.
+            if let Err(e) = self.stage(op, key, &body) {
                 stopped = Err(e);
                 break;
             }
@@ -247,20 +248,9 @@ impl Client {
         self.ep.tx.next_seq()
     }
 
-    /// Commits one request without the wake check.
-    fn publish<A: AsRef<str>>(&mut self, op: Op, key: &str, body: &Body<'_, A>) -> Result<u64> {
-        self.write(op, key, body, |r| r.commit())
-    }
-
-    /// Writes one request and completes it with `finish` (commit, or stage).
-    #[inline]
-    fn write<A: AsRef<str>>(
-        &mut self,
-        op: Op,
-        key: &str,
-        body: &Body<'_, A>,
-        finish: fn(Reservation<'_>) -> u64,
-    ) -> Result<u64> {
+    /// Writes one request, staged: the consumer sees it from the next
+    /// `self.ep.tx.publish()` (a commit is a stage and a publish).
+    fn stage<A: AsRef<str>>(&mut self, op: Op, key: &str, body: &Body<'_, A>) -> Result<u64> {
         let len = codec::request_len(key, body);
         let epoch = self.epoch;
         let paths = &self.paths;
@@ -271,7 +261,7 @@ impl Client {
         })?;
         let seq = r.seq();
         codec::encode_request(&mut r, op, epoch, seq, key, body);
-        finish(r);
+        r.stage();
         self.sent += 1;
         Ok(seq)
     }
