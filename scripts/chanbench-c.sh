@@ -4,7 +4,7 @@
 # the C client's and the C server's figures come from the same run as the Rust
 # rows they compare with. Arguments go to chanbench (--samples, --messages,
 # --json ...).
-#   scripts/chanbench-c.sh --samples 50000 --messages 2000000
+#   scripts/chanbench-c.sh --samples 20000 --messages 4000000 --rounds 9
 set -euo pipefail
 cd "$(dirname "$0")/.."
 target="${CARGO_TARGET_DIR:-target}"

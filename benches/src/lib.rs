@@ -463,9 +463,7 @@ pub mod measure {
                     while self.client.next_completion(Some(Duration::ZERO))?.is_some() {}
                 }
             }
-            let seq = self
-                .client
-                .send::<&str>(Op::Flush, "flush", &Body::Attrs(&[]))?;
+            let seq = self.client.send(Op::Flush, "flush", &Body::EMPTY)?;
             self.client.wait_for(seq, None)?;
             Ok(())
         }

@@ -320,11 +320,14 @@ int sairing_client_send(sairing_client *c,
 // answers: whether the server sleeps and must be woken is checked once, at
 // the end (`sairing_client_send` checks after each request). Their sequence
 // numbers follow each other from `*first_seq` (may be NULL). A request that
-// is not valid (a bulk or unknown op, NULL, not UTF-8) fails the whole batch
-// before any is sent. `*sent` (may be NULL) is how many were sent: all of
-// them, unless an error cut the batch short (`SAIRING_ERR_FULL` for a
-// non-blocking client meeting a full ring); those are sent, the server is
-// woken for them, and the rest can be sent again.
+// is not valid (a bulk or unknown op, a NULL array or string) fails the whole
+// batch before any is sent. Strings are checked as UTF-8 while they are
+// copied into the ring, so one that is not cuts the batch short there
+// (`SAIRING_ERR_INVALID`), as a full ring does (`SAIRING_ERR_FULL`, for a
+// non-blocking client). `*sent` (may be NULL) is how many were sent: all of
+// them, unless an error cut the batch short; those are sent, the server is
+// woken for them, and the rest can be sent again (the first of them is the
+// one that stopped the batch).
 //
 // # Safety
 // `c` is a live client or NULL; `calls` points at `n` calls (or is NULL with

@@ -12,15 +12,10 @@ use crate::*;
 /// A channel's client. Opaque.
 pub struct SairingClient {
     client: Client,
-    /// The attributes of the call in progress (cleared before it returns).
-    scratch: Vec<(Utf8, Utf8)>,
     response: Option<Response>,
     response_attrs: Vec<SairingAttr>,
     response_statuses: Vec<SairingStr>,
     notification: Option<Notification>,
-    /// The requests of the batch in progress: op, key, and their attributes'
-    /// span in `scratch` (cleared before it returns).
-    batch: Vec<(Op, Utf8, usize, usize)>,
 }
 
 /// One request of a batch ([`sairing_client_send_batch`]).
@@ -87,6 +82,38 @@ pub struct SairingNotification {
     pub payload: SairingStr,
 }
 
+/// `b` as the op of a request that is not bulk.
+#[inline]
+fn request_op(b: u8) -> Option<Op> {
+    Op::from_u8(b).filter(|o| !o.is_bulk() && *o != Op::Notification)
+}
+
+/// Whether a batch's ops are all requests that are not bulk, and none of
+/// its arrays or strings is NULL with a length, looked at with no branch per
+/// call but the loop's.
+///
+/// # Safety
+/// Each call's attributes are `attr_count` readable ones at `attrs` (or
+/// NULL), by `sairing_client_send_batch`'s contract.
+unsafe fn batch_looks_fine(list: &[SairingCall]) -> bool {
+    let dangling = |s: &SairingStr| s.ptr.is_null() & (s.len != 0);
+    let mut fine = true;
+    for q in list {
+        fine &= request_op(q.op).is_some() & !dangling(&q.key);
+        if q.attrs.is_null() {
+            fine &= q.attr_count == 0;
+        } else {
+            // SAFETY: `attr_count` attributes at `attrs`, by this function's
+            // contract.
+            let attrs = unsafe { std::slice::from_raw_parts(q.attrs, q.attr_count) };
+            for a in attrs {
+                fine &= !dangling(&a.name) & !dangling(&a.value);
+            }
+        }
+    }
+    fine
+}
+
 fn mode(m: u32) -> Result<Mode, Fail> {
     match m {
         0 => Ok(Mode::Sync),
@@ -135,19 +162,10 @@ impl SairingClient {
         n: usize,
     ) -> Result<(Op, u64), Fail> {
         let op = crate::op(op, false)?;
-        // SAFETY: the caller's strings are valid for the call.
-        let key = unsafe { text(key, "key")? };
-        self.scratch.clear();
-        // SAFETY: as above.
-        let built = unsafe { attr_list(attrs, n, &mut self.scratch) };
-        let r = built.and_then(|()| {
-            Ok((
-                op,
-                self.client.send(op, key, &Body::Attrs(&self.scratch[..]))?,
-            ))
-        });
-        self.scratch.clear();
-        r
+        // SAFETY: the caller's strings and attributes are valid for the call;
+        // their bytes are checked as UTF-8 as they are copied.
+        let (key, attrs) = unsafe { (CText::of(&key, "key")?, CAttr::list(attrs, n)?) };
+        Ok((op, self.client.send(op, key, &Body::Attrs(attrs))?))
     }
 
     /// # Safety
@@ -161,7 +179,7 @@ impl SairingClient {
     ) -> Result<(Op, u64), Fail> {
         let op = crate::op(op, true)?;
         // SAFETY: the caller's strings are valid for the call.
-        let ty = unsafe { text(object_type, "object type")? };
+        let ty = unsafe { CText::of(&object_type, "object type")? };
         if n > 0 && objects.is_null() {
             return Err(Fail::invalid(format!("objects is NULL with count {n}")));
         }
@@ -171,29 +189,21 @@ impl SairingClient {
             // SAFETY: `n` objects at `objects`, by the caller's contract.
             unsafe { std::slice::from_raw_parts(objects, n) }
         };
-        self.scratch.clear();
-        let mut spans = Vec::with_capacity(n);
-        let built = list.iter().try_for_each(|o| {
-            // SAFETY: as above.
-            let id = unsafe { text(o.id, "object id")? };
-            let start = self.scratch.len();
-            // SAFETY: as above.
-            unsafe { attr_list(o.attrs, o.attr_count, &mut self.scratch)? };
-            spans.push((id, start, self.scratch.len()));
-            Ok::<(), Fail>(())
-        });
-        let r = built.and_then(|()| {
-            let objs: Vec<BulkObject<'_, Utf8>> = spans
-                .iter()
-                .map(|&(id, a, b)| BulkObject {
-                    id,
-                    attrs: &self.scratch[a..b],
-                })
-                .collect();
-            Ok((op, self.client.send(op, ty, &Body::Bulk(&objs))?))
-        });
-        self.scratch.clear();
-        r
+        let objs = list
+            .iter()
+            .map(|o| {
+                // SAFETY: each object's id and attributes are valid for the
+                // call, by the caller's contract.
+                let (id, attrs) = unsafe {
+                    (
+                        CText::of(&o.id, "object id")?,
+                        CAttr::list(o.attrs, o.attr_count)?,
+                    )
+                };
+                Ok(BulkObject { id, attrs })
+            })
+            .collect::<Result<Vec<_>, Fail>>()?;
+        Ok((op, self.client.send(op, ty, &Body::Bulk(&objs))?))
     }
 
     /// A call's result for C, once its request is sent (`sent`): waits for
@@ -272,12 +282,10 @@ pub unsafe extern "C" fn sairing_client_open(
             open_into(out, || {
                 Ok(SairingClient {
                     client: Client::open(&dir, &options)?,
-                    scratch: Vec::new(),
                     response: None,
                     response_attrs: Vec::new(),
                     response_statuses: Vec::new(),
                     notification: None,
-                    batch: Vec::new(),
                 })
             })
         }
@@ -326,11 +334,14 @@ pub unsafe extern "C" fn sairing_client_send(
 /// answers: whether the server sleeps and must be woken is checked once, at
 /// the end (`sairing_client_send` checks after each request). Their sequence
 /// numbers follow each other from `*first_seq` (may be NULL). A request that
-/// is not valid (a bulk or unknown op, NULL, not UTF-8) fails the whole batch
-/// before any is sent. `*sent` (may be NULL) is how many were sent: all of
-/// them, unless an error cut the batch short (`SAIRING_ERR_FULL` for a
-/// non-blocking client meeting a full ring); those are sent, the server is
-/// woken for them, and the rest can be sent again.
+/// is not valid (a bulk or unknown op, a NULL array or string) fails the whole
+/// batch before any is sent. Strings are checked as UTF-8 while they are
+/// copied into the ring, so one that is not cuts the batch short there
+/// (`SAIRING_ERR_INVALID`), as a full ring does (`SAIRING_ERR_FULL`, for a
+/// non-blocking client). `*sent` (may be NULL) is how many were sent: all of
+/// them, unless an error cut the batch short; those are sent, the server is
+/// woken for them, and the rest can be sent again (the first of them is the
+/// one that stopped the batch).
 ///
 /// # Safety
 /// `c` is a live client or NULL; `calls` points at `n` calls (or is NULL with
@@ -358,33 +369,40 @@ pub unsafe extern "C" fn sairing_client_send_batch(
             // SAFETY: `n` calls at `calls`, by the contract above.
             unsafe { std::slice::from_raw_parts(calls, n) }
         };
-        h.scratch.clear();
-        h.batch.clear();
-        let built = list.iter().try_for_each(|q| {
-            let op = crate::op(q.op, false)?;
-            // SAFETY: the caller's strings are valid for the call.
-            let key = unsafe { text(q.key, "key")? };
-            let start = h.scratch.len();
-            // SAFETY: as above.
-            unsafe { attr_list(q.attrs, q.attr_count, &mut h.scratch)? };
-            h.batch.push((op, Utf8::of(key), start, h.scratch.len()));
-            Ok::<(), Fail>(())
-        });
+        // Everything but the strings' bytes is checked before any request
+        // goes: the ops, and that no pointer is NULL with a length (first a
+        // quick look with no branch per call, then, when it finds anything,
+        // the look that says what). The bytes are checked as UTF-8 while
+        // they are copied into the ring.
+        // SAFETY: the calls' attribute arrays are valid, by the contract above.
+        if !unsafe { batch_looks_fine(list) } {
+            for q in list {
+                crate::op(q.op, false)?;
+                // SAFETY: the caller's strings and attributes are valid for
+                // the call.
+                unsafe {
+                    CText::of(&q.key, "key")?;
+                    CAttr::list(q.attrs, q.attr_count)?;
+                }
+            }
+        }
         let before = h.client.next_seq();
-        let r = built.and_then(|()| {
-            let SairingClient {
-                client,
-                scratch,
-                batch,
-                ..
-            } = &mut *h;
-            let requests = batch
-                .iter()
-                .map(|(op, key, a, b)| (*op, key.as_ref(), Body::Attrs(&scratch[*a..*b])));
-            Ok(client.send_batch(requests)?)
+        let client = &mut h.client;
+        let requests = list.iter().map(|q| {
+            // SAFETY: as above, and checked above.
+            let (key, attrs) = unsafe {
+                (
+                    CText::of_again(&q.key),
+                    CAttr::list_again(q.attrs, q.attr_count),
+                )
+            };
+            (
+                request_op(q.op).expect("checked above"),
+                key,
+                Body::Attrs(attrs),
+            )
         });
-        h.scratch.clear();
-        h.batch.clear();
+        let r = client.send_batch(requests).map_err(Fail::from);
         let went = (h.client.next_seq() - before) as usize;
         // SAFETY: NULL or writable, by the contract above.
         unsafe { put(sent, went) };

@@ -30,11 +30,12 @@ pub mod server;
 
 use std::cell::RefCell;
 use std::ffi::{c_char, c_int, CStr, CString};
+use std::marker::PhantomData;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use sairing_transport::WaitPolicy;
+use sairing_transport::{Attr, Text, WaitPolicy};
 
 /// Success.
 pub const SAIRING_OK: c_int = 0;
@@ -167,6 +168,7 @@ impl From<sairing_transport::Error> for Fail {
         let code = match &e {
             E::Ring(r) => return Fail::coded(ring_error_code(r), &e),
             E::Decode(_) | E::WrongKind { .. } => SAIRING_ERR_DECODE,
+            E::NotText(_) => SAIRING_ERR_INVALID,
             E::Io { source, .. } if not_there(source) => SAIRING_ERR_NOT_FOUND,
             E::Io { .. } => SAIRING_ERR_IO,
             E::Refused { .. } | E::Handshake { .. } | E::Unsafe { .. } => SAIRING_ERR_REFUSED,
@@ -404,6 +406,136 @@ impl From<sairing_transport::WaitStats> for SairingWaitStats {
             other: w.other,
             hung_up: w.hung_up,
         }
+    }
+}
+
+/// A caller's string as the encoder reads it, in place: its bytes are
+/// checked as UTF-8 while they are copied into the ring (no pass of their
+/// own), and a request with one that is not is refused, unsent. Only made by
+/// [`CText::of`] and [`CAttr::list`], which check the pointer.
+#[repr(transparent)]
+pub(crate) struct CText<'a> {
+    s: SairingStr,
+    _bytes: PhantomData<&'a [u8]>,
+}
+
+impl<'a> CText<'a> {
+    /// `s`, or an error naming `what` when its pointer is NULL with a length.
+    ///
+    /// # Safety
+    /// `s.len` bytes at `s.ptr` stay readable and unchanged for `'a`.
+    #[inline]
+    pub(crate) unsafe fn of(s: &'a SairingStr, what: &str) -> Result<&'a CText<'a>, Fail> {
+        if s.ptr.is_null() && s.len != 0 {
+            return Err(Fail::invalid(format!(
+                "{what}: NULL pointer with length {}",
+                s.len
+            )));
+        }
+        // SAFETY: `CText` is a transparent `SairingStr` (the marker is a
+        // ZST); the pointer was checked above and the bytes outlive `'a`, by
+        // the caller's contract.
+        Ok(unsafe { &*(s as *const SairingStr).cast::<CText<'a>>() })
+    }
+}
+
+impl<'a> CText<'a> {
+    /// [`CText::of`] again, without its check.
+    ///
+    /// # Safety
+    /// As for [`CText::of`], which returned `Ok` for `s`.
+    #[inline]
+    pub(crate) unsafe fn of_again(s: &'a SairingStr) -> &'a CText<'a> {
+        // SAFETY: as in `of`, whose check passed.
+        unsafe { &*(s as *const SairingStr).cast::<CText<'a>>() }
+    }
+}
+
+impl Text for CText<'_> {
+    const CHECKED: bool = false;
+    #[inline(always)]
+    fn text_bytes(&self) -> &[u8] {
+        if self.s.len == 0 {
+            return &[];
+        }
+        // SAFETY: non-NULL (checked when made) and `len` bytes readable and
+        // unchanged for the marker's lifetime, by the contract of `CText::of`
+        // or `CAttr::list`.
+        unsafe { std::slice::from_raw_parts(self.s.ptr.cast::<u8>(), self.s.len) }
+    }
+}
+
+/// A caller's attribute, encoded in place ([`CText`]).
+#[repr(transparent)]
+pub(crate) struct CAttr<'a> {
+    a: SairingAttr,
+    _bytes: PhantomData<&'a [u8]>,
+}
+
+impl<'a> CAttr<'a> {
+    /// The `n` attributes at `attrs`, or an error when the array or one of
+    /// its strings is NULL with a length.
+    ///
+    /// # Safety
+    /// `attrs` points at `n` attributes (or is NULL with `n` 0) which, with
+    /// their strings' bytes, stay readable and unchanged for `'a`.
+    #[inline]
+    pub(crate) unsafe fn list(
+        attrs: *const SairingAttr,
+        n: usize,
+    ) -> Result<&'a [CAttr<'a>], Fail> {
+        if n == 0 {
+            return Ok(&[]);
+        }
+        if attrs.is_null() {
+            return Err(Fail::invalid(format!("attrs is NULL with count {n}")));
+        }
+        // SAFETY: `n` attributes at `attrs`, by the caller's contract.
+        let list = unsafe { std::slice::from_raw_parts(attrs, n) };
+        for a in list {
+            for (s, what) in [(&a.name, "attribute name"), (&a.value, "attribute value")] {
+                if s.ptr.is_null() && s.len != 0 {
+                    return Err(Fail::invalid(format!(
+                        "{what}: NULL pointer with length {}",
+                        s.len
+                    )));
+                }
+            }
+        }
+        // SAFETY: `CAttr` is a transparent `SairingAttr`; every string's
+        // pointer was checked above and the bytes outlive `'a`.
+        Ok(unsafe { std::slice::from_raw_parts(attrs.cast::<CAttr<'a>>(), n) })
+    }
+
+    /// [`CAttr::list`] again, without its checks.
+    ///
+    /// # Safety
+    /// As for [`CAttr::list`], which returned `Ok` for the same arguments.
+    #[inline]
+    pub(crate) unsafe fn list_again(attrs: *const SairingAttr, n: usize) -> &'a [CAttr<'a>] {
+        if n == 0 {
+            return &[];
+        }
+        // SAFETY: as in `list`, whose checks passed.
+        unsafe { std::slice::from_raw_parts(attrs.cast::<CAttr<'a>>(), n) }
+    }
+
+    fn text(s: &SairingStr) -> &CText<'a> {
+        // SAFETY: a transparent `SairingStr`, checked by `CAttr::list` (the
+        // only maker of a `CAttr`) with the same lifetime.
+        unsafe { &*(s as *const SairingStr).cast::<CText<'a>>() }
+    }
+}
+
+impl<'a> Attr for CAttr<'a> {
+    type Text = CText<'a>;
+    #[inline(always)]
+    fn name(&self) -> &CText<'a> {
+        CAttr::text(&self.a.name)
+    }
+    #[inline(always)]
+    fn value(&self) -> &CText<'a> {
+        CAttr::text(&self.a.value)
     }
 }
 

@@ -189,9 +189,12 @@ impl Driver {
         what: impl FnOnce() -> String,
     ) -> anyhow::Result<()> {
         let seq = if op.is_bulk() {
-            let objs: Vec<BulkObject<'_, String>> = objects
+            let objs: Vec<BulkObject<'_, (String, String)>> = objects
                 .iter()
-                .map(|(id, a)| BulkObject { id, attrs: a })
+                .map(|(id, a)| BulkObject {
+                    id: id.as_str(),
+                    attrs: a,
+                })
                 .collect();
             self.client.send(op, key, &Body::Bulk(&objs))?
         } else {

@@ -514,7 +514,7 @@ mod tests {
             (Op::Notify, "INIT_VIEW", Body::Attrs(&[][..])),
         ] {
             let mut b = vec![0; request_len(key, &body)];
-            encode_request(&mut b, op, 1, 1, key, &body);
+            encode_request(&mut b, op, 1, 1, key, &body).unwrap();
             let line = request_line(&ts, &decode_request(&b, 1).unwrap());
             let parsed = requests(&line);
             assert_eq!((parsed[0].op, parsed[0].key.as_str()), (op, key), "{line}");

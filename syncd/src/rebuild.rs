@@ -97,10 +97,13 @@ fn apply(switch: &mut Switch, r: &Recorded, buf: &mut Vec<u8>) -> anyhow::Result
     let Some(Step::Request(op)) = parsed.steps.into_iter().next() else {
         bail!("{at}: not a request: {line}");
     };
-    let objs: Vec<BulkObject<'_, String>> = op
+    let objs: Vec<BulkObject<'_, (String, String)>> = op
         .objects
         .iter()
-        .map(|(id, a)| BulkObject { id, attrs: a })
+        .map(|(id, a)| BulkObject {
+            id: id.as_str(),
+            attrs: a,
+        })
         .collect();
     let body = if op.op.is_bulk() {
         Body::Bulk(&objs)
@@ -109,7 +112,7 @@ fn apply(switch: &mut Switch, r: &Recorded, buf: &mut Vec<u8>) -> anyhow::Result
     };
     buf.clear();
     buf.resize(codec::request_len(&op.key, &body), 0);
-    codec::encode_request(buf, op.op, 0, 0, &op.key, &body);
+    codec::encode_request(buf, op.op, 0, 0, &op.key, &body)?;
     let req = codec::decode_request(buf, 0).with_context(|| format!("{at}: {line}"))?;
     let mut effects = Vec::new();
     switch.apply(&req, &mut effects);

@@ -558,7 +558,7 @@ mod tests {
             let attrs = [(n, v)];
             let body = codec::Body::Attrs(&attrs);
             let mut buf = vec![0; codec::request_len(key, &body)];
-            codec::encode_request(&mut buf, Op::Set, 1, 1, key, &body);
+            codec::encode_request(&mut buf, Op::Set, 1, 1, key, &body).unwrap();
             let req = codec::decode_request(&buf, 1).unwrap();
             sw.apply(&req, &mut Vec::new()).notifications
         };

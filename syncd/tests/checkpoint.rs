@@ -435,7 +435,7 @@ fn a_rebuild_keeps_values_the_text_format_cannot_carry() {
     );
     // A bulk call with no objects: its line, `ts|C|TYPE`, does not parse
     // back (found in review: every rebuild across it failed).
-    let none: [sairing_transport::BulkObject<'_, &str>; 0] = [];
+    let none: [sairing_transport::BulkObject<'_, (&str, &str)>; 0] = [];
     let _ = c
         .bulk(Op::BulkCreate, "SAI_OBJECT_TYPE_VLAN", &none)
         .unwrap();

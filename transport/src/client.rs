@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use sairing_ring::{Consumer, Mark};
 
 use crate::channel::Paths;
-use crate::codec::{self, Body, Op, KIND_NOTIFICATION, KIND_REQUEST, KIND_RESPONSE};
+use crate::codec::{self, Attr, Body, Op, Text, KIND_NOTIFICATION, KIND_REQUEST, KIND_RESPONSE};
 use crate::endpoint::{Endpoint, Side, Wait, WaitPolicy, WaitStats};
 use crate::error::{Error, Result};
 use crate::rendezvous;
@@ -197,7 +197,12 @@ impl Client {
     /// assert!(client.wait_for(seq, None)?.is_success());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn send<A: AsRef<str>>(&mut self, op: Op, key: &str, body: &Body<'_, A>) -> Result<u64> {
+    pub fn send<K: Text + ?Sized, P: Attr>(
+        &mut self,
+        op: Op,
+        key: &K,
+        body: &Body<'_, P>,
+    ) -> Result<u64> {
         let seq = self.stage(op, key, body)?;
         self.ep.tx.publish();
         self.wake_server()?;
@@ -223,9 +228,9 @@ impl Client {
     /// number (the others follow it). On an error part-way (a full ring, for a
     /// non-blocking client) the requests before it are sent, and the server
     /// is woken for them; [`Client::next_seq`] tells how far it got.
-    pub fn send_batch<'r, A: AsRef<str> + 'r>(
+    pub fn send_batch<'r, K: Text + ?Sized + 'r, P: Attr + 'r>(
         &mut self,
-        requests: impl IntoIterator<Item = (Op, &'r str, Body<'r, A>)>,
+        requests: impl IntoIterator<Item = (Op, &'r K, Body<'r, P>)>,
     ) -> Result<u64> {
         let first = self.ep.tx.next_seq();
         let mut stopped = Ok(());
@@ -250,7 +255,13 @@ impl Client {
 
     /// Writes one request, staged: the consumer sees it from the next
     /// `self.ep.tx.publish()` (a commit is a stage and a publish).
-    fn stage<A: AsRef<str>>(&mut self, op: Op, key: &str, body: &Body<'_, A>) -> Result<u64> {
+    #[inline]
+    fn stage<K: Text + ?Sized, P: Attr>(
+        &mut self,
+        op: Op,
+        key: &K,
+        body: &Body<'_, P>,
+    ) -> Result<u64> {
         let len = codec::request_len(key, body);
         let epoch = self.epoch;
         let paths = &self.paths;
@@ -260,7 +271,9 @@ impl Client {
             reconnect(paths, ep, next_connect, handshake).map(|()| Vec::new())
         })?;
         let seq = r.seq();
-        codec::encode_request(&mut r, op, epoch, seq, key, body);
+        // A string that is not UTF-8 leaves the reservation unstaged:
+        // dropped, it publishes nothing.
+        codec::encode_request(&mut r, op, epoch, seq, key, body)?;
         r.stage();
         self.sent += 1;
         Ok(seq)
@@ -482,12 +495,7 @@ impl Client {
     }
 
     /// Sends a request and, as the mode says, waits for its response or not.
-    pub fn execute<A: AsRef<str>>(
-        &mut self,
-        op: Op,
-        key: &str,
-        body: &Body<'_, A>,
-    ) -> Result<Outcome> {
+    pub fn execute<P: Attr>(&mut self, op: Op, key: &str, body: &Body<'_, P>) -> Result<Outcome> {
         let seq = self.send(op, key, body)?;
         if self.mode.waits_for(op) {
             Ok(Outcome::Done(self.wait_for(seq, None)?))
@@ -503,7 +511,7 @@ impl Client {
 
     /// SAI remove.
     pub fn remove(&mut self, key: &str) -> Result<Outcome> {
-        self.execute::<&str>(Op::Remove, key, &Body::Attrs(&[]))
+        self.execute(Op::Remove, key, &Body::EMPTY)
     }
 
     /// SAI set of one attribute.
@@ -523,14 +531,14 @@ impl Client {
         &mut self,
         op: Op,
         object_type: &str,
-        objects: &[codec::BulkObject<'_, A>],
+        objects: &[codec::BulkObject<'_, (A, A)>],
     ) -> Result<Outcome> {
         self.execute(op, object_type, &Body::Bulk(objects))
     }
 
     /// A notify to syncd (INIT_VIEW, APPLY_VIEW, ...). Always waits.
     pub fn notify_syncd(&mut self, name: &str) -> Result<Response> {
-        let seq = self.send::<&str>(Op::Notify, name, &Body::Attrs(&[]))?;
+        let seq = self.send(Op::Notify, name, &Body::EMPTY)?;
         self.wait_for(seq, None)
     }
 

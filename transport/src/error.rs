@@ -12,6 +12,11 @@ pub enum Error {
     /// A record did not decode.
     #[error(transparent)]
     Decode(#[from] crate::codec::DecodeError),
+    /// A request handed to the client had a string that is not UTF-8 (only
+    /// text whose type does not promise it is checked: a C caller's); it was
+    /// not sent.
+    #[error(transparent)]
+    NotText(#[from] crate::codec::NotText),
     /// An operating-system call failed.
     #[error("{}: {what}: {source}", path.display())]
     Io {

@@ -43,7 +43,7 @@ mod rendezvous;
 mod server;
 
 pub use client::{Client, ClientOptions, Mode, Notification, Outcome, Response};
-pub use codec::{Body, BulkObject, Op, Request};
+pub use codec::{Attr, Body, BulkObject, NotText, Op, Request, Text};
 pub use endpoint::{WaitPolicy, WaitStats};
 pub use error::{Error, Result};
 pub use rendezvous::AccessPolicy;

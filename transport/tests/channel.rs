@@ -181,9 +181,12 @@ fn every_mode_with_gets_bulk_and_notifications() {
     let ids: Vec<String> = (0..5)
         .map(|i| format!(r#"{{"dest":"10.0.{i}.0/24","switch_id":"oid:0x21000000000000","vr":"oid:0x3000000000022"}}"#))
         .collect();
-    let objs: Vec<BulkObject<'_, &str>> = ids
+    let objs: Vec<BulkObject<'_, (&str, &str)>> = ids
         .iter()
-        .map(|id| BulkObject { id, attrs: &a[..] })
+        .map(|id| BulkObject {
+            id: id.as_str(),
+            attrs: &a[..],
+        })
         .collect();
     match c
         .bulk(Op::BulkCreate, "SAI_OBJECT_TYPE_ROUTE_ENTRY", &objs)

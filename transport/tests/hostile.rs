@@ -107,8 +107,7 @@ fn a_real_client_is_served(server: &mut Server, dir: &Path) -> std::thread::Join
     let d2 = dir.to_owned();
     let client = std::thread::spawn(move || {
         let mut c = Client::open(&d2, &ClientOptions::default()).unwrap();
-        c.send(Op::Notify, "INIT_VIEW", &Body::Attrs::<&str>(&[]))
-            .unwrap();
+        c.send(Op::Notify, "INIT_VIEW", &Body::EMPTY).unwrap();
         c
     });
     let key = server
@@ -339,8 +338,7 @@ fn a_server_that_never_accepts_does_not_block_the_client() {
                 },
             )
             .unwrap();
-            c.send(Op::Notify, "INIT_VIEW", &Body::Attrs::<&str>(&[]))
-                .unwrap();
+            c.send(Op::Notify, "INIT_VIEW", &Body::EMPTY).unwrap();
             c.connected()
         },
     );

@@ -35,6 +35,12 @@ struct Cli {
     /// the Rust rows they compare with.
     #[arg(long)]
     c_bench: Option<PathBuf>,
+    /// With --c-bench: measure each C row and the Rust row it compares with
+    /// this many times, alternating, and report every round's ratios and
+    /// their median (this machine's run-to-run noise is larger than the
+    /// differences measured).
+    #[arg(long, default_value_t = 1)]
+    rounds: u32,
 }
 
 #[derive(Subcommand)]
@@ -64,29 +70,45 @@ fn main() -> anyhow::Result<()> {
         sairing_mode("sairing-eventfd", 0, n, cli.messages.min(200_000))?,
         sairing_mode("sairing-adaptive", 50, n, cli.messages)?,
     ];
+    // Per round: the C client's p50 and one-way against the Rust client's,
+    // then the C server's against a Rust server that answers as it does.
+    let mut ratios: Vec<[f64; 4]> = Vec::new();
     if let Some(exe) = &cli.c_bench {
         let (spin, m, shape) = (u64::MAX, cli.messages, Shape::default());
-        // The C client against the Rust server, beside sairing-spin; the Rust
-        // client against the C server (which, answering in request order,
-        // answers sets), beside a Rust server that answers them too.
-        runs.push(c_client("c-client-spin", exe, spin, n, m)?);
-        let answering = Peer::RustAnswering;
-        runs.push(sairing_against(
-            "sairing-spin-answered",
-            spin,
-            n,
-            m,
-            shape,
-            answering,
-        )?);
-        runs.push(sairing_against(
-            "c-server-spin",
-            spin,
-            n,
-            m,
-            shape,
-            Peer::C(exe),
-        )?);
+        let p50 = |s: &Stats| percentiles(&s.hist).0 as f64;
+        let rate = |s: &Stats| s.msgs_per_s.unwrap_or(f64::NAN);
+        for round in 0..cli.rounds.max(1) {
+            // The C client against the Rust server, beside the Rust client
+            // against the same; the Rust client against the C server (which,
+            // answering in request order, answers sets), beside a Rust
+            // server that answers them too.
+            let c = c_client("c-client-spin", exe, spin, n, m)?;
+            let rust = sairing_against("sairing-spin", spin, n, m, shape, Peer::Rust)?;
+            let answering = Peer::RustAnswering;
+            let rust_answered =
+                sairing_against("sairing-spin-answered", spin, n, m, shape, answering)?;
+            let c_server = sairing_against("c-server-spin", spin, n, m, shape, Peer::C(exe))?;
+            let r = [
+                p50(&c) / p50(&rust),
+                rate(&c) / rate(&rust),
+                p50(&c_server) / p50(&rust_answered),
+                rate(&c_server) / rate(&rust_answered),
+            ];
+            eprintln!(
+                "round {}: C client p50 {:.2}x, one-way {:.2}x ({:.2} vs {:.2} M/s); C server p50 {:.2}x, one-way {:.2}x",
+                round + 1,
+                r[0],
+                r[1],
+                rate(&c) / 1e6,
+                rate(&rust) / 1e6,
+                r[2],
+                r[3]
+            );
+            ratios.push(r);
+            if round == 0 {
+                runs.extend([c, rust_answered, c_server]);
+            }
+        }
     }
     println!(
         "{:<22} {:>10} {:>10} {:>10} {:>10} {:>14}",
@@ -116,23 +138,24 @@ fn main() -> anyhow::Result<()> {
     let floor = percentiles(&runs[1].hist).0 as f64;
     let ev = percentiles(&runs[3].hist).0 as f64;
     println!("sairing-eventfd p50 / bare eventfd p50 = {:.2}", ev / floor);
-    if cli.c_bench.is_some() {
-        let row = |name: &str| runs.iter().find(|r| r.name == name).expect("measured");
-        for (c, rust) in [
-            ("c-client-spin", "sairing-spin"),
-            ("c-server-spin", "sairing-spin-answered"),
-        ] {
-            let (c, rust) = (row(c), row(rust));
-            let p50 = |s: &Stats| percentiles(&s.hist).0 as f64;
-            let rate = |s: &Stats| s.msgs_per_s.unwrap_or(f64::NAN);
-            println!(
-                "{} / {}: round-trip p50 {:.2}x, one-way {:.2}x",
-                c.name,
-                rust.name,
-                p50(c) / p50(rust),
-                rate(c) / rate(rust)
-            );
-        }
+    if !ratios.is_empty() {
+        let median = |i: usize| {
+            let mut v: Vec<f64> = ratios.iter().map(|r| r[i]).collect();
+            v.sort_by(f64::total_cmp);
+            v[v.len() / 2]
+        };
+        println!(
+            "c-client-spin / sairing-spin: round-trip p50 {:.2}x, one-way {:.2}x (median of {} alternating rounds)",
+            median(0),
+            median(1),
+            ratios.len()
+        );
+        println!(
+            "c-server-spin / sairing-spin-answered: round-trip p50 {:.2}x, one-way {:.2}x (median of {} alternating rounds)",
+            median(2),
+            median(3),
+            ratios.len()
+        );
     }
     if let Some(path) = cli.json {
         let doc = serde_json::json!({

@@ -253,7 +253,7 @@ static void channel_exchange(const char *dir) {
 }
 
 /* A batch: sent in one go, answered in order; an invalid call refuses the
- * whole batch; a non-blocking client meeting a full ring sends a prefix and
+ * whole batch, a string that is not UTF-8 cuts it short; a non-blocking client meeting a full ring sends a prefix and
  * says how long. */
 static void batch(const char *root) {
     char dir[4096];
@@ -292,16 +292,50 @@ static void batch(const char *root) {
         EQ(r.seq, first + (uint64_t)i);
     }
 
-    /* Refused whole: a bulk op, a NULL array, a key that is not UTF-8. */
+    /* Refused whole: a bulk op, a NULL array, a NULL string with a length. */
     sairing_call bad[2] = {calls[0], {SAIRING_OP_BULK_CREATE, S("SAI_OBJECT_TYPE_ROUTE_ENTRY"), NULL, 0}};
     EQ(sairing_client_send_batch(c, bad, 2, &first, &sent), SAIRING_ERR_INVALID);
     EQ(sent, 0);
     EQ(sairing_client_send_batch(c, NULL, 2, &first, &sent), SAIRING_ERR_INVALID);
-    sairing_str notutf8 = {"\xff", 1};
     bad[1] = calls[1];
-    bad[1].key = notutf8;
+    bad[1].key.ptr = NULL;
     EQ(sairing_client_send_batch(c, bad, 2, &first, &sent), SAIRING_ERR_INVALID);
+    EQ(sent, 0);
     EQ(sairing_server_recv(s, 0, &q), SAIRING_EMPTY);
+    /* Cut short at a key that is not UTF-8 (checked as it is copied): the
+     * call before it went, the rest did not. */
+    sairing_str notutf8 = {"\xff", 1};
+    bad[1].key = notutf8;
+    uint64_t next = 0;
+    EQ(sairing_client_send_batch(c, bad, 2, &first, &sent), SAIRING_ERR_INVALID);
+    CHECK(strstr(sairing_last_error(), "not UTF-8") != NULL);
+    EQ(sent, 1);
+    EQ(sairing_server_recv(s, 5000, &q), SAIRING_OK);
+    EQ(q.ticket.seq, first);
+    EQ(q.op, SAIRING_OP_SET);
+    EQ(sairing_server_respond(s, &q.ticket, S("SAI_STATUS_SUCCESS"), NULL, 0, NULL, 0), SAIRING_OK);
+    EQ(sairing_server_recv(s, 0, &q), SAIRING_EMPTY);
+    EQ(sairing_client_next_completion(c, 5000, &r), SAIRING_OK);
+    EQ(r.seq, first);
+    /* Nothing of the refused call took a sequence number. */
+    EQ(sairing_client_send(c, SAIRING_OP_REMOVE, S("SAI_OBJECT_TYPE_VLAN:oid:0x26000000000003"), NULL, 0, &next),
+       SAIRING_OK);
+    EQ(next, first + 1);
+    EQ(sairing_server_recv(s, 5000, &q), SAIRING_OK);
+    EQ(q.ticket.seq, next);
+    EQ(sairing_server_respond(s, &q.ticket, S("SAI_STATUS_SUCCESS"), NULL, 0, NULL, 0), SAIRING_OK);
+    EQ(sairing_client_next_completion(c, 5000, &r), SAIRING_OK);
+    /* Text that is UTF-8 but not ASCII takes the slower check, and arrives
+     * intact. */
+    sairing_attr name = {S("SAI_HOSTIF_ATTR_NAME"), S("Ethernet\xc3\xa9")};
+    sairing_call uni = {SAIRING_OP_SET, S("SAI_OBJECT_TYPE_HOSTIF:oid:0xd000000000001"), &name, 1};
+    EQ(sairing_client_send_batch(c, &uni, 1, &first, &sent), SAIRING_OK);
+    EQ(sent, 1);
+    EQ(sairing_server_recv(s, 5000, &q), SAIRING_OK);
+    EQ(q.attr_count, 1);
+    CHECK(q.attrs[0].value.len == 10 && memcmp(q.attrs[0].value.ptr, "Ethernet\xc3\xa9", 10) == 0);
+    EQ(sairing_server_respond(s, &q.ticket, S("SAI_STATUS_SUCCESS"), NULL, 0, NULL, 0), SAIRING_OK);
+    EQ(sairing_client_next_completion(c, 5000, &r), SAIRING_OK);
     EQ(sairing_client_send_batch(NULL, calls, 3, &first, &sent), SAIRING_ERR_INVALID);
     EQ(sairing_client_send_batch(c, NULL, 0, NULL, NULL), SAIRING_OK);
 

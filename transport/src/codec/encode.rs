@@ -10,22 +10,26 @@ fn str_len(s: &str) -> usize {
     4 + s.len()
 }
 
-fn pairs_len<A: AsRef<str>>(attrs: &[(A, A)]) -> usize {
+fn text_len<T: Text + ?Sized>(t: &T) -> usize {
+    4 + t.text_bytes().len()
+}
+
+fn attrs_len<P: Attr>(attrs: &[P]) -> usize {
     attrs
         .iter()
-        .map(|(n, v)| str_len(n.as_ref()) + str_len(v.as_ref()))
+        .map(|a| text_len(a.name()) + text_len(a.value()))
         .sum()
 }
 
 /// Bytes a request needs.
-pub fn request_len<A: AsRef<str>>(key: &str, body: &Body<'_, A>) -> usize {
+pub fn request_len<K: Text + ?Sized, P: Attr>(key: &K, body: &Body<'_, P>) -> usize {
     MESSAGE_HEADER_LEN
-        + str_len(key)
+        + text_len(key)
         + match body {
-            Body::Attrs(a) => pairs_len(a),
+            Body::Attrs(a) => attrs_len(a),
             Body::Bulk(objs) => objs
                 .iter()
-                .map(|o| str_len(o.id) + 4 + pairs_len(o.attrs))
+                .map(|o| text_len(o.id) + 4 + attrs_len(o.attrs))
                 .sum(),
         }
 }
@@ -38,7 +42,7 @@ pub fn response_len<A: AsRef<str>, S: AsRef<str>>(
 ) -> usize {
     MESSAGE_HEADER_LEN
         + str_len(status)
-        + pairs_len(attrs)
+        + attrs_len(attrs)
         + 4
         + statuses.iter().map(|s| str_len(s.as_ref())).sum::<usize>()
 }
@@ -51,26 +55,53 @@ pub fn notification_len(name: &str, payload: &str) -> usize {
 struct Writer<'b> {
     buf: &'b mut [u8],
     at: usize,
+    /// The bytes of every string not checked yet, OR-ed together
+    /// ([`or_bytes`]): when no high bit is set, they were all ASCII.
+    unchecked: u64,
 }
 
-impl Writer<'_> {
+impl<'b> Writer<'b> {
+    #[inline(always)]
+    fn new(buf: &'b mut [u8]) -> Self {
+        Writer {
+            buf,
+            at: 0,
+            unchecked: 0,
+        }
+    }
+    #[inline(always)]
     fn bytes(&mut self, b: &[u8]) {
         self.buf[self.at..self.at + b.len()].copy_from_slice(b);
         self.at += b.len();
     }
+    #[inline(always)]
     fn u32(&mut self, v: u32) {
         self.bytes(&v.to_le_bytes());
     }
+    #[inline(always)]
     fn str(&mut self, s: &str) {
         self.u32(s.len() as u32);
         self.bytes(s.as_bytes());
     }
-    fn pairs<A: AsRef<str>>(&mut self, attrs: &[(A, A)]) {
-        for (n, v) in attrs {
-            self.str(n.as_ref());
-            self.str(v.as_ref());
+    /// Writes `t`; when its type does not promise UTF-8, folds its bytes
+    /// (hot in the cache after the copy) into `unchecked`.
+    #[inline(always)]
+    fn text<T: Text + ?Sized>(&mut self, t: &T) {
+        let b = t.text_bytes();
+        self.u32(b.len() as u32);
+        self.bytes(b);
+        if !T::CHECKED {
+            self.unchecked |= or_bytes(b);
         }
     }
+    #[inline(always)]
+    fn attrs<P: Attr>(&mut self, attrs: &[P]) {
+        for a in attrs {
+            self.text(a.name());
+            self.text(a.value());
+        }
+    }
+    #[inline(always)]
     fn header(&mut self, op: Op, epoch: u32, seq: u64, count: usize, total: usize) {
         let h = WireHeader {
             version: WIRE_VERSION,
@@ -86,33 +117,71 @@ impl Writer<'_> {
 }
 
 /// Encodes a request into `buf`, which must be exactly [`request_len`] bytes.
-pub fn encode_request<A: AsRef<str>>(
+/// Strings whose type does not promise UTF-8 (a C caller's, in the C API)
+/// are checked as they are copied: when one is not UTF-8, the result is
+/// [`NotText`] and `buf` holds a message that must not be sent.
+pub fn encode_request<K: Text + ?Sized, P: Attr>(
     buf: &mut [u8],
     op: Op,
     epoch: u32,
     seq: u64,
-    key: &str,
-    body: &Body<'_, A>,
-) {
+    key: &K,
+    body: &Body<'_, P>,
+) -> Result<(), NotText> {
     let total = buf.len();
-    let mut w = Writer { buf, at: 0 };
+    let mut w = Writer::new(buf);
     match body {
         Body::Attrs(a) => {
             w.header(op, epoch, seq, a.len(), total);
-            w.str(key);
-            w.pairs(a);
+            w.text(key);
+            w.attrs(a);
         }
         Body::Bulk(objs) => {
             w.header(op, epoch, seq, objs.len(), total);
-            w.str(key);
+            w.text(key);
             for o in objs.iter() {
-                w.str(o.id);
+                w.text(o.id);
                 w.u32(o.attrs.len() as u32);
-                w.pairs(o.attrs);
+                w.attrs(o.attrs);
             }
         }
     }
     debug_assert_eq!(w.at, total);
+    if w.unchecked & HIGH_BITS == 0 {
+        return Ok(());
+    }
+    // Not all ASCII: the full check, string by string, names the culprit.
+    check_request(key, body)
+}
+
+/// Checks that every string of a request whose type does not promise UTF-8
+/// is UTF-8 ([`encode_request`] does this as it copies).
+pub fn check_request<K: Text + ?Sized, P: Attr>(
+    key: &K,
+    body: &Body<'_, P>,
+) -> Result<(), NotText> {
+    fn check<T: Text + ?Sized>(t: &T, what: &'static str) -> Result<(), NotText> {
+        if T::CHECKED {
+            return Ok(());
+        }
+        std::str::from_utf8(t.text_bytes())
+            .map(drop)
+            .map_err(|error| NotText { what, error })
+    }
+    fn attrs<P: Attr>(list: &[P]) -> Result<(), NotText> {
+        list.iter().try_for_each(|a| {
+            check(a.name(), "an attribute name")?;
+            check(a.value(), "an attribute value")
+        })
+    }
+    check(key, "the key")?;
+    match body {
+        Body::Attrs(a) => attrs(a),
+        Body::Bulk(objs) => objs.iter().try_for_each(|o| {
+            check(o.id, "an object id")?;
+            attrs(o.attrs)
+        }),
+    }
 }
 
 /// Encodes a response into `buf`, which must be exactly [`response_len`] bytes.
@@ -127,10 +196,10 @@ pub fn encode_response<A: AsRef<str>, S: AsRef<str>>(
     statuses: &[S],
 ) {
     let total = buf.len();
-    let mut w = Writer { buf, at: 0 };
+    let mut w = Writer::new(buf);
     w.header(op, epoch, seq, attrs.len(), total);
     w.str(status);
-    w.pairs(attrs);
+    w.attrs(attrs);
     w.u32(statuses.len() as u32);
     for s in statuses {
         w.str(s.as_ref());
@@ -141,7 +210,7 @@ pub fn encode_response<A: AsRef<str>, S: AsRef<str>>(
 /// Encodes a notification into `buf`, which must be exactly [`notification_len`] bytes.
 pub fn encode_notification(buf: &mut [u8], name: &str, payload: &str) {
     let total = buf.len();
-    let mut w = Writer { buf, at: 0 };
+    let mut w = Writer::new(buf);
     w.header(Op::Notification, 0, 0, 0, total);
     w.str(name);
     w.str(payload);

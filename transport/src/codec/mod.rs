@@ -145,22 +145,106 @@ pub struct DecodeError {
     pub offset: usize,
 }
 
-/// One object of a bulk request, for encoding.
-#[derive(Debug, Clone, Copy)]
-pub struct BulkObject<'a, A: AsRef<str>> {
-    /// The object id (an OID or an entry's JSON).
-    pub id: &'a str,
-    /// Its attributes.
-    pub attrs: &'a [(A, A)],
+/// A string to encode. Rust's strings are UTF-8 by their type and are copied
+/// as they are; text whose type promises nothing (a C caller's bytes) sets
+/// [`Text::CHECKED`] to `false`, and the encoder checks it as it copies it
+/// ([`NotText`] when it is not UTF-8), so that the check costs no pass of its
+/// own over the bytes.
+pub trait Text {
+    /// Whether the type already guarantees UTF-8.
+    const CHECKED: bool = true;
+    /// The bytes.
+    fn text_bytes(&self) -> &[u8];
 }
 
-/// The body of a request, for encoding.
-#[derive(Debug, Clone, Copy)]
-pub enum Body<'a, A: AsRef<str>> {
+impl<T: AsRef<str> + ?Sized> Text for T {
+    #[inline(always)]
+    fn text_bytes(&self) -> &[u8] {
+        self.as_ref().as_bytes()
+    }
+}
+
+/// One attribute to encode: a name and a value. A pair of strings is one; so
+/// can be a caller's own record of two strings (the C API's `sairing_attr`),
+/// encoded where it lies.
+pub trait Attr {
+    /// The strings' type.
+    type Text: Text + ?Sized;
+    /// The attribute's name.
+    fn name(&self) -> &Self::Text;
+    /// Its value.
+    fn value(&self) -> &Self::Text;
+}
+
+impl<A: AsRef<str>> Attr for (A, A) {
+    type Text = str;
+    #[inline(always)]
+    fn name(&self) -> &str {
+        self.0.as_ref()
+    }
+    #[inline(always)]
+    fn value(&self) -> &str {
+        self.1.as_ref()
+    }
+}
+
+/// A string an encoder was handed that is not UTF-8: which one, and why.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{what} is not UTF-8: {error}")]
+pub struct NotText {
+    /// The key, an attribute name, ...
+    pub what: &'static str,
+    /// Where the bytes stop being UTF-8.
+    pub error: std::str::Utf8Error,
+}
+
+/// One object of a bulk request, for encoding: its id is a string of the
+/// same type as its attributes' names and values.
+#[derive(Clone, Copy)]
+pub struct BulkObject<'a, P: Attr> {
+    /// The object id (an OID or an entry's JSON).
+    pub id: &'a P::Text,
+    /// Its attributes.
+    pub attrs: &'a [P],
+}
+
+/// The body of a request, for encoding: attributes `P` (usually pairs of
+/// strings).
+#[derive(Clone, Copy)]
+pub enum Body<'a, P: Attr> {
     /// Attributes of a non-bulk request.
-    Attrs(&'a [(A, A)]),
+    Attrs(&'a [P]),
     /// Objects of a bulk request.
-    Bulk(&'a [BulkObject<'a, A>]),
+    Bulk(&'a [BulkObject<'a, P>]),
+}
+
+impl<P: Attr + std::fmt::Debug> std::fmt::Debug for BulkObject<'_, P>
+where
+    P::Text: std::fmt::Debug,
+{
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BulkObject")
+            .field("id", &self.id)
+            .field("attrs", &self.attrs)
+            .finish()
+    }
+}
+
+impl<P: Attr + std::fmt::Debug> std::fmt::Debug for Body<'_, P>
+where
+    P::Text: std::fmt::Debug,
+{
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Body::Attrs(a) => f.debug_tuple("Attrs").field(a).finish(),
+            Body::Bulk(o) => f.debug_tuple("Bulk").field(o).finish(),
+        }
+    }
+}
+
+impl Body<'static, (&'static str, &'static str)> {
+    /// No attributes (a remove, a flush, a notify).
+    pub const EMPTY: Self = Body::Attrs(&[]);
 }
 
 /// `bytes` as text, if they are UTF-8. SAI's strings are ASCII: that is
@@ -176,22 +260,41 @@ pub fn text(bytes: &[u8]) -> Result<&str, std::str::Utf8Error> {
     std::str::from_utf8(bytes)
 }
 
-/// Whether every byte is below 0x80: eight bytes at a time, OR-ed together
-/// with no branch but the loop's, the last (partial) word read overlapping
-/// the one before it.
+/// Whether every byte is below 0x80.
 #[inline]
 fn ascii(bytes: &[u8]) -> bool {
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    let word = |w: &[u8]| u64::from_ne_bytes(w.try_into().expect("8 bytes"));
+    or_bytes(bytes) & HIGH_BITS == 0
+}
+
+/// Each byte's high bit, eight to a word.
+const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
+
+/// Every byte of `bytes` OR-ed together into a word: the bytes are ASCII
+/// exactly when `or_bytes(b) & HIGH_BITS` is zero. Sixteen bytes at a time
+/// (one SSE2 OR) with no branch but the loop's, the last, partial chunk read
+/// overlapping the one before it; shorter strings in two overlapping words.
+#[inline]
+fn or_bytes(bytes: &[u8]) -> u64 {
     let n = bytes.len();
-    if n < 8 {
-        return bytes.iter().fold(0u8, |a, &b| a | b) < 0x80;
-    }
-    let mut acc = word(&bytes[n - 8..]);
-    for w in bytes.chunks_exact(8) {
-        acc |= word(w);
-    }
-    acc & HIGH == 0
+    let at = |i: usize, w: usize| -> u128 {
+        let mut b = [0u8; 16];
+        b[..w].copy_from_slice(&bytes[i..i + w]);
+        u128::from_ne_bytes(b)
+    };
+    let acc = if n >= 16 {
+        let mut acc = at(n - 16, 16);
+        for c in bytes.chunks_exact(16) {
+            acc |= u128::from_ne_bytes(c.try_into().expect("16 bytes"));
+        }
+        acc
+    } else if n >= 8 {
+        at(0, 8) | at(n - 8, 8)
+    } else if n >= 4 {
+        at(0, 4) | at(n - 4, 4)
+    } else {
+        u128::from(bytes.iter().fold(0u8, |a, &b| a | b))
+    };
+    acc as u64 | (acc >> 64) as u64
 }
 
 mod decode;
@@ -204,6 +307,6 @@ pub use decode::{
     Request, ResponseView,
 };
 pub use encode::{
-    encode_notification, encode_request, encode_response, notification_len, request_len,
-    response_len,
+    check_request, encode_notification, encode_request, encode_response, notification_len,
+    request_len, response_len,
 };

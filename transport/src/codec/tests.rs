@@ -3,9 +3,9 @@
 use super::*;
 use proptest::prelude::*;
 
-fn enc_req(op: Op, key: &str, body: Body<'_, &str>) -> Vec<u8> {
+fn enc_req<'a>(op: Op, key: &str, body: Body<'_, (&'a str, &'a str)>) -> Vec<u8> {
     let mut b = vec![0; request_len(key, &body)];
-    encode_request(&mut b, op, 7, 42, key, &body);
+    encode_request(&mut b, op, 7, 42, key, &body).unwrap();
     b
 }
 
@@ -194,5 +194,68 @@ fn text_finds_a_high_byte_anywhere() {
     assert_eq!(
         text("höhe ünd 10.0.0.0/8".as_bytes()),
         Ok("höhe ünd 10.0.0.0/8")
+    );
+}
+
+/// Text whose type does not promise UTF-8, as the C API hands it over.
+struct Raw<'a>(&'a [u8]);
+
+impl Text for Raw<'_> {
+    const CHECKED: bool = false;
+    fn text_bytes(&self) -> &[u8] {
+        self.0
+    }
+}
+
+struct RawAttr<'a>(Raw<'a>, Raw<'a>);
+
+impl<'a> Attr for RawAttr<'a> {
+    type Text = Raw<'a>;
+    fn name(&self) -> &Raw<'a> {
+        &self.0
+    }
+    fn value(&self) -> &Raw<'a> {
+        &self.1
+    }
+}
+
+/// Unchecked text is checked as it is encoded: ASCII and other UTF-8 go
+/// through intact; bytes that are not UTF-8 in the key, a name, a value or a
+/// bulk object's id are refused, naming which.
+#[test]
+fn unchecked_text_is_checked_while_encoded() {
+    let encode = |key: &[u8], body: &Body<'_, RawAttr<'_>>| {
+        let mut b = vec![0; request_len(&Raw(key), body)];
+        encode_request(&mut b, Op::Set, 1, 1, &Raw(key), body).map(|()| b)
+    };
+    let port = b"SAI_OBJECT_TYPE_PORT:oid:0x1000000000002";
+    let attr = |n: &'static [u8], v: &'static [u8]| RawAttr(Raw(n), Raw(v));
+    let fine = [attr(b"SAI_HOSTIF_ATTR_NAME", "Ethernet\u{e9}".as_bytes())];
+    let b = encode(port, &Body::Attrs(&fine)).unwrap();
+    let r = decode_request(&b, 1).unwrap();
+    assert_eq!(
+        r.attrs.clone().collect::<Vec<_>>(),
+        [("SAI_HOSTIF_ATTR_NAME", "Ethernet\u{e9}")]
+    );
+    let what = |r: Result<Vec<u8>, NotText>| r.unwrap_err().what;
+    assert_eq!(what(encode(b"SAI\xff", &Body::Attrs(&fine))), "the key");
+    let bad_name = [attr(b"SAI_\xc3", b"1")];
+    assert_eq!(
+        what(encode(port, &Body::Attrs(&bad_name))),
+        "an attribute name"
+    );
+    // Eight and more bytes: the high bit is found in a later word too.
+    let bad_value = [attr(b"SAI_PORT_ATTR_MTU", b"91000000000000000\x80")];
+    assert_eq!(
+        what(encode(port, &Body::Attrs(&bad_value))),
+        "an attribute value"
+    );
+    let objs = [BulkObject {
+        id: &Raw(b"oid:0x\xfe"),
+        attrs: &fine[..],
+    }];
+    assert_eq!(
+        what(encode(b"SAI_OBJECT_TYPE_PORT", &Body::Bulk(&objs))),
+        "an object id"
     );
 }

@@ -66,8 +66,7 @@ impl Producer {
 
 impl restart::Producer for Producer {
     fn send(&mut self, n: u64) -> anyhow::Result<()> {
-        self.client
-            .send::<&str>(Op::Set, &n.to_string(), &Body::Attrs(&[]))?;
+        self.client.send(Op::Set, &n.to_string(), &Body::EMPTY)?;
         Ok(())
     }
 }
