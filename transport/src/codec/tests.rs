@@ -97,6 +97,26 @@ fn a_status_count_beyond_the_bytes_left_is_refused_up_front() {
     b[at..at + 4].copy_from_slice(&m.to_le_bytes());
     let e = decode_response(&b, 5).unwrap_err();
     assert_eq!(e.what, "more statuses than bytes to hold them");
+    // Named at the count's own offset.
+    assert_eq!(e.offset, at);
+    // With bytes left (two statuses, twelve bytes): three statuses would fit
+    // them by their lengths alone, four cannot, and are refused before any
+    // string is read.
+    let two = ["ab", "cd"];
+    let mut b = vec![0; response_len("S", &none, &two)];
+    encode_response(&mut b, Op::BulkSet, 1, 2, "S", &none, &two);
+    let at = MESSAGE_HEADER_LEN + 4 + 1;
+    b[at..at + 4].copy_from_slice(&4u32.to_le_bytes());
+    let e = decode_response(&b, 5).unwrap_err();
+    assert_eq!(
+        (e.what, e.offset),
+        ("more statuses than bytes to hold them", at)
+    );
+    b[at..at + 4].copy_from_slice(&3u32.to_le_bytes());
+    assert_eq!(
+        decode_response(&b, 5).unwrap_err().what,
+        "length runs past the end"
+    );
 }
 
 #[test]
@@ -116,13 +136,17 @@ fn errors_name_the_record_and_place() {
     let e = decode_request(&bad, 78).unwrap_err();
     assert_eq!((e.what, e.offset), ("string runs past the end", 24));
     assert!(e.to_string().contains("record 78"));
-    // Not UTF-8.
+    // Not UTF-8: the offset is the string's first byte.
     let mut bad = b.clone();
     bad[28] = 0xFF;
-    assert_eq!(
-        decode_request(&bad, 1).unwrap_err().what,
-        "string is not UTF-8"
-    );
+    let e = decode_request(&bad, 1).unwrap_err();
+    assert_eq!((e.what, e.offset), ("string is not UTF-8", 28));
+    // A count beyond the pairs there are: the next length runs past the end,
+    // at the end.
+    let mut bad = b.clone();
+    bad[16..20].copy_from_slice(&2u32.to_le_bytes());
+    let e = decode_request(&bad, 1).unwrap_err();
+    assert_eq!((e.what, e.offset), ("length runs past the end", b.len()));
     // Unknown op and version.
     let mut bad = b.clone();
     bad[1] = 200;
@@ -178,9 +202,19 @@ proptest! {
 /// valid non-ASCII UTF-8 accepted.
 #[test]
 fn text_finds_a_high_byte_anywhere() {
-    for len in 0..100 {
+    for len in 0..100usize {
         let mut v: Vec<u8> = (0..len).map(|i| b'a' + (i % 26) as u8).collect();
         assert!(text(&v).is_ok(), "len {len}");
+        assert!(super::ascii(&v), "len {len}");
+        // Two high bytes eight apart land in the same lane of the two halves
+        // of a 16-byte chunk: they must not cancel out.
+        for at in 0..len.saturating_sub(8) {
+            let keep = (v[at], v[at + 8]);
+            (v[at], v[at + 8]) = (0xFF, 0xFF);
+            assert!(!super::ascii(&v), "len {len}, 0xff at {at} and {}", at + 8);
+            assert!(text(&v).is_err());
+            (v[at], v[at + 8]) = keep;
+        }
         for at in 0..len {
             for high in [0x80u8, 0xC3, 0xFF] {
                 let keep = v[at];
@@ -190,6 +224,11 @@ fn text_finds_a_high_byte_anywhere() {
                 v[at] = keep;
             }
         }
+    }
+    // Every byte high: an even number of them must not cancel out either.
+    for len in 1..40 {
+        let v = vec![0xFFu8; len];
+        assert!(!super::ascii(&v) && text(&v).is_err(), "len {len}");
     }
     assert_eq!(
         text("höhe ünd 10.0.0.0/8".as_bytes()),
@@ -258,4 +297,151 @@ fn unchecked_text_is_checked_while_encoded() {
         what(encode(b"SAI_OBJECT_TYPE_PORT", &Body::Bulk(&objs))),
         "an object id"
     );
+}
+
+/// Every op byte: exactly 1 to 11 are ops, each is its own byte back, the
+/// four bulk ones are bulk, and every request op survives a round trip.
+#[test]
+fn every_op_round_trips() {
+    let ops: Vec<(u8, Op)> = (0..=255u8)
+        .filter_map(|b| Op::from_u8(b).map(|o| (b, o)))
+        .collect();
+    assert_eq!(
+        ops.iter().map(|&(b, _)| b).collect::<Vec<_>>(),
+        (1..=11).collect::<Vec<_>>()
+    );
+    // sairedis's spelling (its REDIS_ASIC_STATE_COMMAND_* strings, lower
+    // case), one name per op.
+    let names: Vec<&str> = ops.iter().map(|&(_, o)| o.name()).collect();
+    assert_eq!(
+        names,
+        [
+            "create",
+            "remove",
+            "set",
+            "get",
+            "bulkcreate",
+            "bulkremove",
+            "bulkset",
+            "bulkget",
+            "notify",
+            "flush",
+            "notification"
+        ]
+    );
+    for (b, op) in ops {
+        assert_eq!(op as u8, b);
+        assert_eq!(op.is_bulk(), (5..=8).contains(&b), "{op:?}");
+        if op == Op::Notification {
+            continue;
+        }
+        let body = if op.is_bulk() {
+            Body::Bulk(&[])
+        } else {
+            Body::Attrs(&[])
+        };
+        let b = enc_req(op, "SAI_OBJECT_TYPE_PORT", body);
+        assert_eq!(decode_request(&b, 1).unwrap().op, op);
+    }
+}
+
+/// Bytes after the message's last field, inside a body length that covers
+/// them, are refused by every decoder.
+#[test]
+fn trailing_bytes_are_refused() {
+    let trailing = |mut b: Vec<u8>| {
+        b.extend_from_slice(&[0, 0, 0, 0]);
+        let body = (b.len() - MESSAGE_HEADER_LEN) as u32;
+        b[20..24].copy_from_slice(&body.to_le_bytes());
+        b
+    };
+    let what = "trailing bytes after the message";
+    let req = enc_req(
+        Op::Set,
+        "SAI_OBJECT_TYPE_PORT:oid:0x1",
+        Body::Attrs(&[("a", "b")]),
+    );
+    let e = decode_request(&trailing(req.clone()), 5).unwrap_err();
+    assert_eq!((e.what, e.offset), (what, req.len()));
+    let bulk = enc_req(Op::BulkRemove, "SAI_OBJECT_TYPE_PORT", Body::Bulk(&[]));
+    assert_eq!(decode_request(&trailing(bulk), 5).unwrap_err().what, what);
+    let none: [(&str, &str); 0] = [];
+    let mut resp = vec![0; response_len("SAI_STATUS_SUCCESS", &none, &["x"])];
+    encode_response(
+        &mut resp,
+        Op::Get,
+        1,
+        2,
+        "SAI_STATUS_SUCCESS",
+        &none,
+        &["x"],
+    );
+    assert!(decode_response(&resp, 1).is_ok());
+    assert_eq!(decode_response(&trailing(resp), 1).unwrap_err().what, what);
+    let mut n = vec![0; notification_len("port_state_change", "[]")];
+    encode_notification(&mut n, "port_state_change", "[]");
+    assert!(decode_notification(&n, 1).is_ok());
+    assert_eq!(decode_notification(&trailing(n), 1).unwrap_err().what, what);
+}
+
+/// The counts a decoded message reports, and its iterators, agree with what
+/// was encoded: none, one, several, as attributes and as bulk objects.
+#[test]
+fn counts_agree_with_what_was_encoded() {
+    let pairs = [("a", "1"), ("b", "2"), ("c", "3")];
+    for n in 0..=pairs.len() {
+        let b = enc_req(
+            Op::Create,
+            "SAI_OBJECT_TYPE_VLAN:oid:0x1",
+            Body::Attrs(&pairs[..n]),
+        );
+        let r = decode_request(&b, 1).unwrap();
+        assert_eq!((r.attrs.len(), r.attrs.is_empty()), (n, n == 0));
+        assert_eq!(r.attrs.clone().count(), n);
+        // The count goes down as the pairs are taken.
+        let mut it = r.attrs.clone();
+        for left in (0..n).rev() {
+            assert!(it.next().is_some());
+            assert_eq!(it.len(), left);
+        }
+        assert!(it.next().is_none());
+        assert_eq!(r.attrs.to_vec().len(), n);
+        assert_eq!((r.objects.len(), r.objects.is_empty()), (0, true));
+        let objs: Vec<BulkObject<'_, (&str, &str)>> = (0..n)
+            .map(|i| BulkObject {
+                id: ["oid:0x1", "oid:0x2", "oid:0x3"][i],
+                attrs: &pairs[..i],
+            })
+            .collect();
+        let b = enc_req(Op::BulkSet, "SAI_OBJECT_TYPE_VLAN", Body::Bulk(&objs));
+        let r = decode_request(&b, 1).unwrap();
+        assert_eq!((r.objects.len(), r.objects.is_empty()), (n, n == 0));
+        assert_eq!((r.attrs.len(), r.attrs.is_empty()), (0, true));
+        let mut it = r.objects.clone();
+        for left in (0..n).rev() {
+            assert!(it.next().is_some());
+            assert_eq!(it.len(), left);
+        }
+        assert!(it.next().is_none());
+        let got: Vec<(&str, usize, usize)> =
+            r.objects.map(|(id, a)| (id, a.len(), a.count())).collect();
+        let want: Vec<(&str, usize, usize)> = objs
+            .iter()
+            .map(|o| (o.id, o.attrs.len(), o.attrs.len()))
+            .collect();
+        assert_eq!(got, want);
+    }
+}
+
+/// Statuses that fill the bytes left exactly (empty ones, four bytes each)
+/// are not too many: the bound on the allocation is the bytes left, no less.
+#[test]
+fn statuses_filling_the_bytes_left_exactly_decode() {
+    let none: [(&str, &str); 0] = [];
+    for m in 0..4 {
+        let statuses = vec![""; m];
+        let mut b = vec![0; response_len("", &none, &statuses)];
+        encode_response(&mut b, Op::BulkSet, 1, 2, "", &none, &statuses);
+        assert_eq!(decode_response(&b, 1).unwrap().statuses, statuses);
+    }
 }
