@@ -15,11 +15,16 @@
 # (default 12), a shard of them chosen by the current commit, so that every
 # commit tries a different part. It skips the unmutated baseline (CI has just
 # run the tests) and mutates the tree in place, building in its own target
-# directory. Outcomes go to target/mutants/<file>/;
+# directory (stopped by a signal mid-mutant, it can leave the mutated line in
+# place: `git diff` shows it, marked "changed by cargo-mutants"). Outcomes go
+# to target/mutants/<file>/;
 # missed mutants are listed under the table. Exits 2 when a mutant was
 # missed, 0 otherwise.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# A property test that fails under a mutant would otherwise spend its time
+# shrinking the failure, and be counted as a timeout rather than a catch.
+export PROPTEST_MAX_SHRINK_ITERS="${PROPTEST_MAX_SHRINK_ITERS:-0}"
 
 # The core files, and what runs against each one's mutants: test packages,
 # then arguments for `cargo nextest run`. The codec's own unit tests are
@@ -44,7 +49,7 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --in-diff) in_diff="$2"; shift 2 ;;
     --max) max="$2"; shift 2 ;;
-    -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d'; exit 0 ;;
     -*) echo "unknown option $1" >&2; exit 1 ;;
     *) files+=("$1"); shift ;;
   esac

@@ -562,7 +562,10 @@ fn a_record_read_is_not_changed_by_a_later_rewrite() {
     poke(&p, second, &[0xFE; 24]);
     let got: Vec<Vec<u8>> = b.iter().map(|r| r.payload().to_vec()).collect();
     assert_eq!(got, vec![vec![b'b'; 24], vec![b'c'; 24], vec![b'd'; 24]]);
+    let after = b.iter().last().map(|r| r.seq() + 1);
     b.release();
+    // Releasing the batch released everything read, up to its last record.
+    assert_eq!(Some(c.released_seq()), after);
 }
 
 /// In a ring with checksums every record is checked, whatever its flags say.

@@ -169,11 +169,14 @@ fn run(ops: Vec<Op>, checksum: bool) -> Result<(), TestCaseError> {
                 }
             }
             Op::Read => {
+                // A mark names the sequence number of the record after it.
+                let mark = cons.mark();
                 let r = cons.read().unwrap();
                 match m.queue.get(m.read).filter(|_| m.read < m.published) {
                     None => prop_assert!(r.is_none()),
                     Some(e) => {
                         let r = r.expect("model has a record");
+                        prop_assert_eq!(mark.seq(), e.seq);
                         prop_assert_eq!(
                             (r.seq(), r.kind(), r.payload()),
                             (e.seq, e.kind, &e.payload[..])

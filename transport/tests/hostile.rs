@@ -709,7 +709,7 @@ fn a_batch_larger_than_the_ring_wakes_a_sleeping_server_before_waiting() {
 /// Every sleep on a healthy channel ends because the peer rang: none runs out
 /// its deadline with work waiting (a lost wake-up would), and none is the short
 /// poll a side takes only while no peer is connected. Both sides sleep at once
-/// (no spin), so each of the 200 round trips is two sleeps and two rings.
+/// (no spin), so a round trip is, mostly, two sleeps and two rings.
 #[test]
 fn a_healthy_channels_sleeps_all_end_with_a_ring() {
     let (_tmp, dir) = fresh_channel(false);
@@ -734,19 +734,29 @@ fn a_healthy_channels_sleeps_all_end_with_a_ring() {
     )
     .unwrap();
     connect(&mut server, &mut client);
-    let n = 200;
+    // Round trips go on until the server has slept (and been rung) 50 times:
+    // on a loaded machine it can find a request already waiting, without a
+    // sleep, many times in a row. Bounded: 20,000 round trips without 50
+    // sleeps fail.
+    let server_rung = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let seen = server_rung.clone();
     let srv = std::thread::spawn(move || {
-        for _ in 0..n {
+        loop {
             let mut req = server
                 .recv(Some(Duration::from_secs(2)))
                 .unwrap()
                 .expect("a request before the deadline");
+            let stop = req.request.key == "stop";
             req.respond_status("SAI_STATUS_SUCCESS").unwrap();
             let w = server.wait_stats();
+            seen.store(w.rung, std::sync::atomic::Ordering::Relaxed);
             assert_eq!(
                 w.timed_out, 0,
                 "a sleep ran out with a request waiting: {w:?}"
             );
+            if stop {
+                break;
+            }
         }
         // Kept open: its hang-up would be the client's last wake.
         server
@@ -755,15 +765,24 @@ fn a_healthy_channels_sleeps_all_end_with_a_ring() {
         timeout: Duration::from_secs(5),
         ..no_spin
     });
-    for _ in 0..n {
+    let mut trips = 0;
+    while server_rung.load(std::sync::atomic::Ordering::Relaxed) < 50 && trips < 20_000 {
         let r = client.get(
             "SAI_OBJECT_TYPE_PORT:oid:0x1000000000002",
             &[("SAI_PORT_ATTR_MTU", "0")],
         );
         assert_eq!(r.unwrap().status, "SAI_STATUS_SUCCESS");
+        trips += 1;
     }
+    let stop = client.get("stop", &[("SAI_PORT_ATTR_MTU", "0")]);
+    assert_eq!(stop.unwrap().status, "SAI_STATUS_SUCCESS");
     let server = srv.join().unwrap();
     let (s, c) = (server.wait_stats(), client.wait_stats());
+    assert!(
+        s.rung >= 50,
+        "the server slept {} times in {trips} round trips",
+        s.rung
+    );
     for (side, w) in [("server", s), ("client", c)] {
         assert!(w.rung > 0, "{side} never slept: {w:?}");
         assert_eq!(
