@@ -79,7 +79,7 @@ for mode in ${MODES:-pipelined async sync}; do
   python3 -c "
 import json,sys
 s=json.loads(sys.argv[1]); lag=float(sys.argv[3])-float(sys.argv[2]); rss=int(sys.argv[4]); keys=int(sys.argv[5])
-anon=int(sys.argv[7]); warm=float(sys.argv[8]); objects=keys-1
+anon=int(sys.argv[7]); warm=float(sys.argv[8]); objects=keys-2  # less SAIRING_PROGRESS and SAIRING_PROFILE
 print(f\"routes {sys.argv[6]:9s} {s['requests']} requests in {s['seconds']:.2f} s: {s['requests_per_s']:.0f} requests/s, \"
       f\"latency p50 {s['latency_us']['p50']:.1f} us p99 {s['latency_us']['p99']:.1f} us; mirror caught up {lag*1000:.0f} ms after the last answer; \"
       f\"redis keys {keys}; syncd RSS {rss/1024:.0f} MiB, heap (RssAnon) {anon/1024:.0f} MiB = {anon*1024/objects:.0f} B per object; \"

@@ -213,7 +213,8 @@ class Client {
     // (sairing_client_send_batch): how many went, all of them unless a
     // non-blocking client found the ring full (backpressure: send the rest
     // again). The first's sequence number goes to `first_seq`; the others
-    // follow it.
+    // follow it. A string that is not UTF-8 throws Error(SAIRING_ERR_INVALID),
+    // and the calls before it have gone.
     size_t send_batch(const std::vector<Call> &calls, uint64_t *first_seq = nullptr) {
         std::vector<std::vector<sairing_attr>> keep;
         keep.reserve(calls.size());

@@ -82,38 +82,6 @@ pub struct SairingNotification {
     pub payload: SairingStr,
 }
 
-/// `b` as the op of a request that is not bulk.
-#[inline]
-fn request_op(b: u8) -> Option<Op> {
-    Op::from_u8(b).filter(|o| !o.is_bulk() && *o != Op::Notification)
-}
-
-/// Whether a batch's ops are all requests that are not bulk, and none of
-/// its arrays or strings is NULL with a length, looked at with no branch per
-/// call but the loop's.
-///
-/// # Safety
-/// Each call's attributes are `attr_count` readable ones at `attrs` (or
-/// NULL), by `sairing_client_send_batch`'s contract.
-unsafe fn batch_looks_fine(list: &[SairingCall]) -> bool {
-    let dangling = |s: &SairingStr| s.ptr.is_null() & (s.len != 0);
-    let mut fine = true;
-    for q in list {
-        fine &= request_op(q.op).is_some() & !dangling(&q.key);
-        if q.attrs.is_null() {
-            fine &= q.attr_count == 0;
-        } else {
-            // SAFETY: `attr_count` attributes at `attrs`, by this function's
-            // contract.
-            let attrs = unsafe { std::slice::from_raw_parts(q.attrs, q.attr_count) };
-            for a in attrs {
-                fine &= !dangling(&a.name) & !dangling(&a.value);
-            }
-        }
-    }
-    fine
-}
-
 fn mode(m: u32) -> Result<Mode, Fail> {
     match m {
         0 => Ok(Mode::Sync),
@@ -370,20 +338,15 @@ pub unsafe extern "C" fn sairing_client_send_batch(
             unsafe { std::slice::from_raw_parts(calls, n) }
         };
         // Everything but the strings' bytes is checked before any request
-        // goes: the ops, and that no pointer is NULL with a length (first a
-        // quick look with no branch per call, then, when it finds anything,
-        // the look that says what). The bytes are checked as UTF-8 while
-        // they are copied into the ring.
-        // SAFETY: the calls' attribute arrays are valid, by the contract above.
-        if !unsafe { batch_looks_fine(list) } {
-            for q in list {
-                crate::op(q.op, false)?;
-                // SAFETY: the caller's strings and attributes are valid for
-                // the call.
-                unsafe {
-                    CText::of(&q.key, "key")?;
-                    CAttr::list(q.attrs, q.attr_count)?;
-                }
+        // goes: the ops, and that no pointer is NULL with a length. The bytes
+        // are checked as UTF-8 while they are copied into the ring.
+        for q in list {
+            crate::op(q.op, false)?;
+            // SAFETY: the caller's strings and attributes are valid for the
+            // call.
+            unsafe {
+                CText::of(&q.key, "key")?;
+                CAttr::list(q.attrs, q.attr_count)?;
             }
         }
         let before = h.client.next_seq();
@@ -397,7 +360,7 @@ pub unsafe extern "C" fn sairing_client_send_batch(
                 )
             };
             (
-                request_op(q.op).expect("checked above"),
+                Op::from_u8(q.op).expect("checked above"),
                 key,
                 Body::Attrs(attrs),
             )
@@ -705,11 +668,7 @@ pub unsafe extern "C" fn sairing_client_wait_stats(
     call(|| {
         // SAFETY: by the contract above.
         let h = unsafe { handle(c, "client")? };
-        if out.is_null() {
-            return Err(Fail::invalid("out is NULL"));
-        }
-        // SAFETY: non-NULL and writable, by the contract above.
-        unsafe { put(out, SairingWaitStats::from(h.client.wait_stats())) };
-        Ok(SAIRING_OK)
+        // SAFETY: `out` is NULL or writable, by the contract above.
+        unsafe { put_wait_stats(out, h.client.wait_stats()) }
     })
 }

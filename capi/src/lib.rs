@@ -397,6 +397,22 @@ pub struct SairingWaitStats {
     pub hung_up: u64,
 }
 
+/// Writes `w` to `*out` for `sairing_{client,server}_wait_stats`.
+///
+/// # Safety
+/// `out` is NULL or writable.
+pub(crate) unsafe fn put_wait_stats(
+    out: *mut SairingWaitStats,
+    w: sairing_transport::WaitStats,
+) -> Result<c_int, Fail> {
+    if out.is_null() {
+        return Err(Fail::invalid("out is NULL"));
+    }
+    // SAFETY: non-NULL, and writable by the caller's contract.
+    unsafe { put(out, SairingWaitStats::from(w)) };
+    Ok(SAIRING_OK)
+}
+
 impl From<sairing_transport::WaitStats> for SairingWaitStats {
     fn from(w: sairing_transport::WaitStats) -> Self {
         SairingWaitStats {
@@ -432,21 +448,20 @@ impl<'a> CText<'a> {
                 s.len
             )));
         }
-        // SAFETY: `CText` is a transparent `SairingStr` (the marker is a
-        // ZST); the pointer was checked above and the bytes outlive `'a`, by
-        // the caller's contract.
-        Ok(unsafe { &*(s as *const SairingStr).cast::<CText<'a>>() })
+        // SAFETY: the pointer was checked above; the bytes by the caller's
+        // contract.
+        Ok(unsafe { CText::of_again(s) })
     }
-}
 
-impl<'a> CText<'a> {
     /// [`CText::of`] again, without its check.
     ///
     /// # Safety
     /// As for [`CText::of`], which returned `Ok` for `s`.
     #[inline]
-    pub(crate) unsafe fn of_again(s: &'a SairingStr) -> &'a CText<'a> {
-        // SAFETY: as in `of`, whose check passed.
+    pub(crate) unsafe fn of_again<'r>(s: &'r SairingStr) -> &'r CText<'a> {
+        // SAFETY: `CText` is a transparent `SairingStr` (the marker is a
+        // ZST); the check `of` made and the bytes' lifetime are the caller's
+        // to vouch for.
         unsafe { &*(s as *const SairingStr).cast::<CText<'a>>() }
     }
 }
@@ -493,18 +508,15 @@ impl<'a> CAttr<'a> {
         // SAFETY: `n` attributes at `attrs`, by the caller's contract.
         let list = unsafe { std::slice::from_raw_parts(attrs, n) };
         for a in list {
-            for (s, what) in [(&a.name, "attribute name"), (&a.value, "attribute value")] {
-                if s.ptr.is_null() && s.len != 0 {
-                    return Err(Fail::invalid(format!(
-                        "{what}: NULL pointer with length {}",
-                        s.len
-                    )));
-                }
+            // SAFETY: the strings' bytes, by the caller's contract.
+            unsafe {
+                CText::of(&a.name, "attribute name")?;
+                CText::of(&a.value, "attribute value")?;
             }
         }
-        // SAFETY: `CAttr` is a transparent `SairingAttr`; every string's
-        // pointer was checked above and the bytes outlive `'a`.
-        Ok(unsafe { std::slice::from_raw_parts(attrs.cast::<CAttr<'a>>(), n) })
+        // SAFETY: every string's pointer was checked above; the rest by the
+        // caller's contract.
+        Ok(unsafe { CAttr::list_again(attrs, n) })
     }
 
     /// [`CAttr::list`] again, without its checks.
@@ -516,14 +528,15 @@ impl<'a> CAttr<'a> {
         if n == 0 {
             return &[];
         }
-        // SAFETY: as in `list`, whose checks passed.
+        // SAFETY: `CAttr` is a transparent `SairingAttr`; `n` of them at
+        // `attrs`, checked by `list`, by the caller's contract.
         unsafe { std::slice::from_raw_parts(attrs.cast::<CAttr<'a>>(), n) }
     }
 
     fn text(s: &SairingStr) -> &CText<'a> {
-        // SAFETY: a transparent `SairingStr`, checked by `CAttr::list` (the
-        // only maker of a `CAttr`) with the same lifetime.
-        unsafe { &*(s as *const SairingStr).cast::<CText<'a>>() }
+        // SAFETY: one of a `CAttr`'s strings, checked by `CAttr::list` (the
+        // only maker of a `CAttr`) for the same lifetime.
+        unsafe { CText::of_again(s) }
     }
 }
 

@@ -498,11 +498,7 @@ pub unsafe extern "C" fn sairing_server_wait_stats(
     call(|| {
         // SAFETY: by the contract above.
         let h = unsafe { handle(s, "server")? };
-        if out.is_null() {
-            return Err(Fail::invalid("out is NULL"));
-        }
-        // SAFETY: non-NULL and writable, by the contract above.
-        unsafe { put(out, SairingWaitStats::from(h.server.wait_stats())) };
-        Ok(SAIRING_OK)
+        // SAFETY: `out` is NULL or writable, by the contract above.
+        unsafe { put_wait_stats(out, h.server.wait_stats()) }
     })
 }

@@ -91,13 +91,16 @@ pub fn read_progress(
 /// start and checked at a warm one.
 pub const PROFILE_KEY: &str = "SAIRING_PROFILE";
 
+/// The field of [`PROFILE_KEY`] that holds the signature.
+pub const PROFILE_FIELD: &str = "signature";
+
 /// Records the profile a cold start makes its switch with.
 pub fn write_profile(
     conn: &mut redis::Connection,
     url: &str,
     signature: &str,
 ) -> Result<(), MirrorError> {
-    conn.hset::<_, _, _, ()>(PROFILE_KEY, "signature", signature)
+    conn.hset::<_, _, _, ()>(PROFILE_KEY, PROFILE_FIELD, signature)
         .map_err(rerr(url))
 }
 
@@ -106,30 +109,20 @@ pub fn read_profile(
     conn: &mut redis::Connection,
     url: &str,
 ) -> Result<Option<String>, MirrorError> {
-    conn.hget(PROFILE_KEY, "signature").map_err(rerr(url))
+    conn.hget(PROFILE_KEY, PROFILE_FIELD).map_err(rerr(url))
 }
 
 /// Every ASIC_STATE object in Redis, with `NULL`/`NULL` read back as no attributes.
 pub fn load_state(conn: &mut redis::Connection, url: &str) -> Result<Objects, MirrorError> {
     // SCAN with a large COUNT: Redis's default (10) made a warm start over
     // 900,000 objects 90,000 round trips.
-    let mut keys: Vec<String> = Vec::new();
-    let mut cursor: u64 = 0;
-    loop {
-        let (next, batch): (u64, Vec<String>) = redis::cmd("SCAN")
-            .arg(cursor)
-            .arg("MATCH")
-            .arg(format!("{ASIC_STATE}*"))
-            .arg("COUNT")
-            .arg(10_000)
-            .query(conn)
-            .map_err(rerr(url))?;
-        keys.extend(batch);
-        if next == 0 {
-            break;
-        }
-        cursor = next;
-    }
+    let scan = redis::ScanOptions::default()
+        .with_pattern(format!("{ASIC_STATE}*"))
+        .with_count(10_000);
+    let keys: Vec<String> = conn
+        .scan_options::<String>(scan)
+        .map_err(rerr(url))?
+        .collect();
     let mut out = Objects::with_capacity_and_hasher(keys.len(), Default::default());
     for chunk in keys.chunks(1000) {
         let mut p = redis::pipe();

@@ -474,8 +474,12 @@ impl Worker {
             put(&mut p, k, a);
         }
         if let Some(sig) = &self.profile {
-            p.hset(crate::asic_db::PROFILE_KEY, "signature", sig)
-                .ignore();
+            p.hset(
+                crate::asic_db::PROFILE_KEY,
+                crate::asic_db::PROFILE_FIELD,
+                sig,
+            )
+            .ignore();
         }
         p.hset_multiple(PROGRESS_KEY, &self.progress_fields())
             .ignore();

@@ -569,7 +569,7 @@ fn warm_start_refuses_another_profile() {
         dir,
     } = env();
     let sd = ready(&dir, &url, &["--create"]);
-    let mut c = sairing_transport::Client::open(&dir, &Default::default()).unwrap();
+    let mut c = Client::open(&dir, &ClientOptions::default()).unwrap();
     let a: [(&str, &str); 1] = [("SAI_SWITCH_ATTR_INIT_SWITCH", "true")];
     let r = c
         .create("SAI_OBJECT_TYPE_SWITCH:oid:0x21000000000000", &a)

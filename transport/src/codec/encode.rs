@@ -6,10 +6,6 @@ use zerocopy::IntoBytes;
 
 use super::*;
 
-fn str_len(s: &str) -> usize {
-    4 + s.len()
-}
-
 fn text_len<T: Text + ?Sized>(t: &T) -> usize {
     4 + t.text_bytes().len()
 }
@@ -41,15 +37,15 @@ pub fn response_len<A: AsRef<str>, S: AsRef<str>>(
     statuses: &[S],
 ) -> usize {
     MESSAGE_HEADER_LEN
-        + str_len(status)
+        + text_len(status)
         + attrs_len(attrs)
         + 4
-        + statuses.iter().map(|s| str_len(s.as_ref())).sum::<usize>()
+        + statuses.iter().map(|s| text_len(s)).sum::<usize>()
 }
 
 /// Bytes a notification needs.
 pub fn notification_len(name: &str, payload: &str) -> usize {
-    MESSAGE_HEADER_LEN + str_len(name) + str_len(payload)
+    MESSAGE_HEADER_LEN + text_len(name) + text_len(payload)
 }
 
 struct Writer<'b> {
@@ -77,11 +73,6 @@ impl<'b> Writer<'b> {
     #[inline(always)]
     fn u32(&mut self, v: u32) {
         self.bytes(&v.to_le_bytes());
-    }
-    #[inline(always)]
-    fn str(&mut self, s: &str) {
-        self.u32(s.len() as u32);
-        self.bytes(s.as_bytes());
     }
     /// Writes `t`; when its type does not promise UTF-8, folds its bytes
     /// (hot in the cache after the copy) into `unchecked`.
@@ -155,11 +146,8 @@ pub fn encode_request<K: Text + ?Sized, P: Attr>(
 }
 
 /// Checks that every string of a request whose type does not promise UTF-8
-/// is UTF-8 ([`encode_request`] does this as it copies).
-pub fn check_request<K: Text + ?Sized, P: Attr>(
-    key: &K,
-    body: &Body<'_, P>,
-) -> Result<(), NotText> {
+/// is UTF-8, naming the first that is not ([`encode_request`]'s slow path).
+fn check_request<K: Text + ?Sized, P: Attr>(key: &K, body: &Body<'_, P>) -> Result<(), NotText> {
     fn check<T: Text + ?Sized>(t: &T, what: &'static str) -> Result<(), NotText> {
         if T::CHECKED {
             return Ok(());
@@ -198,11 +186,11 @@ pub fn encode_response<A: AsRef<str>, S: AsRef<str>>(
     let total = buf.len();
     let mut w = Writer::new(buf);
     w.header(op, epoch, seq, attrs.len(), total);
-    w.str(status);
+    w.text(status);
     w.attrs(attrs);
     w.u32(statuses.len() as u32);
     for s in statuses {
-        w.str(s.as_ref());
+        w.text(s);
     }
     debug_assert_eq!(w.at, total);
 }
@@ -212,6 +200,6 @@ pub fn encode_notification(buf: &mut [u8], name: &str, payload: &str) {
     let total = buf.len();
     let mut w = Writer::new(buf);
     w.header(Op::Notification, 0, 0, 0, total);
-    w.str(name);
-    w.str(payload);
+    w.text(name);
+    w.text(payload);
 }

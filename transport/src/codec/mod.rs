@@ -307,6 +307,6 @@ pub use decode::{
     Request, ResponseView,
 };
 pub use encode::{
-    check_request, encode_notification, encode_request, encode_response, notification_len,
-    request_len, response_len,
+    encode_notification, encode_request, encode_response, notification_len, request_len,
+    response_len,
 };
