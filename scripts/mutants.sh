@@ -102,7 +102,7 @@ if [ -n "$in_diff" ] && [ "$total_listed" -gt "$max" ]; then
 fi
 
 printf '%-36s %7s %7s %9s %8s %7s\n' file caught missed unviable timeout caught%
-sum_c=0 sum_m=0 sum_u=0 sum_t=0 start=$SECONDS
+sum_c=0 sum_m=0 sum_u=0 sum_t=0 start=$SECONDS ran=()
 for f in "${files[@]}"; do
   [ "${listed[$f]}" -gt 0 ] || continue
   dir="$out/${f//\//_}"
@@ -124,6 +124,7 @@ for f in "${files[@]}"; do
     exit 1
   fi
   m="$dir/mutants.out"
+  ran+=("$m")
   lines() { if [ -f "$m/$1" ]; then grep -c . "$m/$1" || true; else echo 0; fi; }
   c=$(lines caught.txt) mi=$(lines missed.txt) u=$(lines unviable.txt) t=$(lines timeout.txt)
   [ $((c + mi + u + t)) -gt 0 ] || continue
@@ -139,10 +140,10 @@ if [ "$sum_t" -gt 0 ]; then
   # A mutant that makes a test hang is noticed, by the timeout; listed so
   # that a slow test is not mistaken for one.
   echo "timed out (counted as noticed, not as caught):"
-  cat "$out"/*/mutants.out/timeout.txt 2>/dev/null | sed 's/^/  /'
+  for m in "${ran[@]}"; do cat "$m/timeout.txt" 2>/dev/null; done | sed 's/^/  /'
 fi
 if [ "$sum_m" -gt 0 ]; then
   echo "missed:"
-  cat "$out"/*/mutants.out/missed.txt 2>/dev/null | sed 's/^/  /'
+  for m in "${ran[@]}"; do cat "$m/missed.txt" 2>/dev/null; done | sed 's/^/  /'
   exit 2
 fi
