@@ -39,6 +39,9 @@ enum Op {
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         6 => (0usize..700, 1u16..0xFFFF).prop_map(|(len, kind)| Op::Push { len, kind }),
+        // Kind 0 (never-written memory) and the padding kind are refused.
+        1 => (0usize..700, prop_oneof![Just(0u16), Just(0xFFFF)])
+            .prop_map(|(len, kind)| Op::Push { len, kind }),
         1 => (1900usize..2100, 1u16..10).prop_map(|(len, kind)| Op::Push { len, kind }),
         3 => (0usize..500).prop_map(|len| Op::Stage { len }),
         1 => Just(Op::Publish),
@@ -117,7 +120,7 @@ fn run(ops: Vec<Op>, checksum: bool) -> Result<(), TestCaseError> {
                 let r = prod.push(kind, &payload(m.next_seq, len));
                 if len > max {
                     prop_assert!(matches!(r, Err(PushError::TooLarge { .. })), "{r:?}");
-                } else if kind == 0xFFFF {
+                } else if kind == 0 || kind == 0xFFFF {
                     prop_assert!(matches!(r, Err(PushError::BadKind(_))), "{r:?}");
                 } else {
                     match m.fits(len) {
@@ -249,6 +252,28 @@ proptest! {
     fn ring_with_checksums_agrees_with_vecdeque(ops in proptest::collection::vec(op(), 1..400)) {
         run(ops, true)?;
     }
+}
+
+/// Kind 0 and the padding kind are refused, whether the ring is empty, full
+/// or has room, by `reserve` as by `push`, and nothing is written.
+#[test]
+fn reserved_kinds_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ring");
+    create(&path, &CreateOptions::with_capacity(CAP)).unwrap();
+    let mut p = Producer::open(&path, &OpenOptions::default()).unwrap();
+    let mut c = Consumer::open(&path, &OpenOptions::default()).unwrap();
+    for kind in [0u16, 0xFFFF] {
+        assert!(matches!(p.push(kind, b"x"), Err(PushError::BadKind(k)) if k == kind));
+        assert!(matches!(p.reserve(1, kind), Err(PushError::BadKind(k)) if k == kind));
+    }
+    assert!(c.read().unwrap().is_none(), "a refused record was written");
+    assert_eq!(
+        p.push(0xFFFE, b"x").unwrap(),
+        1,
+        "the highest kind is valid"
+    );
+    assert_eq!(c.read().unwrap().unwrap().kind(), 0xFFFE);
 }
 
 /// The unit cases the random ones are built on, spelled out.
