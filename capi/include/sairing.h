@@ -14,6 +14,22 @@
 /** The ABI this header describes; sairing_abi_version() must return it. */
 #define SAIRING_ABI_VERSION 1
 
+/*
+ * The rules every function keeps (docs/EMBEDDING.md says more):
+ * - It returns an int: SAIRING_OK (0), a positive outcome that is not an
+ *   error (SAIRING_SENT, SAIRING_EMPTY), or a negative error;
+ *   sairing_strerror() names it, sairing_last_error() details it.
+ * - Bad arguments (NULL, a length or count larger than memory can hold, a
+ *   string that is not UTF-8) return SAIRING_ERR_INVALID, never crash.
+ * - Strings cross as (pointer, length). What the caller passes stays
+ *   unchanged until the call returns: strings are checked as UTF-8 while
+ *   they are copied into the ring. A request that fails a check (pointers and
+ *   counts, then its size against the ring, then its bytes) sends nothing.
+ * - What a call hands back is a view valid until the next call on the same
+ *   handle that hands back the same kind of thing, or its close.
+ * - A handle is used by one thread at a time.
+ */
+
 
 // Success.
 #define SAIRING_OK 0
@@ -26,7 +42,8 @@
 // record). Not an error.
 #define SAIRING_EMPTY 2
 
-// A NULL handle or pointer, a string that is not UTF-8, a bad op or option.
+// A NULL handle or pointer, a length or count larger than memory can hold, a
+// string that is not UTF-8, a bad op or option.
 #define SAIRING_ERR_INVALID -1
 
 // Backpressure: the ring is full (a non-blocking call, or the wait for space

@@ -148,15 +148,8 @@ impl SairingClient {
         let op = crate::op(op, true)?;
         // SAFETY: the caller's strings are valid for the call.
         let ty = unsafe { CText::of(&object_type, "object type")? };
-        if n > 0 && objects.is_null() {
-            return Err(Fail::invalid(format!("objects is NULL with count {n}")));
-        }
-        let list: &[SairingObject] = if n == 0 {
-            &[]
-        } else {
-            // SAFETY: `n` objects at `objects`, by the caller's contract.
-            unsafe { std::slice::from_raw_parts(objects, n) }
-        };
+        // SAFETY: `n` objects at `objects`, by the caller's contract.
+        let list = unsafe { crate::c_array(objects, n, "objects")? };
         let objs = list
             .iter()
             .map(|o| {
@@ -328,15 +321,8 @@ pub unsafe extern "C" fn sairing_client_send_batch(
     call(|| {
         // SAFETY: by the contract above.
         let h = unsafe { handle(c, "client")? };
-        if n > 0 && calls.is_null() {
-            return Err(Fail::invalid(format!("calls is NULL with count {n}")));
-        }
-        let list: &[SairingCall] = if n == 0 {
-            &[]
-        } else {
-            // SAFETY: `n` calls at `calls`, by the contract above.
-            unsafe { std::slice::from_raw_parts(calls, n) }
-        };
+        // SAFETY: `n` calls at `calls`, by the contract above.
+        let list = unsafe { crate::c_array(calls, n, "calls")? };
         // Everything but the strings' bytes is checked before any request
         // goes: the ops, and that no pointer is NULL with a length. The bytes
         // are checked as UTF-8 while they are copied into the ring.
@@ -366,7 +352,7 @@ pub unsafe extern "C" fn sairing_client_send_batch(
             )
         });
         let r = client.send_batch(requests).map_err(Fail::from);
-        let went = (h.client.next_seq() - before) as usize;
+        let went = h.client.next_seq().wrapping_sub(before) as usize;
         // SAFETY: NULL or writable, by the contract above.
         unsafe { put(sent, went) };
         // SAFETY: as above.

@@ -14,8 +14,15 @@
 //!   [`sairing_strerror`] names a code; [`sairing_last_error`] gives the last
 //!   error's detail on this thread.
 //! - A NULL handle or pointer, a string that is not UTF-8, a count without its
-//!   array: [`SAIRING_ERR_INVALID`], never a crash. A panic never crosses the
+//!   array, a length or count larger than memory can hold:
+//!   [`SAIRING_ERR_INVALID`], never a crash. A panic never crosses the
 //!   boundary: it is caught and returned as [`SAIRING_ERR_PANIC`].
+//! - The strings and arrays a caller passes stay unchanged until the call
+//!   returns: a request's strings are checked as UTF-8 while they are copied
+//!   into the ring, not before. A request is checked in three steps, and one
+//!   that fails any sends nothing: its pointers and counts
+//!   ([`SAIRING_ERR_INVALID`]), its size against the ring ([`SAIRING_ERR_FULL`],
+//!   [`SAIRING_ERR_TOO_LARGE`]), then its bytes ([`SAIRING_ERR_INVALID`]).
 //! - Strings cross as (pointer, length), never NUL-terminated except paths.
 //!   What a function hands back (a response, a request, a notification, a
 //!   record) is a view into memory its handle owns, valid until the next call
@@ -45,7 +52,8 @@ pub const SAIRING_SENT: c_int = 1;
 /// Nothing arrived within the timeout (no request, response, notification or
 /// record). Not an error.
 pub const SAIRING_EMPTY: c_int = 2;
-/// A NULL handle or pointer, a string that is not UTF-8, a bad op or option.
+/// A NULL handle or pointer, a length or count larger than memory can hold, a
+/// string that is not UTF-8, a bad op or option.
 pub const SAIRING_ERR_INVALID: c_int = -1;
 /// Backpressure: the ring is full (a non-blocking call, or the wait for space
 /// timed out). Nothing was sent; try again later.
@@ -264,23 +272,45 @@ pub(crate) fn call(f: impl FnOnce() -> Result<c_int, Fail>) -> c_int {
     }
 }
 
+/// The `n` items at `ptr` (a caller's array or string) as a slice, or an error
+/// naming `what` when the pointer is NULL with a count, or when the count is
+/// more than memory can hold: `slice::from_raw_parts` requires at most
+/// `isize::MAX` bytes, and a larger count would abort the process.
+///
+/// # Safety
+/// `ptr` points at `n` readable items (or `n` is 0) that stay unchanged for
+/// the lifetime the caller picks.
+pub(crate) unsafe fn c_array<'a, T>(ptr: *const T, n: usize, what: &str) -> Result<&'a [T], Fail> {
+    if n == 0 {
+        return Ok(&[]);
+    }
+    check_array(ptr, n, what)?;
+    // SAFETY: non-NULL and at most `isize::MAX` bytes (checked above); `n`
+    // readable items by the caller's contract.
+    Ok(unsafe { std::slice::from_raw_parts(ptr, n) })
+}
+
+/// [`c_array`]'s checks, for a caller's array or string of `n > 0` items.
+fn check_array<T>(ptr: *const T, n: usize, what: &str) -> Result<(), Fail> {
+    if ptr.is_null() {
+        return Err(Fail::invalid(format!("{what} is NULL with length {n}")));
+    }
+    match n.checked_mul(std::mem::size_of::<T>()) {
+        Some(bytes) if bytes <= isize::MAX as usize => Ok(()),
+        _ => Err(Fail::invalid(format!(
+            "{what}: length {n} is more than memory can hold"
+        ))),
+    }
+}
+
 /// `s` as a Rust string, for the length of the call.
 ///
 /// # Safety
 /// `s.ptr` points at `s.len` readable bytes (or is NULL with `len` 0) that stay
 /// unchanged for the lifetime the caller picks.
 pub(crate) unsafe fn text<'a>(s: SairingStr, what: &str) -> Result<&'a str, Fail> {
-    if s.len == 0 {
-        return Ok("");
-    }
-    if s.ptr.is_null() {
-        return Err(Fail::invalid(format!(
-            "{what}: NULL pointer with length {}",
-            s.len
-        )));
-    }
     // SAFETY: by the caller's contract, `len` readable bytes at `ptr`.
-    let bytes = unsafe { std::slice::from_raw_parts(s.ptr.cast::<u8>(), s.len) };
+    let bytes = unsafe { c_array(s.ptr.cast::<u8>(), s.len, what)? };
     // ASCII checked first: the whole cost of a batch's strings.
     sairing_transport::codec::text(bytes)
         .map_err(|e| Fail::invalid(format!("{what}: not UTF-8: {e}")))
@@ -442,14 +472,11 @@ impl<'a> CText<'a> {
     /// `s.len` bytes at `s.ptr` stay readable and unchanged for `'a`.
     #[inline]
     pub(crate) unsafe fn of(s: &'a SairingStr, what: &str) -> Result<&'a CText<'a>, Fail> {
-        if s.ptr.is_null() && s.len != 0 {
-            return Err(Fail::invalid(format!(
-                "{what}: NULL pointer with length {}",
-                s.len
-            )));
+        if s.len != 0 {
+            check_array(s.ptr.cast::<u8>(), s.len, what)?;
         }
-        // SAFETY: the pointer was checked above; the bytes by the caller's
-        // contract.
+        // SAFETY: the pointer and length were checked above; the bytes by the
+        // caller's contract.
         Ok(unsafe { CText::of_again(s) })
     }
 
@@ -473,9 +500,9 @@ impl Text for CText<'_> {
         if self.s.len == 0 {
             return &[];
         }
-        // SAFETY: non-NULL (checked when made) and `len` bytes readable and
-        // unchanged for the marker's lifetime, by the contract of `CText::of`
-        // or `CAttr::list`.
+        // SAFETY: non-NULL and at most `isize::MAX` bytes (checked when
+        // made), `len` bytes readable and unchanged for the marker's
+        // lifetime, by the contract of `CText::of` or `CAttr::list`.
         unsafe { std::slice::from_raw_parts(self.s.ptr.cast::<u8>(), self.s.len) }
     }
 }
@@ -499,14 +526,8 @@ impl<'a> CAttr<'a> {
         attrs: *const SairingAttr,
         n: usize,
     ) -> Result<&'a [CAttr<'a>], Fail> {
-        if n == 0 {
-            return Ok(&[]);
-        }
-        if attrs.is_null() {
-            return Err(Fail::invalid(format!("attrs is NULL with count {n}")));
-        }
         // SAFETY: `n` attributes at `attrs`, by the caller's contract.
-        let list = unsafe { std::slice::from_raw_parts(attrs, n) };
+        let list = unsafe { c_array(attrs, n, "attrs")? };
         for a in list {
             // SAFETY: the strings' bytes, by the caller's contract.
             unsafe {
@@ -533,7 +554,11 @@ impl<'a> CAttr<'a> {
         unsafe { std::slice::from_raw_parts(attrs.cast::<CAttr<'a>>(), n) }
     }
 
-    fn text(s: &SairingStr) -> &CText<'a> {
+    /// One of this attribute's strings.
+    ///
+    /// # Safety
+    /// `s` is `self.a.name` or `self.a.value` of a `CAttr`.
+    unsafe fn text(s: &SairingStr) -> &CText<'a> {
         // SAFETY: one of a `CAttr`'s strings, checked by `CAttr::list` (the
         // only maker of a `CAttr`) for the same lifetime.
         unsafe { CText::of_again(s) }
@@ -544,11 +569,13 @@ impl<'a> Attr for CAttr<'a> {
     type Text = CText<'a>;
     #[inline(always)]
     fn name(&self) -> &CText<'a> {
-        CAttr::text(&self.a.name)
+        // SAFETY: this `CAttr`'s own name.
+        unsafe { CAttr::text(&self.a.name) }
     }
     #[inline(always)]
     fn value(&self) -> &CText<'a> {
-        CAttr::text(&self.a.value)
+        // SAFETY: this `CAttr`'s own value.
+        unsafe { CAttr::text(&self.a.value) }
     }
 }
 
@@ -589,14 +616,8 @@ pub(crate) unsafe fn attr_list(
     n: usize,
     out: &mut Vec<(Utf8, Utf8)>,
 ) -> Result<(), Fail> {
-    if n == 0 {
-        return Ok(());
-    }
-    if attrs.is_null() {
-        return Err(Fail::invalid(format!("attrs is NULL with count {n}")));
-    }
     // SAFETY: `n` attributes at `attrs`, by the caller's contract.
-    let list = unsafe { std::slice::from_raw_parts(attrs, n) };
+    let list = unsafe { c_array(attrs, n, "attrs")? };
     out.reserve(n);
     for a in list {
         // SAFETY: each string is valid for the call, by the caller's contract.

@@ -138,15 +138,8 @@ pub unsafe extern "C" fn sairing_producer_push(
     call(|| {
         // SAFETY: by the contract above.
         let h = unsafe { handle(p, "producer")? };
-        if len > 0 && data.is_null() {
-            return Err(Fail::invalid(format!("data is NULL with length {len}")));
-        }
-        let bytes: &[u8] = if len == 0 {
-            &[]
-        } else {
-            // SAFETY: `len` readable bytes at `data`, by the contract.
-            unsafe { std::slice::from_raw_parts(data.cast::<u8>(), len) }
-        };
+        // SAFETY: `len` readable bytes at `data`, by the contract.
+        let bytes = unsafe { crate::c_array(data.cast::<u8>(), len, "data")? };
         let s = h.producer.push(kind, bytes)?;
         // SAFETY: NULL or writable.
         unsafe { put(seq, s) };

@@ -276,21 +276,16 @@ pub unsafe extern "C" fn sairing_server_respond(
         let op = Op::from_u8(t.op).ok_or_else(|| Fail::invalid(format!("no op {}", t.op)))?;
         // SAFETY: valid for the call.
         let status = unsafe { text(status, "status")? };
-        if m > 0 && statuses.is_null() {
-            return Err(Fail::invalid(format!("statuses is NULL with count {m}")));
-        }
+        // SAFETY: `m` strings at `statuses`, valid for the call.
+        let status_list = unsafe { crate::c_array(statuses, m, "statuses")? };
         h.scratch.clear();
         h.statuses.clear();
         // SAFETY: `n` attributes at `attrs`, valid for the call.
         let built = unsafe { attr_list(attrs, n, &mut h.scratch) }.and_then(|()| {
-            if m > 0 {
-                // SAFETY: `m` strings at `statuses`, valid for the call.
-                let list = unsafe { std::slice::from_raw_parts(statuses, m) };
-                for st in list {
-                    // SAFETY: as above.
-                    h.statuses
-                        .push(Utf8::of(unsafe { text(*st, "object status")? }));
-                }
+            for st in status_list {
+                // SAFETY: each string is valid for the call.
+                h.statuses
+                    .push(Utf8::of(unsafe { text(*st, "object status")? }));
             }
             Ok(())
         });

@@ -6,28 +6,34 @@ use zerocopy::IntoBytes;
 
 use super::*;
 
+// The lengths saturate: a caller's strings (the C API's) may claim lengths
+// whose sum overflows, and `usize::MAX` is then refused as too large by the
+// ring, before a byte is read.
+
 fn text_len<T: Text + ?Sized>(t: &T) -> usize {
-    4 + t.text_bytes().len()
+    t.text_bytes().len().saturating_add(4)
 }
 
 fn attrs_len<P: Attr>(attrs: &[P]) -> usize {
-    attrs
-        .iter()
-        .map(|a| text_len(a.name()) + text_len(a.value()))
-        .sum()
+    attrs.iter().fold(0, |n: usize, a| {
+        n.saturating_add(text_len(a.name()))
+            .saturating_add(text_len(a.value()))
+    })
 }
 
-/// Bytes a request needs.
+/// Bytes a request needs (`usize::MAX` when that does not fit a `usize`).
 pub fn request_len<K: Text + ?Sized, P: Attr>(key: &K, body: &Body<'_, P>) -> usize {
-    MESSAGE_HEADER_LEN
-        + text_len(key)
-        + match body {
-            Body::Attrs(a) => attrs_len(a),
-            Body::Bulk(objs) => objs
-                .iter()
-                .map(|o| text_len(o.id) + 4 + attrs_len(o.attrs))
-                .sum(),
-        }
+    let body = match body {
+        Body::Attrs(a) => attrs_len(a),
+        Body::Bulk(objs) => objs.iter().fold(0, |n: usize, o| {
+            n.saturating_add(text_len(o.id))
+                .saturating_add(4)
+                .saturating_add(attrs_len(o.attrs))
+        }),
+    };
+    text_len(key)
+        .saturating_add(MESSAGE_HEADER_LEN)
+        .saturating_add(body)
 }
 
 /// Bytes a response needs.
