@@ -205,7 +205,7 @@ impl Client {
     ) -> Result<u64> {
         let seq = self.stage(op, key, body)?;
         self.ep.tx.publish();
-        self.wake_server()?;
+        self.wake_server();
         Ok(seq)
     }
 
@@ -213,13 +213,19 @@ impl Client {
     /// finish connecting (nothing else services its socket), and an
     /// unconnected client cannot ring: with no server connected, it looks
     /// (rate-limited, never waiting).
+    ///
+    /// What it rings for is published already, so a connection that fails
+    /// here is not the send's error (a caller would send the request again):
+    /// the next call that looks ([`Client::service`], every wait) tries at
+    /// once and reports it.
     #[inline]
-    fn wake_server(&mut self) -> Result<()> {
+    fn wake_server(&mut self) {
         if self.ep.peer.is_none() {
-            self.service()?;
+            if let Err(_later) = self.service() {
+                self.next_connect = Instant::now();
+            }
         }
         self.ep.wake_peer();
-        Ok(())
     }
 
     /// Sends several requests and checks once, at the end, whether the server
@@ -243,7 +249,7 @@ impl Client {
         }
         self.ep.tx.publish();
         if self.ep.tx.next_seq() != first {
-            self.wake_server()?;
+            self.wake_server();
         }
         stopped.map(|()| first)
     }

@@ -813,3 +813,36 @@ fn a_client_without_a_server_polls_and_says_so() {
     assert!(w.polled >= 1, "{w:?}");
     assert_eq!((w.rung, w.timed_out), (0, 0), "{w:?}");
 }
+
+/// A request is sent once it is in the ring: a handshake that fails while
+/// `send` rings for it does not turn the send into an error (found in review:
+/// `send` returned the handshake's error after publishing, so a caller that
+/// retried sent the request twice). The trouble is reported by the next call
+/// that looks at the connection.
+#[test]
+fn a_failed_handshake_after_publishing_does_not_fail_the_send() {
+    use std::io::Write;
+    let (_tmp, dir) = fresh_channel(false);
+    let paths = channel::Paths::new(&dir);
+    // Not a server: it accepts and answers every hello with nonsense.
+    let fake = std::os::unix::net::UnixListener::bind(&paths.socket).unwrap();
+    let answer_nonsense = || {
+        let (mut conn, _) = fake.accept().unwrap();
+        conn.write_all(b"not a welcome!!!").unwrap();
+        conn
+    };
+    // Opening connects (the kernel queues it) and leaves the handshake pending.
+    let mut client = Client::open(&dir, &ClientOptions::default()).unwrap();
+    let _first = answer_nonsense();
+    let sent = client.send(Op::Remove, "SAI_OBJECT_TYPE_PORT:oid:0x1", &Body::EMPTY);
+    assert_eq!(sent.ok(), Some(1), "the request is in the ring");
+    assert_eq!(client.next_seq(), 2);
+    assert!(!client.connected());
+    // The next look connects again, and the nonsense is reported.
+    client.service().unwrap();
+    let _second = answer_nonsense();
+    let err = client
+        .service()
+        .expect_err("a handshake answered with nonsense");
+    assert!(err.to_string().contains("not a welcome"), "{err}");
+}
