@@ -146,18 +146,20 @@ pub struct DecodeError {
 }
 
 /// A string to encode. Rust's strings are UTF-8 by their type and are copied
-/// as they are; text whose type promises nothing (a C caller's bytes) sets
-/// [`Text::CHECKED`] to `false`, and the encoder checks it as it copies it
-/// ([`NotText`] when it is not UTF-8), so that the check costs no pass of its
-/// own over the bytes.
+/// as they are ([`Text::CHECKED`]); text whose type promises nothing (a C
+/// caller's bytes, and any other implementation, by default) is checked as the
+/// encoder copies it ([`NotText`] when it is not UTF-8), so that the check
+/// costs no pass of its own over the bytes.
 pub trait Text {
-    /// Whether the type already guarantees UTF-8.
-    const CHECKED: bool = true;
+    /// Whether the type already guarantees UTF-8 (when it does not, the
+    /// encoder checks the bytes as it copies them).
+    const CHECKED: bool = false;
     /// The bytes.
     fn text_bytes(&self) -> &[u8];
 }
 
 impl<T: AsRef<str> + ?Sized> Text for T {
+    const CHECKED: bool = true;
     #[inline(always)]
     fn text_bytes(&self) -> &[u8] {
         self.as_ref().as_bytes()
