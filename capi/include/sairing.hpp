@@ -51,15 +51,37 @@ class Error : public std::runtime_error {
     int code_;
 };
 
+// A batch cut short by an error (Client::send_batch): the calls before the one
+// that failed have gone; `sent()` says how many, `first_seq()` the first's
+// sequence number. Send the rest again from calls[sent()] once the cause is
+// mended.
+class BatchError : public Error {
+  public:
+    BatchError(int code, const std::string &what, size_t sent, uint64_t first_seq)
+        : Error(code, what), sent_(sent), first_seq_(first_seq) {}
+    size_t sent() const noexcept { return sent_; }
+    uint64_t first_seq() const noexcept { return first_seq_; }
+
+  private:
+    size_t sent_;
+    uint64_t first_seq_;
+};
+
 namespace detail {
 inline sairing_str str(const std::string &s) { return sairing_str{s.data(), s.size()}; }
 inline std::string copy(sairing_str s) { return s.len ? std::string(s.ptr, s.len) : std::string(); }
 
+// Whether `code` is an error to throw (backpressure, SAIRING_ERR_FULL, is not).
+inline bool failed(int code) { return code < 0 && code != SAIRING_ERR_FULL; }
+
+// What an error says: the call, the code's meaning and the library's detail.
+inline std::string message(int code, const char *call) {
+    return std::string(call) + ": " + sairing_strerror(code) + ": " + sairing_last_error();
+}
+
 // Throws for an error code; returns the others (OK, SENT, EMPTY, FULL).
 inline int check(int code, const char *call) {
-    if (code < 0 && code != SAIRING_ERR_FULL) {
-        throw Error(code, std::string(call) + ": " + sairing_strerror(code) + ": " + sairing_last_error());
-    }
+    if (failed(code)) throw Error(code, message(code, call));
     return code;
 }
 
@@ -213,8 +235,8 @@ class Client {
     // (sairing_client_send_batch): how many went, all of them unless a
     // non-blocking client found the ring full (backpressure: send the rest
     // again). The first's sequence number goes to `first_seq`; the others
-    // follow it. A string that is not UTF-8 throws Error(SAIRING_ERR_INVALID),
-    // and the calls before it have gone.
+    // follow it. Any other error (a string that is not UTF-8 is
+    // SAIRING_ERR_INVALID) throws BatchError, which says how many went.
     size_t send_batch(const std::vector<Call> &calls, uint64_t *first_seq = nullptr) {
         std::vector<std::vector<sairing_attr>> keep;
         keep.reserve(calls.size());
@@ -226,8 +248,9 @@ class Client {
         }
         uint64_t first = 0;
         size_t sent = 0;
-        detail::check(sairing_client_send_batch(h_, c.data(), c.size(), &first, &sent), "sairing_client_send_batch");
+        int rc = sairing_client_send_batch(h_, c.data(), c.size(), &first, &sent);
         if (first_seq) *first_seq = first;
+        if (detail::failed(rc)) throw BatchError(rc, detail::message(rc, "sairing_client_send_batch"), sent, first);
         return sent;
     }
 

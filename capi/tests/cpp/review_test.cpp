@@ -118,11 +118,37 @@ static void wait_does_not_hold_back_notifications(const char *root) {
     CHECK(called_before_answer);
 }
 
+// A batch an error cuts short says how far it got: the error carries how many
+// went and the first's sequence number (it threw them away, so a caller could
+// not know which calls to send again).
+static void a_batch_cut_short_says_how_far_it_got(const char *root) {
+    std::string dir = channel(root, "batch", 1 << 16);
+    sairing::Client client(dir);
+    std::vector<sairing::Client::Call> calls = {
+        {SAIRING_OP_CREATE, "SAI_OBJECT_TYPE_PORT:oid:0x1000000000001", {}},
+        {SAIRING_OP_CREATE, "SAI_OBJECT_TYPE_PORT:oid:0x1000000000002\xff", {}},
+        {SAIRING_OP_CREATE, "SAI_OBJECT_TYPE_PORT:oid:0x1000000000003", {}},
+    };
+    bool thrown = false;
+    try {
+        client.send_batch(calls);
+    } catch (const sairing::BatchError &e) {
+        thrown = true;
+        EQ(e.code(), SAIRING_ERR_INVALID);
+        EQ(e.sent(), 1u);
+        EQ(e.first_seq(), 1u);
+    } catch (const sairing::Error &e) {
+        fprintf(stderr, "send_batch threw an Error, not a BatchError: %s\n", e.what());
+    }
+    CHECK(thrown);
+}
+
 int main(int argc, char **argv) {
     if (argc != 2) return 2;
     backpressure_on_set(argv[1]);
     backpressure_on_answers(argv[1]);
     a_bad_record_does_not_kill_the_notification_thread(argv[1]);
     wait_does_not_hold_back_notifications(argv[1]);
+    a_batch_cut_short_says_how_far_it_got(argv[1]);
     return finish();
 }
