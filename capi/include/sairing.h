@@ -19,8 +19,10 @@
  * - It returns an int: SAIRING_OK (0), a positive outcome that is not an
  *   error (SAIRING_SENT, SAIRING_EMPTY), or a negative error;
  *   sairing_strerror() names it, sairing_last_error() details it.
- * - Bad arguments (NULL, a length or count larger than memory can hold, a
- *   string that is not UTF-8) return SAIRING_ERR_INVALID, never crash.
+ * - Bad arguments (NULL, a length or count larger than any memory, more
+ *   than PTRDIFF_MAX bytes, a misaligned array, a string that is not UTF-8)
+ *   return SAIRING_ERR_INVALID, never crash. Other lengths are the caller's
+ *   word, as memcpy's are: that many bytes are read.
  * - Strings cross as (pointer, length). What the caller passes stays
  *   unchanged until the call returns: strings are checked as UTF-8 while
  *   they are copied into the ring. A request that fails a check (pointers and
@@ -42,12 +44,13 @@
 // record). Not an error.
 #define SAIRING_EMPTY 2
 
-// A NULL handle or pointer, a length or count larger than memory can hold, a
-// string that is not UTF-8, a bad op or option.
+// A NULL handle or pointer, a length or count larger than any memory, a
+// misaligned array, a string that is not UTF-8, a bad op or option.
 #define SAIRING_ERR_INVALID -1
 
 // Backpressure: the ring is full (a non-blocking call, or the wait for space
-// timed out). Nothing was sent; try again later.
+// timed out). Nothing of the request it stopped was sent (in a batch, those
+// before it were: `*sent`); try again later.
 #define SAIRING_ERR_FULL -2
 
 // The answer waited for did not come within the timeout. On a channel the
@@ -370,7 +373,10 @@ int sairing_client_send_bulk(sairing_client *c,
 
 // A SAI call as the client's mode says: `SAIRING_OK` with the answer in
 // `*out` when it waited (sync mode; get, notify and flush in async mode),
-// `SAIRING_SENT` with only `out->seq` when it did not.
+// `SAIRING_SENT` with only `out->seq` when it did not. When the wait fails
+// after the request went (`SAIRING_ERR_TIMEOUT`, a refused or broken
+// connection), `out->seq` is set too: the request is in the ring and will
+// run, so it must not be sent again.
 //
 // # Safety
 // As for [`sairing_client_send`]; `out` is NULL or writable.

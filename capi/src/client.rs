@@ -169,8 +169,9 @@ impl SairingClient {
 
     /// A call's result for C, once its request is sent (`sent`): waits for
     /// the answer when the mode says so. `SAIRING_OK` with the answer, or
-    /// `SAIRING_SENT` with only the sequence number, which a call that timed
-    /// out also gives (its request still runs).
+    /// `SAIRING_SENT` with only the sequence number, which a call whose wait
+    /// failed (a timeout, a refused connection) also stores before its error:
+    /// the request is in the ring and will run.
     fn called(
         &mut self,
         sent: Result<(Op, u64), Fail>,
@@ -183,11 +184,8 @@ impl SairingClient {
         match self.client.wait_for(seq, None) {
             Ok(r) => Ok(self.outcome(Outcome::Done(r), out)),
             Err(e) => {
-                let f = Fail::from(e);
-                if f.code == SAIRING_ERR_TIMEOUT {
-                    self.outcome(Outcome::Sent(seq), out);
-                }
-                Err(f)
+                self.outcome(Outcome::Sent(seq), out);
+                Err(Fail::from(e))
             }
         }
     }
@@ -321,6 +319,9 @@ pub unsafe extern "C" fn sairing_client_send_batch(
     call(|| {
         // SAFETY: by the contract above.
         let h = unsafe { handle(c, "client")? };
+        // What the next request would be, whatever stops this batch.
+        // SAFETY: NULL or writable, by the contract above.
+        unsafe { put(first_seq, h.client.next_seq()) };
         // SAFETY: `n` calls at `calls`, by the contract above.
         let list = unsafe { crate::c_array(calls, n, "calls")? };
         // Everything but the strings' bytes is checked before any request
@@ -388,7 +389,10 @@ pub unsafe extern "C" fn sairing_client_send_bulk(
 
 /// A SAI call as the client's mode says: `SAIRING_OK` with the answer in
 /// `*out` when it waited (sync mode; get, notify and flush in async mode),
-/// `SAIRING_SENT` with only `out->seq` when it did not.
+/// `SAIRING_SENT` with only `out->seq` when it did not. When the wait fails
+/// after the request went (`SAIRING_ERR_TIMEOUT`, a refused or broken
+/// connection), `out->seq` is set too: the request is in the ring and will
+/// run, so it must not be sent again.
 ///
 /// # Safety
 /// As for [`sairing_client_send`]; `out` is NULL or writable.

@@ -14,8 +14,10 @@
 //!   [`sairing_strerror`] names a code; [`sairing_last_error`] gives the last
 //!   error's detail on this thread.
 //! - A NULL handle or pointer, a string that is not UTF-8, a count without its
-//!   array, a length or count larger than memory can hold:
-//!   [`SAIRING_ERR_INVALID`], never a crash. A panic never crosses the
+//!   array, a length or count larger than any memory (more than
+//!   `PTRDIFF_MAX` bytes), a misaligned array: [`SAIRING_ERR_INVALID`], never
+//!   a crash. Other lengths are the caller's word, as `memcpy`'s are: the
+//!   library reads that many bytes. A panic never crosses the
 //!   boundary: it is caught and returned as [`SAIRING_ERR_PANIC`].
 //! - The strings and arrays a caller passes stay unchanged until the call
 //!   returns: a request's strings are checked as UTF-8 while they are copied
@@ -52,11 +54,12 @@ pub const SAIRING_SENT: c_int = 1;
 /// Nothing arrived within the timeout (no request, response, notification or
 /// record). Not an error.
 pub const SAIRING_EMPTY: c_int = 2;
-/// A NULL handle or pointer, a length or count larger than memory can hold, a
-/// string that is not UTF-8, a bad op or option.
+/// A NULL handle or pointer, a length or count larger than any memory, a
+/// misaligned array, a string that is not UTF-8, a bad op or option.
 pub const SAIRING_ERR_INVALID: c_int = -1;
 /// Backpressure: the ring is full (a non-blocking call, or the wait for space
-/// timed out). Nothing was sent; try again later.
+/// timed out). Nothing of the request it stopped was sent (in a batch, those
+/// before it were: `*sent`); try again later.
 pub const SAIRING_ERR_FULL: c_int = -2;
 /// The answer waited for did not come within the timeout. On a channel the
 /// request is still in the ring and will run: this is not a failure of it.
@@ -273,9 +276,10 @@ pub(crate) fn call(f: impl FnOnce() -> Result<c_int, Fail>) -> c_int {
 }
 
 /// The `n` items at `ptr` (a caller's array or string) as a slice, or an error
-/// naming `what` when the pointer is NULL with a count, or when the count is
-/// more than memory can hold: `slice::from_raw_parts` requires at most
-/// `isize::MAX` bytes, and a larger count would abort the process.
+/// naming `what` when the pointer is NULL or misaligned with a count, or when
+/// the count is more than any memory holds: `slice::from_raw_parts` requires
+/// an aligned pointer and at most `isize::MAX` bytes, and would abort the
+/// process otherwise.
 ///
 /// # Safety
 /// `ptr` points at `n` readable items (or `n` is 0) that stay unchanged for
@@ -295,10 +299,13 @@ fn check_array<T>(ptr: *const T, n: usize, what: &str) -> Result<(), Fail> {
     if ptr.is_null() {
         return Err(Fail::invalid(format!("{what} is NULL with length {n}")));
     }
+    if !ptr.is_aligned() {
+        return Err(Fail::invalid(format!("{what} is misaligned ({ptr:p})")));
+    }
     match n.checked_mul(std::mem::size_of::<T>()) {
         Some(bytes) if bytes <= isize::MAX as usize => Ok(()),
         _ => Err(Fail::invalid(format!(
-            "{what}: length {n} is more than memory can hold"
+            "{what}: length {n} is more than any memory holds"
         ))),
     }
 }

@@ -210,3 +210,33 @@ fn a_length_no_memory_can_hold_is_refused() {
         sairing_producer_close(p);
     }
 }
+
+/// An array that is not aligned for its type is refused, not read (it
+/// aborted the process in `slice::from_raw_parts`'s checks).
+#[test]
+fn a_misaligned_array_is_refused() {
+    let (_tmp, _dir, cdir) = scratch_channel();
+    let c = open_client(&cdir);
+    let attrs = [
+        SairingAttr {
+            name: s("A"),
+            value: s("1"),
+        },
+        SairingAttr {
+            name: s("B"),
+            value: s("2"),
+        },
+    ];
+    let off = attrs
+        .as_ptr()
+        .cast::<u8>()
+        .wrapping_add(1)
+        .cast::<SairingAttr>();
+    let mut seq = 0u64;
+    // SAFETY: a live client; the pointer is inside real memory, misaligned.
+    let rc = unsafe { sairing_client_send(c, SAIRING_OP_CREATE, s(KEY), off, 1, &mut seq) };
+    assert_eq!(rc, SAIRING_ERR_INVALID, "{}", last_error());
+    assert!(last_error().contains("misaligned"), "{}", last_error());
+    // SAFETY: a live client, not used again.
+    unsafe { sairing_client_close(c) };
+}

@@ -30,8 +30,7 @@ pub struct Client {
     paths: Paths,
     ep: Endpoint,
     rx: Consumer,
-    next_connect: Instant,
-    handshake: Option<rendezvous::PendingHandshake>,
+    conn: Connecting,
     epoch: u32,
     mode: Mode,
     sent: u64,
@@ -68,8 +67,11 @@ impl Client {
             ep,
             paths,
             rx,
-            next_connect: Instant::now(),
-            handshake: None,
+            conn: Connecting {
+                next: Instant::now(),
+                handshake: None,
+                deferred: None,
+            },
             epoch,
             mode: opts.mode,
             sent: 0,
@@ -172,14 +174,10 @@ impl Client {
 
     /// Reconnects to the server if needed (rate-limited) and notices a server
     /// that has gone away. Called from every wait; callers with their own event
-    /// loop call it when the socket or the bell fires.
+    /// loop call it when the socket or the bell fires. Also reports a failure
+    /// to connect met while a send rang for what it had published.
     pub fn service(&mut self) -> Result<()> {
-        reconnect(
-            &self.paths,
-            &mut self.ep,
-            &mut self.next_connect,
-            &mut self.handshake,
-        )
+        self.conn.step(&self.paths, &mut self.ep)
     }
 
     /// Sends a request; returns its sequence number. Waits for space in a full
@@ -203,6 +201,7 @@ impl Client {
         key: &K,
         body: &Body<'_, P>,
     ) -> Result<u64> {
+        self.conn.report()?;
         let seq = self.stage(op, key, body)?;
         self.ep.tx.publish();
         self.wake_server();
@@ -216,13 +215,13 @@ impl Client {
     ///
     /// What it rings for is published already, so a connection that fails
     /// here is not the send's error (a caller would send the request again):
-    /// the next call that looks ([`Client::service`], every wait) tries at
-    /// once and reports it.
+    /// it is kept, and the next call reports it before doing anything else
+    /// (a send before it stages a request; [`Client::service`] and every wait).
     #[inline]
     fn wake_server(&mut self) {
         if self.ep.peer.is_none() {
-            if let Err(_later) = self.service() {
-                self.next_connect = Instant::now();
+            if let Err(e) = self.service() {
+                self.conn.deferred = Some(e);
             }
         }
         self.ep.wake_peer();
@@ -238,6 +237,7 @@ impl Client {
         &mut self,
         requests: impl IntoIterator<Item = (Op, &'r K, Body<'r, P>)>,
     ) -> Result<u64> {
+        self.conn.report()?;
         let first = self.ep.tx.next_seq();
         let mut stopped = Ok(());
         for (op, key, body) in requests {
@@ -271,10 +271,9 @@ impl Client {
         let len = codec::request_len(key, body);
         let epoch = self.epoch;
         let paths = &self.paths;
-        let next_connect = &mut self.next_connect;
-        let handshake = &mut self.handshake;
+        let conn = &mut self.conn;
         let mut r = self.ep.reserve_waiting(len, KIND_REQUEST, |ep| {
-            reconnect(paths, ep, next_connect, handshake).map(|()| Vec::new())
+            conn.step(paths, ep).map(|()| Vec::new())
         })?;
         let seq = r.seq();
         // A string that is not UTF-8 leaves the reservation unstaged:
@@ -406,14 +405,13 @@ impl Client {
                 ep,
                 rx,
                 paths,
-                next_connect,
-                handshake,
+                conn,
                 ..
             } = self;
             let arrived = ep.wait_readable(rx, &mut wait, |ep| {
-                reconnect(paths, ep, next_connect, handshake)?;
+                conn.step(paths, ep)?;
                 // A handshake in flight wakes us when the server answers it.
-                Ok(handshake.iter().map(|h| h.as_raw_fd()).collect())
+                Ok(conn.handshake.iter().map(|h| h.as_raw_fd()).collect())
             })?;
             if !arrived {
                 return Ok(None);
@@ -567,7 +565,7 @@ impl Client {
     /// flight (for the server's answer). `None` while neither exists: wait at
     /// most 20 ms, then call [`Client::after_wake`] (it tries to connect again).
     pub fn socket_fd(&self) -> Option<RawFd> {
-        match (&self.ep.peer, &self.handshake) {
+        match (&self.ep.peer, &self.conn.handshake) {
             (Some(p), _) => Some(p.stream.as_raw_fd()),
             (None, Some(h)) => Some(h.as_raw_fd()),
             (None, None) => None,
@@ -575,33 +573,48 @@ impl Client {
     }
 }
 
-/// Notices a server that has gone away, and connects when none is: at most one
-/// handshake in flight, never waiting for the server's reply (a stopped or hung
-/// server must not stall the client), new attempts rate-limited.
-fn reconnect(
-    paths: &Paths,
-    ep: &mut Endpoint,
-    next_connect: &mut Instant,
-    handshake: &mut Option<rendezvous::PendingHandshake>,
-) -> Result<()> {
-    ep.check_peer();
-    if ep.peer.is_some() {
-        return Ok(());
+/// A client's way to its server while it has none.
+struct Connecting {
+    /// When a new attempt may start (attempts are rate-limited).
+    next: Instant,
+    /// The attempt in flight, if any.
+    handshake: Option<rendezvous::PendingHandshake>,
+    /// A failure met while a send rang for what it had published, for the
+    /// next call to report ([`Client::wake_server`]).
+    deferred: Option<Error>,
+}
+
+impl Connecting {
+    /// Reports a failure kept for later.
+    fn report(&mut self) -> Result<()> {
+        self.deferred.take().map_or(Ok(()), Err)
     }
-    if handshake.is_none() && Instant::now() >= *next_connect {
-        *next_connect = Instant::now() + crate::endpoint::UNCONNECTED_POLL;
-        *handshake = rendezvous::connect_start(paths)?;
-    }
-    if let Some(hs) = handshake.take() {
-        match rendezvous::connect_finish(paths, hs, Duration::ZERO)? {
-            // Anything published while unconnected may be waiting on a server
-            // that went to sleep before we were connected: set_peer rings once.
-            rendezvous::Handshake::Done(p) => ep.set_peer(p)?,
-            rendezvous::Handshake::Pending(hs) => *handshake = Some(hs),
-            rendezvous::Handshake::Gone => {}
+
+    /// Notices a server that has gone away, and connects when none is: at most
+    /// one handshake in flight, never waiting for the server's reply (a stopped
+    /// or hung server must not stall the client), new attempts rate-limited.
+    fn step(&mut self, paths: &Paths, ep: &mut Endpoint) -> Result<()> {
+        self.report()?;
+        ep.check_peer();
+        if ep.peer.is_some() {
+            return Ok(());
         }
+        if self.handshake.is_none() && Instant::now() >= self.next {
+            self.next = Instant::now() + crate::endpoint::UNCONNECTED_POLL;
+            self.handshake = rendezvous::connect_start(paths)?;
+        }
+        if let Some(hs) = self.handshake.take() {
+            match rendezvous::connect_finish(paths, hs, Duration::ZERO)? {
+                // Anything published while unconnected may be waiting on a
+                // server that went to sleep before we were connected: set_peer
+                // rings once.
+                rendezvous::Handshake::Done(p) => ep.set_peer(p)?,
+                rendezvous::Handshake::Pending(hs) => self.handshake = Some(hs),
+                rendezvous::Handshake::Gone => {}
+            }
+        }
+        Ok(())
     }
-    Ok(())
 }
 
 /// The client's doorbell: readable when the server has rung (or hung up). The

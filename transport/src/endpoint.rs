@@ -352,7 +352,10 @@ impl Endpoint {
         mut service: impl FnMut(&mut Endpoint) -> Result<Vec<RawFd>>,
     ) -> Result<Reservation<'_>> {
         let mut waited = None;
-        if !self.tx.can_reserve(len)? && !self.policy.nonblocking {
+        // A record the ring can never hold is refused at once, not after a
+        // wait for space.
+        let may_fit = len <= self.tx.max_payload();
+        if may_fit && !self.tx.can_reserve(len)? && !self.policy.nonblocking {
             // What is in the ring may not be published or rung for yet (a
             // batch publishes and rings once, at its end): a peer that cannot
             // see it, or sleeps, would never make space.

@@ -817,8 +817,8 @@ fn a_client_without_a_server_polls_and_says_so() {
 /// A request is sent once it is in the ring: a handshake that fails while
 /// `send` rings for it does not turn the send into an error (found in review:
 /// `send` returned the handshake's error after publishing, so a caller that
-/// retried sent the request twice). The trouble is reported by the next call
-/// that looks at the connection.
+/// retried sent the request twice). The failure is kept and reported by the
+/// next call, before that call sends anything.
 #[test]
 fn a_failed_handshake_after_publishing_does_not_fail_the_send() {
     use std::io::Write;
@@ -838,11 +838,60 @@ fn a_failed_handshake_after_publishing_does_not_fail_the_send() {
     assert_eq!(sent.ok(), Some(1), "the request is in the ring");
     assert_eq!(client.next_seq(), 2);
     assert!(!client.connected());
-    // The next look connects again, and the nonsense is reported.
-    client.service().unwrap();
-    let _second = answer_nonsense();
     let err = client
-        .service()
-        .expect_err("a handshake answered with nonsense");
+        .send(Op::Remove, "SAI_OBJECT_TYPE_PORT:oid:0x2", &Body::EMPTY)
+        .expect_err("the kept failure");
     assert!(err.to_string().contains("not a welcome"), "{err}");
+    assert_eq!(
+        client.next_seq(),
+        2,
+        "the send that reported it sent nothing"
+    );
+    // Reported once: the next look tries again.
+    client.service().expect("a new attempt, pending");
+}
+
+/// A request larger than the ring can ever hold is refused at once, even by a
+/// blocking client whose ring is too full for it to fit (found in review: it
+/// waited for space first, up to its whole timeout, and only then said it was
+/// too large).
+#[test]
+fn a_request_too_large_for_any_ring_is_refused_without_waiting() {
+    let (_tmp, dir) = fresh_channel(false);
+    let mut client = Client::open(
+        &dir,
+        &ClientOptions {
+            mode: sairing_transport::Mode::Pipelined,
+            wait: WaitPolicy {
+                timeout: Duration::from_millis(300),
+                ..Default::default()
+            },
+        },
+    )
+    .unwrap();
+    // No server: more than half the 64 KiB ring stays full.
+    let kib = "x".repeat(1024);
+    for i in 0..40 {
+        let key = format!("SAI_OBJECT_TYPE_PORT:oid:{i:#x}");
+        client
+            .send(
+                Op::Set,
+                &key,
+                &Body::Attrs(&[("SAI_PORT_ATTR_MTU", kib.as_str())]),
+            )
+            .unwrap();
+    }
+    let before = client.wait_stats();
+    let huge = "x".repeat(70_000);
+    let r = client.send(
+        Op::Set,
+        "SAI_OBJECT_TYPE_PORT:oid:0x1",
+        &Body::Attrs(&[("SAI_PORT_ATTR_MTU", huge.as_str())]),
+    );
+    assert!(
+        matches!(r, Err(sairing_transport::Error::TooLarge { .. })),
+        "{r:?}"
+    );
+    assert_eq!(client.wait_stats(), before, "it waited before refusing");
+    assert_eq!(client.next_seq(), 41);
 }
