@@ -234,9 +234,10 @@ class Client {
     // Sends `calls` in one go, with one wake-up check at the end
     // (sairing_client_send_batch): how many went, all of them unless the
     // ring was full (backpressure, for a non-blocking client or one whose
-    // wait for space timed out: send the rest again). The first's sequence number goes to `first_seq`; the others
-    // follow it. Any other error (a string that is not UTF-8 is
-    // SAIRING_ERR_INVALID) throws BatchError, which says how many went.
+    // wait for space timed out: send the rest again). The first's sequence
+    // number goes to `first_seq`; the others follow it. Any other error (a
+    // string that is not UTF-8 is SAIRING_ERR_INVALID) throws BatchError,
+    // which says how many went.
     size_t send_batch(const std::vector<Call> &calls, uint64_t *first_seq = nullptr) {
         std::vector<std::vector<sairing_attr>> keep;
         keep.reserve(calls.size());

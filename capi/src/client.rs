@@ -319,9 +319,10 @@ pub unsafe extern "C" fn sairing_client_send_batch(
     call(|| {
         // SAFETY: by the contract above.
         let h = unsafe { handle(c, "client")? };
-        // What the next request would be, whatever stops this batch.
+        // The batch's first sequence number, whatever stops it.
+        let before = h.client.next_seq();
         // SAFETY: NULL or writable, by the contract above.
-        unsafe { put(first_seq, h.client.next_seq()) };
+        unsafe { put(first_seq, before) };
         // SAFETY: `n` calls at `calls`, by the contract above.
         let list = unsafe { crate::c_array(calls, n, "calls")? };
         // Everything but the strings' bytes is checked before any request
@@ -336,7 +337,6 @@ pub unsafe extern "C" fn sairing_client_send_batch(
                 CAttr::list(q.attrs, q.attr_count)?;
             }
         }
-        let before = h.client.next_seq();
         let client = &mut h.client;
         let requests = list.iter().map(|q| {
             // SAFETY: as above, and checked above.
@@ -356,8 +356,6 @@ pub unsafe extern "C" fn sairing_client_send_batch(
         let went = h.client.next_seq().wrapping_sub(before) as usize;
         // SAFETY: NULL or writable, by the contract above.
         unsafe { put(sent, went) };
-        // SAFETY: as above.
-        unsafe { put(first_seq, r.as_ref().copied().unwrap_or(before)) };
         r.map(|_| SAIRING_OK)
     })
 }

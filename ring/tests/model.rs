@@ -254,15 +254,21 @@ proptest! {
     }
 }
 
+/// A new ring file of `CAP` bytes, its producer and its consumer.
+fn fresh() -> (tempfile::TempDir, Producer, Consumer) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ring");
+    create(&path, &CreateOptions::with_capacity(CAP)).unwrap();
+    let p = Producer::open(&path, &OpenOptions::default()).unwrap();
+    let c = Consumer::open(&path, &OpenOptions::default()).unwrap();
+    (dir, p, c)
+}
+
 /// Kind 0 and the padding kind are refused, whether the ring is empty, full
 /// or has room, by `reserve` as by `push`, and nothing is written.
 #[test]
 fn reserved_kinds_are_refused() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("ring");
-    create(&path, &CreateOptions::with_capacity(CAP)).unwrap();
-    let mut p = Producer::open(&path, &OpenOptions::default()).unwrap();
-    let mut c = Consumer::open(&path, &OpenOptions::default()).unwrap();
+    let (_dir, mut p, mut c) = fresh();
     for kind in [0u16, 0xFFFF] {
         assert!(matches!(p.push(kind, b"x"), Err(PushError::BadKind(k)) if k == kind));
         assert!(matches!(p.reserve(1, kind), Err(PushError::BadKind(k)) if k == kind));
@@ -279,11 +285,7 @@ fn reserved_kinds_are_refused() {
 /// The unit cases the random ones are built on, spelled out.
 #[test]
 fn exact_fill_wrap_and_padding() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("ring");
-    create(&path, &CreateOptions::with_capacity(CAP)).unwrap();
-    let mut p = Producer::open(&path, &OpenOptions::default()).unwrap();
-    let mut c = Consumer::open(&path, &OpenOptions::default()).unwrap();
+    let (_dir, mut p, mut c) = fresh();
     // Empty: nothing to read.
     assert!(c.read().unwrap().is_none());
     // Exactly full: 4096 / 256 = 16 records of 240 payload bytes.
@@ -336,11 +338,7 @@ fn exact_fill_wrap_and_padding() {
 /// consumer can make space only by reading records it can see.
 #[test]
 fn a_wait_for_space_publishes_what_was_staged() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("ring");
-    create(&path, &CreateOptions::with_capacity(CAP)).unwrap();
-    let mut p = Producer::open(&path, &OpenOptions::default()).unwrap();
-    let mut c = Consumer::open(&path, &OpenOptions::default()).unwrap();
+    let (_dir, mut p, mut c) = fresh();
     for i in 0..16u8 {
         let mut r = p.reserve(240, 1).unwrap();
         r.fill(i);
