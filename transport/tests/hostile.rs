@@ -895,3 +895,76 @@ fn a_request_too_large_for_any_ring_is_refused_without_waiting() {
     assert_eq!(client.wait_stats(), before, "it waited before refusing");
     assert_eq!(client.next_seq(), 41);
 }
+
+/// Busy-polling sides never sleep, however long the other keeps them
+/// waiting: after a round trip in which each waited about 20 ms for the
+/// other, neither has a sleep to count. (The pauses only make the waits long;
+/// the assertions hold whatever the timing. A side that spun 50 µs and then
+/// slept would count a ring.)
+#[test]
+fn busy_polling_sides_never_sleep() {
+    let (_tmp, dir) = fresh_channel(false);
+    let mut server = Server::open(
+        &dir,
+        &ServerOptions {
+            wait: WaitPolicy::busy_poll(),
+            ..ServerOptions::default()
+        },
+    )
+    .unwrap();
+    let mut client = Client::open(
+        &dir,
+        &ClientOptions {
+            wait: WaitPolicy::busy_poll(),
+            ..ClientOptions::default()
+        },
+    )
+    .unwrap();
+    connect(&mut server, &mut client);
+    let (server_waits, client_waits) = (server.wait_stats(), client.wait_stats());
+    let srv = std::thread::spawn(move || {
+        let mut req = server.recv(Some(T)).unwrap().expect("a request");
+        std::thread::sleep(Duration::from_millis(20));
+        req.respond_status("SAI_STATUS_SUCCESS").unwrap();
+        server
+    });
+    std::thread::sleep(Duration::from_millis(20));
+    let r = client.get(
+        "SAI_OBJECT_TYPE_PORT:oid:0x1000000000002",
+        &[("SAI_PORT_ATTR_MTU", "0")],
+    );
+    assert_eq!(r.unwrap().status, "SAI_STATUS_SUCCESS");
+    let server = srv.join().unwrap();
+    assert_eq!(client.wait_stats(), client_waits, "the client slept");
+    assert_eq!(server.wait_stats(), server_waits, "the server slept");
+}
+
+/// `Client::socket_fd` is what an external loop watches for the server going
+/// away: none while there is no server to connect to, then the server's
+/// connection (which also carries the server's rings), quiet once they are
+/// taken, and readable when the server has gone.
+#[test]
+fn the_client_socket_fd_is_the_servers_connection() {
+    let (_tmp, dir) = fresh_channel(false);
+    let mut client = Client::open(&dir, &ClientOptions::default()).unwrap();
+    assert_eq!(client.socket_fd(), None, "no server, no handshake");
+    let mut server = Server::open(&dir, &ServerOptions::default()).unwrap();
+    connect(&mut server, &mut client);
+    let fd = client.socket_fd().expect("connected");
+    // SAFETY: `fd` is the client's, open while `client` lives (below).
+    let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
+    let what = std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd())).unwrap();
+    assert!(
+        what.to_string_lossy().starts_with("socket:"),
+        "not a socket: {what:?}"
+    );
+    // A ring (a byte on the connection) read, it is quiet.
+    client.after_wake().unwrap();
+    assert!(!readable_within(fd, 0), "readable with nothing to say");
+    drop(server);
+    assert!(
+        readable_within(fd, 10_000),
+        "the server's hang-up is not seen on socket_fd"
+    );
+    drop(client);
+}
