@@ -39,6 +39,7 @@ enum Owed {
 impl SairingServer {
     /// Sends the failures owed at the front of the queue (records that did
     /// not decode, once every request before them is answered).
+    #[inline]
     fn answer_undecodable(&mut self) -> Result<(), Fail> {
         while let Some(&Owed::Undecodable(t)) = self.owed.front() {
             self.server
@@ -146,7 +147,8 @@ pub unsafe extern "C" fn sairing_server_open(
                     spans: Vec::new(),
                     scratch: Vec::new(),
                     statuses: Vec::new(),
-                    owed: VecDeque::new(),
+                    // A caller rarely holds more answers than this.
+                    owed: VecDeque::with_capacity(64),
                 })
             })
         }
@@ -206,23 +208,26 @@ pub unsafe extern "C" fn sairing_server_recv(
         h.object_attrs.clear();
         h.spans.clear();
         h.objects.clear();
-        for (id, attrs) in r.objects.clone() {
-            let start = h.object_attrs.len();
-            h.object_attrs.extend(attrs.map(|(n, v)| SairingAttr {
-                name: SairingStr::of(n),
-                value: SairingStr::of(v),
-            }));
-            h.spans.push((start, h.object_attrs.len()));
-            h.objects.push(SairingObject {
-                id: SairingStr::of(id),
-                attrs: std::ptr::null(),
-                attr_count: 0,
-            });
-        }
-        // Pointers only once `object_attrs` no longer grows.
-        for (o, &(a, b)) in h.objects.iter_mut().zip(&h.spans) {
-            o.attrs = h.object_attrs[a..].as_ptr();
-            o.attr_count = b - a;
+        // Most requests are not bulk: nothing more to walk.
+        if !r.objects.is_empty() {
+            for (id, attrs) in r.objects.clone() {
+                let start = h.object_attrs.len();
+                h.object_attrs.extend(attrs.map(|(n, v)| SairingAttr {
+                    name: SairingStr::of(n),
+                    value: SairingStr::of(v),
+                }));
+                h.spans.push((start, h.object_attrs.len()));
+                h.objects.push(SairingObject {
+                    id: SairingStr::of(id),
+                    attrs: std::ptr::null(),
+                    attr_count: 0,
+                });
+            }
+            // Pointers only once `object_attrs` no longer grows.
+            for (o, &(a, b)) in h.objects.iter_mut().zip(&h.spans) {
+                o.attrs = h.object_attrs[a..].as_ptr();
+                o.attr_count = b - a;
+            }
         }
         let t = inc.ticket();
         let view = SairingRequest {
