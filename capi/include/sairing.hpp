@@ -445,8 +445,12 @@ class ShmChannel {
   private:
     // Delivers notifications until the channel is destroyed. Nothing thrown
     // here may escape the thread (std::terminate): a record that does not
-    // decode is skipped; any other error, and anything the callback throws,
-    // stops the thread and is rethrown to the caller's next set() or wait().
+    // decode is skipped; a connection the client cannot make (a refused
+    // handshake, kept by the client for its next call) is handed to the
+    // caller's next set() or wait() and the thread goes on (the client tries
+    // again every 20 ms; notifications in the ring are delivered meanwhile);
+    // any other error, and anything the callback throws, stops the thread and
+    // is rethrown to the caller's next set() or wait().
     void notification_loop() {
         try {
             while (!stop_) {
@@ -462,8 +466,9 @@ class ShmChannel {
                         continue;
                     }
                     if (!got) {
-                        detail::check(sairing_client_prepare_to_wait(client_.handle(), &sleep),
-                                      "sairing_client_prepare_to_wait");
+                        int rc = sairing_client_prepare_to_wait(client_.handle(), &sleep);
+                        // Refused: look again in 20 ms, as when unconnected.
+                        if (!connection_ok(rc, "sairing_client_prepare_to_wait")) sleep = true;
                         sock = sairing_client_socket_fd(client_.handle());
                     }
                 }
@@ -478,7 +483,7 @@ class ShmChannel {
                     ::poll(p, sock >= 0 ? 2 : 1, sock >= 0 ? 100 : 20);
                 }
                 std::lock_guard<std::mutex> g(lock_);
-                detail::check(sairing_client_after_wake(client_.handle()), "sairing_client_after_wake");
+                connection_ok(sairing_client_after_wake(client_.handle()), "sairing_client_after_wake");
             }
         } catch (...) {
             std::lock_guard<std::mutex> g(lock_);
@@ -486,7 +491,20 @@ class ShmChannel {
         }
     }
 
-    // With the lock held: what stopped the notification thread, once.
+    // With the lock held, on the notification thread: whether `code` is not
+    // an error. A refused connection is kept for the caller (the first one,
+    // until the caller has heard of it); other errors throw.
+    bool connection_ok(int code, const char *call) {
+        if (code != SAIRING_ERR_REFUSED) {
+            detail::check(code, call);
+            return true;
+        }
+        if (!failed_) failed_ = std::make_exception_ptr(Error(code, detail::message(code, call)));
+        return false;
+    }
+
+    // With the lock held: what stopped the notification thread, or the
+    // connection it could not make, once.
     void rethrow() {
         if (failed_) std::rethrow_exception(std::exchange(failed_, nullptr));
     }

@@ -7,8 +7,13 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <string>
 #include <thread>
+
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 
 using sairing::FieldValueTuple;
@@ -143,6 +148,53 @@ static void a_batch_cut_short_says_how_far_it_got(const char *root) {
     CHECK(thrown);
 }
 
+// A connection the client cannot make (here a listener that answers its hello
+// with nonsense) is the caller's to hear of, and does not stop notifications:
+// once a real server comes, they are delivered (found in review: the thread
+// ended at the first refused handshake, and never delivered again).
+static void a_refused_handshake_does_not_stop_notifications(const char *root) {
+    std::string dir = channel(root, "refused", 1 << 16);
+    std::string sock = dir + "/sock";
+    int fake = ::socket(AF_UNIX, SOCK_STREAM, 0);
+    CHECK(fake >= 0);
+    struct sockaddr_un a{};
+    a.sun_family = AF_UNIX;
+    CHECK(sock.size() < sizeof a.sun_path);
+    std::memcpy(a.sun_path, sock.c_str(), sock.size() + 1);
+    CHECK(::bind(fake, reinterpret_cast<struct sockaddr *>(&a), sizeof a) == 0);
+    CHECK(::listen(fake, 16) == 0);
+    std::atomic<int> notes{0};
+    sairing::ShmChannel ch(dir, [&](const std::string &, const std::string &, const std::vector<FieldValueTuple> &) { notes++; });
+    // The client connected when it opened (the kernel queued it): answer.
+    int conn = ::accept(fake, nullptr, nullptr);
+    CHECK(conn >= 0);
+    CHECK(::write(conn, "not a welcome!!!", 16) == 16);
+    // The caller hears of it from set(), whether the thread met it (the case
+    // that ended the thread, made likely by the pause: only the thread uses
+    // the client meanwhile) or set()'s own send did; with either, the
+    // notification below must arrive.
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    int code = 0;
+    for (int i = 0; i < 500 && code == 0; i++) {
+        try {
+            ch.set("SAI_OBJECT_TYPE_SWITCH:oid:0x21000000000000", {{"SAI_SWITCH_ATTR_PORT_NUMBER", "0"}}, "get");
+            std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        } catch (const sairing::Error &e) {
+            code = e.code();
+        }
+    }
+    EQ(code, SAIRING_ERR_REFUSED);
+    ::close(conn);
+    ::close(fake);
+    ::unlink(sock.c_str());
+    // A real server now: the notification reaches the callback.
+    sairing::Server server(dir);
+    for (int i = 0; i < 500 && !server.notify("port_state_change", "[]"); i++)
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    for (int i = 0; i < 500 && notes == 0; i++) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    CHECK(notes == 1);
+}
+
 int main(int argc, char **argv) {
     if (argc != 2) return 2;
     backpressure_on_set(argv[1]);
@@ -150,5 +202,6 @@ int main(int argc, char **argv) {
     a_bad_record_does_not_kill_the_notification_thread(argv[1]);
     wait_does_not_hold_back_notifications(argv[1]);
     a_batch_cut_short_says_how_far_it_got(argv[1]);
+    a_refused_handshake_does_not_stop_notifications(argv[1]);
     return finish();
 }
