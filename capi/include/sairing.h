@@ -343,11 +343,16 @@ int sairing_client_send(sairing_client *c,
 // is not valid (a bulk or unknown op, a NULL array or string) fails the whole
 // batch before any is sent. Strings are checked as UTF-8 while they are
 // copied into the ring, so one that is not cuts the batch short there
-// (`SAIRING_ERR_INVALID`), as a full ring does (`SAIRING_ERR_FULL`, for a
-// non-blocking client). `*sent` (may be NULL) is how many were sent: all of
-// them, unless an error cut the batch short; those are sent, the server is
-// woken for them, and the rest can be sent again (the first of them is the
-// one that stopped the batch).
+// (`SAIRING_ERR_INVALID`), as do a full ring (`SAIRING_ERR_FULL`: a
+// non-blocking client, or a wait for space that timed out), a request too
+// large for the ring (`SAIRING_ERR_TOO_LARGE`) and a connection error met
+// while waiting for space. `*sent` (may be NULL) is how many were sent: all
+// of them, unless an error cut the batch short; those are sent, the server
+// is woken for them, and the rest can be sent again. The first of the rest
+// is the one that stopped the batch, except for a connection error: one kept
+// from an earlier call is reported before anything is sent (`*sent` 0), and
+// one met while waiting for space stops the batch at the request that
+// waited.
 //
 // # Safety
 // `c` is a live client or NULL; `calls` points at `n` calls (or is NULL with
@@ -400,7 +405,9 @@ int sairing_client_call_bulk(sairing_client *c,
 
 // Waits up to `timeout_ms` (negative: the client's timeout) for the answer to
 // request `seq`: `SAIRING_OK` with it in `*out`, or `SAIRING_ERR_TIMEOUT` (the
-// request is still in the ring and will run).
+// request is still in the ring and will run). A connection error met while
+// waiting (`SAIRING_ERR_REFUSED`, `SAIRING_ERR_IO`) also ends the wait; the
+// request is still in the ring, and a later wait may yet see its answer.
 //
 // # Safety
 // `c` is a live client or NULL; `out` is NULL or writable.
@@ -415,7 +422,8 @@ int sairing_client_wait(sairing_client *c, uint64_t seq, int64_t timeout_ms, sai
 int sairing_client_next_completion(sairing_client *c, int64_t timeout_ms, sairing_response *out);
 
 // Waits until every request sent so far is answered (`SAIRING_ERR_TIMEOUT`
-// after `timeout_ms`; negative: the client's timeout).
+// after `timeout_ms`; negative: the client's timeout). A connection error
+// ends the wait as it does [`sairing_client_wait`]'s.
 //
 // # Safety
 // `c` is a live client or NULL.

@@ -512,6 +512,12 @@ impl Text for CText<'_> {
         // lifetime, by the contract of `CText::of` or `CAttr::list`.
         unsafe { std::slice::from_raw_parts(self.s.ptr.cast::<u8>(), self.s.len) }
     }
+    #[inline(always)]
+    fn text_len(&self) -> usize {
+        // The caller's word, not a slice of it: a length that no ring takes
+        // is refused before any of its bytes is read.
+        self.s.len
+    }
 }
 
 /// A caller's attribute, encoded in place ([`CText`]).

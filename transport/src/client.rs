@@ -499,6 +499,13 @@ impl Client {
     }
 
     /// Sends a request and, as the mode says, waits for its response or not.
+    ///
+    /// An error from the wait (a timeout, a refused or broken connection)
+    /// comes after the request went: it is in the ring and will run, so it
+    /// must not be sent again. An error from the send itself means it did not
+    /// go; to tell the two apart, [`Client::next_seq`] has moved past a
+    /// request that went. The same holds for [`Client::get`] and
+    /// [`Client::notify_syncd`], which always wait.
     pub fn execute<P: Attr>(&mut self, op: Op, key: &str, body: &Body<'_, P>) -> Result<Outcome> {
         let seq = self.send(op, key, body)?;
         if self.mode.waits_for(op) {

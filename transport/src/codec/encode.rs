@@ -11,7 +11,7 @@ use super::*;
 // ring, before a byte is read.
 
 fn text_len<T: Text + ?Sized>(t: &T) -> usize {
-    t.text_bytes().len().saturating_add(4)
+    t.text_len().saturating_add(4)
 }
 
 fn attrs_len<P: Attr>(attrs: &[P]) -> usize {

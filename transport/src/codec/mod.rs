@@ -156,6 +156,12 @@ pub trait Text {
     const CHECKED: bool = false;
     /// The bytes.
     fn text_bytes(&self) -> &[u8];
+    /// How many bytes, found without reading them (a caller's length may be
+    /// refused as too large before its bytes are ever looked at).
+    #[inline(always)]
+    fn text_len(&self) -> usize {
+        self.text_bytes().len()
+    }
 }
 
 impl<T: AsRef<str> + ?Sized> Text for T {
