@@ -20,9 +20,9 @@ fn million_records_cross_process() {
     let dir = tempfile::tempdir().unwrap();
     let path = ring(&dir);
     let n = N.to_string();
-    let producer = Proc::spawn(&["produce", &path, "--count", &n, "--every", "100000"]);
+    let mut producer = Proc::spawn(&["produce", &path, "--count", &n, "--every", "100000"]);
     let consumer = Proc::spawn(&["consume", &path, "--count", &n, "--batch", "64"]);
-    let c = consumer.finish();
+    let c = consumer.finish_watching(&mut producer);
     let p = producer.finish();
     assert_eq!(value(&c[0], "resume"), Some(1));
     assert_eq!(last(&c, "done"), Some(N));
@@ -41,7 +41,7 @@ fn consumer_killed_and_restarted() {
     let dir = tempfile::tempdir().unwrap();
     let path = ring(&dir);
     let n = N.to_string();
-    let producer = Proc::spawn(&["produce", &path, "--count", &n, "--every", "100000"]);
+    let mut producer = Proc::spawn(&["produce", &path, "--count", &n, "--every", "100000"]);
     let mut rng = Rng(0xC0FFEE);
     let mut last_logged_release = 0u64;
     let kills = 6;
@@ -62,7 +62,7 @@ fn consumer_killed_and_restarted() {
             "incarnation {k} resumed at {start}, last release logged {last_logged_release}"
         );
         let target = k * N / (kills + 1) + rng.below(N / 20);
-        c.until("released", target);
+        c.until_watching("released", target, &mut producer);
         let lines = c.kill9();
         last_logged_release = last(&lines, "released").expect("released something");
     }
@@ -74,7 +74,7 @@ fn consumer_killed_and_restarted() {
         "--batch",
         &BATCH.to_string(),
     ]);
-    let lines = c.finish();
+    let lines = c.finish_watching(&mut producer);
     let start = value(&lines[0], "resume").unwrap();
     assert!(start > last_logged_release && start <= last_logged_release + 1 + BATCH);
     assert_eq!(last(&lines, "done"), Some(N));
@@ -88,7 +88,7 @@ fn producer_killed_and_restarted() {
     let n = N.to_string();
     // One consumer sees the whole stream: every record, in order, intact,
     // across producer crashes (it exits 2 on the first bad one).
-    let consumer = Proc::spawn(&["consume", &path, "--count", &n, "--batch", "32"]);
+    let mut consumer = Proc::spawn(&["consume", &path, "--count", &n, "--batch", "32"]);
     let mut rng = Rng(0xBADC0DE);
     let mut last_progress = 0u64;
     let kills = 6;
@@ -106,11 +106,13 @@ fn producer_killed_and_restarted() {
             "producer {k} resumed at {resume}, after {last_progress}"
         );
         let target = k * N / (kills + 1) + rng.below(N / 20);
-        p.until("progress", target);
+        // A consumer that found a bad record has exited, and the producer
+        // then waits for space for ever: watched, so the test fails at once.
+        p.until_watching("progress", target, &mut consumer);
         last_progress = last(&p.kill9(), "progress").unwrap();
     }
     let p = Proc::spawn(&["produce", &path, "--count", &n, "--every", "1000"]);
-    let lines = p.finish();
+    let lines = p.finish_watching(&mut consumer);
     assert!(value(&lines[0], "resume").unwrap() > last_progress);
     assert_eq!(last(&lines, "done"), Some(N));
     assert_eq!(last(&consumer.finish(), "done"), Some(N));

@@ -64,6 +64,64 @@ impl Proc {
         }
     }
 
+    /// [`Proc::line`], failing as soon as `other` (the process this one's
+    /// progress depends on) has failed: a producer whose consumer died waits
+    /// for space for ever, and the test would otherwise wait out
+    /// `LINE_TIMEOUT` (and a run of mutants count a timeout, not a catch).
+    fn line_watching(&mut self, other: &mut Proc) -> Option<String> {
+        let look = Duration::from_millis(100);
+        let mut waited = Duration::ZERO;
+        loop {
+            match self.lines.recv_timeout(look) {
+                Ok(l) => {
+                    self.seen.push(l.clone());
+                    return Some(l);
+                }
+                Err(RecvTimeoutError::Disconnected) => return None,
+                Err(RecvTimeoutError::Timeout) => {}
+            }
+            if let Some(status) = other.child.try_wait().expect("try_wait") {
+                assert!(
+                    status.success(),
+                    "pid {} failed ({status}) while pid {} waited on it; its last lines: {:?}",
+                    other.child.id(),
+                    self.child.id(),
+                    other.seen.iter().rev().take(3).collect::<Vec<_>>()
+                );
+            }
+            waited += look;
+            assert!(
+                waited < LINE_TIMEOUT,
+                "no output from ringstress (pid {}) for {LINE_TIMEOUT:?}; last lines: {:?}",
+                self.child.id(),
+                self.seen.iter().rev().take(3).collect::<Vec<_>>()
+            );
+        }
+    }
+
+    /// [`Proc::until`], failing as soon as `other` fails ([`Proc::line_watching`]).
+    pub fn until_watching(&mut self, word: &str, at_least: u64, other: &mut Proc) -> u64 {
+        loop {
+            let l = self.line_watching(other).unwrap_or_else(|| {
+                panic!(
+                    "ringstress ended before `{word} {at_least}`; saw {:?}",
+                    self.seen.last()
+                )
+            });
+            if let Some(n) = value(&l, word) {
+                if n >= at_least {
+                    return n;
+                }
+            }
+        }
+    }
+
+    /// [`Proc::finish`], failing as soon as `other` fails.
+    pub fn finish_watching(mut self, other: &mut Proc) -> Vec<String> {
+        while self.line_watching(other).is_some() {}
+        self.finish()
+    }
+
     /// Reads lines until one `word N` with N >= at least; returns N.
     pub fn until(&mut self, word: &str, at_least: u64) -> u64 {
         loop {
