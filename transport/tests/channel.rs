@@ -82,6 +82,16 @@ impl Peer {
     }
 }
 
+/// A peer a test did not see to its end (the test failed first) is killed: a
+/// server left running would outlive the test.
+impl Drop for Peer {
+    fn drop(&mut self) {
+        // Nothing is signalled once the child has been reaped.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// For the tests that switch uid in a child process: they must run as root.
 /// A channel of 64 KiB rings in a temporary directory.
 fn root_and_channel() -> (tempfile::TempDir, PathBuf) {

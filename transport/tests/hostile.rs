@@ -353,7 +353,17 @@ fn a_server_that_never_accepts_does_not_block_the_client() {
 struct Peer {
     child: std::process::Child,
     lines: std::sync::mpsc::Receiver<String>,
-    stderr: std::thread::JoinHandle<String>,
+    stderr: Option<std::thread::JoinHandle<String>>,
+}
+
+/// A peer a test did not see to its end (the test failed first) is killed: a
+/// server left running would outlive the test.
+impl Drop for Peer {
+    fn drop(&mut self) {
+        // Nothing is signalled once the child has been reaped.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 fn chanpeer(args: &[&str]) -> Peer {
@@ -380,16 +390,16 @@ fn chanpeer(args: &[&str]) -> Peer {
     Peer {
         child,
         lines,
-        stderr,
+        stderr: Some(stderr),
     }
 }
 
 impl Peer {
     /// Exited by itself: must be a clear error (status 1, a `chanpeer:`
     /// message), never a signal or a panic. Returns its stderr.
-    fn exited_cleanly(self, who: &str, status: std::process::ExitStatus) -> String {
+    fn exited_cleanly(mut self, who: &str, status: std::process::ExitStatus) -> String {
         use std::os::unix::process::ExitStatusExt;
-        let err = self.stderr.join().unwrap();
+        let err = self.stderr.take().unwrap().join().unwrap();
         assert!(
             status.signal().is_none(),
             "{who} died of signal {:?}: {err}",

@@ -151,7 +151,7 @@ impl Proc {
             "child exited on its own before SIGKILL: {status}"
         );
         while self.line().is_some() {}
-        self.seen
+        std::mem::take(&mut self.seen)
     }
 
     /// Waits for a clean exit and returns every line.
@@ -163,7 +163,17 @@ impl Proc {
             "ringstress failed: {status}; last lines {:?}",
             self.seen.iter().rev().take(3).collect::<Vec<_>>()
         );
-        self.seen
+        std::mem::take(&mut self.seen)
+    }
+}
+
+/// A process a test did not see to its end (the test failed first) is killed:
+/// a producer left waiting on a full ring would outlive the test.
+impl Drop for Proc {
+    fn drop(&mut self) {
+        // Nothing is signalled once the child has been reaped.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
