@@ -743,3 +743,48 @@ fn an_earlier_handler_that_resets_the_disposition_keeps_the_guard() {
     let t = lines.get(1).map(String::as_str).unwrap_or_default();
     assert!(t.contains("truncated"), "{lines:?}");
 }
+
+/// A ring whose head and tail are both at `at`, then a padding record there
+/// when `pad` (running to the end of the data area), then the tail moved to
+/// `tail`: the states around the end of the data area that the producer never
+/// writes but a foreign writer can.
+fn at_the_end(d: &tempfile::TempDir, name: &str, at: u64, pad: bool, tail: u64) -> PathBuf {
+    let p = fresh(d, name);
+    poke(&p, OFF_HEAD, &at.to_le_bytes());
+    poke(&p, OFF_TAIL, &at.to_le_bytes());
+    if pad {
+        let mut w = [0u8; 16];
+        w[0..4].copy_from_slice(&((CAP - at) as u32 - RECORD_HEADER_LEN as u32).to_le_bytes());
+        w[4..6].copy_from_slice(&0xFFFFu16.to_le_bytes());
+        w[8..16].copy_from_slice(&1u64.to_le_bytes());
+        poke(&p, HEADER_LEN as u64 + at, &w);
+    }
+    poke(&p, OFF_TAIL, &tail.to_le_bytes());
+    p
+}
+
+/// Padding that runs past the producer's tail is refused: skipping it would
+/// carry the consumer beyond the tail (cargo-mutants: `>` with `==` in the
+/// check survived every test).
+#[test]
+fn padding_running_past_the_tail_is_refused() {
+    let d = tempfile::tempdir().unwrap();
+    let p = at_the_end(&d, "pad-past", CAP - 64, true, CAP - 32);
+    expect_corrupt(
+        &p,
+        open_c(&p).and_then(|mut c| c.read().map(|_| ())),
+        |c| matches!(c, Corruption::BadRecord { why, .. } if why.contains("padding runs past")),
+    );
+}
+
+/// A tail exactly at the end of the 8-byte gap, or of a padding record, at the
+/// end of the data area is consistent: nothing to read, no error.
+#[test]
+fn a_tail_at_the_end_of_a_gap_or_padding_is_an_empty_ring() {
+    let d = tempfile::tempdir().unwrap();
+    for (name, at, pad) in [("gap", CAP - 8, false), ("pad", CAP - 64, true)] {
+        let p = at_the_end(&d, name, at, pad, CAP);
+        let mut c = open_c(&p).unwrap();
+        assert!(c.read().unwrap().is_none(), "{name}: a record from nowhere");
+    }
+}
