@@ -293,3 +293,94 @@ pub fn probe(dir: impl AsRef<Path>) -> Result<Probe> {
         Err(e) => Err(e),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_channels_live_under_the_default_root() {
+        assert_eq!(
+            default_dir("asic"),
+            Path::new("/dev/shm/sairing").join("asic")
+        );
+    }
+
+    /// The shared root is made like /tmp (mode 1777, ours), and one that is
+    /// already there is taken as it is.
+    #[test]
+    fn the_default_root_is_made_sticky_and_once() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().join("sairing");
+        create_default_root(&root).unwrap();
+        let meta = std::fs::metadata(&root).unwrap();
+        assert_eq!(meta.permissions().mode() & 0o7777, 0o1777);
+        assert_eq!(meta.uid(), euid());
+        std::fs::set_permissions(&root, std::fs::Permissions::from_mode(0o755)).unwrap();
+        create_default_root(&root).unwrap();
+        let again = std::fs::metadata(&root).unwrap().permissions().mode() & 0o7777;
+        assert_eq!(again, 0o755, "an existing root was changed");
+    }
+
+    /// Missing parents are made; a channel with either ring present is not
+    /// made again, and one with a ring missing is removed all the same.
+    #[test]
+    fn create_and_remove_around_missing_pieces() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("a/b/asic");
+        let p = create(&dir, &ChannelOptions::default()).unwrap();
+        for (keep, gone) in [(&p.request, &p.response), (&p.response, &p.request)] {
+            std::fs::remove_file(gone).unwrap();
+            assert!(keep.exists());
+            let again = create(&dir, &ChannelOptions::default());
+            assert!(
+                matches!(again, Err(Error::Exists { .. })),
+                "{again:?} with {} there",
+                keep.display()
+            );
+            std::fs::rename(keep, gone).unwrap();
+            std::fs::copy(gone, keep).unwrap();
+        }
+        // An empty directory left behind is a channel to make.
+        for force in [false, true] {
+            std::fs::remove_file(&p.response).unwrap();
+            remove(&dir, force).unwrap();
+            assert!(!dir.exists(), "force {force}");
+            std::fs::create_dir(&dir).unwrap();
+            create(&dir, &ChannelOptions::default()).unwrap();
+        }
+    }
+
+    /// Errors other than the expected "already there" or "not there" are
+    /// reported, not taken for them, and a removal stops at the first.
+    #[test]
+    fn other_errors_are_not_taken_for_there_or_not_there() {
+        let tmp = tempfile::tempdir().unwrap();
+        // A name longer than any file system takes.
+        let long = tmp.path().join("x".repeat(300));
+        let r = create(&long, &ChannelOptions::default());
+        assert!(matches!(r, Err(Error::Io { .. })), "{r:?}");
+        let r = create_default_root(&long);
+        assert!(matches!(r, Err(Error::Io { .. })), "{r:?}");
+        // A ring that is a directory: neither removed nor skipped.
+        for force in [false, true] {
+            let dir = tmp.path().join(format!("ring-{force}"));
+            let p = create(&dir, &ChannelOptions::default()).unwrap();
+            std::fs::remove_file(&p.request).unwrap();
+            std::fs::create_dir(&p.request).unwrap();
+            let r = remove(&dir, force);
+            assert!(r.is_err(), "force {force}: {r:?}");
+            assert!(p.response.exists(), "force {force}: went on past {r:?}");
+        }
+        // The socket's path a directory: the error names it.
+        let dir = tmp.path().join("socket");
+        let p = create(&dir, &ChannelOptions::default()).unwrap();
+        std::fs::create_dir(&p.socket).unwrap();
+        let e = remove(&dir, false).unwrap_err().to_string();
+        assert!(
+            e.contains(&p.socket.display().to_string()),
+            "{e} does not name {}",
+            p.socket.display()
+        );
+    }
+}
