@@ -373,10 +373,30 @@ mod tests {
     /// this is the path older kernels take.)
     #[test]
     fn a_descriptor_slow_to_close_never_blocks_a_drain() {
+        let (a, b) = UnixStream::pair().unwrap();
+        let t = send_a_slow_descriptor(&a);
+        drop(t);
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let open = drain(&b);
+            let _ = tx.send(open);
+            drop(a);
+        });
+        let open = rx
+            .recv_timeout(Duration::from_secs(20))
+            .expect("draining blocked closing a descriptor the peer sent");
+        assert!(!open, "a peer that sends descriptors is dropped");
+    }
+
+    /// Sends over `a` a descriptor that is slow to close: a TCP socket with
+    /// unsent data and a long SO_LINGER, whose receiver never reads. Returns
+    /// the sender's copy, to drop once the descriptor is in flight.
+    fn send_a_slow_descriptor(a: &UnixStream) -> std::net::TcpStream {
         use std::io::Write;
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let mut t = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-        let (_u, _) = listener.accept().unwrap(); // never reads
+        let (u, _) = listener.accept().unwrap();
+        std::mem::forget(u); // never reads, never closes
         let linger = libc::linger {
             l_onoff: 1,
             l_linger: 3600,
@@ -394,7 +414,6 @@ mod tests {
         t.set_nonblocking(true).unwrap();
         let chunk = [0u8; 65536];
         while t.write(&chunk).is_ok() {}
-        let (a, b) = UnixStream::pair().unwrap();
         let fds = [t.as_raw_fd()];
         nix::sys::socket::sendmsg::<()>(
             a.as_raw_fd(),
@@ -404,17 +423,126 @@ mod tests {
             None,
         )
         .unwrap();
-        drop(t);
+        t
+    }
+
+    /// A connection whose unread data holds such a descriptor is closed on
+    /// the closer's thread, not by the drop (which would wait out the
+    /// linger), and counts in the closer's backlog until it is.
+    #[test]
+    fn dropping_a_connection_never_waits_for_what_it_holds() {
+        let (a, b) = UnixStream::pair().unwrap();
+        drop(send_a_slow_descriptor(&a));
+        if refuses_descriptors(b.as_raw_fd()) {
+            // Closing `b` here would wait out the linger: left open.
+            std::mem::forget(b);
+            panic!("a pair never told to refuse descriptors is taken for refusing");
+        }
+        let conn = Conn::new(b);
+        let before = closer_backlog();
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
-            let open = drain(&b);
-            let _ = tx.send(open);
-            drop(a);
+            drop(conn);
+            let _ = tx.send(closer_backlog());
         });
-        let open = rx
+        let after = rx
             .recv_timeout(Duration::from_secs(20))
-            .expect("draining blocked closing a descriptor the peer sent");
-        assert!(!open, "a peer that sends descriptors is dropped");
+            .expect("dropping the connection waited for the descriptor it held");
+        assert!(after > before, "backlog {before} then {after}");
+        drop(a);
+    }
+
+    /// Where the kernel knows SO_PASSRIGHTS, a socket refuses descriptors once
+    /// told to, and not before.
+    #[test]
+    fn refusing_descriptors_is_seen_where_the_kernel_can() {
+        let (a, _b) = UnixStream::pair().unwrap();
+        assert!(!refuses_descriptors(a.as_raw_fd()), "before");
+        let zero: libc::c_int = 0;
+        // SAFETY: setsockopt reads a live c_int.
+        let known = unsafe {
+            libc::setsockopt(
+                a.as_raw_fd(),
+                libc::SOL_SOCKET,
+                SO_PASSRIGHTS,
+                (&zero as *const libc::c_int).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        } == 0;
+        assert_eq!(refuses_descriptors(a.as_raw_fd()), known);
+    }
+
+    /// A drain takes 4 KiB reads until one comes back short, at most four:
+    /// 10,000 bytes all, 20,000 all but the last 3,616.
+    #[test]
+    fn a_drain_reads_until_a_short_read() {
+        use std::io::{Read, Write};
+        for (sent, left) in [(10_000usize, 0usize), (20_000, 20_000 - (16 << 10))] {
+            let (mut a, mut b) = UnixStream::pair().unwrap();
+            b.write_all(&vec![7u8; sent]).unwrap();
+            assert!(drain(&a));
+            a.set_nonblocking(true).unwrap();
+            let mut rest = Vec::new();
+            let _ = a.read_to_end(&mut rest);
+            assert_eq!(rest.len(), left, "{sent} sent");
+        }
+    }
+
+    /// A hang-up is a hang-up whatever errno holds from before (a read of 0
+    /// bytes sets none).
+    #[test]
+    fn a_hang_up_reads_as_one_after_a_would_block() {
+        let (a, b) = UnixStream::pair().unwrap();
+        assert_eq!(recv_nowait(&a, &mut [0; 8]), Got::Nothing); // errno EAGAIN
+        drop(b);
+        assert_eq!(recv_nowait(&a, &mut [0; 8]), Got::HungUp);
+    }
+
+    /// Credentials a socket asked for (SO_PASSCRED) are control data too, but
+    /// not descriptors: the bytes are read as bytes.
+    #[test]
+    fn credentials_are_not_taken_for_descriptors() {
+        let (a, b) = UnixStream::pair().unwrap();
+        nix::sys::socket::setsockopt(&a, nix::sys::socket::sockopt::PassCred, &true).unwrap();
+        ring(&b);
+        assert_eq!(recv_nowait(&a, &mut [0; 8]), Got::Bytes(1));
+    }
+
+    /// A descriptor a peer sends is closed, not kept: the pipe whose write end
+    /// went across reads its end once the sender's copy is closed too.
+    #[test]
+    fn a_descriptor_received_is_closed() {
+        let (a, b) = UnixStream::pair().unwrap();
+        let (r, w) = nix::unistd::pipe().unwrap();
+        let fds = [w.as_raw_fd()];
+        nix::sys::socket::sendmsg::<()>(
+            b.as_raw_fd(),
+            &[std::io::IoSlice::new(b"!")],
+            &[nix::sys::socket::ControlMessage::ScmRights(&fds)],
+            nix::sys::socket::MsgFlags::empty(),
+            None,
+        )
+        .unwrap();
+        drop(w);
+        assert_eq!(recv_nowait(&a, &mut [0; 8]), Got::HungUp);
+        let ends = wait_raw(&[r.as_raw_fd()], Some(Duration::from_secs(10))).unwrap()[0];
+        assert_ne!(ends & libc::POLLHUP, 0, "the received copy is still open");
+    }
+
+    /// Without a timeout, a wait lasts until something is readable.
+    #[test]
+    fn a_wait_without_a_timeout_waits() {
+        let (a, b) = UnixStream::pair().unwrap();
+        let writer = std::thread::spawn(move || {
+            use std::io::Write;
+            // Only makes the wait long; the check holds whatever the pause.
+            std::thread::sleep(Duration::from_millis(50));
+            (&b).write_all(b"!").unwrap();
+            b
+        });
+        let got = wait_raw(&[a.as_raw_fd()], None).unwrap()[0];
+        assert_ne!(got & libc::POLLIN, 0, "returned with nothing readable");
+        drop(writer.join().unwrap());
     }
 
     /// A peer that floods its connection cannot keep a drain reading: one
