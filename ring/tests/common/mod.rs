@@ -101,19 +101,7 @@ impl Proc {
 
     /// [`Proc::until`], failing as soon as `other` fails ([`Proc::line_watching`]).
     pub fn until_watching(&mut self, word: &str, at_least: u64, other: &mut Proc) -> u64 {
-        loop {
-            let l = self.line_watching(other).unwrap_or_else(|| {
-                panic!(
-                    "ringstress ended before `{word} {at_least}`; saw {:?}",
-                    self.seen.last()
-                )
-            });
-            if let Some(n) = value(&l, word) {
-                if n >= at_least {
-                    return n;
-                }
-            }
-        }
+        self.until_by(word, at_least, |p| p.line_watching(other))
     }
 
     /// [`Proc::finish`], failing as soon as `other` fails.
@@ -124,8 +112,18 @@ impl Proc {
 
     /// Reads lines until one `word N` with N >= at least; returns N.
     pub fn until(&mut self, word: &str, at_least: u64) -> u64 {
+        self.until_by(word, at_least, Proc::line)
+    }
+
+    /// [`Proc::until`] with lines from `next`.
+    fn until_by(
+        &mut self,
+        word: &str,
+        at_least: u64,
+        mut next: impl FnMut(&mut Proc) -> Option<String>,
+    ) -> u64 {
         loop {
-            let l = self.line().unwrap_or_else(|| {
+            let l = next(self).unwrap_or_else(|| {
                 panic!(
                     "ringstress ended before `{word} {at_least}`; saw {:?}",
                     self.seen.last()
