@@ -545,6 +545,33 @@ mod tests {
         drop(writer.join().unwrap());
     }
 
+    /// A signal that interrupts a wait does not end it: `poll` is called
+    /// again. (Signals are sent for 200 ms, so that some land inside `poll`;
+    /// the check holds whatever the timing.)
+    #[test]
+    fn a_signal_does_not_end_a_wait() {
+        extern "C" fn nothing(_: libc::c_int) {}
+        // SAFETY: a handler that does nothing, for a signal nothing else in
+        // this test process uses.
+        unsafe { libc::signal(libc::SIGUSR2, nothing as *const () as libc::sighandler_t) };
+        let (a, b) = UnixStream::pair().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let waiter = std::thread::spawn(move || {
+            // SAFETY: pthread_self has no preconditions.
+            tx.send(unsafe { libc::pthread_self() }).unwrap();
+            wait_raw(&[a.as_raw_fd()], Some(Duration::from_secs(60)))
+        });
+        let thread = rx.recv().unwrap();
+        for _ in 0..20 {
+            // SAFETY: the waiter is alive: it waits until `b` writes, below.
+            unsafe { libc::pthread_kill(thread, libc::SIGUSR2) };
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        std::io::Write::write_all(&mut &b, b"!").unwrap();
+        let got = waiter.join().unwrap().expect("the wait failed on a signal");
+        assert_ne!(got[0] & libc::POLLIN, 0);
+    }
+
     /// A peer that floods its connection cannot keep a drain reading: one
     /// call takes at most 16 KiB, and the rest stays readable for the next.
     #[test]
