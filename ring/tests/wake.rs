@@ -52,8 +52,11 @@ fn a_producer_waiting_for_space_is_rung_once_per_wait() {
     rx.release();
     assert!(!rx.take_producer_wakeup(), "rang a withdrawn wait");
     for round in 0..3 {
+        let mut pushed = 0;
         while tx.can_reserve(1000).unwrap() {
             tx.push(1, &[0; 1000]).unwrap();
+            pushed += 1;
+            assert!(pushed <= 4, "round {round}: 5 KiB in a 4 KiB ring");
         }
         assert!(tx.space_wait_prepare(1000).unwrap(), "round {round}: full");
         rx.read().unwrap().expect("a record");
