@@ -388,6 +388,17 @@ mod tests {
         assert!(!open, "a peer that sends descriptors is dropped");
     }
 
+    /// Sends one byte over `sock` with `fds` attached.
+    fn send_descriptors(sock: RawFd, fds: &[RawFd]) -> nix::Result<usize> {
+        nix::sys::socket::sendmsg::<()>(
+            sock,
+            &[std::io::IoSlice::new(b"!")],
+            &[nix::sys::socket::ControlMessage::ScmRights(fds)],
+            nix::sys::socket::MsgFlags::empty(),
+            None,
+        )
+    }
+
     /// Sends over `a` a descriptor that is slow to close: a TCP socket with
     /// unsent data and a long SO_LINGER, whose receiver never reads. Returns
     /// the sender's copy, to drop once the descriptor is in flight.
@@ -415,14 +426,7 @@ mod tests {
         let chunk = [0u8; 65536];
         while t.write(&chunk).is_ok() {}
         let fds = [t.as_raw_fd()];
-        nix::sys::socket::sendmsg::<()>(
-            a.as_raw_fd(),
-            &[std::io::IoSlice::new(b"!")],
-            &[nix::sys::socket::ControlMessage::ScmRights(&fds)],
-            nix::sys::socket::MsgFlags::empty(),
-            None,
-        )
-        .unwrap();
+        send_descriptors(a.as_raw_fd(), &fds).unwrap();
         t
     }
 
@@ -452,24 +456,20 @@ mod tests {
         drop(a);
     }
 
-    /// Where the kernel knows SO_PASSRIGHTS, a socket refuses descriptors once
-    /// told to, and not before.
+    /// A socket is seen to refuse descriptors exactly when the kernel refuses
+    /// to send it one: never before it is told to, and after, where the
+    /// kernel knows SO_PASSRIGHTS.
     #[test]
     fn refusing_descriptors_is_seen_where_the_kernel_can() {
-        let (a, _b) = UnixStream::pair().unwrap();
+        let (a, b) = UnixStream::pair().unwrap();
         assert!(!refuses_descriptors(a.as_raw_fd()), "before");
-        let zero: libc::c_int = 0;
-        // SAFETY: setsockopt reads a live c_int.
-        let known = unsafe {
-            libc::setsockopt(
-                a.as_raw_fd(),
-                libc::SOL_SOCKET,
-                SO_PASSRIGHTS,
-                (&zero as *const libc::c_int).cast(),
-                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-            )
-        } == 0;
-        assert_eq!(refuses_descriptors(a.as_raw_fd()), known);
+        refuse_descriptors(a.as_raw_fd());
+        let sent = send_descriptors(b.as_raw_fd(), &[b.as_raw_fd()]);
+        assert_eq!(
+            refuses_descriptors(a.as_raw_fd()),
+            sent.is_err(),
+            "{sent:?}"
+        );
     }
 
     /// A drain takes 4 KiB reads until one comes back short, at most four:
@@ -515,14 +515,7 @@ mod tests {
         let (a, b) = UnixStream::pair().unwrap();
         let (r, w) = nix::unistd::pipe().unwrap();
         let fds = [w.as_raw_fd()];
-        nix::sys::socket::sendmsg::<()>(
-            b.as_raw_fd(),
-            &[std::io::IoSlice::new(b"!")],
-            &[nix::sys::socket::ControlMessage::ScmRights(&fds)],
-            nix::sys::socket::MsgFlags::empty(),
-            None,
-        )
-        .unwrap();
+        send_descriptors(b.as_raw_fd(), &fds).unwrap();
         drop(w);
         assert_eq!(recv_nowait(&a, &mut [0; 8]), Got::HungUp);
         let ends = wait_raw(&[r.as_raw_fd()], Some(Duration::from_secs(10))).unwrap()[0];

@@ -496,16 +496,8 @@ fn an_impostor_of_another_uid_is_not_taken_for_the_server() {
             Ok(())
         });
     }
+    // Killed however the test ends, as every Peer is.
     let mut imp = Peer::spawn_cmd(&mut cmd);
-    // Killed however the test ends (it would keep the output pipe open).
-    struct KillOnDrop(i32);
-    impl Drop for KillOnDrop {
-        fn drop(&mut self) {
-            // SAFETY: kill(2) on our own child; at worst it is already gone.
-            unsafe { libc::kill(self.0, libc::SIGKILL) };
-        }
-    }
-    let _reaper = KillOnDrop(imp.child.id() as i32);
     imp.expect("listening");
     let deadline = Instant::now() + T;
     let mut c = Client::open(&dir, &ClientOptions::default());

@@ -575,6 +575,28 @@ fn connect(server: &mut Server, client: &mut Client) {
     }
 }
 
+/// A server and a client on `dir`, both waiting as `wait` says, connected.
+fn connected(dir: &Path, wait: WaitPolicy) -> (Server, Client) {
+    let mut server = Server::open(
+        dir,
+        &ServerOptions {
+            wait,
+            ..ServerOptions::default()
+        },
+    )
+    .unwrap();
+    let mut client = Client::open(
+        dir,
+        &ClientOptions {
+            wait,
+            ..ClientOptions::default()
+        },
+    )
+    .unwrap();
+    connect(&mut server, &mut client);
+    (server, client)
+}
+
 /// Whether `fd` becomes readable within `ms` milliseconds.
 fn readable_within(fd: std::os::fd::BorrowedFd<'_>, ms: i32) -> bool {
     let mut pfd = libc::pollfd {
@@ -727,23 +749,7 @@ fn a_healthy_channels_sleeps_all_end_with_a_ring() {
         spin: Duration::ZERO,
         ..WaitPolicy::default()
     };
-    let mut server = Server::open(
-        &dir,
-        &ServerOptions {
-            wait: no_spin,
-            ..ServerOptions::default()
-        },
-    )
-    .unwrap();
-    let mut client = Client::open(
-        &dir,
-        &ClientOptions {
-            wait: no_spin,
-            ..ClientOptions::default()
-        },
-    )
-    .unwrap();
-    connect(&mut server, &mut client);
+    let (mut server, mut client) = connected(&dir, no_spin);
     // Round trips go on until the server has slept (and been rung) 50 times:
     // on a loaded machine it can find a request already waiting, without a
     // sleep, many times in a row. Bounded: 20,000 round trips without 50
@@ -914,23 +920,7 @@ fn a_request_too_large_for_any_ring_is_refused_without_waiting() {
 #[test]
 fn busy_polling_sides_never_sleep() {
     let (_tmp, dir) = fresh_channel(false);
-    let mut server = Server::open(
-        &dir,
-        &ServerOptions {
-            wait: WaitPolicy::busy_poll(),
-            ..ServerOptions::default()
-        },
-    )
-    .unwrap();
-    let mut client = Client::open(
-        &dir,
-        &ClientOptions {
-            wait: WaitPolicy::busy_poll(),
-            ..ClientOptions::default()
-        },
-    )
-    .unwrap();
-    connect(&mut server, &mut client);
+    let (mut server, mut client) = connected(&dir, WaitPolicy::busy_poll());
     let (server_waits, client_waits) = (server.wait_stats(), client.wait_stats());
     let srv = std::thread::spawn(move || {
         let mut req = server.recv(Some(T)).unwrap().expect("a request");
