@@ -13,7 +13,7 @@ use anyhow::{bail, Context};
 use sairing_transport::{channel, Error as TError, Server, ServerOptions, WaitPolicy};
 
 use crate::asic_db;
-use crate::mirror::{Mirror, MirrorConfig};
+use crate::mirror::{lock, shared, Mirror, MirrorConfig, SharedSwitch};
 use crate::recorder::{Entry, Recorder};
 use crate::vs::{Answer, Effect, Switch};
 
@@ -120,7 +120,8 @@ impl Sink {
 /// What `start` sets up: the channel, the switch, where it resumes, the sink.
 struct Started {
     server: Server,
-    switch: Switch,
+    /// The switch, shared with the mirror (which reads it to rewrite Redis).
+    switch: SharedSwitch,
     /// Requests up to this one are already applied (and durable).
     skip_until: u64,
     sink: Sink,
@@ -144,9 +145,10 @@ pub fn run(cfg: &Config, stop: Arc<AtomicBool>) -> anyhow::Result<RunSummary> {
     } = st;
     sum.durable = sink.finish(sum.last_seq)?;
     server.release();
-    sum.objects = switch.len();
+    let applied = lock(&switch);
+    sum.objects = applied.switch.len();
     if let Some(path) = &cfg.dump {
-        let mut objs: Vec<_> = switch.objects().iter().collect();
+        let mut objs: Vec<_> = applied.switch.objects().iter().collect();
         objs.sort();
         let json = serde_json::to_string(&objs)?;
         std::fs::write(path, json).with_context(|| format!("writing {}", path.display()))?;
@@ -203,11 +205,12 @@ fn start(cfg: &Config) -> anyhow::Result<Started> {
         }
         (None, false) => (Switch::with_profile(cfg.profile.clone()), released, true),
     };
+    let switch = shared(switch, skip_until);
     let mirror = cfg.redis.as_ref().map(|url| {
         Mirror::start(MirrorConfig {
             url: url.clone(),
             ring_id: ring_id.clone(),
-            model: switch.objects().clone(),
+            switch: switch.clone(),
             profile: Some(cfg.profile.signature()),
             durable: skip_until,
             resync_first,
@@ -261,7 +264,13 @@ fn serve(cfg: &Config, st: &mut Started, stop: &AtomicBool) -> anyhow::Result<Ru
                     sum.skipped += 1;
                 } else {
                     effects.clear();
-                    let mut out = switch.apply(&req.request, &mut effects);
+                    let mut out = {
+                        // The request's sequence number goes with the state
+                        // it makes, before anything is handed to the sink.
+                        let mut g = lock(switch);
+                        g.seq = seq;
+                        g.switch.apply(&req.request, &mut effects)
+                    };
                     if !answer(&mut req, &mut out, stop)? {
                         // Stopping while orchagent does not read: the request
                         // stays unreleased and undurable, and is applied again
@@ -289,6 +298,8 @@ fn serve(cfg: &Config, st: &mut Started, stop: &AtomicBool) -> anyhow::Result<Ru
                 sum.malformed += 1;
                 let seq = e.record_seq;
                 if seq > skip_until {
+                    // No change to the state, but the position moves with it.
+                    lock(switch).seq = seq;
                     sink.malformed(seq);
                 }
                 sum.last_seq = seq;

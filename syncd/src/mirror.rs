@@ -19,6 +19,8 @@
 //!   old record or the new state with the new one. An idle mirror checks the
 //!   record once a second, so a Redis that restarts while nothing happens is
 //!   repaired too.
+//! - The mirror keeps no copy of the state: a rewrite reads the switch, which
+//!   the apply loop shares with it ([`SharedSwitch`]), under its lock.
 //! - If Redis goes away, the thread keeps the batch and retries. Meanwhile
 //!   `durable()` stands still, which turns into backpressure on the client once
 //!   the ring is full: no state is lost.
@@ -26,14 +28,14 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crate::asic_db::{
     connect, read_progress, rerr, MirrorError, Progress, ASIC_STATE, PROGRESS_KEY,
 };
-use crate::vs::{Attrs, Effect, Objects};
+use crate::vs::{Attrs, Effect, Switch};
 
 /// Commits one batch if, and only if, `KEYS[1]` (the progress record) still
 /// holds `{seq = ARGV[1], ring_id = ARGV[2]}`; otherwise fails with
@@ -91,6 +93,34 @@ fn put(p: &mut redis::Pipeline, key: &str, attrs: &Attrs) {
     }
 }
 
+/// The switch as the apply loop leaves it after each request, and that
+/// request's sequence number.
+#[derive(Debug, Default)]
+pub struct Applied {
+    /// The switch.
+    pub switch: Switch,
+    /// The last request applied to it (or, before any, the position the
+    /// state was loaded at).
+    pub seq: u64,
+}
+
+/// The switch shared by the apply loop (which locks it for each request) and
+/// the mirror (which locks it only to read the whole state when it rewrites
+/// Redis), so that one copy of the state exists, not two.
+pub type SharedSwitch = Arc<Mutex<Applied>>;
+
+/// `switch`, at request `seq`, ready to share.
+pub fn shared(switch: Switch, seq: u64) -> SharedSwitch {
+    Arc::new(Mutex::new(Applied { switch, seq }))
+}
+
+/// Locks the shared switch. A thread that panicked while holding it was the
+/// mirror reading it (the apply loop's panic ends the process), so what it
+/// guards is whole.
+pub fn lock(s: &SharedSwitch) -> MutexGuard<'_, Applied> {
+    s.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 enum Item {
     Apply(u64, Vec<Effect>),
     Stop,
@@ -144,8 +174,9 @@ pub struct MirrorConfig {
     pub url: String,
     /// The request ring's identity, hex.
     pub ring_id: String,
-    /// The state Redis holds (or must be made to hold) now.
-    pub model: Objects,
+    /// The switch, shared with the apply loop. Its state is what Redis holds
+    /// (or must be made to hold) at `durable`.
+    pub switch: SharedSwitch,
     /// The switch profile's signature, written again with every rewrite (a
     /// FLUSHDB takes it with the rest; see `asic_db::PROFILE_KEY`).
     pub profile: Option<String>,
@@ -169,7 +200,7 @@ impl Mirror {
         let (d, s) = (Arc::clone(&durable), Arc::clone(&stats));
         let handle = std::thread::Builder::new()
             .name("redis-mirror".into())
-            .spawn(move || Worker::new(cfg, d, s).run(rx))
+            .spawn(move || Worker::new(cfg, rx, d, s).run())
             .expect("spawn the mirror thread");
         Mirror {
             tx,
@@ -227,7 +258,13 @@ impl Drop for Mirror {
 struct Worker {
     url: String,
     ring_id: String,
-    model: Objects,
+    switch: SharedSwitch,
+    rx: Receiver<Item>,
+    /// Stop asked for (then the thread ends once everything is written).
+    stopping: bool,
+    /// Stop asked for before a rewrite could land: end now, leaving Redis as
+    /// it is (what is not durable stays in the ring for the next start).
+    quit: bool,
     profile: Option<String>,
     pending: HashMap<String, Option<Attrs>, foldhash::fast::RandomState>,
     pending_seq: u64,
@@ -244,11 +281,19 @@ struct Worker {
 }
 
 impl Worker {
-    fn new(cfg: MirrorConfig, durable: Arc<AtomicU64>, stats: Arc<Mutex<MirrorStats>>) -> Worker {
+    fn new(
+        cfg: MirrorConfig,
+        rx: Receiver<Item>,
+        durable: Arc<AtomicU64>,
+        stats: Arc<Mutex<MirrorStats>>,
+    ) -> Worker {
         Worker {
             url: cfg.url,
             ring_id: cfg.ring_id,
-            model: cfg.model,
+            switch: cfg.switch,
+            rx,
+            stopping: false,
+            quit: false,
             profile: cfg.profile,
             pending: HashMap::default(),
             pending_seq: cfg.durable,
@@ -262,19 +307,18 @@ impl Worker {
         }
     }
 
-    fn run(mut self, rx: Receiver<Item>) {
-        let mut stopping = false;
+    fn run(mut self) {
         let mut backoff = Duration::from_millis(10);
         let mut last_check = Instant::now();
         loop {
             // Gather: block for the first item only when there is nothing to write.
             let idle = self.pending.is_empty() && self.pending_seq == self.written && !self.resync;
+            if self.quit || (idle && self.stopping) {
+                return;
+            }
             if idle {
-                if stopping {
-                    return;
-                }
-                match rx.recv_timeout(Duration::from_millis(100)) {
-                    Ok(item) => stopping |= self.take(item),
+                match self.rx.recv_timeout(Duration::from_millis(100)) {
+                    Ok(item) => self.take(item),
                     Err(RecvTimeoutError::Timeout) => {
                         // Idle: still make sure Redis holds what we last wrote
                         // (it may have restarted empty); if not, resync now.
@@ -286,19 +330,19 @@ impl Worker {
                             continue;
                         }
                     }
-                    Err(RecvTimeoutError::Disconnected) => stopping = true,
+                    Err(RecvTimeoutError::Disconnected) => self.stopping = true,
                 }
             }
             let mut n = 0;
             while n < self.batch_max {
-                match rx.try_recv() {
+                match self.rx.try_recv() {
                     Ok(item) => {
-                        stopping |= self.take(item);
+                        self.take(item);
                         n += 1;
                     }
                     Err(mpsc::TryRecvError::Empty) => break,
                     Err(mpsc::TryRecvError::Disconnected) => {
-                        stopping = true;
+                        self.stopping = true;
                         break;
                     }
                 }
@@ -346,8 +390,8 @@ impl Worker {
         }
     }
 
-    /// Returns whether the item asks the thread to stop (after flushing).
-    fn take(&mut self, item: Item) -> bool {
+    /// Takes one item: effects into `pending`, or a stop.
+    fn take(&mut self, item: Item) {
         match item {
             Item::Apply(seq, effects) => {
                 if let Ok(mut s) = self.stats.lock() {
@@ -357,10 +401,24 @@ impl Worker {
                     self.pending.insert(e.key, e.attrs);
                 }
                 self.pending_seq = seq;
-                false
             }
-            Item::Stop => true,
+            Item::Stop => self.stopping = true,
         }
+    }
+
+    /// Takes items until request `seq` has been handed over; `false` when
+    /// the apply loop stopped (or went) first.
+    fn catch_up(&mut self, seq: u64) -> bool {
+        while self.pending_seq < seq {
+            if self.stopping {
+                return false;
+            }
+            match self.rx.recv() {
+                Ok(item) => self.take(item),
+                Err(_) => self.stopping = true,
+            }
+        }
+        true
     }
 
     fn conn(&mut self) -> Result<&mut redis::Connection, MirrorError> {
@@ -433,12 +491,12 @@ impl Worker {
             Err(e) => return Err(rerr(&url)(e)),
         }
         let keys = self.pending.len() as u64;
-        self.fold_pending();
+        self.pending.clear();
         self.committed(keys, false);
         Ok(())
     }
 
-    /// Rewrites Redis from the model (plus what is pending) in one MULTI/EXEC:
+    /// Rewrites Redis from the shared switch in one MULTI/EXEC:
     /// every ASIC_STATE key and the progress record go, every object is
     /// written, and the progress record last. Redis runs a transaction without
     /// interleaving, and a connection lost before EXEC discards it: at every
@@ -462,7 +520,6 @@ impl Worker {
                 }
             }
         }
-        self.fold_pending();
         let mut p = redis::pipe();
         p.atomic();
         p.cmd("EVAL")
@@ -470,9 +527,29 @@ impl Worker {
             .arg(1)
             .arg(PROGRESS_KEY)
             .ignore();
-        for (k, a) in &self.model {
-            put(&mut p, k, a);
+        // The state after request `at`, the commands queued under the lock
+        // (the apply loop waits meanwhile: a rewrite is rare, and this is
+        // what spares the mirror a second copy of every object).
+        let (at, n) = {
+            let g = lock(&self.switch);
+            for (k, a) in g.switch.objects() {
+                put(&mut p, k, a);
+            }
+            (g.seq, g.switch.len() as u64)
+        };
+        // Requests up to `at` are in it, but may not have been handed over
+        // yet: the recorder passes a request on only once it is written, and
+        // Redis must never hold one the recording lacks. Their effects, and
+        // what is pending, are in the state read.
+        if !self.catch_up(at) {
+            self.quit = true;
+            return Ok(());
         }
+        debug_assert_eq!(
+            self.pending_seq, at,
+            "a request handed over before it was applied"
+        );
+        self.pending.clear();
         if let Some(sig) = &self.profile {
             p.hset(
                 crate::asic_db::PROFILE_KEY,
@@ -487,7 +564,6 @@ impl Worker {
         p.query::<()>(conn).map_err(rerr(url))?;
         self.resync = false;
         self.owned = true;
-        let n = self.model.len() as u64;
         self.committed(n, true);
         Ok(())
     }
@@ -498,20 +574,6 @@ impl Worker {
             ("seq", self.pending_seq.to_string()),
             ("ring_id", self.ring_id.clone()),
         ]
-    }
-
-    /// Moves the pending changes into the model of what Redis holds.
-    fn fold_pending(&mut self) {
-        for (k, v) in self.pending.drain() {
-            match v {
-                Some(a) => {
-                    self.model.insert(k, a);
-                }
-                None => {
-                    self.model.remove(&k);
-                }
-            }
-        }
     }
 
     fn committed(&mut self, keys: u64, resync: bool) {

@@ -374,7 +374,7 @@ fn a_mirror_that_must_rewrite_redis_is_not_durable_before_it_has() {
     let config = |url: String| MirrorConfig {
         url,
         ring_id: "00112233445566778899aabbccddeeff".into(),
-        model: Default::default(),
+        switch: sairing_syncd::mirror::shared(Default::default(), 7),
         profile: None,
         durable: 7,
         resync_first: true,
@@ -396,6 +396,82 @@ fn a_mirror_that_must_rewrite_redis_is_not_durable_before_it_has() {
         .unwrap();
     let seq: String = c.hget(PROGRESS, "seq").unwrap();
     assert_eq!(seq, "7");
+}
+
+/// The mirror keeps no copy of the state: a rewrite reads the switch the
+/// apply loop shares with it. The switch may be ahead of what the mirror has
+/// been handed (the recorder passes requests on only once written, and Redis
+/// must never hold a request the recording lacks), so the rewrite lands only
+/// once every request it includes has been handed over, and says so in the
+/// progress record.
+#[test]
+fn a_rewrite_takes_the_shared_switch_once_its_requests_are_handed_over() {
+    use sairing_syncd::mirror::{shared, Mirror, MirrorConfig};
+    use sairing_syncd::vs::Switch;
+    use std::time::Duration;
+    let redis = PrivateRedis::start()
+        .unwrap_or_else(|e| panic!("this test needs its own redis-server: {e}"));
+    let route = |i: u32| format!(r#"SAI_OBJECT_TYPE_ROUTE_ENTRY:{{"dest":"10.0.{i}.0/24"}}"#);
+    let nh = [("SAI_ROUTE_ENTRY_ATTR_NEXT_HOP_ID", "oid:0x1")];
+    let sw = shared(Switch::new(), 2);
+    let mut m = Mirror::start(MirrorConfig {
+        url: redis.url(1),
+        ring_id: "00112233445566778899aabbccddeeff".into(),
+        switch: sw.clone(),
+        profile: None,
+        durable: 2,
+        resync_first: true,
+        batch_max: 16,
+    });
+    // Requests 3 to 5 applied to the switch; only 3 handed to the mirror.
+    let mut handed = Vec::new();
+    for seq in 3..=5u32 {
+        let mut g = sw.lock().unwrap();
+        let mut fx = Vec::new();
+        g.switch.create(&route(seq), nh.into_iter(), &mut fx);
+        g.seq = seq.into();
+        handed.push(fx);
+    }
+    let mut handed = handed.into_iter();
+    m.submit(3, handed.next().unwrap());
+    let early = (m.flush_to(3, Duration::from_millis(300)), m.durable());
+    m.submit(4, handed.next().unwrap());
+    m.submit(5, handed.next().unwrap());
+    assert_eq!(
+        early,
+        (false, 0),
+        "the rewrite landed before request 5 was handed over"
+    );
+    assert!(m.flush_to(5, Duration::from_secs(10)), "the rewrite lands");
+    let mut c = redis::Client::open(redis.url(1).as_str())
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    let seq: String = c.hget(PROGRESS, "seq").unwrap();
+    assert_eq!(seq, "5");
+    for i in 3..=5 {
+        let v: Option<String> = c
+            .hget(
+                format!("ASIC_STATE:{}", route(i)),
+                "SAI_ROUTE_ENTRY_ATTR_NEXT_HOP_ID",
+            )
+            .unwrap();
+        assert_eq!(v.as_deref(), Some("oid:0x1"), "route {i}");
+    }
+    // Later requests are committed one by one again.
+    {
+        let mut g = sw.lock().unwrap();
+        let mut fx = Vec::new();
+        g.switch.remove(&route(3), &mut fx);
+        g.seq = 6;
+        drop(g);
+        m.submit(6, fx);
+    }
+    assert!(m.flush_to(6, Duration::from_secs(10)));
+    assert!(!c
+        .exists::<_, bool>(format!("ASIC_STATE:{}", route(3)))
+        .unwrap());
+    assert_eq!(m.stats().resyncs, 1);
 }
 
 /// Values that the text recording cannot carry (a `|`, a newline, a name with
