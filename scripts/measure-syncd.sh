@@ -7,7 +7,8 @@
 #  - how long the Redis mirror takes to catch up after orchagent's last answer;
 #  - syncd's resident memory at the end, and its heap (RssAnon: the switch
 #    plus the mirror's model, without the rings' pages) per object;
-#  - how long `syncd --warm` takes over what Redis then holds, exec to ready.
+#  - how long `syncd --warm` takes over what Redis then holds, exec to ready,
+#    and its heap per object then (the switch alone).
 # Usage: scripts/measure-syncd.sh [ROUTES]
 # Environment: MODES (default "pipelined async sync"), REC_DIR=DIR to replay
 # every *.rec there (sonic-sairedis's tests/BCM56850, say), REPLAYS=0 to skip the
@@ -75,14 +76,17 @@ for mode in ${MODES:-pipelined async sync}; do
   spid=$!
   until grep -q ready "$d.warm.log" 2>/dev/null; do sleep 0.005; done
   warm=$(python3 -c "import sys; print(float(sys.argv[2]) - float(sys.argv[1]))" "$t0" "$(date +%s.%N)")
+  # Its heap once ready: the switch alone (the run's heap above also holds
+  # what the mirror had queued at its peak, which the allocator keeps).
+  warm_anon=$(awk '/RssAnon/{print $2}' "/proc/$spid/status")
   stop_syncd
   python3 -c "
 import json,sys
 s=json.loads(sys.argv[1]); lag=float(sys.argv[3])-float(sys.argv[2]); rss=int(sys.argv[4]); keys=int(sys.argv[5])
-anon=int(sys.argv[7]); warm=float(sys.argv[8]); objects=keys-2  # less SAIRING_PROGRESS and SAIRING_PROFILE
+anon=int(sys.argv[7]); warm=float(sys.argv[8]); warm_anon=int(sys.argv[9]); objects=keys-2  # less SAIRING_PROGRESS and SAIRING_PROFILE
 print(f\"routes {sys.argv[6]:9s} {s['requests']} requests in {s['seconds']:.2f} s: {s['requests_per_s']:.0f} requests/s, \"
       f\"latency p50 {s['latency_us']['p50']:.1f} us p99 {s['latency_us']['p99']:.1f} us; mirror caught up {lag*1000:.0f} ms after the last answer; \"
       f\"redis keys {keys}; syncd RSS {rss/1024:.0f} MiB, heap (RssAnon) {anon/1024:.0f} MiB = {anon*1024/objects:.0f} B per object; \"
-      f\"syncd --warm over {objects} objects: {warm:.2f} s to ready\")
-" "$out" "$done_at" "$caught" "$rss" "$keys" "$mode" "$anon" "$warm"
+      f\"syncd --warm over {objects} objects: {warm:.2f} s to ready, heap then {warm_anon*1024/objects:.0f} B per object\")
+" "$out" "$done_at" "$caught" "$rss" "$keys" "$mode" "$anon" "$warm" "$warm_anon"
 done
