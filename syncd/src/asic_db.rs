@@ -135,7 +135,7 @@ pub fn load_state(conn: &mut redis::Connection, url: &str) -> Result<Objects, Mi
                 .into_iter()
                 .filter(|(n, v)| !(n == "NULL" && v == "NULL"))
                 .collect();
-            out.insert(k[ASIC_STATE.len()..].to_owned(), attrs);
+            out.insert(k[ASIC_STATE.len()..].into(), attrs);
         }
     }
     Ok(out)

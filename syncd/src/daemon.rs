@@ -15,7 +15,7 @@ use sairing_transport::{channel, Error as TError, Server, ServerOptions, WaitPol
 use crate::asic_db;
 use crate::mirror::{lock, shared, Mirror, MirrorConfig, SharedSwitch};
 use crate::recorder::{Entry, Recorder};
-use crate::vs::{Answer, Effect, Switch};
+use crate::vs::{Answer, Switch};
 
 /// What to run.
 #[derive(Debug, Clone)]
@@ -57,10 +57,10 @@ pub struct RunSummary {
     pub objects: usize,
 }
 
-/// Where the effects of applied requests go, chosen once at start: through the
-/// recorder, which passes them on to the mirror once it has written them (so
+/// Where applied requests are handed over, chosen once at start: to the
+/// recorder, which hands them on to the mirror once it has written them (so
 /// Redis never holds a request the recording lacks), or straight to the
-/// mirror, or nowhere.
+/// mirror (which reads their effects from the shared switch), or nowhere.
 struct Sink {
     recorder: Option<Recorder>,
     mirror: Option<Mirror>,
@@ -68,7 +68,7 @@ struct Sink {
 
 impl Sink {
     /// Request `seq` was applied and answered (its notifications published).
-    fn applied(&mut self, seq: u64, payload: &[u8], answer: Answer, effects: Vec<Effect>) {
+    fn applied(&mut self, seq: u64, payload: &[u8], answer: Answer) {
         match (&self.recorder, self.mirror.as_mut()) {
             (Some(r), _) => r.submit(Entry {
                 seq,
@@ -77,9 +77,8 @@ impl Sink {
                 attrs: answer.attrs,
                 statuses: answer.statuses,
                 notifications: answer.notifications,
-                effects,
             }),
-            (None, Some(m)) => m.submit(seq, effects),
+            (None, Some(m)) => m.handed(seq),
             (None, None) => {}
         }
     }
@@ -90,7 +89,7 @@ impl Sink {
     fn malformed(&mut self, seq: u64) {
         match (&self.recorder, self.mirror.as_mut()) {
             (Some(r), _) => r.submit(Entry::malformed(seq)),
-            (None, Some(m)) => m.submit(seq, Vec::new()),
+            (None, Some(m)) => m.handed(seq),
             (None, None) => {}
         }
     }
@@ -148,7 +147,12 @@ pub fn run(cfg: &Config, stop: Arc<AtomicBool>) -> anyhow::Result<RunSummary> {
     let applied = lock(&switch);
     sum.objects = applied.switch.len();
     if let Some(path) = &cfg.dump {
-        let mut objs: Vec<_> = applied.switch.objects().iter().collect();
+        let mut objs: Vec<_> = applied
+            .switch
+            .objects()
+            .iter()
+            .map(|(k, a)| (&**k, a))
+            .collect();
         objs.sort();
         let json = serde_json::to_string(&objs)?;
         std::fs::write(path, json).with_context(|| format!("writing {}", path.display()))?;
@@ -250,7 +254,6 @@ fn serve(cfg: &Config, st: &mut Started, stop: &AtomicBool) -> anyhow::Result<Ru
     };
     // Marks of applied requests not yet released: (seq, position after it).
     let mut marks: VecDeque<(u64, sairing_ring::Mark)> = VecDeque::new();
-    let mut effects: Vec<Effect> = Vec::new();
     let mut printed = 0u64;
     while !stop.load(Ordering::Relaxed) {
         // Whether a record was taken off the ring (applied, skipped or malformed).
@@ -263,13 +266,12 @@ fn serve(cfg: &Config, st: &mut Started, stop: &AtomicBool) -> anyhow::Result<Ru
                     // its response is already in the response ring.
                     sum.skipped += 1;
                 } else {
-                    effects.clear();
                     let mut out = {
                         // The request's sequence number goes with the state
                         // it makes, before anything is handed to the sink.
                         let mut g = lock(switch);
                         g.seq = seq;
-                        g.switch.apply(&req.request, &mut effects)
+                        g.switch.apply(&req.request)
                     };
                     if !answer(&mut req, &mut out, stop)? {
                         // Stopping while orchagent does not read: the request
@@ -288,7 +290,7 @@ fn serve(cfg: &Config, st: &mut Started, stop: &AtomicBool) -> anyhow::Result<Ru
                         }
                     }
                     sum.applied += 1;
-                    sink.applied(seq, req.payload(), out, std::mem::take(&mut effects));
+                    sink.applied(seq, req.payload(), out);
                 }
                 sum.last_seq = seq;
             }

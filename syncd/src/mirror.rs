@@ -1,31 +1,36 @@
 //! The Redis mirror: a background thread that keeps ASIC_DB (SONiC's schema)
 //! equal to the virtual switch, without the apply loop ever waiting on Redis.
 //!
-//! - The apply loop hands over `(seq, effects)` after each request and goes on.
-//! - The thread coalesces effects per key (the last one wins), and writes each
-//!   batch with one Lua script ([`COMMIT_SCRIPT`]): `DEL ASIC_STATE:<key>` then
-//!   `HSET` of its attributes (`NULL`/`NULL` for none), or just the DEL on
-//!   remove, plus the progress record `SAIRING_PROGRESS` {seq, ring_id}. The
-//!   script runs only if the progress record is still exactly what this mirror
-//!   last wrote. So Redis always holds exactly the state after request `seq`,
-//!   and a FLUSHDB, an outside write to the record, a restored snapshot or a
-//!   second syncd is noticed at the next commit, not later.
+//! - The mirror keeps no copy of the state and is handed no copies of
+//!   changes. The apply loop shares the switch with it ([`SharedSwitch`]),
+//!   which notes the keys it changes; after each request the loop hands over
+//!   only its sequence number ([`Mirror::handed`]).
+//! - To commit, the thread takes the changed keys and reads what the switch
+//!   holds for each, under the switch's lock, at the last request applied,
+//!   `seq`. It writes them with one Lua script ([`COMMIT_SCRIPT`]): `DEL
+//!   ASIC_STATE:<key>` then `HSET` of its attributes (`NULL`/`NULL` for none),
+//!   or just the DEL for a key the switch no longer holds, plus the progress
+//!   record `SAIRING_PROGRESS` {seq, ring_id}. The script runs only if the
+//!   progress record is still exactly what this mirror last wrote. So Redis
+//!   always holds exactly the state after request `seq`, and a FLUSHDB, an
+//!   outside write to the record, a restored snapshot or a second syncd is
+//!   noticed at the next commit, not later.
+//! - A commit lands only once request `seq` has been handed over: with
+//!   `--record`, the recorder hands a request over only once it is written,
+//!   and Redis must never hold a request the recording lacks.
 //! - `durable()` is that `seq`: the apply loop frees ring space only up to it,
 //!   so a crash of syncd can always be recovered from Redis plus the ring.
 //! - When a commit finds the record changed, or Redis comes back after an
 //!   outage with anything but what the mirror last wrote, the thread rewrites
-//!   the whole state in one MULTI/EXEC ([`CLEAR_SCRIPT`], every object, the
-//!   record last): at every instant Redis holds either the old state with its
-//!   old record or the new state with the new one. An idle mirror checks the
-//!   record once a second, so a Redis that restarts while nothing happens is
-//!   repaired too.
-//! - The mirror keeps no copy of the state: a rewrite reads the switch, which
-//!   the apply loop shares with it ([`SharedSwitch`]), under its lock.
-//! - If Redis goes away, the thread keeps the batch and retries. Meanwhile
-//!   `durable()` stands still, which turns into backpressure on the client once
-//!   the ring is full: no state is lost.
+//!   the whole state, read from the switch, in one MULTI/EXEC
+//!   ([`CLEAR_SCRIPT`], every object, the record last): at every instant Redis
+//!   holds either the old state with its old record or the new state with the
+//!   new one. An idle mirror checks the record once a second, so a Redis that
+//!   restarts while nothing happens is repaired too.
+//! - If Redis goes away, the thread keeps the keys it took and retries.
+//!   Meanwhile `durable()` stands still, which turns into backpressure on the
+//!   client once the ring is full: no state is lost.
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -35,7 +40,7 @@ use std::time::{Duration, Instant};
 use crate::asic_db::{
     connect, read_progress, rerr, MirrorError, Progress, ASIC_STATE, PROGRESS_KEY,
 };
-use crate::vs::{Attrs, Effect, Switch};
+use crate::vs::{Attrs, Changed, Switch};
 
 /// Commits one batch if, and only if, `KEYS[1]` (the progress record) still
 /// holds `{seq = ARGV[1], ring_id = ARGV[2]}`; otherwise fails with
@@ -97,16 +102,16 @@ fn put(p: &mut redis::Pipeline, key: &str, attrs: &Attrs) {
 /// request's sequence number.
 #[derive(Debug, Default)]
 pub struct Applied {
-    /// The switch.
+    /// The switch (a mirror started on it makes it track its changes).
     pub switch: Switch,
     /// The last request applied to it (or, before any, the position the
-    /// state was loaded at).
+    /// state was loaded at). Set before the request is handed over.
     pub seq: u64,
 }
 
 /// The switch shared by the apply loop (which locks it for each request) and
-/// the mirror (which locks it only to read the whole state when it rewrites
-/// Redis), so that one copy of the state exists, not two.
+/// the mirror (which locks it to read what changed, or the whole state when
+/// it rewrites Redis), so that one copy of the state exists, not two.
 pub type SharedSwitch = Arc<Mutex<Applied>>;
 
 /// `switch`, at request `seq`, ready to share.
@@ -122,7 +127,8 @@ pub fn lock(s: &SharedSwitch) -> MutexGuard<'_, Applied> {
 }
 
 enum Item {
-    Apply(u64, Vec<Effect>),
+    /// Requests up to this one are applied and may be made durable.
+    Handed(u64),
     Stop,
 }
 
@@ -131,10 +137,11 @@ enum Item {
 pub struct MirrorStats {
     /// MULTI/EXEC transactions committed.
     pub transactions: u64,
-    /// Keys written (after coalescing).
+    /// Keys written (each changed key once per commit, however often it
+    /// changed in between).
     pub keys_written: u64,
-    /// Effects received (before coalescing).
-    pub effects: u64,
+    /// Requests handed over.
+    pub handed: u64,
     /// Full rewrites after Redis came back different.
     pub resyncs: u64,
     /// Commits refused because the progress record was not what this mirror
@@ -155,16 +162,16 @@ pub struct Mirror {
     handle: Option<JoinHandle<()>>,
 }
 
-/// Submits effects to a mirror from another thread.
+/// Hands requests over to a mirror from another thread.
 #[derive(Clone)]
 pub struct MirrorSender {
     tx: Sender<Item>,
 }
 
 impl MirrorSender {
-    /// Hands over the effects of request `seq`.
-    pub fn submit(&self, seq: u64, effects: Vec<Effect>) {
-        let _ = self.tx.send(Item::Apply(seq, effects));
+    /// Requests up to `seq` are applied (and recorded).
+    pub fn handed(&self, seq: u64) {
+        let _ = self.tx.send(Item::Handed(seq));
     }
 }
 
@@ -182,15 +189,19 @@ pub struct MirrorConfig {
     pub profile: Option<String>,
     /// The sequence number that state corresponds to.
     pub durable: u64,
-    /// Rewrite Redis from `model` before anything else (a cold start).
+    /// Rewrite Redis from the switch before anything else (a cold start).
     pub resync_first: bool,
-    /// Most effects per transaction.
+    /// Most requests handed over per commit (when Redis keeps up; a commit
+    /// takes every change up to the last request applied).
     pub batch_max: usize,
 }
 
 impl Mirror {
     /// Starts the thread.
     pub fn start(cfg: MirrorConfig) -> Mirror {
+        // What changes from now on is written incrementally; the state so far
+        // is what Redis holds, or is rewritten first.
+        lock(&cfg.switch).switch.track_changes();
         let (tx, rx) = mpsc::channel();
         // A mirror that must rewrite Redis first has made nothing durable
         // until that rewrite lands (Redis may hold another state entirely).
@@ -210,13 +221,13 @@ impl Mirror {
         }
     }
 
-    /// Hands over the effects of request `seq` (sequence numbers increase).
-    pub fn submit(&mut self, seq: u64, effects: Vec<Effect>) {
-        let _ = self.tx.send(Item::Apply(seq, effects));
+    /// Requests up to `seq` are applied (sequence numbers increase).
+    pub fn handed(&mut self, seq: u64) {
+        let _ = self.tx.send(Item::Handed(seq));
     }
 
-    /// A handle another thread can submit through (the recorder, which passes
-    /// effects on only once it has written them).
+    /// A handle another thread can hand requests over through (the
+    /// recorder, which does so only once it has written them).
     pub fn sender(&self) -> MirrorSender {
         MirrorSender {
             tx: self.tx.clone(),
@@ -262,12 +273,15 @@ struct Worker {
     rx: Receiver<Item>,
     /// Stop asked for (then the thread ends once everything is written).
     stopping: bool,
-    /// Stop asked for before a rewrite could land: end now, leaving Redis as
+    /// Stop asked for before a commit could land: end now, leaving Redis as
     /// it is (what is not durable stays in the ring for the next start).
     quit: bool,
     profile: Option<String>,
-    pending: HashMap<String, Option<Attrs>, foldhash::fast::RandomState>,
-    pending_seq: u64,
+    /// Keys taken from the switch and not yet committed (Redis was away).
+    taken: Changed,
+    /// The last request handed over.
+    handed: u64,
+    /// The last request whose state Redis holds (the progress record).
     written: u64,
     resync: bool,
     /// Whether Redis holds this mirror's state (written by it, or the warm
@@ -295,8 +309,8 @@ impl Worker {
             stopping: false,
             quit: false,
             profile: cfg.profile,
-            pending: HashMap::default(),
-            pending_seq: cfg.durable,
+            taken: Changed::default(),
+            handed: cfg.durable,
             written: cfg.durable,
             resync: cfg.resync_first,
             owned: !cfg.resync_first,
@@ -312,7 +326,7 @@ impl Worker {
         let mut last_check = Instant::now();
         loop {
             // Gather: block for the first item only when there is nothing to write.
-            let idle = self.pending.is_empty() && self.pending_seq == self.written && !self.resync;
+            let idle = self.handed == self.written && !self.resync;
             if self.quit || (idle && self.stopping) {
                 return;
             }
@@ -390,17 +404,14 @@ impl Worker {
         }
     }
 
-    /// Takes one item: effects into `pending`, or a stop.
+    /// Takes one item: a request handed over, or a stop.
     fn take(&mut self, item: Item) {
         match item {
-            Item::Apply(seq, effects) => {
+            Item::Handed(seq) => {
                 if let Ok(mut s) = self.stats.lock() {
-                    s.effects += effects.len() as u64;
+                    s.handed += 1;
                 }
-                for e in effects {
-                    self.pending.insert(e.key, e.attrs);
-                }
-                self.pending_seq = seq;
+                self.handed = seq;
             }
             Item::Stop => self.stopping = true,
         }
@@ -409,7 +420,7 @@ impl Worker {
     /// Takes items until request `seq` has been handed over; `false` when
     /// the apply loop stopped (or went) first.
     fn catch_up(&mut self, seq: u64) -> bool {
-        while self.pending_seq < seq {
+        while self.handed < seq {
             if self.stopping {
                 return false;
             }
@@ -441,7 +452,7 @@ impl Worker {
     }
 
     fn write(&mut self) -> Result<(), MirrorError> {
-        if self.pending.is_empty() && self.pending_seq == self.written && !self.resync {
+        if self.handed == self.written && !self.resync {
             return Ok(());
         }
         let url = self.url.clone();
@@ -450,34 +461,47 @@ impl Worker {
             return self.resync_all(&url);
         }
         let mut cmd = redis::cmd("EVAL");
-        cmd.arg(COMMIT_SCRIPT)
-            .arg(1 + self.pending.len())
-            .arg(PROGRESS_KEY);
-        for k in self.pending.keys() {
-            cmd.arg(format!("{ASIC_STATE}{k}"));
-        }
-        cmd.arg(self.written.to_string())
-            .arg(&self.ring_id)
-            .arg(self.pending_seq.to_string());
-        for v in self.pending.values() {
-            match v {
-                None => {
-                    cmd.arg(-1);
-                }
-                Some(a) => {
-                    cmd.arg(a.len());
-                    for (n, v) in a {
-                        cmd.arg(n).arg(v);
+        // The keys changed, and what the switch holds for each after request
+        // `at`, read under its lock (the apply loop waits meanwhile: a
+        // commit reads only what changed since the last one).
+        let at = {
+            let mut g = lock(&self.switch);
+            self.taken.extend(g.switch.take_changes());
+            cmd.arg(COMMIT_SCRIPT)
+                .arg(1 + self.taken.len())
+                .arg(PROGRESS_KEY);
+            for k in &self.taken {
+                cmd.arg(format!("{ASIC_STATE}{k}"));
+            }
+            cmd.arg(self.written.to_string())
+                .arg(&self.ring_id)
+                .arg(g.seq.to_string());
+            let objects = g.switch.objects();
+            for k in &self.taken {
+                match objects.get(k) {
+                    None => {
+                        cmd.arg(-1);
+                    }
+                    Some(a) => {
+                        cmd.arg(a.len());
+                        for (n, v) in a {
+                            cmd.arg(n).arg(v);
+                        }
                     }
                 }
             }
+            g.seq
+        };
+        if !self.catch_up(at) {
+            self.quit = true;
+            return Ok(());
         }
         let conn = self.conn.as_mut().expect("connected above");
         match cmd.query::<u64>(conn) {
             Ok(_) => {}
             Err(e) if e.code() == Some("SAIRING_STALE") => {
                 // Someone else changed the record: what Redis holds is not
-                // what this mirror wrote. Rewrite it all (pending included).
+                // what this mirror wrote. Rewrite it all.
                 tracing::warn!(
                     "redis at {url} changed under the mirror ({}); rewriting the whole state",
                     e.detail().unwrap_or_default()
@@ -490,9 +514,9 @@ impl Worker {
             }
             Err(e) => return Err(rerr(&url)(e)),
         }
-        let keys = self.pending.len() as u64;
-        self.pending.clear();
-        self.committed(keys, false);
+        let keys = self.taken.len() as u64;
+        self.taken.clear();
+        self.committed(at, keys, false);
         Ok(())
     }
 
@@ -527,29 +551,22 @@ impl Worker {
             .arg(1)
             .arg(PROGRESS_KEY)
             .ignore();
-        // The state after request `at`, the commands queued under the lock
-        // (the apply loop waits meanwhile: a rewrite is rare, and this is
-        // what spares the mirror a second copy of every object).
+        // The whole state after request `at`, queued under the switch's lock
+        // (the apply loop waits meanwhile: a rewrite is rare). Every change
+        // up to `at` is in it.
         let (at, n) = {
-            let g = lock(&self.switch);
+            let mut g = lock(&self.switch);
+            g.switch.take_changes();
             for (k, a) in g.switch.objects() {
                 put(&mut p, k, a);
             }
             (g.seq, g.switch.len() as u64)
         };
-        // Requests up to `at` are in it, but may not have been handed over
-        // yet: the recorder passes a request on only once it is written, and
-        // Redis must never hold one the recording lacks. Their effects, and
-        // what is pending, are in the state read.
+        self.taken.clear();
         if !self.catch_up(at) {
             self.quit = true;
             return Ok(());
         }
-        debug_assert_eq!(
-            self.pending_seq, at,
-            "a request handed over before it was applied"
-        );
-        self.pending.clear();
         if let Some(sig) = &self.profile {
             p.hset(
                 crate::asic_db::PROFILE_KEY,
@@ -558,27 +575,24 @@ impl Worker {
             )
             .ignore();
         }
-        p.hset_multiple(PROGRESS_KEY, &self.progress_fields())
+        p.hset_multiple(PROGRESS_KEY, &self.progress_fields(at))
             .ignore();
         let conn = self.conn.as_mut().expect("connected");
         p.query::<()>(conn).map_err(rerr(url))?;
         self.resync = false;
         self.owned = true;
-        self.committed(n, true);
+        self.committed(at, n, true);
         Ok(())
     }
 
-    /// The progress record for what is being committed: {seq, ring_id}.
-    fn progress_fields(&self) -> [(&'static str, String); 2] {
-        [
-            ("seq", self.pending_seq.to_string()),
-            ("ring_id", self.ring_id.clone()),
-        ]
+    /// The progress record for the state after request `at`: {seq, ring_id}.
+    fn progress_fields(&self, at: u64) -> [(&'static str, String); 2] {
+        [("seq", at.to_string()), ("ring_id", self.ring_id.clone())]
     }
 
-    fn committed(&mut self, keys: u64, resync: bool) {
-        self.written = self.pending_seq;
-        self.durable.store(self.pending_seq, Ordering::Release);
+    fn committed(&mut self, at: u64, keys: u64, resync: bool) {
+        self.written = at;
+        self.durable.store(at, Ordering::Release);
         if let Ok(mut s) = self.stats.lock() {
             s.transactions += 1;
             s.keys_written += keys;

@@ -90,7 +90,7 @@ fn apply(switch: &mut Switch, r: &Recorded, buf: &mut Vec<u8>) -> anyhow::Result
     let (line, at) = (r.line.as_str(), r.at.as_str());
     if let Some(raw) = &r.raw {
         let req = codec::decode_request(raw, 0).with_context(|| format!("{at}: {line}"))?;
-        switch.apply(&req, &mut Vec::new());
+        switch.apply(&req);
         return Ok(());
     }
     let parsed = rec::parse(line).with_context(|| format!("{at}: {line}"))?;
@@ -114,8 +114,7 @@ fn apply(switch: &mut Switch, r: &Recorded, buf: &mut Vec<u8>) -> anyhow::Result
     buf.resize(codec::request_len(&op.key, &body), 0);
     codec::encode_request(buf, op.op, 0, 0, &op.key, &body)?;
     let req = codec::decode_request(buf, 0).with_context(|| format!("{at}: {line}"))?;
-    let mut effects = Vec::new();
-    switch.apply(&req, &mut effects);
+    switch.apply(&req);
     Ok(())
 }
 

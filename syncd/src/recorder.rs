@@ -11,7 +11,7 @@
 //!   A syncd that starts on an existing recording truncates it after its last
 //!   marker (dropping lines a killed process left half-written) and records only
 //!   requests after `N`: across a restart nothing is missing and nothing doubled.
-//! - The recorder passes each request's effects on to the Redis mirror only once
+//! - The recorder hands each request over to the Redis mirror only once
 //!   it has written that request's lines (to the kernel: they survive a kill of
 //!   the process). So Redis never holds a request the recording lacks, and a
 //!   warm restart never skips a request that was not recorded.
@@ -34,7 +34,6 @@ use sairing_rec as rec;
 use sairing_transport::codec;
 
 use crate::mirror::MirrorSender;
-use crate::vs::Effect;
 
 pub(crate) const MARKER: &str = "|#|sairing seq ";
 /// A comment after a request line the text format cannot carry exactly (see
@@ -104,8 +103,6 @@ pub struct Entry {
     pub statuses: Vec<&'static str>,
     /// Notifications it caused: (name, payload).
     pub notifications: Vec<(String, String)>,
-    /// Its effects, for the mirror.
-    pub effects: Vec<Effect>,
 }
 
 impl Entry {
@@ -119,7 +116,6 @@ impl Entry {
             attrs: Vec::new(),
             statuses: Vec::new(),
             notifications: Vec::new(),
-            effects: Vec::new(),
         }
     }
 }
@@ -269,7 +265,7 @@ pub(crate) fn recover(cfg: &RecorderConfig) -> anyhow::Result<()> {
 
 impl Recorder {
     /// Starts recording to `cfg.path` (continuing an existing recording), passing
-    /// effects on to `mirror` once written.
+    /// requests on to `mirror` once written.
     ///
     /// Markers name the request ring (`ring_id`): a recording that last
     /// followed another ring (the channel was recreated) records this ring's
@@ -390,7 +386,8 @@ impl Writer {
     }
 
     fn run(mut self, rx: Receiver<Entry>) -> anyhow::Result<()> {
-        let mut batch: Vec<(u64, Vec<Effect>)> = Vec::new();
+        // The requests written since the last flush.
+        let mut batch: Vec<u64> = Vec::new();
         while let Ok(first) = rx.recv() {
             let mut next = Some(first);
             while let Some(e) = next {
@@ -405,10 +402,8 @@ impl Writer {
             self.out
                 .flush()
                 .with_context(|| format!("writing {}", self.cfg.path.display()))?;
-            if let Some(m) = &self.mirror {
-                for (seq, fx) in batch.drain(..) {
-                    m.submit(seq, fx);
-                }
+            if let (Some(m), Some(&last)) = (&self.mirror, batch.last()) {
+                m.handed(last);
             }
             batch.clear();
             if self.size > self.cfg.max_bytes {
@@ -419,12 +414,11 @@ impl Writer {
         Ok(())
     }
 
-    fn write_entry(&mut self, e: Entry, batch: &mut Vec<(u64, Vec<Effect>)>) -> anyhow::Result<()> {
+    fn write_entry(&mut self, e: Entry, batch: &mut Vec<u64>) -> anyhow::Result<()> {
         if e.seq <= self.last {
-            // Recorded by the process before a restart: its effects are already
-            // in Redis or in this batch's past; pass them on (the mirror
-            // coalesces) but do not write them twice.
-            batch.push((e.seq, e.effects));
+            // Recorded by the process before a restart: hand it over, but do
+            // not write it twice.
+            batch.push(e.seq);
             return Ok(());
         }
         let ts = rec::timestamp(SystemTime::now());
@@ -453,7 +447,7 @@ impl Writer {
         let m = self.last_marker_line.clone();
         self.line(&m)?;
         self.last = e.seq;
-        batch.push((e.seq, e.effects));
+        batch.push(e.seq);
         Ok(())
     }
 

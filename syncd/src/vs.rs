@@ -10,10 +10,12 @@
 //! - a malformed key or an unknown object type: `SAI_STATUS_INVALID_PARAMETER`;
 //! - a failed request changes nothing. Bulk calls judge each object on its own.
 //!
-//! Every change is also reported as an [`Effect`] (the object's whole new
-//! attribute list, or its removal) for the Redis mirror.
+//! A switch told to [`track_changes`](Switch::track_changes) also notes the
+//! key of every object it changes (made, set or removed), for the Redis
+//! mirror, which takes them ([`take_changes`](Switch::take_changes)) and
+//! writes what the switch then holds for each.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use sairing_transport::{Op, Request};
@@ -151,20 +153,17 @@ pub const OBJECT_TYPES: &[&str] = &[
 /// An object's attributes, in the order they were set.
 pub type Attrs = Vec<(String, String)>;
 
+/// An object's key, `SAI_OBJECT_TYPE_<T>:<id>`: shared (not copied) by the
+/// objects and the set of keys changed.
+pub type Key = Arc<str>;
+
 /// Objects by key. Hashed with foldhash (seeded per process) rather than
 /// SipHash: hashing keys was 18% of syncd's time under the route workload,
 /// split between the switch and the mirror.
-pub type Objects = HashMap<String, Attrs, foldhash::fast::RandomState>;
+pub type Objects = HashMap<Key, Attrs, foldhash::fast::RandomState>;
 
-/// A change to mirror: the object's whole new attribute list, or `None` when it
-/// was removed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Effect {
-    /// `SAI_OBJECT_TYPE_<T>:<id>`
-    pub key: String,
-    /// Its attributes now; `None`: removed.
-    pub attrs: Option<Attrs>,
-}
+/// Keys of objects changed (made, set or removed).
+pub type Changed = HashSet<Key, foldhash::fast::RandomState>;
 
 /// The answer to one request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -241,7 +240,7 @@ fn parse_key(key: &str) -> Option<(&str, IdKind)> {
 }
 
 /// The switch's state.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
+#[derive(Debug, Default, Clone)]
 pub struct Switch {
     /// Every object and the attributes set on it (what ASIC_STATE shows).
     objects: Objects,
@@ -249,7 +248,21 @@ pub struct Switch {
     /// switch): answered by gets, never mirrored, as vslib's own state.
     vendor: Objects,
     profile: Arc<Profile>,
+    /// Keys changed since the mirror last took them; `None`: not tracked.
+    changed: Option<Changed>,
 }
+
+/// Two switches are equal when they hold the same objects, the same default
+/// objects and the same profile (whatever changes either has noted).
+impl PartialEq for Switch {
+    fn eq(&self, other: &Switch) -> bool {
+        self.objects == other.objects
+            && self.vendor == other.vendor
+            && self.profile == other.profile
+    }
+}
+
+impl Eq for Switch {}
 
 impl Switch {
     /// An empty switch with the default profile (BCM56850, 32 ports).
@@ -279,8 +292,9 @@ impl Switch {
             objects,
             vendor: Objects::default(),
             profile,
+            changed: None,
         };
-        let switches: Vec<String> = s
+        let switches: Vec<Key> = s
             .objects
             .keys()
             .filter(|k| k.starts_with("SAI_OBJECT_TYPE_SWITCH:"))
@@ -290,8 +304,8 @@ impl Switch {
             let d = s.profile.defaults();
             let mut gone = Vec::new();
             for (k, attrs) in d.objects {
-                if s.objects.contains_key(&k) {
-                    s.vendor.insert(k, attrs);
+                if s.objects.contains_key(k.as_str()) {
+                    s.vendor.insert(k.into(), attrs);
                 } else {
                     gone.push(k);
                 }
@@ -309,19 +323,48 @@ impl Switch {
     /// them), and what the switch holds for them and for itself.
     /// A default object already there (the switch created again after a
     /// remove) keeps what was set on it.
-    fn discover(&mut self, switch: &str, effects: &mut Vec<Effect>) {
+    fn discover(&mut self, switch: &Key) {
         let d = self.profile.defaults();
         for (k, attrs) in d.objects {
+            let k: Key = k.into();
             if !self.objects.contains_key(&k) {
-                effects.push(Effect {
-                    key: k.clone(),
-                    attrs: Some(Attrs::new()),
-                });
                 self.objects.insert(k.clone(), Attrs::new());
+                self.changed(&k);
             }
             self.vendor.insert(k, attrs);
         }
-        self.vendor.insert(switch.to_owned(), d.switch);
+        self.vendor.insert(switch.clone(), d.switch);
+    }
+
+    /// From now on, note the key of every object changed, until taken.
+    pub fn track_changes(&mut self) {
+        self.changed.get_or_insert_with(Changed::default);
+    }
+
+    /// The keys of the objects changed since the last call (none when not
+    /// tracked): what the switch holds for each now is what Redis must.
+    pub fn take_changes(&mut self) -> Changed {
+        match &mut self.changed {
+            Some(c) => std::mem::take(c),
+            None => Changed::default(),
+        }
+    }
+
+    /// Notes that the object at `key` changed.
+    fn changed(&mut self, key: &Key) {
+        if let Some(c) = &mut self.changed {
+            if !c.contains(key) {
+                c.insert(key.clone());
+            }
+        }
+    }
+
+    /// The key the switch holds equal to `key`, shared; a new one if none.
+    fn key(&self, key: &str) -> Key {
+        match self.objects.get_key_value(key) {
+            Some((k, _)) => k.clone(),
+            None => key.into(),
+        }
     }
 
     /// A default object removed (orchagent removes VLAN 1's members and the
@@ -365,13 +408,13 @@ impl Switch {
         self.objects.is_empty()
     }
 
-    /// Applies one decoded request; appends its changes to `effects`.
-    pub fn apply(&mut self, req: &Request<'_>, effects: &mut Vec<Effect>) -> Answer {
+    /// Applies one decoded request.
+    pub fn apply(&mut self, req: &Request<'_>) -> Answer {
         match req.op {
-            Op::Create => self.create(req.key, req.attrs.clone(), effects),
-            Op::Remove => self.remove(req.key, effects),
+            Op::Create => self.create(req.key, req.attrs.clone()),
+            Op::Remove => self.remove(req.key),
             Op::Set => {
-                let mut a = self.set(req.key, req.attrs.clone(), effects);
+                let mut a = self.set(req.key, req.attrs.clone());
                 if a.status == SUCCESS {
                     a.notifications = port_state_changes(req);
                 }
@@ -384,9 +427,9 @@ impl Switch {
                 for (id, attrs) in req.objects.clone() {
                     let key = format!("{ty}:{id}");
                     let o = match req.op {
-                        Op::BulkCreate => self.create(&key, attrs, effects),
-                        Op::BulkRemove => self.remove(&key, effects),
-                        Op::BulkSet => self.set(&key, attrs, effects),
+                        Op::BulkCreate => self.create(&key, attrs),
+                        Op::BulkRemove => self.remove(&key),
+                        Op::BulkSet => self.set(&key, attrs),
                         _ => self.get(&key, attrs),
                     };
                     statuses.push(o.status);
@@ -409,7 +452,6 @@ impl Switch {
         &mut self,
         key: &str,
         attrs: impl Iterator<Item = (&'a str, &'a str)>,
-        effects: &mut Vec<Effect>,
     ) -> Answer {
         let Some((ty, _)) = parse_key(key) else {
             return Answer::status(INVALID_PARAMETER);
@@ -418,21 +460,17 @@ impl Switch {
         match self.objects.get_mut(key) {
             Some(existing) if ty == "SWITCH" => {
                 merge(existing, new);
-                effects.push(Effect {
-                    key: key.to_owned(),
-                    attrs: Some(existing.clone()),
-                });
+                let k = self.key(key);
+                self.changed(&k);
                 Answer::status(SUCCESS)
             }
             Some(_) => Answer::status(ALREADY_EXISTS),
             None => {
-                effects.push(Effect {
-                    key: key.to_owned(),
-                    attrs: Some(new.clone()),
-                });
-                self.objects.insert(key.to_owned(), new);
+                let k: Key = key.into();
+                self.objects.insert(k.clone(), new);
+                self.changed(&k);
                 if ty == "SWITCH" {
-                    self.discover(key, effects);
+                    self.discover(&k);
                 }
                 Answer::status(SUCCESS)
             }
@@ -440,7 +478,7 @@ impl Switch {
     }
 
     /// SAI remove.
-    pub fn remove(&mut self, key: &str, effects: &mut Vec<Effect>) -> Answer {
+    pub fn remove(&mut self, key: &str) -> Answer {
         let Some((_, kind)) = parse_key(key) else {
             return Answer::status(INVALID_PARAMETER);
         };
@@ -448,11 +486,8 @@ impl Switch {
         if kind == IdKind::Oid && self.vendor.remove(key).is_some() {
             self.forget(key);
         }
-        if self.objects.remove(key).is_some() {
-            effects.push(Effect {
-                key: key.to_owned(),
-                attrs: None,
-            });
+        if let Some((k, _)) = self.objects.remove_entry(key) {
+            self.changed(&k);
             return Answer::status(SUCCESS);
         }
         match kind {
@@ -466,7 +501,6 @@ impl Switch {
         &mut self,
         key: &str,
         attrs: impl Iterator<Item = (&'a str, &'a str)>,
-        effects: &mut Vec<Effect>,
     ) -> Answer {
         let Some((_, kind)) = parse_key(key) else {
             return Answer::status(INVALID_PARAMETER);
@@ -477,14 +511,12 @@ impl Switch {
         }
         let obj = match (self.objects.get_mut(key), kind) {
             (Some(o), _) => o,
-            (None, IdKind::Oid) => self.objects.entry(key.to_owned()).or_default(),
+            (None, IdKind::Oid) => self.objects.entry(key.into()).or_default(),
             (None, IdKind::Entry) => return Answer::status(NOT_FOUND),
         };
         merge(obj, new);
-        effects.push(Effect {
-            key: key.to_owned(),
-            attrs: Some(obj.clone()),
-        });
+        let k = self.key(key);
+        self.changed(&k);
         Answer::status(SUCCESS)
     }
 
@@ -560,7 +592,7 @@ mod tests {
             let mut buf = vec![0; codec::request_len(key, &body)];
             codec::encode_request(&mut buf, Op::Set, 1, 1, key, &body).unwrap();
             let req = codec::decode_request(&buf, 1).unwrap();
-            sw.apply(&req, &mut Vec::new()).notifications
+            sw.apply(&req).notifications
         };
         let mut sw = Switch::new();
         assert_eq!(
@@ -587,29 +619,23 @@ mod tests {
     #[test]
     fn create_get_set_remove() {
         let mut s = Switch::new();
-        let mut fx = Vec::new();
+        s.track_changes();
+        let route = || Changed::from_iter([Key::from(ROUTE)]);
         assert_eq!(
-            s.create(
-                ROUTE,
-                a(&[("SAI_ROUTE_ENTRY_ATTR_NEXT_HOP_ID", "oid:0x1")]),
-                &mut fx
-            )
-            .status,
+            s.create(ROUTE, a(&[("SAI_ROUTE_ENTRY_ATTR_NEXT_HOP_ID", "oid:0x1")]))
+                .status,
             SUCCESS
         );
-        assert_eq!(s.create(ROUTE, a(&[]), &mut fx).status, ALREADY_EXISTS);
+        assert_eq!(s.take_changes(), route());
+        assert_eq!(s.create(ROUTE, a(&[])).status, ALREADY_EXISTS);
         let g = s.get(ROUTE, a(&[("SAI_ROUTE_ENTRY_ATTR_NEXT_HOP_ID", "oid:0x0")]));
         assert_eq!(
             g.attrs,
             vec![("SAI_ROUTE_ENTRY_ATTR_NEXT_HOP_ID".into(), "oid:0x1".into())]
         );
         assert_eq!(
-            s.set(
-                ROUTE,
-                a(&[("SAI_ROUTE_ENTRY_ATTR_NEXT_HOP_ID", "oid:0x2")]),
-                &mut fx
-            )
-            .status,
+            s.set(ROUTE, a(&[("SAI_ROUTE_ENTRY_ATTR_NEXT_HOP_ID", "oid:0x2")]))
+                .status,
             SUCCESS
         );
         assert_eq!(
@@ -619,26 +645,28 @@ mod tests {
                 "oid:0x2".to_owned()
             )]
         );
-        assert_eq!(s.remove(ROUTE, &mut fx).status, SUCCESS);
-        assert_eq!(s.remove(ROUTE, &mut fx).status, NOT_FOUND);
-        assert_eq!(s.set(ROUTE, a(&[("X", "1")]), &mut fx).status, NOT_FOUND);
+        // The failed create and the get changed nothing.
+        assert_eq!(s.take_changes(), route());
+        assert_eq!(s.remove(ROUTE).status, SUCCESS);
+        assert_eq!(s.take_changes(), route());
+        assert_eq!(s.remove(ROUTE).status, NOT_FOUND);
+        assert_eq!(s.set(ROUTE, a(&[("X", "1")])).status, NOT_FOUND);
         assert_eq!(s.get(ROUTE, a(&[("X", "1")])).status, NOT_FOUND);
         assert!(s.is_empty());
-        // Effects: create, set (whole list), remove; the failures added none.
-        assert_eq!(fx.len(), 3);
-        assert_eq!(
-            fx[2],
-            Effect {
-                key: ROUTE.into(),
-                attrs: None
-            }
-        );
+        assert!(s.take_changes().is_empty(), "the failures changed nothing");
+        // A switch not tracking changes notes none.
+        let mut quiet = Switch::new();
+        quiet.create(ROUTE, a(&[]));
+        assert!(quiet.take_changes().is_empty());
+        quiet.track_changes();
+        quiet.remove(ROUTE);
+        assert_eq!(quiet.take_changes(), route());
     }
 
     #[test]
     fn invalid_keys_and_types() {
         let mut s = Switch::new();
-        let mut fx = Vec::new();
+        s.track_changes();
         for key in [
             "SAI_OBJECT_TYPE_FOO:oid:0x1",
             "PORT:oid:0x1",
@@ -648,29 +676,24 @@ mod tests {
             "SAI_OBJECT_TYPE_PORT:0x1",
             "SAI_OBJECT_TYPE_ROUTE_ENTRY:{}",
         ] {
+            assert_eq!(s.create(key, a(&[])).status, INVALID_PARAMETER, "{key}");
+            assert_eq!(s.remove(key).status, INVALID_PARAMETER, "{key}");
             assert_eq!(
-                s.create(key, a(&[]), &mut fx).status,
-                INVALID_PARAMETER,
-                "{key}"
-            );
-            assert_eq!(s.remove(key, &mut fx).status, INVALID_PARAMETER, "{key}");
-            assert_eq!(
-                s.set(key, a(&[("A", "1")]), &mut fx).status,
+                s.set(key, a(&[("A", "1")])).status,
                 INVALID_PARAMETER,
                 "{key}"
             );
             assert_eq!(s.get(key, a(&[])).status, INVALID_PARAMETER, "{key}");
         }
-        assert!(fx.is_empty() && s.is_empty());
+        assert!(s.take_changes().is_empty() && s.is_empty());
     }
 
     #[test]
     fn switch_owned_defaults_and_switch_reattach() {
         let mut s = Switch::new();
-        let mut fx = Vec::new();
         // A port never created: set creates its state, get answers, remove succeeds.
         assert_eq!(
-            s.set(PORT, a(&[("SAI_PORT_ATTR_ADMIN_STATE", "true")]), &mut fx)
+            s.set(PORT, a(&[("SAI_PORT_ATTR_ADMIN_STATE", "true")]))
                 .status,
             SUCCESS
         );
@@ -685,25 +708,19 @@ mod tests {
             "1514"
         );
         assert_eq!(
-            s.remove("SAI_OBJECT_TYPE_PORT:oid:0x1000000000009", &mut fx)
-                .status,
+            s.remove("SAI_OBJECT_TYPE_PORT:oid:0x1000000000009").status,
             SUCCESS
         );
         // Creating the switch again re-attaches, merging attributes.
         assert_eq!(
-            s.create(
-                SWITCH,
-                a(&[("SAI_SWITCH_ATTR_INIT_SWITCH", "true")]),
-                &mut fx
-            )
-            .status,
+            s.create(SWITCH, a(&[("SAI_SWITCH_ATTR_INIT_SWITCH", "true")]))
+                .status,
             SUCCESS
         );
         assert_eq!(
             s.create(
                 SWITCH,
-                a(&[("SAI_SWITCH_ATTR_SRC_MAC_ADDRESS", "52:54:00:00:00:01")]),
-                &mut fx
+                a(&[("SAI_SWITCH_ATTR_SRC_MAC_ADDRESS", "52:54:00:00:00:01")])
             )
             .status,
             SUCCESS
@@ -711,7 +728,7 @@ mod tests {
         assert_eq!(s.objects()[SWITCH].len(), 2);
         // An attribute-less object is stored with no attributes (NULL/NULL in Redis).
         assert_eq!(
-            s.create("SAI_OBJECT_TYPE_VLAN:oid:0x26000000000001", a(&[]), &mut fx)
+            s.create("SAI_OBJECT_TYPE_VLAN:oid:0x26000000000001", a(&[]))
                 .status,
             SUCCESS
         );
@@ -724,17 +741,19 @@ mod tests {
     #[test]
     fn the_switch_discovers_its_default_objects_and_a_warm_start_keeps_them() {
         let mut s = Switch::new();
-        let mut effects = Vec::new();
+        s.track_changes();
         let a: Attrs = vec![("SAI_SWITCH_ATTR_INIT_SWITCH".into(), "true".into())];
-        let create = s.create(
-            SWITCH,
-            a.iter().map(|(n, v)| (n.as_str(), v.as_str())),
-            &mut effects,
-        );
+        let create = s.create(SWITCH, a.iter().map(|(n, v)| (n.as_str(), v.as_str())));
         assert_eq!(create.status, SUCCESS);
         assert_eq!(s.len(), 1 + 1480, "the switch and its default objects");
-        assert_eq!(effects.len(), 1 + 1480, "each mirrored once");
-        assert!(effects[1..].iter().all(|e| e.attrs == Some(Attrs::new())));
+        let changed = s.take_changes();
+        assert_eq!(changed.len(), 1 + 1480, "each mirrored");
+        assert!(changed.iter().all(|k| s.objects().contains_key(k)));
+        assert_eq!(
+            s.objects().values().filter(|a| a.is_empty()).count(),
+            1480,
+            "default objects without attributes"
+        );
         let ask = |s: &Switch, key: &str, n: &str| {
             s.get(key, [(n, "oid:0x0")].into_iter()).attrs[0].1.clone()
         };
@@ -745,7 +764,7 @@ mod tests {
         assert_eq!(ask(&s, PORT, "SAI_PORT_ATTR_HW_LANE_LIST"), "4:29,30,31,32");
         // A set shows in ASIC_STATE and wins over the switch's own value.
         let mtu = [("SAI_PORT_ATTR_MTU", "9100")];
-        s.set(PORT, mtu.into_iter(), &mut effects);
+        s.set(PORT, mtu.into_iter());
         assert_eq!(ask(&s, PORT, "SAI_PORT_ATTR_MTU"), "9100");
         // orchagent removes the default bridge ports.
         let bp = "SAI_OBJECT_TYPE_BRIDGE_PORT:oid:0x3a000000000049";
@@ -753,7 +772,7 @@ mod tests {
             ask(&s, bp, "SAI_BRIDGE_PORT_ATTR_PORT_ID"),
             "oid:0x1000000000002"
         );
-        assert_eq!(s.remove(bp, &mut effects).status, SUCCESS);
+        assert_eq!(s.remove(bp).status, SUCCESS);
         let bridge = "SAI_OBJECT_TYPE_BRIDGE:oid:0x39000000000028";
         let ports = ask(&s, bridge, "SAI_BRIDGE_ATTR_PORT_LIST");
         assert!(
@@ -773,8 +792,8 @@ mod tests {
 
         // The switch created again (after a remove) keeps what was set on its
         // default objects, and makes again those that were removed.
-        assert_eq!(s.remove(SWITCH, &mut effects).status, SUCCESS);
-        s.create(SWITCH, std::iter::empty(), &mut effects);
+        assert_eq!(s.remove(SWITCH).status, SUCCESS);
+        s.create(SWITCH, std::iter::empty());
         assert_eq!(ask(&s, PORT, "SAI_PORT_ATTR_MTU"), "9100");
         assert_eq!(s.len(), 1 + 1480);
     }

@@ -398,20 +398,20 @@ fn a_mirror_that_must_rewrite_redis_is_not_durable_before_it_has() {
     assert_eq!(seq, "7");
 }
 
-/// The mirror keeps no copy of the state: a rewrite reads the switch the
-/// apply loop shares with it. The switch may be ahead of what the mirror has
-/// been handed (the recorder passes requests on only once written, and Redis
-/// must never hold a request the recording lacks), so the rewrite lands only
-/// once every request it includes has been handed over, and says so in the
-/// progress record.
+/// The mirror keeps no copy of the state: it reads the switch the apply loop
+/// shares with it, whole for a rewrite, the keys changed for a commit. The
+/// switch may be ahead of what the mirror has been handed (the recorder hands
+/// requests over only once written, and Redis must never hold a request the
+/// recording lacks), so neither lands before every request it includes has
+/// been handed over, and the progress record names the last of them.
 #[test]
-fn a_rewrite_takes_the_shared_switch_once_its_requests_are_handed_over() {
-    use sairing_syncd::mirror::{shared, Mirror, MirrorConfig};
+fn the_mirror_writes_the_shared_switch_once_its_requests_are_handed_over() {
+    use sairing_syncd::mirror::{lock, shared, Mirror, MirrorConfig};
     use sairing_syncd::vs::Switch;
     use std::time::Duration;
     let redis = PrivateRedis::start()
         .unwrap_or_else(|e| panic!("this test needs its own redis-server: {e}"));
-    let route = |i: u32| format!(r#"SAI_OBJECT_TYPE_ROUTE_ENTRY:{{"dest":"10.0.{i}.0/24"}}"#);
+    let route = |i: u64| format!(r#"SAI_OBJECT_TYPE_ROUTE_ENTRY:{{"dest":"10.0.{i}.0/24"}}"#);
     let nh = [("SAI_ROUTE_ENTRY_ATTR_NEXT_HOP_ID", "oid:0x1")];
     let sw = shared(Switch::new(), 2);
     let mut m = Mirror::start(MirrorConfig {
@@ -423,30 +423,30 @@ fn a_rewrite_takes_the_shared_switch_once_its_requests_are_handed_over() {
         resync_first: true,
         batch_max: 16,
     });
-    // Requests 3 to 5 applied to the switch; only 3 handed to the mirror.
-    let mut handed = Vec::new();
-    for seq in 3..=5u32 {
-        let mut g = sw.lock().unwrap();
-        let mut fx = Vec::new();
-        g.switch.create(&route(seq), nh.into_iter(), &mut fx);
-        g.seq = seq.into();
-        handed.push(fx);
+    let mut c = redis::Client::open(redis.url(1).as_str())
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    let apply = |seq: u64, f: &dyn Fn(&mut Switch)| {
+        let mut g = lock(&sw);
+        f(&mut g.switch);
+        g.seq = seq;
+    };
+    // Requests 3 to 5 applied to the switch; only 3 handed over.
+    for seq in 3..=5 {
+        apply(seq, &|s| {
+            s.create(&route(seq), nh.into_iter());
+        });
     }
-    let mut handed = handed.into_iter();
-    m.submit(3, handed.next().unwrap());
+    m.handed(3);
     let early = (m.flush_to(3, Duration::from_millis(300)), m.durable());
-    m.submit(4, handed.next().unwrap());
-    m.submit(5, handed.next().unwrap());
+    m.handed(5);
     assert_eq!(
         early,
         (false, 0),
         "the rewrite landed before request 5 was handed over"
     );
     assert!(m.flush_to(5, Duration::from_secs(10)), "the rewrite lands");
-    let mut c = redis::Client::open(redis.url(1).as_str())
-        .unwrap()
-        .get_connection()
-        .unwrap();
     let seq: String = c.hget(PROGRESS, "seq").unwrap();
     assert_eq!(seq, "5");
     for i in 3..=5 {
@@ -458,20 +458,40 @@ fn a_rewrite_takes_the_shared_switch_once_its_requests_are_handed_over() {
             .unwrap();
         assert_eq!(v.as_deref(), Some("oid:0x1"), "route {i}");
     }
-    // Later requests are committed one by one again.
-    {
-        let mut g = sw.lock().unwrap();
-        let mut fx = Vec::new();
-        g.switch.remove(&route(3), &mut fx);
-        g.seq = 6;
-        drop(g);
-        m.submit(6, fx);
-    }
-    assert!(m.flush_to(6, Duration::from_secs(10)));
+    // Then commits of what changed: request 6 removes route 3, 7 sets route
+    // 4; only 6 handed over.
+    apply(6, &|s| {
+        s.remove(&route(3));
+    });
+    apply(7, &|s| {
+        s.set(
+            &route(4),
+            [("SAI_ROUTE_ENTRY_ATTR_NEXT_HOP_ID", "oid:0x2")].into_iter(),
+        );
+    });
+    m.handed(6);
+    let early = (m.flush_to(6, Duration::from_millis(300)), m.durable());
+    m.handed(7);
+    assert_eq!(
+        early,
+        (false, 5),
+        "a commit landed before request 7 was handed over"
+    );
+    assert!(m.flush_to(7, Duration::from_secs(10)));
     assert!(!c
         .exists::<_, bool>(format!("ASIC_STATE:{}", route(3)))
         .unwrap());
-    assert_eq!(m.stats().resyncs, 1);
+    let v: String = c
+        .hget(
+            format!("ASIC_STATE:{}", route(4)),
+            "SAI_ROUTE_ENTRY_ATTR_NEXT_HOP_ID",
+        )
+        .unwrap();
+    assert_eq!(v, "oid:0x2");
+    let seq: String = c.hget(PROGRESS, "seq").unwrap();
+    assert_eq!(seq, "7");
+    let stats = m.stats();
+    assert_eq!((stats.resyncs, stats.keys_written), (1, 3 + 2), "{stats:?}");
 }
 
 /// Values that the text recording cannot carry (a `|`, a newline, a name with
