@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use redis::Commands;
 
-use crate::vs::{Attrs, Objects};
+use crate::store::Store;
 
 /// Prefix of every object's hash.
 pub const ASIC_STATE: &str = "ASIC_STATE:";
@@ -113,7 +113,7 @@ pub fn read_profile(
 }
 
 /// Every ASIC_STATE object in Redis, with `NULL`/`NULL` read back as no attributes.
-pub fn load_state(conn: &mut redis::Connection, url: &str) -> Result<Objects, MirrorError> {
+pub fn load_state(conn: &mut redis::Connection, url: &str) -> Result<Store, MirrorError> {
     // SCAN with a large COUNT: Redis's default (10) made a warm start over
     // 900,000 objects 90,000 round trips.
     let scan = redis::ScanOptions::default()
@@ -123,7 +123,7 @@ pub fn load_state(conn: &mut redis::Connection, url: &str) -> Result<Objects, Mi
         .scan_options::<String>(scan)
         .map_err(rerr(url))?
         .collect();
-    let mut out = Objects::with_capacity_and_hasher(keys.len(), Default::default());
+    let mut out = Store::with_capacity(keys.len());
     for chunk in keys.chunks(1000) {
         let mut p = redis::pipe();
         for k in chunk {
@@ -131,11 +131,11 @@ pub fn load_state(conn: &mut redis::Connection, url: &str) -> Result<Objects, Mi
         }
         let hashes: Vec<Vec<(String, String)>> = p.query(conn).map_err(rerr(url))?;
         for (k, h) in chunk.iter().zip(hashes) {
-            let attrs: Attrs = h
-                .into_iter()
+            let attrs = h
+                .iter()
                 .filter(|(n, v)| !(n == "NULL" && v == "NULL"))
-                .collect();
-            out.insert(k[ASIC_STATE.len()..].into(), attrs);
+                .map(|(n, v)| (n.as_str(), v.as_str()));
+            out.put(&k[ASIC_STATE.len()..], attrs);
         }
     }
     Ok(out)

@@ -151,7 +151,7 @@ pub fn run(cfg: &Config, stop: Arc<AtomicBool>) -> anyhow::Result<RunSummary> {
             .switch
             .objects()
             .iter()
-            .map(|(k, a)| (&**k, a))
+            .map(|o| (o.key(), o.to_attrs()))
             .collect();
         objs.sort();
         let json = serde_json::to_string(&objs)?;

@@ -13,4 +13,5 @@ pub mod mirror;
 pub mod profile;
 pub mod rebuild;
 pub mod recorder;
+pub mod store;
 pub mod vs;

@@ -40,7 +40,8 @@ use std::time::{Duration, Instant};
 use crate::asic_db::{
     connect, read_progress, rerr, MirrorError, Progress, ASIC_STATE, PROGRESS_KEY,
 };
-use crate::vs::{Attrs, Changed, Switch};
+use crate::store::Object;
+use crate::vs::{Changed, Switch};
 
 /// Commits one batch if, and only if, `KEYS[1]` (the progress record) still
 /// holds `{seq = ARGV[1], ring_id = ARGV[2]}`; otherwise fails with
@@ -89,12 +90,13 @@ return #ks
 "#;
 
 /// Queues the writing of one object that does not exist in Redis yet.
-fn put(p: &mut redis::Pipeline, key: &str, attrs: &Attrs) {
-    let k = format!("{ASIC_STATE}{key}");
-    if attrs.is_empty() {
+fn put(p: &mut redis::Pipeline, o: Object<'_>) {
+    let k = format!("{ASIC_STATE}{}", o.key());
+    if o.is_bare() {
         p.hset(&k, "NULL", "NULL").ignore();
     } else {
-        p.hset_multiple(&k, attrs).ignore();
+        let attrs: Vec<(&str, &str)> = o.attrs().collect();
+        p.hset_multiple(&k, &attrs).ignore();
     }
 }
 
@@ -483,8 +485,8 @@ impl Worker {
                         cmd.arg(-1);
                     }
                     Some(a) => {
-                        cmd.arg(a.len());
-                        for (n, v) in a {
+                        cmd.arg(a.attrs().count());
+                        for (n, v) in a.attrs() {
                             cmd.arg(n).arg(v);
                         }
                     }
@@ -557,8 +559,8 @@ impl Worker {
         let (at, n) = {
             let mut g = lock(&self.switch);
             g.switch.take_changes();
-            for (k, a) in g.switch.objects() {
-                put(&mut p, k, a);
+            for o in g.switch.objects().iter() {
+                put(&mut p, o);
             }
             (g.seq, g.switch.len() as u64)
         };

@@ -19,7 +19,8 @@ use sairing_rec::{self as rec, Step};
 use sairing_transport::codec::{self, Body, BulkObject};
 
 use crate::recorder::{self, RecorderConfig, RAW};
-use crate::vs::{Objects, Switch};
+use crate::store::Store;
+use crate::vs::Switch;
 
 /// What a rebuild did.
 #[derive(Debug, Clone)]
@@ -124,7 +125,7 @@ fn apply(switch: &mut Switch, r: &Recorded, buf: &mut Vec<u8>) -> anyhow::Result
 /// Refuses when the recording does not hold all of them.
 pub fn rebuild(
     cfg: &RecorderConfig,
-    base: Objects,
+    base: Store,
     base_seq: u64,
     through: u64,
     ring_id: &str,

@@ -15,12 +15,13 @@
 //! mirror, which takes them ([`take_changes`](Switch::take_changes)) and
 //! writes what the switch then holds for each.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use sairing_transport::{Op, Request};
 
 use crate::profile::Profile;
+use crate::store::{Object, Store};
 
 /// `SAI_STATUS_SUCCESS`
 pub const SUCCESS: &str = sairing_transport::codec::STATUS_SUCCESS;
@@ -153,17 +154,15 @@ pub const OBJECT_TYPES: &[&str] = &[
 /// An object's attributes, in the order they were set.
 pub type Attrs = Vec<(String, String)>;
 
-/// An object's key, `SAI_OBJECT_TYPE_<T>:<id>`: shared (not copied) by the
-/// objects and the set of keys changed.
+/// An object's key, `SAI_OBJECT_TYPE_<T>:<id>`.
 pub type Key = Arc<str>;
 
-/// Objects by key. Hashed with foldhash (seeded per process) rather than
-/// SipHash: hashing keys was 18% of syncd's time under the route workload,
-/// split between the switch and the mirror.
+/// Objects by key, each attribute a string of its own: what the switch holds
+/// for its default objects (the switch's own objects are in a [`Store`]).
 pub type Objects = HashMap<Key, Attrs, foldhash::fast::RandomState>;
 
 /// Keys of objects changed (made, set or removed).
-pub type Changed = HashSet<Key, foldhash::fast::RandomState>;
+pub type Changed = hashbrown::HashSet<Key, foldhash::fast::RandomState>;
 
 /// The answer to one request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -243,7 +242,7 @@ fn parse_key(key: &str) -> Option<(&str, IdKind)> {
 #[derive(Debug, Default, Clone)]
 pub struct Switch {
     /// Every object and the attributes set on it (what ASIC_STATE shows).
-    objects: Objects,
+    objects: Store,
     /// What the switch itself holds for its default objects (and for the
     /// switch): answered by gets, never mirrored, as vslib's own state.
     vendor: Objects,
@@ -280,14 +279,14 @@ impl Switch {
     }
 
     /// A switch holding `objects` (e.g. loaded from Redis), default profile.
-    pub fn from_objects(objects: Objects) -> Switch {
+    pub fn from_objects(objects: Store) -> Switch {
         Switch::from_objects_with(objects, Arc::default())
     }
 
     /// A switch holding `objects`, with `profile`. A switch among them gets
     /// back what it holds for its default objects (they are made the same way
     /// every time): for those still there, not for those removed.
-    pub fn from_objects_with(objects: Objects, profile: Arc<Profile>) -> Switch {
+    pub fn from_objects_with(objects: Store, profile: Arc<Profile>) -> Switch {
         let mut s = Switch {
             objects,
             vendor: Objects::default(),
@@ -296,15 +295,16 @@ impl Switch {
         };
         let switches: Vec<Key> = s
             .objects
-            .keys()
+            .iter()
+            .map(|o| o.key())
             .filter(|k| k.starts_with("SAI_OBJECT_TYPE_SWITCH:"))
-            .cloned()
+            .map(Key::from)
             .collect();
         for sw in switches {
             let d = s.profile.defaults();
             let mut gone = Vec::new();
             for (k, attrs) in d.objects {
-                if s.objects.contains_key(k.as_str()) {
+                if s.objects.contains(&k) {
                     s.vendor.insert(k.into(), attrs);
                 } else {
                     gone.push(k);
@@ -323,17 +323,15 @@ impl Switch {
     /// them), and what the switch holds for them and for itself.
     /// A default object already there (the switch created again after a
     /// remove) keeps what was set on it.
-    fn discover(&mut self, switch: &Key) {
+    fn discover(&mut self, switch: &str) {
         let d = self.profile.defaults();
         for (k, attrs) in d.objects {
-            let k: Key = k.into();
-            if !self.objects.contains_key(&k) {
-                self.objects.insert(k.clone(), Attrs::new());
+            if self.objects.create(&k, std::iter::empty()) {
                 self.changed(&k);
             }
-            self.vendor.insert(k, attrs);
+            self.vendor.insert(k.into(), attrs);
         }
-        self.vendor.insert(switch.clone(), d.switch);
+        self.vendor.insert(switch.into(), d.switch);
     }
 
     /// From now on, note the key of every object changed, until taken.
@@ -351,19 +349,9 @@ impl Switch {
     }
 
     /// Notes that the object at `key` changed.
-    fn changed(&mut self, key: &Key) {
+    fn changed(&mut self, key: &str) {
         if let Some(c) = &mut self.changed {
-            if !c.contains(key) {
-                c.insert(key.clone());
-            }
-        }
-    }
-
-    /// The key the switch holds equal to `key`, shared; a new one if none.
-    fn key(&self, key: &str) -> Key {
-        match self.objects.get_key_value(key) {
-            Some((k, _)) => k.clone(),
-            None => key.into(),
+            c.get_or_insert_with(key, |k| Key::from(k));
         }
     }
 
@@ -394,7 +382,7 @@ impl Switch {
     }
 
     /// Every object and its attributes.
-    pub fn objects(&self) -> &Objects {
+    pub fn objects(&self) -> &Store {
         &self.objects
     }
 
@@ -456,25 +444,20 @@ impl Switch {
         let Some((ty, _)) = parse_key(key) else {
             return Answer::status(INVALID_PARAMETER);
         };
-        let new: Attrs = attrs.map(|(n, v)| (n.to_owned(), v.to_owned())).collect();
-        match self.objects.get_mut(key) {
-            Some(existing) if ty == "SWITCH" => {
-                merge(existing, new);
-                let k = self.key(key);
-                self.changed(&k);
-                Answer::status(SUCCESS)
-            }
-            Some(_) => Answer::status(ALREADY_EXISTS),
-            None => {
-                let k: Key = key.into();
-                self.objects.insert(k.clone(), new);
-                self.changed(&k);
-                if ty == "SWITCH" {
-                    self.discover(&k);
-                }
-                Answer::status(SUCCESS)
-            }
+        if ty == "SWITCH" && self.objects.contains(key) {
+            // Created again: re-attached, its attributes merged.
+            self.objects.set(key, attrs, false);
+            self.changed(key);
+            return Answer::status(SUCCESS);
         }
+        if !self.objects.create(key, attrs) {
+            return Answer::status(ALREADY_EXISTS);
+        }
+        self.changed(key);
+        if ty == "SWITCH" {
+            self.discover(key);
+        }
+        Answer::status(SUCCESS)
     }
 
     /// SAI remove.
@@ -486,8 +469,8 @@ impl Switch {
         if kind == IdKind::Oid && self.vendor.remove(key).is_some() {
             self.forget(key);
         }
-        if let Some((k, _)) = self.objects.remove_entry(key) {
-            self.changed(&k);
+        if self.objects.remove(key) {
+            self.changed(key);
             return Answer::status(SUCCESS);
         }
         match kind {
@@ -505,18 +488,15 @@ impl Switch {
         let Some((_, kind)) = parse_key(key) else {
             return Answer::status(INVALID_PARAMETER);
         };
-        let new: Attrs = attrs.map(|(n, v)| (n.to_owned(), v.to_owned())).collect();
-        if new.is_empty() {
+        let mut attrs = attrs.peekable();
+        if attrs.peek().is_none() {
             return Answer::status(INVALID_PARAMETER);
         }
-        let obj = match (self.objects.get_mut(key), kind) {
-            (Some(o), _) => o,
-            (None, IdKind::Oid) => self.objects.entry(key.into()).or_default(),
-            (None, IdKind::Entry) => return Answer::status(NOT_FOUND),
-        };
-        merge(obj, new);
-        let k = self.key(key);
-        self.changed(&k);
+        // An OID object never created is a default object: set makes it.
+        if !self.objects.set(key, attrs, kind == IdKind::Oid) {
+            return Answer::status(NOT_FOUND);
+        }
+        self.changed(key);
         Answer::status(SUCCESS)
     }
 
@@ -538,7 +518,10 @@ impl Switch {
         };
         let values = attrs
             .map(|(n, default)| {
-                let v = find(obj, n).or_else(|| find(vendor, n)).unwrap_or(default);
+                let v = obj
+                    .and_then(|o: Object<'_>| o.attr(n))
+                    .or_else(|| find(vendor, n))
+                    .unwrap_or(default);
                 (n.to_owned(), v.to_owned())
             })
             .collect();
@@ -555,16 +538,6 @@ impl Switch {
 fn find<'o>(o: Option<&'o Attrs>, n: &str) -> Option<&'o str> {
     o.and_then(|o| o.iter().find(|(k, _)| k == n))
         .map(|(_, v)| v.as_str())
-}
-
-/// Sets each attribute of `new` in `obj`, replacing values of the same name.
-fn merge(obj: &mut Attrs, new: Attrs) {
-    for (n, v) in new {
-        match obj.iter_mut().find(|(k, _)| *k == n) {
-            Some(slot) => slot.1 = v,
-            None => obj.push((n, v)),
-        }
-    }
 }
 
 #[cfg(test)]
@@ -639,7 +612,7 @@ mod tests {
             SUCCESS
         );
         assert_eq!(
-            s.objects()[ROUTE],
+            s.objects().get(ROUTE).unwrap().to_attrs(),
             vec![(
                 "SAI_ROUTE_ENTRY_ATTR_NEXT_HOP_ID".to_owned(),
                 "oid:0x2".to_owned()
@@ -697,7 +670,7 @@ mod tests {
                 .status,
             SUCCESS
         );
-        assert_eq!(s.objects()[PORT].len(), 1);
+        assert_eq!(s.objects().get(PORT).unwrap().attrs().count(), 1);
         assert_eq!(
             s.get(
                 "SAI_OBJECT_TYPE_PORT:oid:0x1000000000003",
@@ -725,14 +698,18 @@ mod tests {
             .status,
             SUCCESS
         );
-        assert_eq!(s.objects()[SWITCH].len(), 2);
+        assert_eq!(s.objects().get(SWITCH).unwrap().attrs().count(), 2);
         // An attribute-less object is stored with no attributes (NULL/NULL in Redis).
         assert_eq!(
             s.create("SAI_OBJECT_TYPE_VLAN:oid:0x26000000000001", a(&[]))
                 .status,
             SUCCESS
         );
-        assert!(s.objects()["SAI_OBJECT_TYPE_VLAN:oid:0x26000000000001"].is_empty());
+        assert!(s
+            .objects()
+            .get("SAI_OBJECT_TYPE_VLAN:oid:0x26000000000001")
+            .unwrap()
+            .is_bare());
     }
 
     /// Creating the switch discovers its default objects: mirrored without
@@ -748,9 +725,9 @@ mod tests {
         assert_eq!(s.len(), 1 + 1480, "the switch and its default objects");
         let changed = s.take_changes();
         assert_eq!(changed.len(), 1 + 1480, "each mirrored");
-        assert!(changed.iter().all(|k| s.objects().contains_key(k)));
+        assert!(changed.iter().all(|k| s.objects().contains(k)));
         assert_eq!(
-            s.objects().values().filter(|a| a.is_empty()).count(),
+            s.objects().iter().filter(|o| o.is_bare()).count(),
             1480,
             "default objects without attributes"
         );

@@ -211,9 +211,9 @@ fn main() -> anyhow::Result<()> {
     let state = asic_db::load_state(&mut con, &url)?;
     let mut mismatched = 0;
     for (k, want) in &expected {
-        let mut got = state.get(k.as_str()).cloned().unwrap_or_default();
+        let mut got = state.get(k).map(|o| o.to_attrs()).unwrap_or_default();
         got.sort();
-        if !state.contains_key(k.as_str()) || &got != want {
+        if !state.contains(k) || &got != want {
             mismatched += 1;
         }
     }
