@@ -5,8 +5,8 @@
 #  - the route workload (default 1,000,000 routes) in sync, async and pipelined
 #    mode: requests/s as orchagent reports them;
 #  - how long the Redis mirror takes to catch up after orchagent's last answer;
-#  - syncd's resident memory at the end, and its heap (RssAnon: the switch
-#    plus the mirror's model, without the rings' pages) per object;
+#  - syncd's resident memory at the end, and its heap (RssAnon: without the
+#    rings' pages) per object, then and once syncd has been idle a second;
 #  - how long `syncd --warm` takes over what Redis then holds, exec to ready,
 #    and its heap per object then (the switch alone).
 # Usage: scripts/measure-syncd.sh [ROUTES]
@@ -68,6 +68,10 @@ for mode in ${MODES:-pipelined async sync}; do
   rss=$(awk '/VmRSS/{print $2}' "/proc/$spid/status")
   # The heap: resident memory less the rings' shared pages and the binary.
   anon=$(awk '/RssAnon/{print $2}' "/proc/$spid/status")
+  # And once syncd has been idle for a second (its mirror hands memory freed
+  # after a burst back to the system when idle).
+  sleep 1
+  idle_anon=$(awk '/RssAnon/{print $2}' "/proc/$spid/status")
   keys=$(redis-cli -p "$port" -n 1 dbsize)
   stop_syncd
   # A warm start over what Redis now holds: from exec to "ready".
@@ -83,10 +87,10 @@ for mode in ${MODES:-pipelined async sync}; do
   python3 -c "
 import json,sys
 s=json.loads(sys.argv[1]); lag=float(sys.argv[3])-float(sys.argv[2]); rss=int(sys.argv[4]); keys=int(sys.argv[5])
-anon=int(sys.argv[7]); warm=float(sys.argv[8]); warm_anon=int(sys.argv[9]); objects=keys-2  # less SAIRING_PROGRESS and SAIRING_PROFILE
+anon=int(sys.argv[7]); warm=float(sys.argv[8]); warm_anon=int(sys.argv[9]); idle_anon=int(sys.argv[10]); objects=keys-2  # less SAIRING_PROGRESS and SAIRING_PROFILE
 print(f\"routes {sys.argv[6]:9s} {s['requests']} requests in {s['seconds']:.2f} s: {s['requests_per_s']:.0f} requests/s, \"
       f\"latency p50 {s['latency_us']['p50']:.1f} us p99 {s['latency_us']['p99']:.1f} us; mirror caught up {lag*1000:.0f} ms after the last answer; \"
-      f\"redis keys {keys}; syncd RSS {rss/1024:.0f} MiB, heap (RssAnon) {anon/1024:.0f} MiB = {anon*1024/objects:.0f} B per object; \"
+      f\"redis keys {keys}; syncd RSS {rss/1024:.0f} MiB, heap (RssAnon) {anon/1024:.0f} MiB = {anon*1024/objects:.0f} B per object, {idle_anon*1024/objects:.0f} B idle a second later; \"
       f\"syncd --warm over {objects} objects: {warm:.2f} s to ready, heap then {warm_anon*1024/objects:.0f} B per object\")
-" "$out" "$done_at" "$caught" "$rss" "$keys" "$mode" "$anon" "$warm" "$warm_anon"
+" "$out" "$done_at" "$caught" "$rss" "$keys" "$mode" "$anon" "$warm" "$warm_anon" "$idle_anon"
 done

@@ -13,9 +13,13 @@ use anyhow::{bail, Context};
 use sairing_transport::{channel, Error as TError, Server, ServerOptions, WaitPolicy};
 
 use crate::asic_db;
-use crate::mirror::{lock, shared, Mirror, MirrorConfig, SharedSwitch};
+use crate::mirror::{lock, shared, wait_for_room, Mirror, MirrorConfig, SharedSwitch};
 use crate::recorder::{Entry, Recorder};
 use crate::vs::{Answer, Switch};
+
+/// Most changed objects the mirror may leave untaken before the apply loop
+/// waits for it: a commit of this many routes takes some 30 MB to build.
+const MAX_PENDING: usize = 65_536;
 
 /// What to run.
 #[derive(Debug, Clone)]
@@ -255,7 +259,13 @@ fn serve(cfg: &Config, st: &mut Started, stop: &AtomicBool) -> anyhow::Result<Ru
     // Marks of applied requests not yet released: (seq, position after it).
     let mut marks: VecDeque<(u64, sairing_ring::Mark)> = VecDeque::new();
     let mut printed = 0u64;
+    let mirrored = sink.mirror.is_some();
     while !stop.load(Ordering::Relaxed) {
+        // Too many changes the mirror has not taken (Redis slower than this
+        // loop): wait, so that a commit and the memory it takes stay bounded.
+        if mirrored && !wait_for_room(switch, MAX_PENDING, Duration::from_millis(20)) {
+            continue;
+        }
         // Whether a record was taken off the ring (applied, skipped or malformed).
         let mut consumed = true;
         match server.recv(Some(Duration::from_millis(20))) {

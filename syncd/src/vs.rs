@@ -348,6 +348,11 @@ impl Switch {
         }
     }
 
+    /// How many changed objects were noted and not yet taken.
+    pub fn changes_pending(&self) -> usize {
+        self.changed.as_ref().map_or(0, |c| c.len())
+    }
+
     /// Notes that the object at `key` changed.
     fn changed(&mut self, key: &str) {
         if let Some(c) = &mut self.changed {

@@ -494,6 +494,55 @@ fn the_mirror_writes_the_shared_switch_once_its_requests_are_handed_over() {
     assert_eq!((stats.resyncs, stats.keys_written), (1, 3 + 2), "{stats:?}");
 }
 
+/// The apply loop waits while more changes than a limit are pending that
+/// the mirror has not taken (Redis slower than the apply loop), so that a
+/// commit, and the memory building it takes, stays bounded; the mirror takes
+/// them even while Redis is away, so an outage still turns into backpressure
+/// only once the ring is full.
+#[test]
+fn the_apply_loop_waits_while_too_many_changes_are_pending() {
+    use sairing_syncd::mirror::{lock, shared, wait_for_room, Mirror, MirrorConfig};
+    use sairing_syncd::vs::Switch;
+    use std::time::Duration;
+    let mut redis = PrivateRedis::start()
+        .unwrap_or_else(|e| panic!("this test needs its own redis-server: {e}"));
+    let sw = shared(Switch::new(), 0);
+    lock(&sw).switch.track_changes();
+    for seq in 1..=10u64 {
+        let mut g = lock(&sw);
+        let key = format!(r#"SAI_OBJECT_TYPE_ROUTE_ENTRY:{{"dest":"10.0.{seq}.0/24"}}"#);
+        g.switch.create(&key, std::iter::empty());
+        g.seq = seq;
+    }
+    assert!(
+        wait_for_room(&sw, 11, Duration::ZERO),
+        "10 pending, room for 11"
+    );
+    assert!(
+        !wait_for_room(&sw, 5, Duration::from_millis(200)),
+        "nobody took the 10 changes, yet there was room for 5"
+    );
+    redis.stop();
+    let mut m = Mirror::start(MirrorConfig {
+        url: redis.url(1),
+        ring_id: "00112233445566778899aabbccddeeff".into(),
+        switch: sw.clone(),
+        profile: None,
+        durable: 0,
+        resync_first: true,
+        batch_max: 16,
+    });
+    m.handed(10);
+    // Redis is away: taken anyway.
+    let room = wait_for_room(&sw, 5, Duration::from_secs(10));
+    redis.restart().unwrap();
+    assert!(
+        room,
+        "the mirror did not take the changes while redis was away"
+    );
+    assert!(m.flush_to(10, Duration::from_secs(10)));
+}
+
 /// Values that the text recording cannot carry (a `|`, a newline, a name with
 /// `=`) still rebuild exactly: what Redis holds after a rebuild from the
 /// recording equals what it held before the flush, byte for byte.
