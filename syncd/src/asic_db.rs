@@ -112,31 +112,8 @@ pub fn read_profile(
     conn.hget(PROFILE_KEY, PROFILE_FIELD).map_err(rerr(url))
 }
 
-/// Every ASIC_STATE object in Redis, with `NULL`/`NULL` read back as no attributes.
-pub fn load_state(conn: &mut redis::Connection, url: &str) -> Result<Store, MirrorError> {
-    // SCAN with a large COUNT: Redis's default (10) made a warm start over
-    // 900,000 objects 90,000 round trips.
-    let scan = redis::ScanOptions::default()
-        .with_pattern(format!("{ASIC_STATE}*"))
-        .with_count(10_000);
-    let keys: Vec<String> = conn
-        .scan_options::<String>(scan)
-        .map_err(rerr(url))?
-        .collect();
-    let mut out = Store::with_capacity(keys.len());
-    for chunk in keys.chunks(1000) {
-        let mut p = redis::pipe();
-        for k in chunk {
-            p.hgetall(k);
-        }
-        let hashes: Vec<Vec<(String, String)>> = p.query(conn).map_err(rerr(url))?;
-        for (k, h) in chunk.iter().zip(hashes) {
-            let attrs = h
-                .iter()
-                .filter(|(n, v)| !(n == "NULL" && v == "NULL"))
-                .map(|(n, v)| (n.as_str(), v.as_str()));
-            out.put(&k[ASIC_STATE.len()..], attrs);
-        }
-    }
-    Ok(out)
+/// Every `ASIC_STATE:*` hash, by key (without the prefix); `NULL`/`NULL` is
+/// "no attributes". Read by [`crate::snapshot`], which also says how.
+pub fn load_state(url: &str) -> Result<Store, MirrorError> {
+    crate::snapshot::load(url).map(|(s, _)| s)
 }

@@ -13,5 +13,6 @@ pub mod mirror;
 pub mod profile;
 pub mod rebuild;
 pub mod recorder;
+pub mod snapshot;
 pub mod store;
 pub mod vs;

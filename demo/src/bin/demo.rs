@@ -208,7 +208,7 @@ fn main() -> anyhow::Result<()> {
     let keys: Vec<String> = con
         .scan_match::<_, String>(format!("{}*", asic_db::ASIC_STATE))?
         .collect();
-    let state = asic_db::load_state(&mut con, &url)?;
+    let state = asic_db::load_state(&url)?;
     let mut mismatched = 0;
     for (k, want) in &expected {
         let mut got = state.get(k).map(|o| o.to_attrs()).unwrap_or_default();
