@@ -31,7 +31,6 @@
 //!   Meanwhile `durable()` stands still, which turns into backpressure on the
 //!   client once the ring is full: no state is lost.
 
-use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -41,7 +40,7 @@ use std::time::{Duration, Instant};
 use crate::asic_db::{
     connect, read_progress, rerr, MirrorError, Progress, ASIC_STATE, PROGRESS_KEY,
 };
-use crate::store::{Object, OwnedObject};
+use crate::store::Object;
 use crate::vs::{Changed, Switch};
 
 /// Commits one batch if, and only if, `KEYS[1]` (the progress record) still
@@ -304,12 +303,6 @@ impl Drop for Mirror {
     }
 }
 
-/// A commit sent to Redis: the state after request `at`, of these keys.
-struct Flight {
-    at: u64,
-    keys: Changed,
-}
-
 struct Worker {
     url: String,
     ring_id: String,
@@ -321,11 +314,8 @@ struct Worker {
     /// it is (what is not durable stays in the ring for the next start).
     quit: bool,
     profile: Option<String>,
-    /// Keys taken from the switch and not yet sent (Redis was away).
+    /// Keys taken from the switch and not yet committed (Redis was away).
     taken: Changed,
-    /// Commits sent whose answers are not read yet, oldest first (at most
-    /// two: one running in Redis while the next is built).
-    flights: VecDeque<Flight>,
     /// The last request handed over.
     handed: u64,
     /// The last request whose state Redis holds (the progress record).
@@ -359,7 +349,6 @@ impl Worker {
             quit: false,
             profile: cfg.profile,
             taken: Changed::default(),
-            flights: VecDeque::new(),
             handed: cfg.durable,
             written: cfg.durable,
             resync: cfg.resync_first,
@@ -467,15 +456,9 @@ impl Worker {
         }
     }
 
-    /// The connection failed: drop it (the next attempt reconnects) and count
-    /// it. The commits in flight go with it: their keys are written again by
-    /// the next commit (or, when Redis ran them before the connection went,
-    /// the rewrite that the changed record then calls for).
+    /// The connection failed: drop it (the next attempt reconnects) and count it.
     fn lost(&mut self, e: MirrorError) {
         self.conn = None;
-        for f in self.flights.drain(..) {
-            self.taken.extend(f.keys);
-        }
         if let Ok(mut s) = self.stats.lock() {
             s.failures += 1;
             s.last_error = Some(e.to_string());
@@ -529,13 +512,8 @@ impl Worker {
         Ok(self.conn.as_mut().expect("just connected"))
     }
 
-    /// Sends the next commit when requests were handed over since the last
-    /// one sent, and lands (reads the answer to) the oldest commit in flight
-    /// when another is behind it or nothing more is to be sent: Redis runs
-    /// one commit while the next is built.
     fn write(&mut self) -> Result<(), MirrorError> {
-        let sent = self.flights.back().map_or(self.written, |f| f.at);
-        if self.handed == sent && self.flights.is_empty() && !self.resync {
+        if self.handed == self.written && !self.resync {
             return Ok(());
         }
         // Taken whether Redis is there or not: the apply loop waits once too
@@ -545,82 +523,50 @@ impl Worker {
         let url = self.url.clone();
         self.conn()?;
         if self.resync {
-            // The answers to commits already sent come first on the
-            // connection; whatever they say, everything is rewritten.
-            self.land_all(&url)?;
             return self.resync_all(&url);
         }
-        if self.handed > sent && self.flights.len() < 2 {
-            // What the switch holds for each key changed, after request
-            // `at`, copied under its lock (the apply loop waits meanwhile);
-            // the command is built after.
-            let (at, objects) = {
-                let mut g = lock(&self.switch);
-                take_changes(&self.switch, &mut g, &mut self.taken);
-                let objects: Vec<Option<OwnedObject>> = self
-                    .taken
-                    .iter()
-                    .map(|k| g.switch.objects().get_owned(k))
-                    .collect();
-                (g.seq, objects)
-            };
-            let keys = std::mem::take(&mut self.taken);
-            let mut cmd = redis::cmd("EVAL");
-            cmd.arg(COMMIT_SCRIPT).arg(1 + keys.len()).arg(PROGRESS_KEY);
-            for k in &keys {
+        let mut cmd = redis::cmd("EVAL");
+        // The keys changed, and what the switch holds for each after request
+        // `at`, read under its lock (the apply loop waits meanwhile: a
+        // commit reads only what changed since the last one).
+        let at = {
+            let mut g = lock(&self.switch);
+            take_changes(&self.switch, &mut g, &mut self.taken);
+            cmd.arg(COMMIT_SCRIPT)
+                .arg(1 + self.taken.len())
+                .arg(PROGRESS_KEY);
+            for k in &self.taken {
                 cmd.arg(format!("{ASIC_STATE}{k}"));
             }
-            cmd.arg(sent.to_string())
+            cmd.arg(self.written.to_string())
                 .arg(&self.ring_id)
-                .arg(at.to_string());
-            for o in &objects {
-                match o {
+                .arg(g.seq.to_string());
+            let objects = g.switch.objects();
+            for k in &self.taken {
+                match objects.get(k) {
                     None => {
                         cmd.arg(-1);
                     }
-                    Some(o) => {
-                        let a = o.view().attrs();
-                        cmd.arg(a.clone().count());
-                        for (n, v) in a {
+                    Some(a) => {
+                        cmd.arg(a.attrs().count());
+                        for (n, v) in a.attrs() {
                             cmd.arg(n).arg(v);
                         }
                     }
                 }
             }
-            drop(objects);
-            if !self.catch_up(at) {
-                self.quit = true;
-                return Ok(());
-            }
-            let conn = self.conn.as_mut().expect("connected above");
-            if let Err(e) = conn.send_packed_command(&cmd.get_packed_command()) {
-                self.taken.extend(keys);
-                return Err(rerr(&url)(e));
-            }
-            self.flights.push_back(Flight { at, keys });
-        }
-        let sent = self.flights.back().map_or(self.written, |f| f.at);
-        if self.flights.len() == 2 || (self.handed <= sent && !self.flights.is_empty()) {
-            self.land(&url)?;
-        }
-        Ok(())
-    }
-
-    /// Reads the answer to the oldest commit in flight.
-    fn land(&mut self, url: &str) -> Result<(), MirrorError> {
-        let Some(f) = self.flights.pop_front() else {
-            return Ok(());
+            g.seq
         };
-        let conn = self.conn.as_mut().expect("connected");
-        match conn.recv_response().and_then(|v| v.extract_error()) {
-            Ok(_) => {
-                self.committed(f.at, f.keys.len() as u64, false);
-                Ok(())
-            }
+        if !self.catch_up(at) {
+            self.quit = true;
+            return Ok(());
+        }
+        let conn = self.conn.as_mut().expect("connected above");
+        match cmd.query::<u64>(conn) {
+            Ok(_) => {}
             Err(e) if e.code() == Some("SAIRING_STALE") => {
                 // Someone else changed the record: what Redis holds is not
-                // what this mirror wrote. Rewrite it all (the commits sent
-                // after this one find the record changed too).
+                // what this mirror wrote. Rewrite it all.
                 tracing::warn!(
                     "redis at {url} changed under the mirror ({}); rewriting the whole state",
                     e.detail().unwrap_or_default()
@@ -629,27 +575,13 @@ impl Worker {
                     s.stale_commits += 1;
                 }
                 self.resync = true;
-                self.land_all(url)
+                return self.resync_all(&url);
             }
-            Err(e) => {
-                self.taken.extend(f.keys);
-                Err(rerr(url)(e))
-            }
+            Err(e) => return Err(rerr(&url)(e)),
         }
-    }
-
-    /// Reads the answers to every commit in flight, for a rewrite that
-    /// follows: what they say no longer matters, only that they come first.
-    fn land_all(&mut self, url: &str) -> Result<(), MirrorError> {
-        while !self.flights.is_empty() {
-            let conn = self.conn.as_mut().expect("connected");
-            let r = conn.recv_response();
-            let f = self.flights.pop_front().expect("not empty");
-            if let Err(e) = r {
-                self.taken.extend(f.keys);
-                return Err(rerr(url)(e));
-            }
-        }
+        let keys = self.taken.len() as u64;
+        self.taken.clear();
+        self.committed(at, keys, false);
         Ok(())
     }
 

@@ -63,11 +63,6 @@ impl Store {
             .map(|o| Object(o))
     }
 
-    /// A copy of the object at `key`, to read after the store has changed.
-    pub fn get_owned(&self, key: &str) -> Option<OwnedObject> {
-        self.get(key).map(|o| OwnedObject(o.0.into()))
-    }
-
     /// Whether there is an object at `key`.
     pub fn contains(&self, key: &str) -> bool {
         self.get(key).is_some()
@@ -231,17 +226,6 @@ impl<'s> Object<'s> {
     }
 }
 
-/// A copy of one object.
-#[derive(Clone)]
-pub struct OwnedObject(Box<[u8]>);
-
-impl OwnedObject {
-    /// The object, to read.
-    pub fn view(&self) -> Object<'_> {
-        Object(&self.0)
-    }
-}
-
 /// An object's attributes.
 #[derive(Clone)]
 pub struct AttrIter<'s>(&'s [u8]);
@@ -369,14 +353,7 @@ mod tests {
             s.get("K").unwrap().attrs().collect::<Vec<_>>(),
             [("A", "3"), ("B", "5"), ("C", "4")]
         );
-        let before = s.get_owned("K").unwrap();
         s.put("K", pairs(&[("Z", "0")]));
-        assert_eq!(before.view().key(), "K");
-        assert_eq!(
-            before.view().attrs().count(),
-            3,
-            "a copy is not changed by the store"
-        );
         assert_eq!(
             s.get("K").unwrap().attrs().collect::<Vec<_>>(),
             [("Z", "0")]
