@@ -12,7 +12,7 @@ port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); pr
 work=$(mktemp -d /dev/shm/sairing-rec.XXXXXX)
 redis-server --port "$port" --bind 127.0.0.1 --save "" --appendonly no --dir "$work" --daemonize no --loglevel warning >/dev/null &
 rpid=$!
-trap 'kill $rpid 2>/dev/null; pkill -f "syncd --channel $work" 2>/dev/null; rm -rf "$work"' EXIT
+trap 'set +e; kill $rpid 2>/dev/null; pkill -f "syncd --channel $work" 2>/dev/null; rm -rf "$work"' EXIT
 until redis-cli -p "$port" ping >/dev/null 2>&1; do sleep 0.05; done
 run() { # name extra-args...
   local name=$1; shift

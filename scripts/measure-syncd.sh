@@ -27,7 +27,7 @@ port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); pr
 work=$(mktemp -d /dev/shm/sairing-measure.XXXXXX)
 redis-server --port "$port" --bind 127.0.0.1 --save "" --appendonly no --dir "$work" --daemonize no --loglevel warning &
 rpid=$!
-trap 'kill $rpid 2>/dev/null; pkill -f "syncd --channel $work" 2>/dev/null; rm -rf "$work"' EXIT
+trap 'set +e; kill $rpid 2>/dev/null; pkill -f "syncd --channel $work" 2>/dev/null; rm -rf "$work"' EXIT
 until redis-cli -p "$port" ping >/dev/null 2>&1; do sleep 0.05; done
 url="redis://127.0.0.1:$port/1"
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), redis-server $(redis-server --version | awk '{print $3}')"
