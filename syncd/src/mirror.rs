@@ -7,14 +7,17 @@
 //!   only its sequence number ([`Mirror::handed`]).
 //! - To commit, the thread takes the changed keys and reads what the switch
 //!   holds for each, under the switch's lock, at the last request applied,
-//!   `seq`. It writes them with one Lua script ([`COMMIT_SCRIPT`]): `DEL
+//!   `seq`. It writes them in one MULTI/EXEC transaction: `DEL
 //!   ASIC_STATE:<key>` then `HSET` of its attributes (`NULL`/`NULL` for none),
-//!   or just the DEL for a key the switch no longer holds, plus the progress
-//!   record `SAIRING_PROGRESS` {seq, ring_id}. The script runs only if the
-//!   progress record is still exactly what this mirror last wrote. So Redis
-//!   always holds exactly the state after request `seq`, and a FLUSHDB, an
-//!   outside write to the record, a restored snapshot or a second syncd is
-//!   noticed at the next commit, not later.
+//!   or just the DEL for a key the switch no longer holds, and last the
+//!   progress record `SAIRING_PROGRESS` {seq, ring_id}. The transaction runs
+//!   only if the progress record is still exactly what this mirror last
+//!   wrote: the thread WATCHes the record, reads it, and EXEC does nothing if
+//!   anyone changed it since (a FLUSHDB included). So Redis always holds
+//!   exactly the state after request `seq`, and a FLUSHDB, an outside write to
+//!   the record, a restored snapshot or a second syncd is noticed at the next
+//!   commit, not later. (A Lua script did this check and the writes until
+//!   2026-12-07; Redis ran the same writes twice as fast without it.)
 //! - A commit lands only once request `seq` has been handed over: with
 //!   `--record`, the recorder hands a request over only once it is written,
 //!   and Redis must never hold a request the recording lacks.
@@ -43,41 +46,6 @@ use crate::asic_db::{
 use crate::store::Object;
 use crate::vs::{Changed, Switch};
 
-/// Commits one batch if, and only if, `KEYS[1]` (the progress record) still
-/// holds `{seq = ARGV[1], ring_id = ARGV[2]}`; otherwise fails with
-/// `SAIRING_STALE` and writes nothing. Then, for each object key `KEYS[i]`
-/// (i ≥ 2), the next ARGV is a count `n`: -1 removes the object, 0 writes
-/// `NULL`/`NULL`, n > 0 writes the n name/value pairs that follow. Last, the
-/// record becomes `{seq = ARGV[3], ring_id = ARGV[2]}`.
-pub const COMMIT_SCRIPT: &str = r#"
-local t = redis.call('TYPE', KEYS[1])
-if t.ok ~= 'hash' then
-  return redis.error_reply('SAIRING_STALE progress is a ' .. t.ok .. ', expected ' .. ARGV[1])
-end
-local p = redis.call('HMGET', KEYS[1], 'seq', 'ring_id')
-if p[1] ~= ARGV[1] or p[2] ~= ARGV[2] then
-  return redis.error_reply('SAIRING_STALE progress is ' .. tostring(p[1]) .. ' of ' .. tostring(p[2]) .. ', expected ' .. ARGV[1])
-end
-local a = 4
-for i = 2, #KEYS do
-  local n = tonumber(ARGV[a])
-  a = a + 1
-  redis.call('DEL', KEYS[i])
-  if n == 0 then
-    redis.call('HSET', KEYS[i], 'NULL', 'NULL')
-  elseif n > 0 then
-    local last = a + 2 * n - 1
-    while a <= last do
-      local e = math.min(a + 199, last)
-      redis.call('HSET', KEYS[i], unpack(ARGV, a, e))
-      a = e + 1
-    end
-  end
-end
-redis.call('HSET', KEYS[1], 'seq', ARGV[3], 'ring_id', ARGV[2])
-return #KEYS - 1
-"#;
-
 /// Deletes every `ASIC_STATE:*` key and the progress record (`KEYS[1]`): the
 /// first step of a resync, inside the same MULTI/EXEC as the rewrite.
 pub const CLEAR_SCRIPT: &str = r#"
@@ -90,13 +58,35 @@ return #ks
 "#;
 
 /// Queues the writing of one object that does not exist in Redis yet.
-fn put(p: &mut redis::Pipeline, o: Object<'_>) {
-    let k = format!("{ASIC_STATE}{}", o.key());
+/// (`key` is the whole Redis key, `ASIC_STATE:` included.)
+fn put(p: &mut redis::Pipeline, key: &str, o: Object<'_>) {
     if o.is_bare() {
-        p.hset(&k, "NULL", "NULL").ignore();
+        p.hset(key, "NULL", "NULL").ignore();
     } else {
         let attrs: Vec<(&str, &str)> = o.attrs().collect();
-        p.hset_multiple(&k, &attrs).ignore();
+        p.hset_multiple(key, &attrs).ignore();
+    }
+}
+
+/// Whether the progress record is `{seq, ring_id}`. A record of another
+/// shape, or a key of another type, is not (that is `false`, not an error);
+/// an error is Redis not answering.
+fn progress_is(
+    conn: &mut redis::Connection,
+    url: &str,
+    seq: u64,
+    ring_id: &str,
+) -> Result<bool, MirrorError> {
+    match read_progress(conn, url) {
+        Ok(p) => Ok(p.is_some_and(|p| p.seq == seq && p.ring_id == ring_id)),
+        Err(MirrorError::Bad { .. }) => Ok(false),
+        // Redis answered with an error (WRONGTYPE: the record is a string).
+        Err(MirrorError::Redis { source, .. })
+            if !(source.is_io_error() || source.is_connection_dropped() || source.is_timeout()) =>
+        {
+            Ok(false)
+        }
+        Err(e) => Err(e),
     }
 }
 
@@ -406,6 +396,13 @@ impl Worker {
                 Ok(()) => backoff = Duration::from_millis(10),
                 Err(e) => {
                     self.lost(e);
+                    if self.stopping {
+                        // Stopping (the apply loop has waited for what it
+                        // could): what is not durable stays in the ring for
+                        // the next start. Trying for ever would keep the
+                        // process from ending.
+                        return;
+                    }
                     // Redis is away: keep everything, and try again shortly.
                     std::thread::sleep(backoff);
                     backoff = (backoff * 2).min(Duration::from_millis(500));
@@ -423,15 +420,15 @@ impl Worker {
         };
         let url = self.url.clone();
         let seen = match self.conn.as_mut() {
-            Some(c) => read_progress(c, &url),
+            Some(c) => progress_is(c, &url, expect.seq, &expect.ring_id),
             None => match self.conn() {
                 Ok(_) => return, // connecting checked the progress already
                 Err(e) => Err(e),
             },
         };
         match seen {
-            Ok(p) if p == Some(expect) => {}
-            Ok(_) | Err(MirrorError::Bad { .. }) => self.resync = true,
+            Ok(true) => {}
+            Ok(false) => self.resync = true,
             Err(e) => self.lost(e),
         }
     }
@@ -496,16 +493,10 @@ impl Worker {
     fn conn(&mut self) -> Result<&mut redis::Connection, MirrorError> {
         if self.conn.is_none() {
             let mut c = connect(&self.url)?;
-            // Is Redis still exactly as we left it?
-            let expect = Progress {
-                seq: self.written,
-                ring_id: self.ring_id.clone(),
-            };
-            match read_progress(&mut c, &self.url) {
-                Ok(p) if p == Some(expect) => {}
-                // Anything else, a record that is not ours in shape included.
-                Ok(_) | Err(MirrorError::Bad { .. }) => self.resync = true,
-                Err(e) => return Err(e),
+            // Is Redis still exactly as we left it? Anything else, a record
+            // that is not ours in shape or type included, is rewritten.
+            if !progress_is(&mut c, &self.url, self.written, &self.ring_id)? {
+                self.resync = true;
             }
             self.conn = Some(c);
         }
@@ -525,59 +516,60 @@ impl Worker {
         if self.resync {
             return self.resync_all(&url);
         }
-        let mut cmd = redis::cmd("EVAL");
+        let mut p = redis::pipe();
+        p.atomic();
         // The keys changed, and what the switch holds for each after request
         // `at`, read under its lock (the apply loop waits meanwhile: a
         // commit reads only what changed since the last one).
         let at = {
             let mut g = lock(&self.switch);
             take_changes(&self.switch, &mut g, &mut self.taken);
-            cmd.arg(COMMIT_SCRIPT)
-                .arg(1 + self.taken.len())
-                .arg(PROGRESS_KEY);
-            for k in &self.taken {
-                cmd.arg(format!("{ASIC_STATE}{k}"));
-            }
-            cmd.arg(self.written.to_string())
-                .arg(&self.ring_id)
-                .arg(g.seq.to_string());
             let objects = g.switch.objects();
             for k in &self.taken {
-                match objects.get(k) {
-                    None => {
-                        cmd.arg(-1);
-                    }
-                    Some(a) => {
-                        cmd.arg(a.attrs().count());
-                        for (n, v) in a.attrs() {
-                            cmd.arg(n).arg(v);
-                        }
-                    }
+                let key = format!("{ASIC_STATE}{k}");
+                p.del(&key).ignore();
+                if let Some(o) = objects.get(k) {
+                    put(&mut p, &key, o);
                 }
             }
             g.seq
         };
+        p.hset_multiple(PROGRESS_KEY, &self.progress_fields(at))
+            .ignore();
+        // Every request handed over was applied first (more may be handed
+        // over while this commit catches up).
+        debug_assert!(
+            at >= self.handed,
+            "request {} handed over before it was applied",
+            self.handed
+        );
         if !self.catch_up(at) {
             self.quit = true;
             return Ok(());
         }
+        // Only on the state this mirror last wrote: the record WATCHed, then
+        // read; EXEC does nothing if it changes in between.
         let conn = self.conn.as_mut().expect("connected above");
-        match cmd.query::<u64>(conn) {
-            Ok(_) => {}
-            Err(e) if e.code() == Some("SAIRING_STALE") => {
-                // Someone else changed the record: what Redis holds is not
-                // what this mirror wrote. Rewrite it all.
-                tracing::warn!(
-                    "redis at {url} changed under the mirror ({}); rewriting the whole state",
-                    e.detail().unwrap_or_default()
-                );
-                if let Ok(mut s) = self.stats.lock() {
-                    s.stale_commits += 1;
-                }
-                self.resync = true;
-                return self.resync_all(&url);
+        redis::cmd("WATCH")
+            .arg(PROGRESS_KEY)
+            .query::<()>(conn)
+            .map_err(rerr(&url))?;
+        let ours = progress_is(conn, &url, self.written, &self.ring_id)?
+            && match p.query::<redis::Value>(conn) {
+                Ok(redis::Value::Nil) => false, // changed after WATCH
+                Ok(_) => true,
+                Err(e) => return Err(rerr(&url)(e)),
+            };
+        if !ours {
+            // Someone else changed the record: what Redis holds is not what
+            // this mirror wrote. Rewrite it all.
+            tracing::warn!("redis at {url} changed under the mirror; rewriting the whole state");
+            if let Ok(mut s) = self.stats.lock() {
+                s.stale_commits += 1;
             }
-            Err(e) => return Err(rerr(&url)(e)),
+            let _ = redis::cmd("UNWATCH").query::<()>(conn);
+            self.resync = true;
+            return self.resync_all(&url);
         }
         let keys = self.taken.len() as u64;
         self.taken.clear();
@@ -623,7 +615,7 @@ impl Worker {
             let mut g = lock(&self.switch);
             take_changes(&self.switch, &mut g, &mut self.taken);
             for o in g.switch.objects().iter() {
-                put(&mut p, o);
+                put(&mut p, &format!("{ASIC_STATE}{}", o.key()), o);
             }
             (g.seq, g.switch.len() as u64)
         };

@@ -414,6 +414,18 @@ fn the_mirror_writes_the_shared_switch_once_its_requests_are_handed_over() {
     let route = |i: u64| format!(r#"SAI_OBJECT_TYPE_ROUTE_ENTRY:{{"dest":"10.0.{i}.0/24"}}"#);
     let nh = [("SAI_ROUTE_ENTRY_ATTR_NEXT_HOP_ID", "oid:0x1")];
     let sw = shared(Switch::new(), 2);
+    let apply = |seq: u64, f: &dyn Fn(&mut Switch)| {
+        let mut g = lock(&sw);
+        f(&mut g.switch);
+        g.seq = seq;
+    };
+    // Requests 3 to 5 applied to the switch (before the mirror starts, so
+    // that its first rewrite cannot come before them); only 3 handed over.
+    for seq in 3..=5 {
+        apply(seq, &|s| {
+            s.create(&route(seq), nh.into_iter());
+        });
+    }
     let mut m = Mirror::start(MirrorConfig {
         url: redis.url(1),
         ring_id: "00112233445566778899aabbccddeeff".into(),
@@ -427,17 +439,6 @@ fn the_mirror_writes_the_shared_switch_once_its_requests_are_handed_over() {
         .unwrap()
         .get_connection()
         .unwrap();
-    let apply = |seq: u64, f: &dyn Fn(&mut Switch)| {
-        let mut g = lock(&sw);
-        f(&mut g.switch);
-        g.seq = seq;
-    };
-    // Requests 3 to 5 applied to the switch; only 3 handed over.
-    for seq in 3..=5 {
-        apply(seq, &|s| {
-            s.create(&route(seq), nh.into_iter());
-        });
-    }
     m.handed(3);
     let early = (m.flush_to(3, Duration::from_millis(300)), m.durable());
     m.handed(5);
@@ -541,6 +542,81 @@ fn the_apply_loop_waits_while_too_many_changes_are_pending() {
         "the mirror did not take the changes while redis was away"
     );
     assert!(m.flush_to(10, Duration::from_secs(10)));
+}
+
+/// A progress record of the wrong type found when the mirror connects (not
+/// only at a commit) is a change like any other: Redis is rewritten. (It was
+/// an error at every reconnect, for ever, and nothing became durable.)
+#[test]
+fn a_record_of_the_wrong_type_found_at_connect_is_rewritten() {
+    use sairing_syncd::mirror::{lock, shared, Mirror, MirrorConfig};
+    use sairing_syncd::vs::Switch;
+    use std::time::Duration;
+    let redis = PrivateRedis::start()
+        .unwrap_or_else(|e| panic!("this test needs its own redis-server: {e}"));
+    let mut c = redis::Client::open(redis.url(1).as_str())
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    let _: () = redis::cmd("SET")
+        .arg(PROGRESS)
+        .arg("garbage")
+        .query(&mut c)
+        .unwrap();
+    let sw = shared(Switch::new(), 4);
+    let mut m = Mirror::start(MirrorConfig {
+        url: redis.url(1),
+        ring_id: "00112233445566778899aabbccddeeff".into(),
+        switch: sw.clone(),
+        profile: None,
+        durable: 4,
+        resync_first: false,
+        batch_max: 16,
+    });
+    lock(&sw).seq = 5;
+    m.handed(5);
+    assert!(
+        m.flush_to(5, Duration::from_secs(10)),
+        "nothing durable: {:?}",
+        m.stats().last_error
+    );
+    let seq: String = c.hget(PROGRESS, "seq").unwrap();
+    assert_eq!(seq, "5");
+}
+
+/// A mirror stopped while Redis is away ends (what is not durable stays in
+/// the ring for the next start): it went on retrying for ever, so a syncd
+/// told to stop with Redis down never exited.
+#[test]
+fn a_mirror_stopped_while_redis_is_away_ends() {
+    use sairing_syncd::mirror::{lock, shared, Mirror, MirrorConfig};
+    use sairing_syncd::vs::Switch;
+    use std::time::Duration;
+    let mut redis = PrivateRedis::start()
+        .unwrap_or_else(|e| panic!("this test needs its own redis-server: {e}"));
+    redis.stop();
+    let sw = shared(Switch::new(), 0);
+    let mut m = Mirror::start(MirrorConfig {
+        url: redis.url(1),
+        ring_id: "00112233445566778899aabbccddeeff".into(),
+        switch: sw.clone(),
+        profile: None,
+        durable: 0,
+        resync_first: true,
+        batch_max: 16,
+    });
+    lock(&sw).seq = 1;
+    m.handed(1);
+    assert!(!m.flush_to(1, Duration::from_millis(200)));
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        drop(m);
+        let _ = tx.send(());
+    });
+    assert!(
+        rx.recv_timeout(Duration::from_secs(20)).is_ok(),
+        "the mirror did not end 20 s after it was told to stop"
+    );
 }
 
 /// Values that the text recording cannot carry (a `|`, a newline, a name with
