@@ -475,10 +475,9 @@ fn warm_state(
         // The phases of a warm start, for whoever waits on one (on stderr:
         // stdout's first line is "ready", which scripts and tests wait for).
         eprintln!(
-            "syncd: warm start from the checkpoint after request {seq}: {count} objects read from redis in {:.2} s ({} SCANs, {} keys gone meanwhile), the switch made in {:.2} s",
+            "syncd: warm start from the checkpoint after request {seq}: {count} objects read from redis in {:.2} s ({} SCANs), the switch made in {:.2} s",
             n.elapsed.as_secs_f64(),
             n.scans,
-            n.vanished,
             t.elapsed().as_secs_f64()
         );
         return Ok((switch, seq, false));

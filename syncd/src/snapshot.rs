@@ -13,7 +13,7 @@
 //! asked is an error naming what was wrong, never a panic.
 
 use std::io::{self, BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+use std::net::{TcpStream, ToSocketAddrs};
 use std::os::unix::net::UnixStream;
 use std::time::{Duration, Instant};
 
@@ -26,6 +26,10 @@ use crate::store::Store;
 /// trips of 900,000 objects).
 const SCAN_COUNT: &str = "10000";
 
+/// Most elements reserved for up front, whatever an array's length says
+/// (the rest as they arrive).
+const RESERVE_MAX: usize = 1024;
+
 /// Longest bulk string accepted in a reply (Redis's own limit is 512 MB; an
 /// attribute value of a SAI object is far below this one).
 const MAX_BULK: usize = 64 << 20;
@@ -37,8 +41,6 @@ pub struct Loaded {
     pub scans: u64,
     /// Keys listed (a key listed twice by SCAN counts twice).
     pub listed: u64,
-    /// Keys gone between SCAN and HGETALL (skipped).
-    pub vanished: u64,
     /// How long it took.
     pub elapsed: Duration,
 }
@@ -57,9 +59,15 @@ pub fn load(url: &str) -> Result<(Store, Loaded), MirrorError> {
     let timeout = Some(Duration::from_secs(60));
     let (r, w): (Box<dyn Read>, Box<dyn Write>) = match &info.addr {
         ConnectionAddr::Tcp(host, port) => {
-            let s = TcpStream::connect((host.as_str(), *port))
+            let addr = (host.as_str(), *port)
+                .to_socket_addrs()
+                .ok()
+                .and_then(|mut a| a.next())
+                .ok_or_else(|| bad(format!("no address for {host}:{port}")))?;
+            let s = TcpStream::connect_timeout(&addr, Duration::from_secs(2))
                 .map_err(|e| bad(format!("connecting: {e}")))?;
             s.set_read_timeout(timeout).ok();
+            s.set_write_timeout(timeout).ok();
             s.set_nodelay(true).ok();
             let w = s.try_clone().map_err(|e| bad(e.to_string()))?;
             (Box::new(s), Box::new(w))
@@ -67,6 +75,7 @@ pub fn load(url: &str) -> Result<(Store, Loaded), MirrorError> {
         ConnectionAddr::Unix(path) => {
             let s = UnixStream::connect(path).map_err(|e| bad(format!("connecting: {e}")))?;
             s.set_read_timeout(timeout).ok();
+            s.set_write_timeout(timeout).ok();
             let w = s.try_clone().map_err(|e| bad(e.to_string()))?;
             (Box::new(s), Box::new(w))
         }
@@ -124,6 +133,7 @@ impl Resp {
         }
         let db = rc.db.to_string();
         self.cmd(&[b"SELECT", db.as_bytes()]);
+        self.cmd(&[b"DBSIZE"]);
         let pattern = format!("{ASIC_STATE}*");
         let scan = |c: &mut Resp, cursor: &[u8]| {
             c.cmd(&[
@@ -141,6 +151,20 @@ impl Resp {
             self.ok("AUTH")?;
         }
         self.ok("SELECT")?;
+        // A SCAN of the whole keyspace takes about one call per COUNT slots
+        // of the table (at most twice the keys, twice again while Redis
+        // rehashes); a cursor that has not come back to 0 by far more is not
+        // Redis's.
+        let dbsize = match self.head()? {
+            (b':', n) => std::str::from_utf8(n)
+                .ok()
+                .and_then(|n| n.parse::<u64>().ok()),
+            _ => None,
+        };
+        let Some(dbsize) = dbsize else {
+            return bad("DBSIZE: a reply that is not a number");
+        };
+        let max_scans = 4 * dbsize / SCAN_COUNT.parse::<u64>().unwrap_or(1) + 1000;
         let mut store = Store::new();
         // Keys whose HGETALLs are sent and whose replies are not read yet.
         let mut pending: Vec<String> = Vec::new();
@@ -148,6 +172,12 @@ impl Resp {
         loop {
             let (cursor, keys) = self.scan_reply()?;
             n.scans += 1;
+            if n.scans > max_scans {
+                return bad(format!(
+                    "SCAN: {} calls over a database of {dbsize} keys, and the cursor is not back to 0",
+                    n.scans
+                ));
+            }
             n.listed += keys.len() as u64;
             let more = cursor != b"0";
             if more {
@@ -159,7 +189,7 @@ impl Resp {
             self.flush()?;
             // Redis works on what was just sent while these are parsed.
             for k in pending.drain(..) {
-                self.hash(&k, &mut fields, &mut store, n)?;
+                self.hash(&k, &mut fields, &mut store)?;
             }
             pending = keys;
             if !more {
@@ -167,7 +197,7 @@ impl Resp {
             }
         }
         for k in pending.drain(..) {
-            self.hash(&k, &mut fields, &mut store, n)?;
+            self.hash(&k, &mut fields, &mut store)?;
         }
         Ok(store)
     }
@@ -268,8 +298,10 @@ impl Resp {
         }
         let mut cursor = Vec::new();
         self.bulk(&mut cursor, "SCAN's cursor")?;
-        let n = self.len(b'*', "SCAN's keys")?.unwrap_or(0);
-        let mut keys = Vec::with_capacity(n);
+        let Some(n) = self.len(b'*', "SCAN's keys")? else {
+            return bad("SCAN: a null list of keys");
+        };
+        let mut keys = Vec::with_capacity(n.min(RESERVE_MAX));
         let mut buf = Vec::new();
         for _ in 0..n {
             buf.clear();
@@ -289,17 +321,14 @@ impl Resp {
 
     /// HGETALL `key`'s reply, into the store (a key gone meanwhile is
     /// skipped).
-    fn hash(
-        &mut self,
-        key: &str,
-        f: &mut Fields,
-        store: &mut Store,
-        n: &mut Loaded,
-    ) -> Result<(), Fail> {
+    fn hash(&mut self, key: &str, f: &mut Fields, store: &mut Store) -> Result<(), Fail> {
         let len = self.len(b'*', key)?.unwrap_or(0);
         if len == 0 {
-            n.vanished += 1;
-            return Ok(());
+            // The key was listed, and is gone: a FLUSHDB or another writer
+            // during the load. What was read is no state at one instant.
+            return bad(format!(
+                "HGETALL {key}: the key is gone; Redis changed while the warm start read it"
+            ));
         }
         if len % 2 != 0 {
             return bad(format!(
@@ -316,7 +345,7 @@ impl Resp {
             Ok(t) => t,
             Err(_) => return bad(format!("HGETALL {key}: a field that is not UTF-8")),
         };
-        let mut strs = Vec::with_capacity(len);
+        let mut strs = Vec::with_capacity(len.min(RESERVE_MAX));
         let mut at = 0;
         for &end in &f.ends {
             match text.get(at..end) {

@@ -89,7 +89,9 @@ impl Store {
         ) {
             Entry::Occupied(_) => false,
             Entry::Vacant(v) => {
-                v.insert(encode(key, attrs));
+                // A name given twice holds its last value (as HSET keeps it).
+                let attrs = merge(Vec::new(), attrs.map(|(n, v)| (n as &str, v as &str)));
+                v.insert(encode(key, attrs.into_iter()));
                 true
             }
         }
@@ -321,6 +323,15 @@ mod tests {
         assert!(s.create("K", pairs(&[])));
         assert!(s.create(&key, pairs(&[("A", "1"), ("", &long), (&long, "")])));
         assert!(!s.create("K", pairs(&[("A", "1")])), "already there");
+        // A name given twice holds the last value, as Redis's HSET keeps it
+        // (found in review: a get answered the first, and a warm start the
+        // last).
+        assert!(s.create("D", pairs(&[("A", "1"), ("B", "2"), ("A", "3")])));
+        assert_eq!(
+            s.get("D").unwrap().attrs().collect::<Vec<_>>(),
+            [("A", "3"), ("B", "2")]
+        );
+        assert!(s.remove("D"));
         assert_eq!(s.len(), 2);
         let o = s.get(&key).unwrap();
         assert_eq!(o.key(), key);

@@ -89,7 +89,7 @@ fn what_is_read_is_what_redis_holds() {
     let (store, n) = snapshot::load(&redis.url(1)).unwrap();
     assert!(n.scans >= 3, "25,000 keys in {} SCANs", n.scans);
     // SCAN may list a key twice (while Redis rehashes), never less.
-    assert!(n.listed >= 25_002 && n.vanished == 0, "{n:?}");
+    assert!(n.listed >= 25_002, "{n:?}");
     let mut got: State = store
         .iter()
         .map(|o| (o.key().to_owned(), o.to_attrs()))
@@ -110,7 +110,7 @@ fn what_is_read_is_what_redis_holds() {
 }
 
 /// Something posing as Redis at a Unix socket: answers the loader's first
-/// write (AUTH/SELECT and the first SCAN) with `reply`, then reads whatever
+/// write (SELECT, DBSIZE and the first SCAN) with `reply`, then reads whatever
 /// comes and closes.
 fn pretend(dir: &Path, reply: Vec<u8>) -> (String, JoinHandle<()>) {
     let path = dir.join("redis.sock");
@@ -118,8 +118,8 @@ fn pretend(dir: &Path, reply: Vec<u8>) -> (String, JoinHandle<()>) {
     let h = std::thread::spawn(move || {
         let (s, _) = l.accept().unwrap();
         let mut r = BufReader::new(s.try_clone().unwrap());
-        // SELECT and SCAN: two commands of arrays of bulk strings.
-        for _ in 0..2 {
+        // SELECT, DBSIZE and SCAN: commands of arrays of bulk strings.
+        for _ in 0..3 {
             let mut line = String::new();
             r.read_line(&mut line).unwrap();
             let n: usize = line[1..].trim().parse().unwrap();
@@ -152,7 +152,7 @@ fn scan_of(keys: &[&str]) -> String {
 
 #[test]
 fn nonsense_from_redis_is_an_error_naming_it() {
-    let hgetall = |body: &str| format!("+OK\r\n{}{body}", scan_of(&[KEY]));
+    let hgetall = |body: &str| format!("+OK\r\n:1\r\n{}{body}", scan_of(&[KEY]));
     let cases: Vec<(&str, Vec<u8>, &str)> = vec![
         (
             "an error reply",
@@ -166,12 +166,12 @@ fn nonsense_from_redis_is_an_error_naming_it() {
         ),
         (
             "SCAN answered with three items",
-            b"+OK\r\n*3\r\n".to_vec(),
+            b"+OK\r\n:1\r\n*3\r\n".to_vec(),
             "SCAN",
         ),
         (
             "SCAN listing a key of another table",
-            format!("+OK\r\n{}", scan_of(&["VIDTORID"])).into_bytes(),
+            format!("+OK\r\n:1\r\n{}", scan_of(&["VIDTORID"])).into_bytes(),
             "VIDTORID",
         ),
         (
@@ -213,6 +213,31 @@ fn nonsense_from_redis_is_an_error_naming_it() {
             hgetall("*2\r\n$1\r\nA\r\n").into_bytes(),
             "reading",
         ),
+        // Found in review: a key gone between SCAN and HGETALL (a FLUSHDB
+        // during the load) was skipped, and the warm start went on with
+        // part of the state.
+        (
+            "a key gone meanwhile",
+            hgetall("*0\r\n").into_bytes(),
+            "changed while",
+        ),
+        (
+            "a null hash",
+            hgetall("*-1\r\n").into_bytes(),
+            "changed while",
+        ),
+        (
+            "a null SCAN reply",
+            b"+OK\r\n:1\r\n*-1\r\n".to_vec(),
+            "SCAN",
+        ),
+        // An array of 64 Mi strings announced in 13 bytes: an error once the
+        // bytes run out, not a reservation of gigabytes up front.
+        (
+            "a huge array announced",
+            b"+OK\r\n:1\r\n*2\r\n$1\r\n0\r\n*67108864\r\n".to_vec(),
+            "reading",
+        ),
         ("nothing at all", Vec::new(), "reading"),
     ];
     for (what, reply, says) in cases {
@@ -229,7 +254,11 @@ fn nonsense_from_redis_is_an_error_naming_it() {
     let dir = tempfile::tempdir().unwrap();
     let (url, h) = pretend(
         dir.path(),
-        format!("+OK\r\n{}*2\r\n$1\r\nA\r\n$1\r\n1\r\n", scan_of(&[KEY])).into_bytes(),
+        format!(
+            "+OK\r\n:1\r\n{}*2\r\n$1\r\nA\r\n$1\r\n1\r\n",
+            scan_of(&[KEY])
+        )
+        .into_bytes(),
     );
     let got = read(&url);
     h.join().unwrap();
@@ -240,4 +269,57 @@ fn nonsense_from_redis_is_an_error_naming_it() {
             vec![("A".to_owned(), "1".to_owned())]
         )])
     );
+}
+
+/// A SCAN that never ends (a cursor that never comes back to 0, with no keys)
+/// is an error after a bound, not a loop for ever (found in review).
+#[test]
+fn a_scan_that_never_ends_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("redis.sock");
+    let l = UnixListener::bind(&path).unwrap();
+    let h = std::thread::spawn(move || {
+        let (s, _) = l.accept().unwrap();
+        let mut w = s.try_clone().unwrap();
+        let mut r = BufReader::new(s);
+        // +OK for SELECT, an empty database for DBSIZE, then "cursor 1, no
+        // keys" for every SCAN asked for.
+        let mut calls = 0;
+        let mut line = String::new();
+        loop {
+            line.clear();
+            if r.read_line(&mut line).unwrap_or(0) == 0 {
+                return;
+            }
+            let n: usize = line[1..].trim().parse().unwrap();
+            for _ in 0..n {
+                line.clear();
+                r.read_line(&mut line).unwrap();
+                let len: usize = line[1..].trim().parse().unwrap();
+                let mut b = vec![0; len + 2];
+                r.read_exact(&mut b).unwrap();
+            }
+            let reply: &[u8] = match calls {
+                0 => b"+OK\r\n",
+                1 => b":0\r\n",
+                _ => b"*2\r\n$1\r\n1\r\n*0\r\n",
+            };
+            calls += 1;
+            if w.write_all(reply).is_err() {
+                return;
+            }
+        }
+    });
+    let url = format!("redis+unix://{}?db=1", path.display());
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let r = snapshot::load(&url).map(|(s, _)| s.len());
+        let _ = tx.send(r.map_err(|e| e.to_string()));
+    });
+    let got = rx
+        .recv_timeout(std::time::Duration::from_secs(120))
+        .expect("the load did not end within 120 s");
+    let err = got.expect_err("a SCAN that never ends read a state");
+    assert!(err.contains("SCAN"), "{err}");
+    h.join().unwrap();
 }
