@@ -319,10 +319,20 @@ mod tests {
     fn objects_read_back_as_written() {
         let mut s = Store::new();
         let long = "x".repeat(300); // a length of two varint bytes
+                                    // Lengths whose first varint byte is 0x80 (a continuation byte with
+                                    // no low bits): 128 and 256.
+        let (l128, l256) = ("y".repeat(128), "z".repeat(256));
+        assert!(s.create("L", pairs(&[(&l128, &l256)])));
+        assert_eq!(
+            s.get("L").unwrap().attrs().collect::<Vec<_>>(),
+            [(&*l128, &*l256)]
+        );
+        assert!(s.remove("L"));
         let key = format!("SAI_OBJECT_TYPE_PORT:{long}");
         assert!(s.create("K", pairs(&[])));
         assert!(s.create(&key, pairs(&[("A", "1"), ("", &long), (&long, "")])));
         assert!(!s.create("K", pairs(&[("A", "1")])), "already there");
+        assert!(!s.is_empty());
         // A name given twice holds the last value, as Redis's HSET keeps it
         // (found in review: a get answered the first, and a warm start the
         // last).
