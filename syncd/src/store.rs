@@ -56,6 +56,17 @@ impl Store {
         self.hasher.hash_one(key.as_bytes())
     }
 
+    /// The table's slot for `key`.
+    fn entry(&mut self, key: &str) -> Entry<'_, Box<[u8]>> {
+        let h = self.hash(key);
+        let hasher = &self.hasher;
+        self.table.entry(
+            h,
+            |o| key_of(o) == key.as_bytes(),
+            |o| hasher.hash_one(key_of(o)),
+        )
+    }
+
     /// The object at `key`.
     pub fn get(&self, key: &str) -> Option<Object<'_>> {
         self.table
@@ -80,13 +91,7 @@ impl Store {
         key: &str,
         attrs: impl Iterator<Item = (&'a str, &'a str)>,
     ) -> bool {
-        let h = self.hash(key);
-        let hasher = &self.hasher;
-        match self.table.entry(
-            h,
-            |o| key_of(o) == key.as_bytes(),
-            |o| hasher.hash_one(key_of(o)),
-        ) {
+        match self.entry(key) {
             Entry::Occupied(_) => false,
             Entry::Vacant(v) => {
                 // A name given twice holds its last value (as HSET keeps it).
@@ -107,13 +112,7 @@ impl Store {
         attrs: impl Iterator<Item = (&'a str, &'a str)>,
         make: bool,
     ) -> bool {
-        let h = self.hash(key);
-        let hasher = &self.hasher;
-        match self.table.entry(
-            h,
-            |o| key_of(o) == key.as_bytes(),
-            |o| hasher.hash_one(key_of(o)),
-        ) {
+        match self.entry(key) {
             Entry::Occupied(mut o) => {
                 let bytes = {
                     let old = Object(o.get()).attrs().collect();
@@ -133,14 +132,8 @@ impl Store {
 
     /// Puts the object at `key` with exactly `attrs`, replacing any.
     pub fn put<'a>(&mut self, key: &str, attrs: impl Iterator<Item = (&'a str, &'a str)>) {
-        let h = self.hash(key);
-        let hasher = &self.hasher;
         let bytes = encode(key, attrs);
-        match self.table.entry(
-            h,
-            |o| key_of(o) == key.as_bytes(),
-            |o| hasher.hash_one(key_of(o)),
-        ) {
+        match self.entry(key) {
             Entry::Occupied(mut o) => *o.get_mut() = bytes,
             Entry::Vacant(v) => {
                 v.insert(bytes);
