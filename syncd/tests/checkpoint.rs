@@ -363,22 +363,40 @@ fn a_recording_begun_mid_stream_cannot_rebuild_from_nothing() {
     assert_eq!(progress(&mut con), None);
 }
 
+/// A mirror of `switch` on the database at `url` (one ring, no profile),
+/// durable at `durable`, rewriting Redis first or not.
+fn mirror_config(
+    url: String,
+    switch: sairing_syncd::mirror::SharedSwitch,
+    durable: u64,
+    resync_first: bool,
+) -> sairing_syncd::mirror::MirrorConfig {
+    sairing_syncd::mirror::MirrorConfig {
+        url,
+        ring_id: "00112233445566778899aabbccddeeff".into(),
+        switch,
+        profile: None,
+        durable,
+        resync_first,
+        batch_max: 16,
+    }
+}
+
 /// A mirror that must first rewrite Redis (a cold start, or a state rebuilt
 /// from a recording) reports nothing durable until that rewrite has landed:
 /// syncd frees ring space only up to `durable()`, so reporting the starting
 /// position early would free requests Redis does not hold.
 #[test]
 fn a_mirror_that_must_rewrite_redis_is_not_durable_before_it_has() {
-    use sairing_syncd::mirror::{Mirror, MirrorConfig};
+    use sairing_syncd::mirror::Mirror;
     use std::time::Duration;
-    let config = |url: String| MirrorConfig {
-        url,
-        ring_id: "00112233445566778899aabbccddeeff".into(),
-        switch: sairing_syncd::mirror::shared(Default::default(), 7),
-        profile: None,
-        durable: 7,
-        resync_first: true,
-        batch_max: 16,
+    let config = |url: String| {
+        mirror_config(
+            url,
+            sairing_syncd::mirror::shared(Default::default(), 7),
+            7,
+            true,
+        )
     };
     let mut redis = PrivateRedis::start()
         .unwrap_or_else(|e| panic!("this test needs its own redis-server: {e}"));
@@ -390,10 +408,7 @@ fn a_mirror_that_must_rewrite_redis_is_not_durable_before_it_has() {
     redis.restart().unwrap();
     assert_eq!(early, (false, 0), "durable before Redis holds anything");
     assert!(m.flush_to(7, Duration::from_secs(10)), "the rewrite lands");
-    let mut c = redis::Client::open(redis.url(1).as_str())
-        .unwrap()
-        .get_connection()
-        .unwrap();
+    let mut c = conn(&redis.url(1));
     let seq: String = c.hget(PROGRESS, "seq").unwrap();
     assert_eq!(seq, "7");
 }
@@ -406,7 +421,7 @@ fn a_mirror_that_must_rewrite_redis_is_not_durable_before_it_has() {
 /// been handed over, and the progress record names the last of them.
 #[test]
 fn the_mirror_writes_the_shared_switch_once_its_requests_are_handed_over() {
-    use sairing_syncd::mirror::{lock, shared, Mirror, MirrorConfig};
+    use sairing_syncd::mirror::{lock, shared, Mirror};
     use sairing_syncd::vs::Switch;
     use std::time::Duration;
     let redis = PrivateRedis::start()
@@ -426,19 +441,8 @@ fn the_mirror_writes_the_shared_switch_once_its_requests_are_handed_over() {
             s.create(&route(seq), nh.into_iter());
         });
     }
-    let mut m = Mirror::start(MirrorConfig {
-        url: redis.url(1),
-        ring_id: "00112233445566778899aabbccddeeff".into(),
-        switch: sw.clone(),
-        profile: None,
-        durable: 2,
-        resync_first: true,
-        batch_max: 16,
-    });
-    let mut c = redis::Client::open(redis.url(1).as_str())
-        .unwrap()
-        .get_connection()
-        .unwrap();
+    let mut m = Mirror::start(mirror_config(redis.url(1), sw.clone(), 2, true));
+    let mut c = conn(&redis.url(1));
     m.handed(3);
     let early = (m.flush_to(3, Duration::from_millis(300)), m.durable());
     m.handed(5);
@@ -502,7 +506,7 @@ fn the_mirror_writes_the_shared_switch_once_its_requests_are_handed_over() {
 /// only once the ring is full.
 #[test]
 fn the_apply_loop_waits_while_too_many_changes_are_pending() {
-    use sairing_syncd::mirror::{lock, shared, wait_for_room, Mirror, MirrorConfig};
+    use sairing_syncd::mirror::{lock, shared, wait_for_room, Mirror};
     use sairing_syncd::vs::Switch;
     use std::time::Duration;
     let mut redis = PrivateRedis::start()
@@ -524,15 +528,7 @@ fn the_apply_loop_waits_while_too_many_changes_are_pending() {
         "nobody took the 10 changes, yet there was room for 5"
     );
     redis.stop();
-    let mut m = Mirror::start(MirrorConfig {
-        url: redis.url(1),
-        ring_id: "00112233445566778899aabbccddeeff".into(),
-        switch: sw.clone(),
-        profile: None,
-        durable: 0,
-        resync_first: true,
-        batch_max: 16,
-    });
+    let mut m = Mirror::start(mirror_config(redis.url(1), sw.clone(), 0, true));
     m.handed(10);
     // Redis is away: taken anyway.
     let room = wait_for_room(&sw, 5, Duration::from_secs(10));
@@ -549,30 +545,19 @@ fn the_apply_loop_waits_while_too_many_changes_are_pending() {
 /// an error at every reconnect, for ever, and nothing became durable.)
 #[test]
 fn a_record_of_the_wrong_type_found_at_connect_is_rewritten() {
-    use sairing_syncd::mirror::{lock, shared, Mirror, MirrorConfig};
+    use sairing_syncd::mirror::{lock, shared, Mirror};
     use sairing_syncd::vs::Switch;
     use std::time::Duration;
     let redis = PrivateRedis::start()
         .unwrap_or_else(|e| panic!("this test needs its own redis-server: {e}"));
-    let mut c = redis::Client::open(redis.url(1).as_str())
-        .unwrap()
-        .get_connection()
-        .unwrap();
+    let mut c = conn(&redis.url(1));
     let _: () = redis::cmd("SET")
         .arg(PROGRESS)
         .arg("garbage")
         .query(&mut c)
         .unwrap();
     let sw = shared(Switch::new(), 4);
-    let mut m = Mirror::start(MirrorConfig {
-        url: redis.url(1),
-        ring_id: "00112233445566778899aabbccddeeff".into(),
-        switch: sw.clone(),
-        profile: None,
-        durable: 4,
-        resync_first: false,
-        batch_max: 16,
-    });
+    let mut m = Mirror::start(mirror_config(redis.url(1), sw.clone(), 4, false));
     lock(&sw).seq = 5;
     m.handed(5);
     assert!(
@@ -589,22 +574,14 @@ fn a_record_of_the_wrong_type_found_at_connect_is_rewritten() {
 /// told to stop with Redis down never exited.
 #[test]
 fn a_mirror_stopped_while_redis_is_away_ends() {
-    use sairing_syncd::mirror::{lock, shared, Mirror, MirrorConfig};
+    use sairing_syncd::mirror::{lock, shared, Mirror};
     use sairing_syncd::vs::Switch;
     use std::time::Duration;
     let mut redis = PrivateRedis::start()
         .unwrap_or_else(|e| panic!("this test needs its own redis-server: {e}"));
     redis.stop();
     let sw = shared(Switch::new(), 0);
-    let mut m = Mirror::start(MirrorConfig {
-        url: redis.url(1),
-        ring_id: "00112233445566778899aabbccddeeff".into(),
-        switch: sw.clone(),
-        profile: None,
-        durable: 0,
-        resync_first: true,
-        batch_max: 16,
-    });
+    let mut m = Mirror::start(mirror_config(redis.url(1), sw.clone(), 0, true));
     lock(&sw).seq = 1;
     m.handed(1);
     assert!(!m.flush_to(1, Duration::from_millis(200)));
