@@ -159,7 +159,7 @@ pub fn run(cfg: &Config, stop: Arc<AtomicBool>) -> anyhow::Result<RunSummary> {
             .switch
             .objects()
             .iter()
-            .map(|o| (o.key(), o.to_attrs()))
+            .map(|o| (o.key().to_string(), o.to_attrs()))
             .collect();
         objs.sort();
         let json = serde_json::to_string(&objs)?;

@@ -15,4 +15,5 @@ pub mod rebuild;
 pub mod recorder;
 pub mod snapshot;
 pub mod store;
+pub mod text;
 pub mod vs;

@@ -63,7 +63,7 @@ fn put(p: &mut redis::Pipeline, key: &str, o: Object<'_>) {
     if o.is_bare() {
         p.hset(key, "NULL", "NULL").ignore();
     } else {
-        let attrs: Vec<(&str, &str)> = o.attrs().collect();
+        let attrs: Vec<_> = o.attrs().collect();
         p.hset_multiple(key, &attrs).ignore();
     }
 }

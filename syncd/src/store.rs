@@ -2,30 +2,39 @@
 //! holds its key and its attributes, one after the other, and the table holds
 //! only a pointer to it (issue 16: the switch's objects as separate heap
 //! strings, a key, a list and two strings per attribute, took about 350 bytes
-//! an object; a route is about 190 this way).
+//! an object; a route is about 70 this way).
 //!
 //! An object's bytes: the key, then each attribute's name and value, each
-//! string preceded by its length as a LEB128 varint (one byte below 128). The
-//! number of attributes is where the bytes end. The bytes are written here from
-//! `&str`s and never change (a set writes the object anew), so they read back
-//! as the same strings.
+//! string as [`crate::text`] writes it (object ids as 8 bytes, names and
+//! other words by their number in the store's dictionary, numbers as they
+//! are). The number of attributes is where the bytes end. The bytes are
+//! written here from `&str`s and never change (a set writes the object anew),
+//! so they read back as the same strings.
 
+use std::cell::RefCell;
 use std::fmt;
 use std::hash::BuildHasher;
 
 use hashbrown::hash_table::{Entry, HashTable};
 
+use crate::text::{self, Dict, Hasher, Text};
 use crate::vs::Attrs;
-
-/// The hasher: foldhash, seeded per process (SipHash made hashing keys 18% of
-/// syncd's time under the route workload).
-type Hasher = foldhash::fast::RandomState;
 
 /// Objects by key, each with its attributes in the order they were set.
 #[derive(Clone, Default)]
 pub struct Store {
     table: HashTable<Box<[u8]>>,
+    dict: Dict,
+    /// foldhash, seeded per process (SipHash made hashing keys 18% of
+    /// syncd's time under the route workload).
     hasher: Hasher,
+    /// An object's bytes as they are written.
+    scratch: Vec<u8>,
+}
+
+thread_local! {
+    /// A stored key written out, to hash it.
+    static KEY: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
 
 impl Store {
@@ -34,11 +43,20 @@ impl Store {
         Store::default()
     }
 
+    /// An empty store whose dictionary holds at most `words` words.
+    #[cfg(test)]
+    fn with_dict_limit(words: usize) -> Store {
+        Store {
+            dict: Dict::with_limit(words),
+            ..Store::default()
+        }
+    }
+
     /// An empty store with room for `n` objects.
     pub fn with_capacity(n: usize) -> Store {
         Store {
             table: HashTable::with_capacity(n),
-            hasher: Hasher::default(),
+            ..Store::default()
         }
     }
 
@@ -52,36 +70,72 @@ impl Store {
         self.table.is_empty()
     }
 
-    fn hash(&self, key: &str) -> u64 {
-        self.hasher.hash_one(key.as_bytes())
+    /// How many words its dictionary holds (names, types, enum values and
+    /// the text around numbers that its objects share).
+    pub fn words(&self) -> usize {
+        self.dict.len()
     }
 
-    /// The table's slot for `key`.
-    fn entry(&mut self, key: &str) -> Entry<'_, Box<[u8]>> {
-        let h = self.hash(key);
-        let hasher = &self.hasher;
-        self.table.entry(
-            h,
-            |o| key_of(o) == key.as_bytes(),
-            |o| hasher.hash_one(key_of(o)),
-        )
+    /// A key's hash: of its text, so that a look-up need not write it as
+    /// the store does (that takes several times as long as hashing it).
+    fn hash(hasher: &Hasher, key: &str) -> u64 {
+        hasher.hash_one(key.as_bytes())
+    }
+
+    /// A stored object's hash, when the table grows: its key written out.
+    fn rehash(hasher: &Hasher, dict: &Dict, o: &[u8]) -> u64 {
+        KEY.with_borrow_mut(|b| {
+            b.clear();
+            Text::new(key_of(o), dict).write_to(b);
+            hasher.hash_one(&b[..])
+        })
+    }
+
+    /// The object at `key`.
+    fn find(&self, key: &str) -> Option<&[u8]> {
+        let dict = &self.dict;
+        self.table
+            .find(Store::hash(&self.hasher, key), |o| {
+                Text::new(o, dict).is(key)
+            })
+            .map(|o| &**o)
     }
 
     /// The object at `key`.
     pub fn get(&self, key: &str) -> Option<Object<'_>> {
-        self.table
-            .find(self.hash(key), |o| key_of(o) == key.as_bytes())
-            .map(|o| Object(o))
+        Some(Object {
+            b: self.find(key)?,
+            dict: &self.dict,
+        })
     }
 
     /// Whether there is an object at `key`.
     pub fn contains(&self, key: &str) -> bool {
-        self.get(key).is_some()
+        self.find(key).is_some()
     }
 
     /// Every object, in no particular order.
     pub fn iter(&self) -> impl Iterator<Item = Object<'_>> + '_ {
-        self.table.iter().map(|o| Object(o))
+        let dict = &self.dict;
+        self.table.iter().map(move |o| Object { b: o, dict })
+    }
+
+    /// Writes `key` into the scratch buffer as the store holds it, and
+    /// gives its slot in the table and its hash. (The bytes a key is written
+    /// as are the same whenever it is written: see `Dict::encode_lookup`.)
+    fn entry(&mut self, key: &str) -> (Entry<'_, Box<[u8]>>, u64) {
+        let Store {
+            table,
+            dict,
+            hasher,
+            scratch,
+        } = self;
+        scratch.clear();
+        dict.encode(key, scratch);
+        let h = Store::hash(hasher, key);
+        let (k, dict) = (&scratch[..], &*dict);
+        let e = table.entry(h, |o| key_of(o) == k, |o| Store::rehash(hasher, dict, o));
+        (e, h)
     }
 
     /// Makes the object at `key` with `attrs` if there is none; `false` (and
@@ -91,15 +145,14 @@ impl Store {
         key: &str,
         attrs: impl Iterator<Item = (&'a str, &'a str)>,
     ) -> bool {
-        match self.entry(key) {
-            Entry::Occupied(_) => false,
-            Entry::Vacant(v) => {
-                // A name given twice holds its last value (as HSET keeps it).
-                let attrs = merge(Vec::new(), attrs.map(|(n, v)| (n as &str, v as &str)));
-                v.insert(encode(key, attrs.into_iter()));
-                true
-            }
-        }
+        let h = match self.entry(key) {
+            (Entry::Occupied(_), _) => return false,
+            (Entry::Vacant(_), h) => h,
+        };
+        // A name given twice holds its last value (as HSET keeps it).
+        let attrs = merge(&self.dict, Vec::new(), attrs);
+        self.insert(h, attrs);
+        true
     }
 
     /// Sets each of `attrs` on the object at `key` (replacing values of the
@@ -112,41 +165,56 @@ impl Store {
         attrs: impl Iterator<Item = (&'a str, &'a str)>,
         make: bool,
     ) -> bool {
-        match self.entry(key) {
-            Entry::Occupied(mut o) => {
-                let bytes = {
-                    let old = Object(o.get()).attrs().collect();
-                    let merged = merge(old, attrs.map(|(n, v)| (n as &str, v as &str)));
-                    encode(key, merged.into_iter())
-                };
-                *o.get_mut() = bytes;
-                true
-            }
-            Entry::Vacant(v) if make => {
-                v.insert(encode(key, merge(Vec::new(), attrs).into_iter()));
-                true
-            }
-            Entry::Vacant(_) => false,
-        }
+        let (old, h) = match self.entry(key) {
+            (Entry::Occupied(o), h) => (Some(o.remove().0), h),
+            (Entry::Vacant(_), h) if make => (None, h),
+            (Entry::Vacant(_), _) => return false,
+        };
+        let old = old
+            .as_deref()
+            .map_or(Vec::new(), |o| raw_attrs(o).collect());
+        let attrs = merge(&self.dict, old, attrs);
+        self.insert(h, attrs);
+        true
     }
 
     /// Puts the object at `key` with exactly `attrs`, replacing any.
     pub fn put<'a>(&mut self, key: &str, attrs: impl Iterator<Item = (&'a str, &'a str)>) {
-        let bytes = encode(key, attrs);
-        match self.entry(key) {
-            Entry::Occupied(mut o) => *o.get_mut() = bytes,
-            Entry::Vacant(v) => {
-                v.insert(bytes);
+        let h = match self.entry(key) {
+            (Entry::Occupied(o), h) => {
+                o.remove();
+                h
+            }
+            (Entry::Vacant(_), h) => h,
+        };
+        let attrs = attrs.map(|(n, v)| (Part::Str(n), Part::Str(v))).collect();
+        self.insert(h, attrs);
+    }
+
+    /// Adds the object whose key [`Store::entry`] has just written into
+    /// the scratch buffer (and found no object at; its hash `h`), with
+    /// `attrs`.
+    fn insert(&mut self, h: u64, attrs: Vec<(Part<'_>, Part<'_>)>) {
+        for (n, v) in attrs {
+            for p in [n, v] {
+                match p {
+                    Part::Written(b) => self.scratch.extend_from_slice(b),
+                    Part::Str(s) => self.dict.encode(s, &mut self.scratch),
+                }
             }
         }
+        let o: Box<[u8]> = Box::from(&self.scratch[..]);
+        let (hasher, dict) = (&self.hasher, &self.dict);
+        self.table
+            .insert_unique(h, o, |o| Store::rehash(hasher, dict, o));
     }
 
     /// Removes the object at `key`; whether there was one.
     pub fn remove(&mut self, key: &str) -> bool {
-        match self
-            .table
-            .find_entry(self.hash(key), |o| key_of(o) == key.as_bytes())
-        {
+        let dict = &self.dict;
+        match self.table.find_entry(Store::hash(&self.hasher, key), |o| {
+            Text::new(o, dict).is(key)
+        }) {
             Ok(o) => {
                 o.remove();
                 true
@@ -159,9 +227,11 @@ impl Store {
 impl PartialEq for Store {
     fn eq(&self, other: &Store) -> bool {
         self.len() == other.len()
-            && self
-                .iter()
-                .all(|o| other.get(o.key()).is_some_and(|p| o.attrs().eq(p.attrs())))
+            && self.iter().all(|o| {
+                other
+                    .get(&o.key().to_str())
+                    .is_some_and(|p| o.attrs().eq(p.attrs()))
+            })
     }
 }
 
@@ -188,116 +258,116 @@ impl<K: AsRef<str>> FromIterator<(K, Attrs)> for Store {
 
 /// One object, borrowed from the store.
 #[derive(Clone, Copy)]
-pub struct Object<'s>(&'s [u8]);
+pub struct Object<'s> {
+    b: &'s [u8],
+    dict: &'s Dict,
+}
 
 impl<'s> Object<'s> {
     /// `SAI_OBJECT_TYPE_<T>:<id>`
-    pub fn key(&self) -> &'s str {
-        let (k, _) = field(self.0);
-        text(k)
+    pub fn key(&self) -> Text<'s> {
+        Text::new(key_of(self.b), self.dict)
     }
 
     /// Its attributes, (name, value), in the order they were set.
     pub fn attrs(&self) -> AttrIter<'s> {
-        let (_, rest) = field(self.0);
-        AttrIter(rest)
+        AttrIter {
+            raw: raw_attrs(self.b),
+            dict: self.dict,
+        }
     }
 
     /// The value of attribute `name`.
-    pub fn attr(&self, name: &str) -> Option<&'s str> {
-        self.attrs().find(|(n, _)| *n == name).map(|(_, v)| v)
+    pub fn attr(&self, name: &str) -> Option<Text<'s>> {
+        self.attrs().find(|(n, _)| n.is(name)).map(|(_, v)| v)
     }
 
     /// Whether it has no attributes.
     pub fn is_bare(&self) -> bool {
-        self.attrs().0.is_empty()
+        self.attrs().raw.0.is_empty()
     }
 
     /// Its attributes, copied.
     pub fn to_attrs(&self) -> Attrs {
         self.attrs()
-            .map(|(n, v)| (n.to_owned(), v.to_owned()))
+            .map(|(n, v)| (n.to_string(), v.to_string()))
             .collect()
     }
 }
 
 /// An object's attributes.
 #[derive(Clone)]
-pub struct AttrIter<'s>(&'s [u8]);
+pub struct AttrIter<'s> {
+    raw: RawAttrs<'s>,
+    dict: &'s Dict,
+}
 
 impl<'s> Iterator for AttrIter<'s> {
-    type Item = (&'s str, &'s str);
+    type Item = (Text<'s>, Text<'s>);
 
-    fn next(&mut self) -> Option<(&'s str, &'s str)> {
+    fn next(&mut self) -> Option<(Text<'s>, Text<'s>)> {
+        let (n, v) = self.raw.next()?;
+        Some((Text::new(n, self.dict), Text::new(v, self.dict)))
+    }
+}
+
+/// An object's attributes as their bytes, (name, value).
+#[derive(Clone)]
+struct RawAttrs<'s>(&'s [u8]);
+
+impl<'s> Iterator for RawAttrs<'s> {
+    type Item = (&'s [u8], &'s [u8]);
+
+    fn next(&mut self) -> Option<(&'s [u8], &'s [u8])> {
         if self.0.is_empty() {
             return None;
         }
-        let (n, rest) = field(self.0);
-        let (v, rest) = field(rest);
+        let (n, rest) = text::split(self.0);
+        let (v, rest) = text::split(rest);
         self.0 = rest;
-        Some((text(n), text(v)))
+        Some((n, v))
     }
 }
 
-/// The object's bytes: its key and attributes, each with its length first.
-fn encode<'a>(key: &str, attrs: impl Iterator<Item = (&'a str, &'a str)>) -> Box<[u8]> {
-    let mut b = Vec::with_capacity(key.len() + 48);
-    put_field(&mut b, key);
-    for (n, v) in attrs {
-        put_field(&mut b, n);
-        put_field(&mut b, v);
-    }
-    b.into_boxed_slice()
+fn raw_attrs(o: &[u8]) -> RawAttrs<'_> {
+    RawAttrs(text::split(o).1)
 }
 
-fn put_field(b: &mut Vec<u8>, s: &str) {
-    let mut n = s.len();
-    while n >= 0x80 {
-        b.push((n as u8 & 0x7f) | 0x80);
-        n >>= 7;
-    }
-    b.push(n as u8);
-    b.extend_from_slice(s.as_bytes());
-}
-
-/// The first field of `b` and what follows it. `b` was written by
-/// [`encode`], so a length and its bytes are always there.
-fn field(b: &[u8]) -> (&[u8], &[u8]) {
-    let (mut len, mut shift, mut i) = (0usize, 0, 0);
-    loop {
-        let byte = b[i];
-        len |= usize::from(byte & 0x7f) << shift;
-        i += 1;
-        if byte < 0x80 {
-            break;
-        }
-        shift += 7;
-    }
-    b[i..].split_at(len)
-}
-
+/// The bytes an object's key is written as.
 fn key_of(o: &[u8]) -> &[u8] {
-    field(o).0
+    text::split(o).0
 }
 
-/// Bytes written from a `&str` at these bounds.
-fn text(b: &[u8]) -> &str {
-    std::str::from_utf8(b).expect("the store wrote this from a str")
+/// A string to write: one already written (its bytes, copied as they are:
+/// the dictionary only grows), or one to write.
+#[derive(Clone, Copy)]
+enum Part<'a> {
+    Written(&'a [u8]),
+    Str(&'a str),
 }
 
 /// `old` with each of `new` set: a name already there gets the new value,
 /// others are appended, in order.
-fn merge<'a>(
-    mut old: Vec<(&'a str, &'a str)>,
+fn merge<'o, 'a: 'o>(
+    dict: &Dict,
+    mut old: Vec<(&'o [u8], &'o [u8])>,
     new: impl Iterator<Item = (&'a str, &'a str)>,
-) -> Vec<(&'a str, &'a str)> {
+) -> Vec<(Part<'o>, Part<'o>)> {
+    let mut out: Vec<(Part<'o>, Part<'o>)> = old
+        .drain(..)
+        .map(|(n, v)| (Part::Written(n), Part::Written(v)))
+        .collect();
     for (n, v) in new {
-        match old.iter_mut().find(|(k, _)| *k == n) {
-            Some(slot) => slot.1 = v,
-            None => old.push((n, v)),
+        let same = |p: &Part<'_>| match *p {
+            Part::Written(b) => Text::new(b, dict).is(n),
+            Part::Str(s) => s == n,
+        };
+        match out.iter_mut().find(|(k, _)| same(k)) {
+            Some(slot) => slot.1 = Part::Str(v),
+            None => out.push((Part::Str(n), Part::Str(v))),
         }
     }
-    old
+    out
 }
 
 #[cfg(test)]
@@ -308,6 +378,17 @@ mod tests {
         a.iter().copied()
     }
 
+    /// The attributes of the object at `key`, as strings.
+    fn got(s: &Store, key: &str) -> Attrs {
+        s.get(key).expect(key).to_attrs()
+    }
+
+    fn want(a: &[(&str, &str)]) -> Attrs {
+        a.iter()
+            .map(|(n, v)| (n.to_string(), v.to_string()))
+            .collect()
+    }
+
     #[test]
     fn objects_read_back_as_written() {
         let mut s = Store::new();
@@ -316,10 +397,7 @@ mod tests {
                                     // no low bits): 128 and 256.
         let (l128, l256) = ("y".repeat(128), "z".repeat(256));
         assert!(s.create("L", pairs(&[(&l128, &l256)])));
-        assert_eq!(
-            s.get("L").unwrap().attrs().collect::<Vec<_>>(),
-            [(&*l128, &*l256)]
-        );
+        assert_eq!(got(&s, "L"), want(&[(&l128, &l256)]));
         assert!(s.remove("L"));
         let key = format!("SAI_OBJECT_TYPE_PORT:{long}");
         assert!(s.create("K", pairs(&[])));
@@ -330,26 +408,20 @@ mod tests {
         // (found in review: a get answered the first, and a warm start the
         // last).
         assert!(s.create("D", pairs(&[("A", "1"), ("B", "2"), ("A", "3")])));
-        assert_eq!(
-            s.get("D").unwrap().attrs().collect::<Vec<_>>(),
-            [("A", "3"), ("B", "2")]
-        );
+        assert_eq!(got(&s, "D"), want(&[("A", "3"), ("B", "2")]));
         assert!(s.remove("D"));
         assert_eq!(s.len(), 2);
         let o = s.get(&key).unwrap();
         assert_eq!(o.key(), key);
-        assert_eq!(
-            o.attrs().collect::<Vec<_>>(),
-            [("A", "1"), ("", &*long), (&*long, "")]
-        );
-        assert_eq!(o.attr(""), Some(&*long));
-        assert_eq!(o.attr("B"), None);
+        assert_eq!(o.to_attrs(), want(&[("A", "1"), ("", &long), (&long, "")]));
+        assert_eq!(o.attr("").unwrap(), &*long);
+        assert!(o.attr("B").is_none());
         assert!(!o.is_bare());
         assert!(s.get("K").unwrap().is_bare());
         assert!(s.get("k").is_none() && !s.contains("KK"));
-        let mut keys: Vec<_> = s.iter().map(|o| o.key()).collect();
+        let mut keys: Vec<_> = s.iter().map(|o| o.key().to_string()).collect();
         keys.sort();
-        assert_eq!(keys, ["K", &*key]);
+        assert_eq!(keys, ["K", &key]);
     }
 
     #[test]
@@ -363,15 +435,9 @@ mod tests {
             [("A".into(), "3".into()), ("B".into(), "2".into())]
         );
         assert!(s.set("K", pairs(&[("C", "4"), ("B", "5")]), false));
-        assert_eq!(
-            s.get("K").unwrap().attrs().collect::<Vec<_>>(),
-            [("A", "3"), ("B", "5"), ("C", "4")]
-        );
+        assert_eq!(got(&s, "K"), want(&[("A", "3"), ("B", "5"), ("C", "4")]));
         s.put("K", pairs(&[("Z", "0")]));
-        assert_eq!(
-            s.get("K").unwrap().attrs().collect::<Vec<_>>(),
-            [("Z", "0")]
-        );
+        assert_eq!(got(&s, "K"), want(&[("Z", "0")]));
         assert!(s.remove("K") && !s.remove("K"));
         assert!(s.is_empty());
     }
@@ -389,16 +455,113 @@ mod tests {
         for i in 0..10_000 {
             let v = s
                 .get(&format!("k{i}"))
-                .map(|o| o.attr("n").unwrap().to_owned());
+                .map(|o| o.attr("n").unwrap().to_string());
             assert_eq!(v, (i % 2 == 1).then(|| i.to_string()), "k{i}");
         }
         let copy: Store = s
             .iter()
-            .map(|o| (o.key().to_owned(), o.to_attrs()))
+            .map(|o| (o.key().to_string(), o.to_attrs()))
             .collect();
         assert_eq!(copy, s);
         let mut other = copy.clone();
         other.set("k1", pairs(&[("n", "x")]), false);
         assert_ne!(other, s);
+    }
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Create(usize, Vec<(usize, String)>),
+        Set(usize, Vec<(usize, String)>, bool),
+        Put(usize, Vec<(usize, String)>),
+        Remove(usize),
+    }
+
+    proptest::proptest! {
+        /// Any sequence of changes leaves the store holding what a plain
+        /// map of strings holds, whether its dictionary has room or not.
+        #[test]
+        fn the_store_holds_what_a_map_of_strings_holds(
+            keys in proptest::collection::vec(crate::text::tests::tricky(), 1..6),
+            names in proptest::collection::vec(crate::text::tests::tricky(), 1..4),
+            ops in proptest::collection::vec(
+                {
+                    use proptest::prelude::*;
+                    let attrs = proptest::collection::vec(
+                        (0usize..4, crate::text::tests::tricky()),
+                        0..4,
+                    );
+                    prop_oneof![
+                        (0usize..6, attrs.clone()).prop_map(|(k, a)| Op::Create(k, a)),
+                        (0usize..6, attrs.clone(), any::<bool>())
+                            .prop_map(|(k, a, m)| Op::Set(k, a, m)),
+                        (0usize..6, attrs).prop_map(|(k, a)| Op::Put(k, a)),
+                        (0usize..6).prop_map(Op::Remove),
+                    ]
+                },
+                0..24,
+            ),
+            limit in 0usize..12,
+        ) {
+            use std::collections::HashMap;
+            let mut s = Store::with_dict_limit(limit);
+            let mut m: HashMap<String, Attrs> = HashMap::new();
+            let key = |k: usize| keys[k % keys.len()].clone();
+            let named = |a: &[(usize, String)]| -> Attrs {
+                a.iter().map(|(n, v)| (names[n % names.len()].clone(), v.clone())).collect()
+            };
+            let set_in = |into: &mut Attrs, a: Attrs| {
+                for (n, v) in a {
+                    match into.iter_mut().find(|(k, _)| *k == n) {
+                        Some(slot) => slot.1 = v,
+                        None => into.push((n, v)),
+                    }
+                }
+            };
+            for op in ops.iter() {
+                match op {
+                    Op::Create(k, a) => {
+                        let (k, a) = (key(*k), named(a));
+                        let made = s.create(&k, a.iter().map(|(n, v)| (n.as_str(), v.as_str())));
+                        proptest::prop_assert_eq!(made, !m.contains_key(&k));
+                        if made {
+                            let mut into = Attrs::new();
+                            set_in(&mut into, a);
+                            m.insert(k, into);
+                        }
+                    }
+                    Op::Set(k, a, make) => {
+                        let (k, a) = (key(*k), named(a));
+                        let done = s.set(&k, a.iter().map(|(n, v)| (n.as_str(), v.as_str())), *make);
+                        proptest::prop_assert_eq!(done, *make || m.contains_key(&k));
+                        if done {
+                            set_in(m.entry(k).or_default(), a);
+                        }
+                    }
+                    Op::Put(k, a) => {
+                        let (k, a) = (key(*k), named(a));
+                        s.put(&k, a.iter().map(|(n, v)| (n.as_str(), v.as_str())));
+                        m.insert(k, a);
+                    }
+                    Op::Remove(k) => {
+                        let k = key(*k);
+                        proptest::prop_assert_eq!(s.remove(&k), m.remove(&k).is_some());
+                    }
+                }
+                proptest::prop_assert_eq!(s.len(), m.len());
+                for (k, a) in &m {
+                    proptest::prop_assert_eq!(&got(&s, k), a);
+                    for (n, _) in a {
+                        // The first of a name given twice (a put keeps both).
+                        let first = a.iter().find(|(x, _)| x == n).map(|(_, v)| v.clone());
+                        let found = s.get(k).unwrap().attr(n).map(|v| v.to_string());
+                        proptest::prop_assert_eq!(found, first);
+                    }
+                }
+                for k in &keys {
+                    proptest::prop_assert_eq!(s.contains(k), m.contains_key(k));
+                }
+            }
+            proptest::prop_assert!(s.words() <= limit);
+        }
     }
 }

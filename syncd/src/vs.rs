@@ -296,9 +296,9 @@ impl Switch {
         let switches: Vec<Key> = s
             .objects
             .iter()
-            .map(|o| o.key())
+            .map(|o| o.key().to_str())
             .filter(|k| k.starts_with("SAI_OBJECT_TYPE_SWITCH:"))
-            .map(Key::from)
+            .map(|k| Key::from(&*k))
             .collect();
         for sw in switches {
             let d = s.profile.defaults();
@@ -523,11 +523,11 @@ impl Switch {
         };
         let values = attrs
             .map(|(n, default)| {
-                let v = obj
-                    .and_then(|o: Object<'_>| o.attr(n))
-                    .or_else(|| find(vendor, n))
-                    .unwrap_or(default);
-                (n.to_owned(), v.to_owned())
+                let v = match obj.and_then(|o: Object<'_>| o.attr(n)) {
+                    Some(v) => v.to_string(),
+                    None => find(vendor, n).unwrap_or(default).to_owned(),
+                };
+                (n.to_owned(), v)
             })
             .collect();
         Answer {

@@ -19,7 +19,7 @@ fn read(url: &str) -> State {
     let (store, _) = snapshot::load(url).unwrap();
     store
         .iter()
-        .map(|o| (o.key().to_owned(), o.to_attrs()))
+        .map(|o| (o.key().to_string(), o.to_attrs()))
         .collect()
 }
 
@@ -92,7 +92,7 @@ fn what_is_read_is_what_redis_holds() {
     assert!(n.listed >= 25_002, "{n:?}");
     let mut got: State = store
         .iter()
-        .map(|o| (o.key().to_owned(), o.to_attrs()))
+        .map(|o| (o.key().to_string(), o.to_attrs()))
         .collect();
     let mut port = got
         .remove("SAI_OBJECT_TYPE_PORT:oid:0x1000000000002")
