@@ -738,6 +738,12 @@ pub(crate) mod tests {
         let s = "oid:0x1,".repeat(100); // 200 tokens
         let b = round_trip(&mut d, &s);
         assert_eq!(&b[..2], [200 | 0x80, 1]);
+        // 127 and 128 tokens: the last count of one byte, the first of two.
+        let s = "oid:0x1,".repeat(64);
+        let b = round_trip(&mut d, &s[..s.len() - 1]);
+        assert_eq!(b[0], 127);
+        let b = round_trip(&mut d, &s);
+        assert_eq!(&b[..2], [0x80, 1]);
     }
 
     #[test]
@@ -774,5 +780,74 @@ pub(crate) mod tests {
         d2.encode("SAI_X:oid:0x2", &mut b3);
         assert_ne!(Text::new(&b1, &d1), Text::new(&b3, &d2));
         assert_eq!(format!("{:?}", Text::new(&b1, &d1)), "\"SAI_X:oid:0x1\"");
+    }
+
+    /// Strings of the bytes segments are cut at, against dictionaries that
+    /// fill up part way: each reads back, a near miss is not it, and it is
+    /// written as the same bytes every time (the store compares keys it
+    /// writes byte for byte).
+    #[test]
+    fn a_string_is_written_as_the_same_bytes_every_time() {
+        const ALPHA: &[&str] = &[
+            "o",
+            "i",
+            "d",
+            ":",
+            "0",
+            "x",
+            "1",
+            "9",
+            "a",
+            "f",
+            "A",
+            "F",
+            "g",
+            "S",
+            "I",
+            "_",
+            "é",
+            "😀",
+            ".",
+            "/",
+            "\"",
+            "oid:0x",
+            "SAI_",
+            "oid:0x0",
+            "ffffffffffffffff",
+        ];
+        let mut seed = 0x9e3779b97f4a7c15u64;
+        let mut rnd = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for limit in [0usize, 1, 5, 50, DICT_MAX] {
+            let mut d = Dict::with_limit(limit);
+            let mut seen: Vec<(String, Vec<u8>)> = Vec::new();
+            for _ in 0..20_000 {
+                let n = (rnd() % 40) as usize;
+                let s: String = (0..n)
+                    .map(|_| ALPHA[(rnd() % ALPHA.len() as u64) as usize])
+                    .collect();
+                let b = round_trip(&mut d, &s);
+                // Written again at once, and (below) once the dictionary
+                // has changed: the same bytes.
+                let mut again = Vec::new();
+                d.encode(&s, &mut again);
+                assert_eq!(again, b, "{s:?}");
+                let t = Text::new(&b, &d);
+                let mut m = s.clone();
+                m.push('0');
+                assert!(!t.is(&m));
+                assert_eq!(t.to_str(), s);
+                seen.push((s, b));
+            }
+            for (s, b) in &seen {
+                let mut again = Vec::new();
+                d.encode(s, &mut again);
+                assert_eq!(&again, b, "limit {limit}: {s:?} written twice differs");
+            }
+        }
     }
 }
