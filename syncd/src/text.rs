@@ -569,6 +569,11 @@ pub(crate) mod tests {
             [Other("Ethernet"), Number("8"), Other(",x")]
         );
         assert_eq!(cut("deadbeef 1"), [Other("deadbeef "), Number("1")]);
+        // A number starts where its run does, not at its first digit; an
+        // `o` that starts no id is text.
+        assert_eq!(cut("x fe80::1/64"), [Other("x "), Number("fe80::1/64")]);
+        assert_eq!(cut("foo, o1"), [Other("foo, o"), Number("1")]);
+        assert_eq!(cut("to oid:0x5"), [Other("to "), Oid(5)]);
         assert_eq!(
             cut("2:oid:0x1,oid:0x2"),
             [Number("2:"), Oid(1), Other(","), Oid(2)]
@@ -780,6 +785,29 @@ pub(crate) mod tests {
         d2.encode("SAI_X:oid:0x2", &mut b3);
         assert_ne!(Text::new(&b1, &d1), Text::new(&b3, &d2));
         assert_eq!(format!("{:?}", Text::new(&b1, &d1)), "\"SAI_X:oid:0x1\"");
+        let t = Text::new(&b1, &d1);
+        let (same, other) = ("SAI_X:oid:0x1", "SAI_X:oid:0x2");
+        let (same_owned, other_owned) = (same.to_owned(), other.to_owned());
+        assert!(t == *same && t == same && t == same_owned);
+        assert!(t != *other && t != other && t != other_owned);
+    }
+
+    #[test]
+    fn a_string_of_one_piece_is_borrowed() {
+        let mut d = Dict::default();
+        for (s, borrowed) in [
+            ("", true),
+            ("SAI_X", true),
+            ("10.0.0.1", true),
+            ("oid:0x1", false),
+            ("SAI_X:oid:0x1", false),
+        ] {
+            let mut b = Vec::new();
+            d.encode(s, &mut b);
+            let t = Text::new(&b, &d).to_str();
+            assert_eq!(t, s);
+            assert_eq!(matches!(t, Cow::Borrowed(_)), borrowed, "{s:?}");
+        }
     }
 
     /// Strings of the bytes segments are cut at, against dictionaries that
