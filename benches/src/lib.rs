@@ -170,16 +170,17 @@ pub mod measure {
         n.max(1) as usize
     }
 
-    /// Spin `spin_us` microseconds (`u64::MAX`: forever) before sleeping.
+    /// Spin `spin_us` microseconds (`u64::MAX`: forever) before sleeping,
+    /// every time (the spin does not adapt: what is measured is this policy).
     pub fn spin_policy(spin_us: u64) -> WaitPolicy {
+        let spin = if spin_us == u64::MAX {
+            Duration::MAX
+        } else {
+            Duration::from_micros(spin_us)
+        };
         WaitPolicy {
-            spin: if spin_us == u64::MAX {
-                Duration::MAX
-            } else {
-                Duration::from_micros(spin_us)
-            },
             timeout: Duration::from_secs(60),
-            nonblocking: false,
+            ..WaitPolicy::fixed_spin(spin)
         }
     }
 

@@ -127,14 +127,16 @@ typedef struct sairing_producer sairing_producer;
 // A channel's server. Opaque.
 typedef struct sairing_server sairing_server;
 
-// How a client behaves. Zeroed is the default: sync, 50 µs of spinning, 30 s
-// timeout, waiting for space when the ring is full.
+// How a client behaves. Zeroed is the default: sync, 50 µs of spinning
+// (growing while traffic flows), 30 s timeout, waiting for space when the
+// ring is full.
 typedef struct {
   // 0 sync (every call waits), 1 async (create/set/remove do not wait;
   // failures are collected), 2 pipelined (no call waits).
   uint32_t mode;
-  // Busy-poll this many microseconds before sleeping (0: the default, 50;
-  // `UINT64_MAX`: never sleep).
+  // Busy-poll at least this many microseconds before sleeping (0: the
+  // default, 50; `UINT64_MAX`: never sleep). While traffic flows the spin
+  // grows, up to 2 ms (or this, when longer).
   uint64_t spin_us;
   // Give up waiting for an answer or for space after this many
   // milliseconds (0: the default, 30000).
@@ -238,11 +240,13 @@ typedef struct {
   size_t len;
 } sairing_record;
 
-// How a server behaves. Zeroed is the default: 50 µs of spinning, 30 s to
-// wait for space in a full response ring, only this uid admitted.
+// How a server behaves. Zeroed is the default: 50 µs of spinning (growing
+// while traffic flows), 30 s to wait for space in a full response ring, only
+// this uid admitted.
 typedef struct {
-  // Busy-poll this many microseconds before sleeping (0: the default, 50;
-  // `UINT64_MAX`: never sleep).
+  // Busy-poll at least this many microseconds before sleeping (0: the
+  // default, 50; `UINT64_MAX`: never sleep). While traffic flows the spin
+  // grows, up to 2 ms (or this, when longer).
   uint64_t spin_us;
   // Give up waiting for space in the response ring after this many
   // milliseconds (0: the default, 30000).

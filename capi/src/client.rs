@@ -32,16 +32,18 @@ pub struct SairingCall {
     pub attr_count: usize,
 }
 
-/// How a client behaves. Zeroed is the default: sync, 50 µs of spinning, 30 s
-/// timeout, waiting for space when the ring is full.
+/// How a client behaves. Zeroed is the default: sync, 50 µs of spinning
+/// (growing while traffic flows), 30 s timeout, waiting for space when the
+/// ring is full.
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default)]
 pub struct SairingClientOptions {
     /// 0 sync (every call waits), 1 async (create/set/remove do not wait;
     /// failures are collected), 2 pipelined (no call waits).
     pub mode: u32,
-    /// Busy-poll this many microseconds before sleeping (0: the default, 50;
-    /// `UINT64_MAX`: never sleep).
+    /// Busy-poll at least this many microseconds before sleeping (0: the
+    /// default, 50; `UINT64_MAX`: never sleep). While traffic flows the spin
+    /// grows, up to 2 ms (or this, when longer).
     pub spin_us: u64,
     /// Give up waiting for an answer or for space after this many
     /// milliseconds (0: the default, 30000).

@@ -391,12 +391,16 @@ pub(crate) unsafe fn close<T>(p: *mut T) {
 /// `UINT64_MAX` microseconds of spinning means never sleep.
 pub(crate) fn wait_policy(spin_us: u64, timeout_ms: u64, nonblocking: bool) -> WaitPolicy {
     let d = WaitPolicy::default();
+    let spin = match spin_us {
+        0 => d.spin,
+        u64::MAX => Duration::MAX,
+        us => Duration::from_micros(us),
+    };
     WaitPolicy {
-        spin: match spin_us {
-            0 => d.spin,
-            u64::MAX => Duration::MAX,
-            us => Duration::from_micros(us),
-        },
+        spin,
+        // Grows while traffic flows, as the default does (from a longer
+        // start, not beyond it).
+        spin_max: d.spin_max.max(spin),
         timeout: match timeout_ms {
             0 => d.timeout,
             ms => Duration::from_millis(ms),

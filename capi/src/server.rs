@@ -50,13 +50,15 @@ impl SairingServer {
     }
 }
 
-/// How a server behaves. Zeroed is the default: 50 µs of spinning, 30 s to
-/// wait for space in a full response ring, only this uid admitted.
+/// How a server behaves. Zeroed is the default: 50 µs of spinning (growing
+/// while traffic flows), 30 s to wait for space in a full response ring, only
+/// this uid admitted.
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default)]
 pub struct SairingServerOptions {
-    /// Busy-poll this many microseconds before sleeping (0: the default, 50;
-    /// `UINT64_MAX`: never sleep).
+    /// Busy-poll at least this many microseconds before sleeping (0: the
+    /// default, 50; `UINT64_MAX`: never sleep). While traffic flows the spin
+    /// grows, up to 2 ms (or this, when longer).
     pub spin_us: u64,
     /// Give up waiting for space in the response ring after this many
     /// milliseconds (0: the default, 30000).

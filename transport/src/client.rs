@@ -10,7 +10,7 @@ use sairing_ring::{Consumer, Mark};
 
 use crate::channel::Paths;
 use crate::codec::{self, Attr, Body, Op, Text, KIND_NOTIFICATION, KIND_REQUEST, KIND_RESPONSE};
-use crate::endpoint::{Endpoint, Side, Wait, WaitPolicy, WaitStats};
+use crate::endpoint::{Endpoint, Side, WaitPolicy, WaitStats};
 use crate::error::{Error, Result};
 use crate::rendezvous;
 
@@ -136,7 +136,7 @@ impl Client {
 
     /// Changes how the client waits (spinning, sleeping, timeouts, full ring).
     pub fn set_wait_policy(&mut self, policy: WaitPolicy) {
-        self.ep.policy = policy;
+        self.ep.set_policy(policy);
     }
 
     /// The call mode.
@@ -393,7 +393,7 @@ impl Client {
         mut done: impl FnMut(&mut Client) -> Option<T>,
     ) -> Result<Option<T>> {
         let timeout = timeout.unwrap_or(self.ep.policy.timeout);
-        let mut wait = Wait::new(&self.ep.policy, Some(timeout));
+        let mut wait = self.ep.read_wait(Some(timeout));
         loop {
             if let Some(t) = done(self) {
                 return Ok(Some(t));

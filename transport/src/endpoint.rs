@@ -16,12 +16,23 @@ use crate::channel::{self, Paths};
 use crate::error::{io, push_error, Result};
 use crate::rendezvous::Peer;
 
-/// How a side waits: spin for `spin`, then sleep on its doorbell.
+/// How a side waits for input: spin for a while, then sleep on its doorbell.
+/// The spin adapts to the traffic: it starts at `spin`, and each time a side
+/// slept and what it waited for came within `spin_max` of the wait's start,
+/// it doubles (up to `spin_max`): a longer spin would have caught it without
+/// the cost of a sleep and a wake-up. A wait longer than `spin_max` (the
+/// traffic stopped) sets it back to `spin`. While requests flow, both sides so
+/// poll as busy-polling ones do; once they stop, each spins at most `spin_max`
+/// before it sleeps. (Waiting for space in a full ring spins `spin`.)
 #[derive(Debug, Clone, Copy)]
 pub struct WaitPolicy {
-    /// Busy-poll this long before sleeping. `Duration::MAX` never sleeps (the
-    /// peer then never needs to ring: busy-poll mode).
+    /// Busy-poll at least this long before sleeping. `Duration::MAX` never
+    /// sleeps (the peer then never needs to ring: busy-poll mode); zero never
+    /// spins, however the traffic flows.
     pub spin: Duration,
+    /// The longest the spin grows to while traffic flows (no more than `spin`:
+    /// it does not grow).
+    pub spin_max: Duration,
     /// Give up waiting for the peer (a response, or space in a full ring)
     /// after this long.
     pub timeout: Duration,
@@ -33,18 +44,47 @@ impl Default for WaitPolicy {
     fn default() -> Self {
         WaitPolicy {
             spin: Duration::from_micros(50),
+            spin_max: SPIN_MAX,
             timeout: Duration::from_secs(30),
             nonblocking: false,
         }
     }
 }
 
+/// The default [`WaitPolicy::spin_max`]. Measured with
+/// `scripts/measure-syncd.sh` in sync mode (see docs/BENCHMARKS.md).
+pub const SPIN_MAX: Duration = Duration::from_millis(2);
+
 impl WaitPolicy {
     /// Busy-polling: never sleeps, never makes a system call to wait.
     pub fn busy_poll() -> Self {
         WaitPolicy {
             spin: Duration::MAX,
+            spin_max: Duration::MAX,
             ..Default::default()
+        }
+    }
+
+    /// Spins exactly `spin` before each sleep, whatever the traffic.
+    pub fn fixed_spin(spin: Duration) -> Self {
+        WaitPolicy {
+            spin,
+            spin_max: spin,
+            ..Default::default()
+        }
+    }
+
+    /// The spin of the wait after one that spun `spin_now`, took `waited`,
+    /// and slept (or not).
+    pub(crate) fn next_spin(&self, spin_now: Duration, waited: Duration, slept: bool) -> Duration {
+        if self.spin.is_zero() {
+            Duration::ZERO
+        } else if !slept {
+            spin_now
+        } else if waited <= self.spin_max {
+            spin_now.saturating_mul(2).min(self.spin_max).max(self.spin)
+        } else {
+            self.spin
         }
     }
 }
@@ -56,18 +96,22 @@ pub(crate) struct Wait {
     deadline: Option<Instant>,
     spins: u32,
     no_spin: bool,
+    /// Whether it has slept.
+    slept: bool,
 }
 
 impl Wait {
-    pub(crate) fn new(policy: &WaitPolicy, timeout: Option<Duration>) -> Wait {
+    /// A wait that spins `spin` first, and gives up after `timeout`.
+    pub(crate) fn new(spin: Duration, timeout: Option<Duration>) -> Wait {
         let start = Instant::now();
         Wait {
             start,
-            spin_until: start.checked_add(policy.spin),
+            spin_until: start.checked_add(spin),
             deadline: timeout.and_then(|t| start.checked_add(t)),
             spins: 0,
             // No time to wait: a look, not a spin.
-            no_spin: policy.spin.is_zero() || timeout.is_some_and(|t| t.is_zero()),
+            no_spin: spin.is_zero() || timeout.is_some_and(|t| t.is_zero()),
+            slept: false,
         }
     }
 
@@ -139,6 +183,8 @@ pub(crate) struct Endpoint {
     pub(crate) bell: Bell,
     pub(crate) peer: Option<Peer>,
     pub(crate) policy: WaitPolicy,
+    /// How long the next wait for input spins (see [`WaitPolicy`]).
+    pub(crate) spin_now: Duration,
     pub(crate) ring_path: std::path::PathBuf,
     pub(crate) stats: WaitStats,
 }
@@ -182,6 +228,7 @@ impl Endpoint {
             bell,
             peer: None,
             policy,
+            spin_now: policy.spin,
             ring_path: ring_path.clone(),
             stats: WaitStats::default(),
         };
@@ -291,6 +338,35 @@ impl Endpoint {
         &mut self,
         rx: &mut Consumer,
         wait: &mut Wait,
+        service: impl FnMut(&mut Endpoint) -> Result<Vec<RawFd>>,
+    ) -> Result<bool> {
+        let r = self.wait_readable_inner(rx, wait, service);
+        let waited = if matches!(r, Ok(true)) {
+            wait.elapsed()
+        } else {
+            // Nothing came: the traffic stopped.
+            Duration::MAX
+        };
+        self.spin_now = self.policy.next_spin(self.spin_now, waited, wait.slept);
+        r
+    }
+
+    /// A wait for input as [`Endpoint::wait_readable`] starts it: spinning as
+    /// the traffic so far says.
+    pub(crate) fn read_wait(&self, timeout: Option<Duration>) -> Wait {
+        Wait::new(self.spin_now, timeout)
+    }
+
+    /// Sets the policy (and the spin back to its start).
+    pub(crate) fn set_policy(&mut self, policy: WaitPolicy) {
+        self.policy = policy;
+        self.spin_now = policy.spin;
+    }
+
+    fn wait_readable_inner(
+        &mut self,
+        rx: &mut Consumer,
+        wait: &mut Wait,
         mut service: impl FnMut(&mut Endpoint) -> Result<Vec<RawFd>>,
     ) -> Result<bool> {
         while !rx.has_next()? {
@@ -306,6 +382,7 @@ impl Endpoint {
             let extra = service(self)?;
             if rx.sleep_prepare()? {
                 let fds = self.sleep_fds(extra);
+                wait.slept = true;
                 let r = self.sleep(&fds, wait);
                 rx.sleep_done();
                 r?;
@@ -362,7 +439,7 @@ impl Endpoint {
             self.tx.publish();
             self.wake_peer();
             let policy = self.policy;
-            let wait = &mut Wait::new(&policy, Some(policy.timeout));
+            let wait = &mut Wait::new(policy.spin, Some(policy.timeout));
             while !self.tx.can_reserve(len)? {
                 if wait.spin() {
                     if wait.service_due() {
@@ -399,9 +476,57 @@ mod tests {
     /// which with `pause` at up to 140 cycles a turn cost microseconds a look.
     #[test]
     fn a_wait_with_no_time_does_not_spin() {
-        let mut w = Wait::new(&WaitPolicy::default(), Some(Duration::ZERO));
+        let spin = WaitPolicy::default().spin;
+        let mut w = Wait::new(spin, Some(Duration::ZERO));
         assert!(!w.spin(), "spun with a zero timeout");
-        let mut w = Wait::new(&WaitPolicy::default(), Some(Duration::from_secs(1)));
+        let mut w = Wait::new(spin, Some(Duration::from_secs(1)));
         assert!(w.spin(), "a wait with time left spins first");
+    }
+
+    /// The spin doubles when a side slept for something that came within
+    /// `spin_max`, up to it; goes back to `spin` after a longer wait; stays
+    /// when the spin caught it; and a spin of zero or forever never changes.
+    #[test]
+    fn the_spin_grows_while_traffic_flows_and_shrinks_when_it_stops() {
+        let us = Duration::from_micros;
+        let p = WaitPolicy {
+            spin: us(50),
+            spin_max: us(1000),
+            ..WaitPolicy::default()
+        };
+        assert_eq!(p.next_spin(us(50), us(300), true), us(100));
+        assert_eq!(p.next_spin(us(100), us(1000), true), us(200));
+        assert_eq!(p.next_spin(us(800), us(900), true), us(1000));
+        assert_eq!(p.next_spin(us(1000), us(900), true), us(1000));
+        assert_eq!(p.next_spin(us(800), us(1001), true), us(50));
+        assert_eq!(p.next_spin(us(800), Duration::MAX, true), us(50));
+        assert_eq!(p.next_spin(us(400), us(300), false), us(400));
+        let fixed = WaitPolicy::fixed_spin(us(50));
+        assert_eq!(fixed.next_spin(us(50), us(60), true), us(50));
+        let never = WaitPolicy::fixed_spin(Duration::ZERO);
+        assert_eq!(
+            never.next_spin(Duration::ZERO, us(10), true),
+            Duration::ZERO
+        );
+        let no_spin = WaitPolicy {
+            spin: Duration::ZERO,
+            ..WaitPolicy::default()
+        };
+        assert_eq!(
+            no_spin.next_spin(Duration::ZERO, us(10), true),
+            Duration::ZERO
+        );
+        let busy = WaitPolicy::busy_poll();
+        assert_eq!(busy.next_spin(Duration::MAX, us(10), true), Duration::MAX);
+        assert_eq!(
+            busy.next_spin(Duration::MAX, Duration::MAX, true),
+            Duration::MAX
+        );
+        // A start longer than the ceiling does not shrink.
+        let long = WaitPolicy {
+            spin: us(5000),
+            ..p
+        };
+        assert_eq!(long.next_spin(us(5000), us(900), true), us(5000));
     }
 }

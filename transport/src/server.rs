@@ -10,7 +10,7 @@ use sairing_ring::{Consumer, Mark};
 
 use crate::channel::Paths;
 use crate::codec::{self, Op, Request, KIND_NOTIFICATION, KIND_REQUEST, KIND_RESPONSE};
-use crate::endpoint::{Endpoint, Side, Wait, WaitPolicy, WaitStats};
+use crate::endpoint::{Endpoint, Side, WaitPolicy, WaitStats};
 use crate::error::{Error, Result};
 use crate::rendezvous::{self, Accepted, AccessPolicy};
 
@@ -434,7 +434,7 @@ impl Server {
         // The wait starts only once nothing is there: reading the clock costs as
         // much as decoding a request, and a streaming server rarely waits.
         if !self.rx.has_next()? {
-            let mut wait = Wait::new(&self.out.ep.policy, timeout);
+            let mut wait = self.out.ep.read_wait(timeout);
             let Out { ep, sockets } = &mut self.out;
             let ready = ep.wait_readable(&mut self.rx, &mut wait, |ep| sockets.service(ep))?;
             // A client that attached while we waited has a new epoch.

@@ -133,9 +133,8 @@ fn client(dir: &Path, mode: Mode, wait: WaitPolicy) -> Client {
 
 fn short_spin() -> WaitPolicy {
     WaitPolicy {
-        spin: Duration::from_micros(5),
         timeout: T,
-        nonblocking: false,
+        ..WaitPolicy::fixed_spin(Duration::from_micros(5))
     }
 }
 

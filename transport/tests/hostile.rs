@@ -809,6 +809,61 @@ fn a_healthy_channels_sleeps_all_end_with_a_ring() {
     }
 }
 
+/// A client whose answers each come a millisecond after its request sleeps
+/// for the first few, and spins longer each time, until its spin outlasts
+/// the wait: then it stops sleeping. With a spin that does not adapt, it
+/// sleeps for every one.
+#[test]
+fn a_client_whose_answers_come_soon_stops_sleeping_for_them() {
+    let trips = 60u64;
+    let sleeps = |policy: WaitPolicy| {
+        let (_tmp, dir) = fresh_channel(false);
+        let (mut server, mut client) = connected(&dir, policy);
+        let srv = std::thread::spawn(move || {
+            for _ in 0..trips {
+                let mut req = server
+                    .recv(Some(Duration::from_secs(5)))
+                    .unwrap()
+                    .expect("a request before the deadline");
+                // The stimulus, not a synchronisation: the answer comes
+                // at least this long after the request.
+                std::thread::sleep(Duration::from_millis(1));
+                req.respond_status("SAI_STATUS_SUCCESS").unwrap();
+            }
+            server
+        });
+        for _ in 0..trips {
+            let r = client.get(
+                "SAI_OBJECT_TYPE_PORT:oid:0x1000000000002",
+                &[("SAI_PORT_ATTR_MTU", "0")],
+            );
+            assert_eq!(r.unwrap().status, "SAI_STATUS_SUCCESS");
+        }
+        let _server = srv.join().unwrap();
+        let w = client.wait_stats();
+        w.rung + w.timed_out + w.other + w.polled + w.hung_up
+    };
+    let base = WaitPolicy {
+        timeout: Duration::from_secs(5),
+        ..WaitPolicy::fixed_spin(Duration::from_micros(5))
+    };
+    let fixed = sleeps(base);
+    assert!(
+        fixed >= trips,
+        "a fixed 5 us spin slept {fixed} times in {trips} waits of 1 ms"
+    );
+    // From 5 us, doubling reaches 10 s in 21 sleeps: after that, no wait of
+    // this test is long enough to sleep.
+    let adaptive = sleeps(WaitPolicy {
+        spin_max: Duration::from_secs(10),
+        ..base
+    });
+    assert!(
+        adaptive <= 21,
+        "an adaptive spin slept {adaptive} times in {trips} waits of 1 ms"
+    );
+}
+
 /// A client waiting while no server is connected looks every 20 ms, and
 /// says so; its deadline then ends the wait.
 #[test]
