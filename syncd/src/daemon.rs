@@ -24,6 +24,8 @@ use crate::vs::{Answer, Switch};
 /// 11.2 s with 65,536 (heap 468 B an object), 9.5 s with 262,144 (555 B),
 /// 8.4 s without a bound (1,134 B at the end, 607 B once idle), 2026-12-07.
 const MAX_PENDING: usize = 1 << 20;
+/// How long a commit of a few requests waits after the last commit.
+const MIRROR_LINGER: Duration = Duration::from_millis(1);
 
 /// What to run.
 #[derive(Debug, Clone)]
@@ -227,6 +229,7 @@ fn start(cfg: &Config) -> anyhow::Result<Started> {
             durable: skip_until,
             resync_first,
             batch_max: 4096,
+            linger: MIRROR_LINGER,
         })
     });
     let recorder = match &cfg.record {

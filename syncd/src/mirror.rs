@@ -221,7 +221,15 @@ pub struct MirrorConfig {
     /// Most requests handed over per commit (when Redis keeps up; a commit
     /// takes every change up to the last request applied).
     pub batch_max: usize,
+    /// While fewer than [`LINGER_BELOW`] requests wait to be written, a
+    /// commit waits until this long after the last one, so that requests
+    /// arriving one by one (a synchronous client) do not each make a commit
+    /// and a Redis round trip.
+    pub linger: Duration,
 }
+
+/// Requests waiting to be written at which a commit no longer lingers.
+pub const LINGER_BELOW: u64 = 1024;
 
 impl Mirror {
     /// Starts the thread.
@@ -316,6 +324,9 @@ struct Worker {
     /// another ring's.
     owned: bool,
     batch_max: usize,
+    linger: Duration,
+    /// When the last commit landed.
+    last_commit: Instant,
     /// Keys written since memory freed was last handed back to the system.
     since_trim: u64,
     conn: Option<redis::Connection>,
@@ -344,6 +355,11 @@ impl Worker {
             resync: cfg.resync_first,
             owned: !cfg.resync_first,
             batch_max: cfg.batch_max.max(1),
+            linger: cfg.linger,
+            // None yet: the first commit does not linger.
+            last_commit: Instant::now()
+                .checked_sub(cfg.linger)
+                .unwrap_or_else(Instant::now),
             since_trim: 0,
             conn: None,
             durable,
@@ -376,6 +392,17 @@ impl Worker {
                         }
                     }
                     Err(RecvTimeoutError::Disconnected) => self.stopping = true,
+                }
+            }
+            // A few requests to write, and a commit a moment ago: let more
+            // gather first.
+            if !self.stopping
+                && !self.resync
+                && self.handed.saturating_sub(self.written) < LINGER_BELOW
+            {
+                let since = self.last_commit.elapsed();
+                if since < self.linger {
+                    std::thread::sleep(self.linger - since);
                 }
             }
             let mut n = 0;
@@ -648,6 +675,7 @@ impl Worker {
     }
 
     fn committed(&mut self, at: u64, keys: u64, resync: bool) {
+        self.last_commit = Instant::now();
         self.written = at;
         self.durable.store(at, Ordering::Release);
         self.since_trim += keys;

@@ -379,7 +379,55 @@ fn mirror_config(
         durable,
         resync_first,
         batch_max: 16,
+        linger: std::time::Duration::ZERO,
     }
+}
+
+/// Requests handed over one by one a moment after a commit wait for the
+/// linger to pass, and then go in one commit (a synchronous client would
+/// otherwise make a commit, and a Redis round trip, of each request); the
+/// first request after a quiet spell is written at once.
+#[test]
+fn requests_arriving_one_by_one_share_a_commit() {
+    use sairing_syncd::mirror::{lock, shared, Mirror, MirrorConfig};
+    use sairing_syncd::vs::Switch;
+    use std::time::Duration;
+    let redis = PrivateRedis::start()
+        .unwrap_or_else(|e| panic!("this test needs its own redis-server: {e}"));
+    let sw = shared(Switch::new(), 0);
+    let mut m = Mirror::start(MirrorConfig {
+        linger: Duration::from_secs(2),
+        ..mirror_config(redis.url(1), sw.clone(), 0, false)
+    });
+    let apply = |m: &mut Mirror, seq: u64| {
+        let mut g = lock(&sw);
+        let key = format!(r#"SAI_OBJECT_TYPE_ROUTE_ENTRY:{{"dest":"10.0.{seq}.0/24"}}"#);
+        g.switch.create(&key, std::iter::empty());
+        g.seq = seq;
+        drop(g);
+        m.handed(seq);
+    };
+    apply(&mut m, 1);
+    // The first: no commit before it, so no wait (a linger of 2 s would
+    // outlast this flush).
+    assert!(
+        m.flush_to(1, Duration::from_millis(1500)),
+        "request 1 lingered"
+    );
+    for seq in 2..=10 {
+        apply(&mut m, seq);
+    }
+    assert!(
+        !m.flush_to(10, Duration::from_millis(300)),
+        "request 10 was written a moment after the commit of request 1"
+    );
+    assert!(m.flush_to(10, Duration::from_secs(10)));
+    assert_eq!(m.stats().transactions, 2, "{:?}", m.stats());
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg("ASIC_STATE:*")
+        .query(&mut conn(&redis.url(1)))
+        .unwrap();
+    assert_eq!(keys.len(), 10);
 }
 
 /// A mirror that must first rewrite Redis (a cold start, or a state rebuilt
