@@ -29,6 +29,9 @@ const SCAN_COUNT: &str = "10000";
 /// Most elements reserved for up front, whatever an array's length says
 /// (the rest as they arrive).
 const RESERVE_MAX: usize = 1024;
+/// The most objects the store is made with room for before they are read
+/// (16 bytes each in its table).
+const PRESIZE_MAX: usize = 1 << 21;
 
 /// Longest bulk string accepted in a reply (Redis's own limit is 512 MB; an
 /// attribute value of a SAI object is far below this one).
@@ -165,7 +168,9 @@ impl Resp {
             return bad("DBSIZE: a reply that is not a number");
         };
         let max_scans = 4 * dbsize / SCAN_COUNT.parse::<u64>().unwrap_or(1) + 1000;
-        let mut store = Store::new();
+        // Room for what Redis says it holds (growing the table rehashes every
+        // key, each written out), up to a bound: DBSIZE is Redis's word.
+        let mut store = Store::with_capacity((dbsize as usize).min(PRESIZE_MAX));
         // Keys whose HGETALLs are sent and whose replies are not read yet.
         let mut pending: Vec<String> = Vec::new();
         let mut fields = Fields::default();
