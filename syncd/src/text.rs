@@ -361,6 +361,25 @@ impl<'s> Text<'s> {
         }
         rest.is_empty()
     }
+
+    /// Whether the string starts with `prefix` (read only as far as needed,
+    /// nothing written out).
+    pub fn starts_with(&self, prefix: &str) -> bool {
+        let mut rest = prefix.as_bytes();
+        let mut buf = [0u8; 22];
+        for p in self.pieces() {
+            if rest.is_empty() {
+                return true;
+            }
+            let b = p.bytes(&mut buf);
+            let n = b.len().min(rest.len());
+            if b[..n] != rest[..n] {
+                return false;
+            }
+            rest = &rest[n..];
+        }
+        rest.is_empty()
+    }
 }
 
 /// Bytes the store wrote from a `&str`, at its bounds.
@@ -671,6 +690,22 @@ pub(crate) mod tests {
             round_trip(&mut d, &s);
             round_trip(&mut d, &t);
             round_trip(&mut d, &s);
+        }
+
+        /// A text starts with each of its own prefixes, and with another
+        /// string exactly when the string does.
+        #[test]
+        fn a_text_starts_with_what_its_string_starts_with(s in tricky(), t in tricky()) {
+            let mut d = Dict::with_limit(8);
+            let mut b = Vec::new();
+            d.encode(&s, &mut b);
+            let text = Text::new(&b, &d);
+            for (i, _) in s.char_indices().chain([(s.len(), ' ')]) {
+                proptest::prop_assert!(text.starts_with(&s[..i]), "{:?} of {:?}", &s[..i], s);
+            }
+            proptest::prop_assert_eq!(text.starts_with(&t), s.starts_with(t.as_str()));
+            let longer = format!("{s}x");
+            proptest::prop_assert!(!text.starts_with(&longer));
         }
     }
 

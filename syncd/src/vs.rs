@@ -293,12 +293,13 @@ impl Switch {
             profile,
             changed: None,
         };
+        // Every key is looked at: read only as far as its object type.
         let switches: Vec<Key> = s
             .objects
             .iter()
-            .map(|o| o.key().to_str())
+            .map(|o| o.key())
             .filter(|k| k.starts_with("SAI_OBJECT_TYPE_SWITCH:"))
-            .map(|k| Key::from(&*k))
+            .map(|k| Key::from(&*k.to_str()))
             .collect();
         for sw in switches {
             let d = s.profile.defaults();
