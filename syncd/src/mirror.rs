@@ -10,7 +10,10 @@
 //!   `seq`. It writes them in one MULTI/EXEC transaction: `DEL
 //!   ASIC_STATE:<key>` then `HSET` of its attributes (`NULL`/`NULL` for none),
 //!   or just the DEL for a key the switch no longer holds, and last the
-//!   progress record `SAIRING_PROGRESS` {seq, ring_id}. The transaction runs
+//!   progress record `SAIRING_PROGRESS` {seq, ring_id}. A key whose first
+//!   change since the last commit made its object has no hash in Redis (which
+//!   holds the state of that commit): it is not DELeted, and one made and
+//!   removed in between is not written at all. The transaction runs
 //!   only if the progress record is still exactly what this mirror last
 //!   wrote: the thread WATCHes the record, reads it, and EXEC does nothing if
 //!   anyone changed it since (a FLUSHDB included). So Redis always holds
@@ -148,7 +151,11 @@ fn take_changes(s: &SharedSwitch, g: &mut Applied, taken: &mut Changed) {
     if taken.is_empty() {
         *taken = c;
     } else {
-        taken.extend(c);
+        // Keys taken before (a commit that failed) keep what their first
+        // change was: Redis still holds the state of the last commit.
+        for (k, made) in c {
+            taken.entry(k).or_insert(made);
+        }
     }
     s.taken.notify_all();
 }
@@ -552,9 +559,11 @@ impl Worker {
             let mut g = lock(&self.switch);
             take_changes(&self.switch, &mut g, &mut self.taken);
             let objects = g.switch.objects();
-            for k in &self.taken {
+            for (k, &made) in &self.taken {
                 let key = format!("{ASIC_STATE}{k}");
-                p.del(&key).ignore();
+                if !made {
+                    p.del(&key).ignore();
+                }
                 if let Some(o) = objects.get(k) {
                     put(&mut p, &key, o);
                 }

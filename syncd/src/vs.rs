@@ -161,8 +161,11 @@ pub type Key = Arc<str>;
 /// for its default objects (the switch's own objects are in a [`Store`]).
 pub type Objects = HashMap<Key, Attrs, foldhash::fast::RandomState>;
 
-/// Keys of objects changed (made, set or removed).
-pub type Changed = hashbrown::HashSet<Key, foldhash::fast::RandomState>;
+/// Keys of objects changed (made, set or removed), each with whether its
+/// first change since the changes were last taken made it: an object that
+/// did not exist then (so Redis, holding the state of that moment, has no
+/// hash of its to clear).
+pub type Changed = hashbrown::HashMap<Key, bool, foldhash::fast::RandomState>;
 
 /// The answer to one request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -328,7 +331,7 @@ impl Switch {
         let d = self.profile.defaults();
         for (k, attrs) in d.objects {
             if self.objects.create(&k, std::iter::empty()) {
-                self.changed(&k);
+                self.changed(&k, true);
             }
             self.vendor.insert(k.into(), attrs);
         }
@@ -354,10 +357,12 @@ impl Switch {
         self.changed.as_ref().map_or(0, |c| c.len())
     }
 
-    /// Notes that the object at `key` changed.
-    fn changed(&mut self, key: &str) {
+    /// Notes that the object at `key` changed (`made`: by a create of an
+    /// object that did not exist). Its first change since the changes were
+    /// last taken is the one that counts.
+    fn changed(&mut self, key: &str, made: bool) {
         if let Some(c) = &mut self.changed {
-            c.get_or_insert_with(key, |k| Key::from(k));
+            c.entry_ref(key).or_insert(made);
         }
     }
 
@@ -453,13 +458,13 @@ impl Switch {
         if ty == "SWITCH" && self.objects.contains(key) {
             // Created again: re-attached, its attributes merged.
             self.objects.set(key, attrs, false);
-            self.changed(key);
+            self.changed(key, false);
             return Answer::status(SUCCESS);
         }
         if !self.objects.create(key, attrs) {
             return Answer::status(ALREADY_EXISTS);
         }
-        self.changed(key);
+        self.changed(key, true);
         if ty == "SWITCH" {
             self.discover(key);
         }
@@ -476,7 +481,7 @@ impl Switch {
             self.forget(key);
         }
         if self.objects.remove(key) {
-            self.changed(key);
+            self.changed(key, false);
             return Answer::status(SUCCESS);
         }
         match kind {
@@ -499,10 +504,12 @@ impl Switch {
             return Answer::status(INVALID_PARAMETER);
         }
         // An OID object never created is a default object: set makes it.
+        // (One made here is noted as changed, not made: the hash is cleared
+        // first, as for any change but a create.)
         if !self.objects.set(key, attrs, kind == IdKind::Oid) {
             return Answer::status(NOT_FOUND);
         }
-        self.changed(key);
+        self.changed(key, false);
         Answer::status(SUCCESS)
     }
 
@@ -599,13 +606,13 @@ mod tests {
     fn create_get_set_remove() {
         let mut s = Switch::new();
         s.track_changes();
-        let route = || Changed::from_iter([Key::from(ROUTE)]);
+        let route = |made| Changed::from_iter([(Key::from(ROUTE), made)]);
         assert_eq!(
             s.create(ROUTE, a(&[("SAI_ROUTE_ENTRY_ATTR_NEXT_HOP_ID", "oid:0x1")]))
                 .status,
             SUCCESS
         );
-        assert_eq!(s.take_changes(), route());
+        assert_eq!(s.take_changes(), route(true));
         assert_eq!(s.create(ROUTE, a(&[])).status, ALREADY_EXISTS);
         let g = s.get(ROUTE, a(&[("SAI_ROUTE_ENTRY_ATTR_NEXT_HOP_ID", "oid:0x0")]));
         assert_eq!(
@@ -625,9 +632,21 @@ mod tests {
             )]
         );
         // The failed create and the get changed nothing.
-        assert_eq!(s.take_changes(), route());
+        assert_eq!(s.take_changes(), route(false));
         assert_eq!(s.remove(ROUTE).status, SUCCESS);
-        assert_eq!(s.take_changes(), route());
+        assert_eq!(s.take_changes(), route(false));
+        // Made, set, removed and made again: made, as the first change says.
+        s.create(ROUTE, a(&[]));
+        s.set(ROUTE, a(&[("X", "1")]));
+        s.remove(ROUTE);
+        s.create(ROUTE, a(&[]));
+        assert_eq!(s.take_changes(), route(true));
+        // Removed and made again: the hash Redis holds must be cleared.
+        s.remove(ROUTE);
+        s.create(ROUTE, a(&[]));
+        assert_eq!(s.take_changes(), route(false));
+        s.remove(ROUTE);
+        s.take_changes();
         assert_eq!(s.remove(ROUTE).status, NOT_FOUND);
         assert_eq!(s.set(ROUTE, a(&[("X", "1")])).status, NOT_FOUND);
         assert_eq!(s.get(ROUTE, a(&[("X", "1")])).status, NOT_FOUND);
@@ -639,7 +658,7 @@ mod tests {
         assert!(quiet.take_changes().is_empty());
         quiet.track_changes();
         quiet.remove(ROUTE);
-        assert_eq!(quiet.take_changes(), route());
+        assert_eq!(quiet.take_changes(), route(false));
     }
 
     #[test]
@@ -731,7 +750,9 @@ mod tests {
         assert_eq!(s.len(), 1 + 1480, "the switch and its default objects");
         let changed = s.take_changes();
         assert_eq!(changed.len(), 1 + 1480, "each mirrored");
-        assert!(changed.iter().all(|k| s.objects().contains(k)));
+        assert!(changed
+            .iter()
+            .all(|(k, &made)| made && s.objects().contains(k)));
         assert_eq!(
             s.objects().iter().filter(|o| o.is_bare()).count(),
             1480,
