@@ -79,12 +79,15 @@ impl WaitPolicy {
     pub(crate) fn next_spin(&self, spin_now: Duration, waited: Duration, slept: bool) -> Duration {
         if self.spin.is_zero() {
             Duration::ZERO
+        } else if waited > self.spin_max {
+            // The traffic stopped (or nothing came: `Duration::MAX`), slept
+            // or not: a caller polling with short timeouts must not keep a
+            // spin grown while traffic flowed.
+            self.spin
         } else if !slept {
             spin_now
-        } else if waited <= self.spin_max {
-            spin_now.saturating_mul(2).min(self.spin_max).max(self.spin)
         } else {
-            self.spin
+            spin_now.saturating_mul(2).min(self.spin_max).max(self.spin)
         }
     }
 }
@@ -501,6 +504,10 @@ mod tests {
         assert_eq!(p.next_spin(us(800), us(1001), true), us(50));
         assert_eq!(p.next_spin(us(800), Duration::MAX, true), us(50));
         assert_eq!(p.next_spin(us(400), us(300), false), us(400));
+        // A wait that ended with nothing, without sleeping (a poll with a
+        // timeout shorter than the spin): the traffic stopped.
+        assert_eq!(p.next_spin(us(1000), Duration::MAX, false), us(50));
+        assert_eq!(p.next_spin(us(1000), us(1001), false), us(50));
         let fixed = WaitPolicy::fixed_spin(us(50));
         assert_eq!(fixed.next_spin(us(50), us(60), true), us(50));
         let never = WaitPolicy::fixed_spin(Duration::ZERO);

@@ -812,7 +812,7 @@ fn a_healthy_channels_sleeps_all_end_with_a_ring() {
 /// A client whose answers each come a millisecond after its request sleeps
 /// for the first few, and spins longer each time, until its spin outlasts
 /// the wait: then it stops sleeping. With a spin that does not adapt, it
-/// sleeps for every one.
+/// sleeps for every one. Once nothing comes, it sleeps again.
 #[test]
 fn a_client_whose_answers_come_soon_stops_sleeping_for_them() {
     let trips = 60u64;
@@ -840,27 +840,45 @@ fn a_client_whose_answers_come_soon_stops_sleeping_for_them() {
             assert_eq!(r.unwrap().status, "SAI_STATUS_SUCCESS");
         }
         let _server = srv.join().unwrap();
-        let w = client.wait_stats();
-        w.rung + w.timed_out + w.other + w.polled + w.hung_up
+        let sleeps =
+            |w: sairing_transport::WaitStats| w.rung + w.timed_out + w.other + w.polled + w.hung_up;
+        let trips_slept = sleeps(client.wait_stats());
+        // Then nothing comes: each of 20 looks of 1 ms, but the first (which
+        // spins what the traffic grew the spin to, to its deadline), sleeps.
+        for _ in 0..20 {
+            let n = client.next_notification(Duration::from_millis(1)).unwrap();
+            assert!(n.is_none());
+        }
+        (trips_slept, sleeps(client.wait_stats()) - trips_slept)
     };
     let base = WaitPolicy {
         timeout: Duration::from_secs(5),
         ..WaitPolicy::fixed_spin(Duration::from_micros(5))
     };
-    let fixed = sleeps(base);
+    let (fixed, idle) = sleeps(base);
     assert!(
         fixed >= trips,
         "a fixed 5 us spin slept {fixed} times in {trips} waits of 1 ms"
     );
+    assert!(
+        idle >= 20,
+        "a fixed 5 us spin slept {idle} times in 20 idle looks"
+    );
     // From 5 us, doubling reaches 10 s in 21 sleeps: after that, no wait of
     // this test is long enough to sleep.
-    let adaptive = sleeps(WaitPolicy {
+    let (adaptive, idle) = sleeps(WaitPolicy {
         spin_max: Duration::from_secs(10),
         ..base
     });
     assert!(
         adaptive <= 21,
         "an adaptive spin slept {adaptive} times in {trips} waits of 1 ms"
+    );
+    // Once the traffic stops, looks with timeouts shorter than the grown
+    // spin do not keep spinning it (found by review: they spun a core).
+    assert!(
+        idle >= 19,
+        "an adaptive spin slept {idle} times in 20 idle looks of 1 ms"
     );
 }
 
