@@ -402,10 +402,13 @@ impl Worker {
                 }
             }
             // A few requests to write, and a commit a moment ago: let more
-            // gather first.
+            // gather first. How many wait is the switch's position less what
+            // is written (those handed over may still sit in the channel, or
+            // be on their way).
             if !self.stopping
                 && !self.resync
-                && self.handed.saturating_sub(self.written) < LINGER_BELOW
+                && !self.linger.is_zero()
+                && lock(&self.switch).seq.saturating_sub(self.written) < LINGER_BELOW
             {
                 let since = self.last_commit.elapsed();
                 if since < self.linger {
@@ -552,6 +555,8 @@ impl Worker {
         }
         let mut p = redis::pipe();
         p.atomic();
+        // Keys written (not those made and removed in between).
+        let mut keys = 0u64;
         // The keys changed, and what the switch holds for each after request
         // `at`, read under its lock (the apply loop waits meanwhile: a
         // commit reads only what changed since the last one).
@@ -560,13 +565,20 @@ impl Worker {
             take_changes(&self.switch, &mut g, &mut self.taken);
             let objects = g.switch.objects();
             for (k, &made) in &self.taken {
+                let o = objects.get(k);
+                if made && o.is_none() {
+                    // Made and removed since the last commit: Redis never
+                    // held it.
+                    continue;
+                }
                 let key = format!("{ASIC_STATE}{k}");
                 if !made {
                     p.del(&key).ignore();
                 }
-                if let Some(o) = objects.get(k) {
+                if let Some(o) = o {
                     put(&mut p, &key, o);
                 }
+                keys += 1;
             }
             g.seq
         };
@@ -607,7 +619,6 @@ impl Worker {
             self.resync = true;
             return self.resync_all(&url);
         }
-        let keys = self.taken.len() as u64;
         self.taken.clear();
         self.committed(at, keys, false);
         Ok(())

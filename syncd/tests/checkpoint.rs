@@ -383,6 +383,93 @@ fn mirror_config(
     }
 }
 
+/// A commit a moment after the last does not linger when many requests wait
+/// (found by review: it looked at those taken off the channel so far, one or
+/// two, not at those applied).
+#[test]
+fn a_backlog_of_requests_is_written_without_lingering() {
+    use sairing_syncd::mirror::{lock, shared, Mirror, MirrorConfig, LINGER_BELOW};
+    use sairing_syncd::vs::Switch;
+    use std::time::Duration;
+    let redis = PrivateRedis::start()
+        .unwrap_or_else(|e| panic!("this test needs its own redis-server: {e}"));
+    let sw = shared(Switch::new(), 0);
+    let mut m = Mirror::start(MirrorConfig {
+        linger: Duration::from_secs(30),
+        batch_max: 1 << 20,
+        ..mirror_config(redis.url(1), sw.clone(), 0, false)
+    });
+    let route = |i: u64| {
+        format!(
+            r#"SAI_OBJECT_TYPE_ROUTE_ENTRY:{{"dest":"10.{}.{}.0/24"}}"#,
+            i >> 8,
+            i & 255
+        )
+    };
+    let apply = |from: u64, to: u64| {
+        let mut g = lock(&sw);
+        for seq in from..=to {
+            g.switch.create(&route(seq), std::iter::empty());
+            g.seq = seq;
+        }
+    };
+    apply(1, 1);
+    m.handed(1);
+    assert!(
+        m.flush_to(1, Duration::from_secs(20)),
+        "the first commit is at once"
+    );
+    let last = 1 + LINGER_BELOW;
+    apply(2, last);
+    for seq in 2..=last {
+        m.handed(seq);
+    }
+    // Far less than the linger: a commit that waited it would not be here.
+    assert!(
+        m.flush_to(last, Duration::from_secs(20)),
+        "{LINGER_BELOW} requests waiting, and the commit lingered"
+    );
+}
+
+/// A key of another type written by hand where syncd then makes an object:
+/// the commit's HSET meets WRONGTYPE inside the transaction (the mirror does
+/// not clear the hash of a key whose object is new). Redis must end up
+/// holding the object, and never a record past a state it lacks.
+#[test]
+fn a_string_written_by_hand_where_an_object_is_made_is_replaced() {
+    use sairing_syncd::mirror::{lock, shared, Mirror};
+    use sairing_syncd::vs::Switch;
+    use std::time::Duration;
+    let redis = PrivateRedis::start()
+        .unwrap_or_else(|e| panic!("this test needs its own redis-server: {e}"));
+    let sw = shared(Switch::new(), 0);
+    let mut m = Mirror::start(mirror_config(redis.url(1), sw.clone(), 0, false));
+    let mut con = conn(&redis.url(1));
+    let key = "SAI_OBJECT_TYPE_NEXT_HOP:oid:0x42";
+    {
+        let mut g = lock(&sw);
+        g.switch
+            .create("SAI_OBJECT_TYPE_NEXT_HOP:oid:0x41", std::iter::empty());
+        g.seq = 1;
+    }
+    m.handed(1);
+    assert!(m.flush_to(1, Duration::from_secs(10)));
+    let _: () = con.set(format!("ASIC_STATE:{key}"), "garbage").unwrap();
+    {
+        let mut g = lock(&sw);
+        g.switch
+            .create(key, [("SAI_NEXT_HOP_ATTR_IP", "10.0.0.1")].into_iter());
+        g.seq = 2;
+    }
+    m.handed(2);
+    assert!(m.flush_to(2, Duration::from_secs(10)), "{:?}", m.stats());
+    let h: BTreeMap<String, String> = con.hgetall(format!("ASIC_STATE:{key}")).unwrap();
+    assert_eq!(
+        h,
+        BTreeMap::from([("SAI_NEXT_HOP_ATTR_IP".to_owned(), "10.0.0.1".to_owned())])
+    );
+}
+
 /// After every commit Redis holds exactly what the switch holds, whatever
 /// happened to an object in between: made, set, removed, made again with
 /// fewer attributes (its old hash must go), made and removed (never
