@@ -365,6 +365,14 @@ fn a_recording_begun_mid_stream_cannot_rebuild_from_nothing() {
 
 /// A mirror of `switch` on the database at `url` (one ring, no profile),
 /// durable at `durable`, rewriting Redis first or not.
+/// A private Redis, and an empty switch shared as the apply loop shares it.
+fn redis_and_switch() -> (PrivateRedis, sairing_syncd::mirror::SharedSwitch) {
+    let redis = PrivateRedis::start()
+        .unwrap_or_else(|e| panic!("this test needs its own redis-server: {e}"));
+    let sw = sairing_syncd::mirror::shared(sairing_syncd::vs::Switch::new(), 0);
+    (redis, sw)
+}
+
 fn mirror_config(
     url: String,
     switch: sairing_syncd::mirror::SharedSwitch,
@@ -388,12 +396,9 @@ fn mirror_config(
 /// two, not at those applied).
 #[test]
 fn a_backlog_of_requests_is_written_without_lingering() {
-    use sairing_syncd::mirror::{lock, shared, Mirror, MirrorConfig, LINGER_BELOW};
-    use sairing_syncd::vs::Switch;
+    use sairing_syncd::mirror::{lock, Mirror, MirrorConfig, LINGER_BELOW};
     use std::time::Duration;
-    let redis = PrivateRedis::start()
-        .unwrap_or_else(|e| panic!("this test needs its own redis-server: {e}"));
-    let sw = shared(Switch::new(), 0);
+    let (redis, sw) = redis_and_switch();
     let mut m = Mirror::start(MirrorConfig {
         linger: Duration::from_secs(30),
         batch_max: 1 << 20,
@@ -437,12 +442,9 @@ fn a_backlog_of_requests_is_written_without_lingering() {
 /// holding the object, and never a record past a state it lacks.
 #[test]
 fn a_string_written_by_hand_where_an_object_is_made_is_replaced() {
-    use sairing_syncd::mirror::{lock, shared, Mirror};
-    use sairing_syncd::vs::Switch;
+    use sairing_syncd::mirror::{lock, Mirror};
     use std::time::Duration;
-    let redis = PrivateRedis::start()
-        .unwrap_or_else(|e| panic!("this test needs its own redis-server: {e}"));
-    let sw = shared(Switch::new(), 0);
+    let (redis, sw) = redis_and_switch();
     let mut m = Mirror::start(mirror_config(redis.url(1), sw.clone(), 0, false));
     let mut con = conn(&redis.url(1));
     let key = "SAI_OBJECT_TYPE_NEXT_HOP:oid:0x42";
@@ -477,12 +479,9 @@ fn a_string_written_by_hand_where_an_object_is_made_is_replaced() {
 /// made its object; this checks that it is never one Redis holds.
 #[test]
 fn redis_holds_exactly_the_switch_after_every_commit() {
-    use sairing_syncd::mirror::{lock, shared, Mirror};
-    use sairing_syncd::vs::Switch;
+    use sairing_syncd::mirror::{lock, Mirror};
     use std::time::Duration;
-    let redis = PrivateRedis::start()
-        .unwrap_or_else(|e| panic!("this test needs its own redis-server: {e}"));
-    let sw = shared(Switch::new(), 0);
+    let (redis, sw) = redis_and_switch();
     let mut m = Mirror::start(mirror_config(redis.url(1), sw.clone(), 0, false));
     let mut con = conn(&redis.url(1));
     let mut rng = 0x2545_f491_4f6c_dd1du64;
@@ -545,12 +544,9 @@ fn redis_holds_exactly_the_switch_after_every_commit() {
 /// first request after a quiet spell is written at once.
 #[test]
 fn requests_arriving_one_by_one_share_a_commit() {
-    use sairing_syncd::mirror::{lock, shared, Mirror, MirrorConfig};
-    use sairing_syncd::vs::Switch;
+    use sairing_syncd::mirror::{lock, Mirror, MirrorConfig};
     use std::time::Duration;
-    let redis = PrivateRedis::start()
-        .unwrap_or_else(|e| panic!("this test needs its own redis-server: {e}"));
-    let sw = shared(Switch::new(), 0);
+    let (redis, sw) = redis_and_switch();
     let mut m = Mirror::start(MirrorConfig {
         linger: Duration::from_secs(2),
         ..mirror_config(redis.url(1), sw.clone(), 0, false)
