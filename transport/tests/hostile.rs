@@ -882,6 +882,25 @@ fn a_client_whose_answers_come_soon_stops_sleeping_for_them() {
     );
 }
 
+/// A policy set on a connected client is the one it reports (and waits
+/// with: `set_wait_policy` also starts the adaptive spin again from it).
+#[test]
+fn a_wait_policy_set_on_a_client_is_in_force() {
+    let (_tmp, dir) = fresh_channel(false);
+    let (_server, mut client) = connected(&dir, WaitPolicy::default());
+    let p = WaitPolicy {
+        nonblocking: true,
+        timeout: Duration::from_secs(3),
+        ..WaitPolicy::fixed_spin(Duration::from_micros(7))
+    };
+    client.set_wait_policy(p);
+    let got = client.wait_policy();
+    assert_eq!(
+        (got.spin, got.spin_max, got.timeout, got.nonblocking),
+        (p.spin, p.spin_max, p.timeout, p.nonblocking)
+    );
+}
+
 /// A client waiting while no server is connected looks every 20 ms, and
 /// says so; its deadline then ends the wait.
 #[test]
