@@ -332,8 +332,8 @@ struct Worker {
     owned: bool,
     batch_max: usize,
     linger: Duration,
-    /// When the last commit landed.
-    last_commit: Instant,
+    /// When the last commit landed (none yet: the first does not linger).
+    last_commit: Option<Instant>,
     /// Keys written since memory freed was last handed back to the system.
     since_trim: u64,
     conn: Option<redis::Connection>,
@@ -363,10 +363,7 @@ impl Worker {
             owned: !cfg.resync_first,
             batch_max: cfg.batch_max.max(1),
             linger: cfg.linger,
-            // None yet: the first commit does not linger.
-            last_commit: Instant::now()
-                .checked_sub(cfg.linger)
-                .unwrap_or_else(Instant::now),
+            last_commit: None,
             since_trim: 0,
             conn: None,
             durable,
@@ -410,9 +407,11 @@ impl Worker {
                 && !self.linger.is_zero()
                 && lock(&self.switch).seq.saturating_sub(self.written) < LINGER_BELOW
             {
-                let since = self.last_commit.elapsed();
-                if since < self.linger {
-                    std::thread::sleep(self.linger - since);
+                if let Some(left) = self
+                    .last_commit
+                    .and_then(|t| self.linger.checked_sub(t.elapsed()))
+                {
+                    std::thread::sleep(left);
                 }
             }
             let mut n = 0;
@@ -695,7 +694,7 @@ impl Worker {
     }
 
     fn committed(&mut self, at: u64, keys: u64, resync: bool) {
-        self.last_commit = Instant::now();
+        self.last_commit = Some(Instant::now());
         self.written = at;
         self.durable.store(at, Ordering::Release);
         self.since_trim += keys;

@@ -351,34 +351,41 @@ impl<'s> Text<'s> {
 
     /// Whether the string is `s`, without writing it out.
     pub fn is(&self, s: &str) -> bool {
-        let mut rest = s.as_bytes();
-        let mut buf = [0u8; 22];
-        for p in self.pieces() {
-            match rest.strip_prefix(p.bytes(&mut buf)) {
-                Some(r) => rest = r,
-                None => return false,
-            }
-        }
-        rest.is_empty()
+        self.against(s) == Some(false)
     }
 
     /// Whether the string starts with `prefix` (read only as far as needed,
     /// nothing written out).
     pub fn starts_with(&self, prefix: &str) -> bool {
-        let mut rest = prefix.as_bytes();
+        self.against(prefix).is_some()
+    }
+
+    /// The string read against `s`, piece by piece, only as far as needed:
+    /// `None` when `s` is not a prefix of it, else whether it goes on past
+    /// `s`.
+    fn against(&self, s: &str) -> Option<bool> {
+        let mut rest = s.as_bytes();
         let mut buf = [0u8; 22];
         for p in self.pieces() {
             if rest.is_empty() {
-                return true;
+                return Some(true);
             }
             let b = p.bytes(&mut buf);
             let n = b.len().min(rest.len());
             if b[..n] != rest[..n] {
-                return false;
+                return None;
             }
             rest = &rest[n..];
+            if n < b.len() {
+                // The piece goes on past `s`.
+                return Some(true);
+            }
         }
-        rest.is_empty()
+        if rest.is_empty() {
+            Some(false)
+        } else {
+            None
+        }
     }
 }
 
@@ -878,13 +885,8 @@ pub(crate) mod tests {
             "oid:0x0",
             "ffffffffffffffff",
         ];
-        let mut seed = 0x9e3779b97f4a7c15u64;
-        let mut rnd = move || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
+        let mut rng = sairing_testkit::XorShift::new(0x9e3779b97f4a7c15);
+        let mut rnd = move || rng.next_u64();
         for limit in [0usize, 1, 5, 50, DICT_MAX] {
             let mut d = Dict::with_limit(limit);
             let mut seen: Vec<(String, Vec<u8>)> = Vec::new();

@@ -484,13 +484,8 @@ fn redis_holds_exactly_the_switch_after_every_commit() {
     let (redis, sw) = redis_and_switch();
     let mut m = Mirror::start(mirror_config(redis.url(1), sw.clone(), 0, false));
     let mut con = conn(&redis.url(1));
-    let mut rng = 0x2545_f491_4f6c_dd1du64;
-    let mut next = |n: u64| {
-        rng ^= rng << 13;
-        rng ^= rng >> 7;
-        rng ^= rng << 17;
-        rng % n
-    };
+    let mut rng = sairing_testkit::XorShift::new(0x2545_f491_4f6c_dd1d);
+    let mut next = |n: u64| rng.below(n);
     let mut seq = 0;
     for step in 0..300 {
         {

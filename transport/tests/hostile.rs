@@ -432,13 +432,8 @@ impl Peer {
 /// with an error that says what is wrong.
 #[test]
 fn random_bytes_in_both_rings_while_both_sides_run() {
-    let mut seed = 0x9E37_79B9_7F4A_7C15u64;
-    let mut rand = move || {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        seed
-    };
+    let mut rng = sairing_testkit::XorShift::new(0x9E37_79B9_7F4A_7C15);
+    let mut rand = move || rng.next_u64();
     for round in 0..4 {
         let (_tmp, dir) = fresh_channel(round % 2 == 1);
         let d = dir.to_str().unwrap();
