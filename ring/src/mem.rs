@@ -16,8 +16,9 @@ pub(crate) enum Backing {
     Map {
         // Declared first so that it drops first: the range leaves the SIGBUS
         // table before it is unmapped, never after (the handler would otherwise
-        // "repair" whatever the kernel maps there next).
-        guard: crate::sigbus::Guard,
+        // "repair" whatever the kernel maps there next). Held for its drop:
+        // the flag it names is read through `Mem::fault`.
+        _guard: crate::sigbus::Guard,
         map: memmap2::MmapRaw,
     },
     #[cfg(not(loom))]
@@ -75,6 +76,10 @@ pub(crate) struct Mem {
     path: PathBuf,
     #[cfg(not(loom))]
     tracker: Tracker,
+    /// The SIGBUS guard's flag for this mapping (a flag never set, for heap
+    /// memory), looked up once: both sides check it on every record.
+    #[cfg(not(loom))]
+    fault: &'static std::sync::atomic::AtomicBool,
 }
 
 // SAFETY: see `Backing`: the pointers are into memory kept alive by `backing`,
@@ -114,7 +119,8 @@ impl Mem {
             ctl,
             data,
             capacity,
-            backing: Arc::new(Backing::Map { map, guard }),
+            fault: guard.flag(),
+            backing: Arc::new(Backing::Map { map, _guard: guard }),
             path: path.to_owned(),
             tracker: Tracker,
         })
@@ -145,6 +151,7 @@ impl Mem {
             backing: Arc::new(Backing::Heap { ptr, layout }),
             path: PathBuf::from("<heap>"),
             tracker: Tracker,
+            fault: &crate::sigbus::NEVER_FAULTED,
         };
         mem.ctl()
             .consumer
@@ -196,6 +203,8 @@ impl Mem {
             path: self.path.clone(),
             #[cfg(not(loom))]
             tracker: Tracker,
+            #[cfg(not(loom))]
+            fault: self.fault,
         }
     }
 
@@ -355,10 +364,13 @@ impl Mem {
     /// Whether the file behind this mapping shrank under us.
     #[inline]
     pub(crate) fn faulted(&self) -> bool {
-        match &*self.backing {
-            #[cfg(not(loom))]
-            Backing::Map { guard, .. } => guard.faulted(),
-            _ => false,
+        #[cfg(not(loom))]
+        {
+            self.fault.load(std::sync::atomic::Ordering::Relaxed)
+        }
+        #[cfg(loom)]
+        {
+            false
         }
     }
 

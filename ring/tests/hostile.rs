@@ -6,7 +6,9 @@ use std::os::unix::fs::{FileExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use sairing_ring::layout::{HEADER_LEN, MAGIC, RECORD_HEADER_LEN};
-use sairing_ring::{create, Consumer, Corruption, CreateOptions, Error, OpenOptions, Producer};
+use sairing_ring::{
+    create, Consumer, Corruption, CreateOptions, Error, OpenOptions, Producer, PushError,
+};
 
 const CAP: u64 = 4096;
 const OFF_TAIL: u64 = 128;
@@ -456,10 +458,32 @@ fn truncated_by_another_process_while_mapped() {
         }
         expect_corrupt(&p, got, |x| *x == Corruption::TruncatedWhileMapped);
         c.release();
-        // The producer finds out at its next check, and its pushes fail or land
-        // in memory nobody reads; it never crashes.
-        for i in 0..200u8 {
-            let _ = prod.push(1, &[i; 60]);
+        // The producer never crashes. A push that writes into pages the file
+        // no longer reaches (the guard maps zeros there) lands in memory
+        // nobody reads, and every push after it is refused. Cut at or inside
+        // the header page, the first push does; cut within the data area's only
+        // page, the producer never writes beyond what is left, and fills the
+        // ring.
+        let truncated = |r: &Result<u64, PushError>| {
+            matches!(r, Err(PushError::Ring(e))
+                if e.corruption() == Some(&Corruption::TruncatedWhileMapped))
+        };
+        let pushes: Vec<_> = (0..200u8).map(|i| prod.push(1, &[i; 60])).collect();
+        let first = pushes.iter().position(truncated);
+        if cut <= HEADER_LEN as u64 {
+            assert!(
+                first.is_some(),
+                "cut {cut}: no push refused: {:?}",
+                &pushes[..20]
+            );
+        }
+        if let Some(first) = first {
+            if let Some(i) = (first..pushes.len()).find(|&i| !truncated(&pushes[i])) {
+                panic!(
+                    "cut {cut}: push {i} after a refused one gave {:?}",
+                    pushes[i]
+                );
+            }
         }
         expect_corrupt(&p, prod.check(), |x| *x == Corruption::TruncatedWhileMapped);
     }

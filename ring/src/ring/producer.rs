@@ -21,6 +21,9 @@ pub struct Producer {
     flag_bits: u64,
     /// Checksums or sync-on-commit: the paths that do more than the common case.
     slow: bool,
+    /// `reserve` takes its fast path for lengths below this: `max_payload + 1`,
+    /// or 0 (no length) while `slow`, so one comparison covers both.
+    fast_below: usize,
     tail: u64,
     /// The tail as last stored for the consumer: below `tail` while records
     /// are staged ([`Reservation::stage`]) and not yet published.
@@ -100,6 +103,11 @@ impl Producer {
                 0
             },
             slow: checksum || sync_on_commit,
+            fast_below: if checksum || sync_on_commit {
+                0
+            } else {
+                max_payload(cap, checksum) + 1
+            },
             tail,
             shared_tail: tail,
             head_cache: head,
@@ -131,7 +139,7 @@ impl Producer {
     /// ```
     #[inline]
     pub fn reserve(&mut self, len: usize, kind: u16) -> Result<Reservation<'_>, PushError> {
-        if len > self.max_payload || kind.wrapping_sub(1) >= 0xFFFE || self.slow {
+        if len >= self.fast_below || kind.wrapping_sub(1) >= 0xFFFE {
             self.reserve_check(len, kind)?;
         }
         let size = self.record_size(len);
@@ -576,6 +584,7 @@ impl Reservation<'_> {
         // this record went to memory nobody reads, and the next reserve says so.
         if p.mem.faulted() {
             p.slow = true;
+            p.fast_below = 0;
         }
         seq
     }
