@@ -374,15 +374,6 @@ impl Mem {
         }
     }
 
-    /// Whether this view maps a file (as opposed to heap memory).
-    pub(crate) fn is_file(&self) -> bool {
-        match &*self.backing {
-            #[cfg(not(loom))]
-            Backing::Map { .. } => true,
-            _ => false,
-        }
-    }
-
     /// Writes the data area's bytes `[off, off + len)` (offsets into the data
     /// area, not wrapping) through to the file. Nothing for heap memory.
     pub(crate) fn sync_data(&self, off: usize, len: usize) -> std::io::Result<()> {

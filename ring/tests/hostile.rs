@@ -267,9 +267,11 @@ fn cursors_corrupted_while_attached() {
     c.release();
     // A foreign writer moves the tail far ahead: the consumer refuses it.
     poke(&p, OFF_TAIL, &(CAP * 3).to_le_bytes());
-    expect_corrupt(&p, c.read().map(|_| ()), |x| {
-        matches!(x, Corruption::BadCursors { .. })
-    });
+    expect_corrupt(
+        &p,
+        c.read().map(|_| ()),
+        |x| matches!(x, Corruption::BadCursors { head: 24, tail, capacity: CAP, .. } if *tail == CAP * 3),
+    );
     // ... and moves the head past the tail: the producer refuses it when it looks.
     poke(&p, OFF_TAIL, &24u64.to_le_bytes());
     poke(&p, OFF_HEAD, &(1u64 << 40).to_le_bytes());
@@ -278,8 +280,13 @@ fn cursors_corrupted_while_attached() {
         match prod.push(1, &[0; 100]) {
             Ok(_) => continue,
             Err(sairing_ring::PushError::Ring(e)) => {
+                // The error names what was found: the head, and the capacity
+                // it was judged against.
                 assert!(
-                    matches!(e.corruption(), Some(Corruption::BadCursors { .. })),
+                    matches!(
+                        e.corruption(),
+                        Some(Corruption::BadCursors { head, capacity: CAP, .. }) if *head == 1 << 40
+                    ),
                     "{e}"
                 );
                 refused = true;

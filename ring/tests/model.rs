@@ -282,6 +282,26 @@ fn reserved_kinds_are_refused() {
     assert_eq!(c.read().unwrap().unwrap().kind(), 0xFFFE);
 }
 
+/// What the sides report of the ring: its data area, and the largest payload
+/// (half the data area less a header, so that any record fits after padding),
+/// which is accepted exactly and refused one byte over.
+#[test]
+fn capacity_and_largest_payload() {
+    let (_dir, mut p, mut c) = fresh();
+    assert_eq!((p.capacity(), c.capacity()), (4096, 4096));
+    assert_eq!(p.max_payload(), 2032);
+    let max = p.max_payload();
+    assert!(matches!(
+        p.reserve(max + 1, 1),
+        Err(PushError::TooLarge {
+            len: 2033,
+            max: 2032
+        })
+    ));
+    p.push(1, &vec![5; max]).unwrap();
+    assert_eq!(c.read().unwrap().unwrap().payload().len(), max);
+}
+
 /// The unit cases the random ones are built on, spelled out.
 #[test]
 fn exact_fill_wrap_and_padding() {

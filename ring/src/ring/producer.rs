@@ -469,22 +469,10 @@ impl Producer {
     }
 
     fn sync_range(&mut self, from: u64, to: u64) -> std::io::Result<()> {
-        if to <= from || !self.mem.is_file() {
-            self.synced_to = to;
-            return Ok(());
-        }
-        let cap = self.mask + 1;
-        if to - from >= cap {
-            self.mem.sync_data(0, cap as usize)?;
-        } else {
-            let a = (from & self.mask) as usize;
-            let b = (to & self.mask) as usize;
-            if a < b || b == 0 {
-                let end = if b == 0 { cap as usize } else { b };
-                self.mem.sync_data(a, end - a)?;
-            } else {
-                self.mem.sync_data(a, cap as usize - a)?;
-                self.mem.sync_data(0, b)?;
+        // (For heap memory `sync_data` does nothing.)
+        for (off, len) in wrapped_ranges(from, to, self.mask + 1) {
+            if len > 0 {
+                self.mem.sync_data(off, len)?;
             }
         }
         self.synced_to = to;
@@ -495,6 +483,27 @@ impl Producer {
     /// as soon as the consumer's process has died).
     pub fn consumer_alive(&self) -> Result<bool, Error> {
         self.role.alive(&self.mem, Role::Consumer)
+    }
+}
+
+/// Where the bytes at positions `[from, to)` lie in a data area of `cap`
+/// bytes (a power of two), as `(offset, length)` ranges: nothing when `to <=
+/// from`, the whole area for a lap or more, else one range, or two when the
+/// bytes run past the end and on from the start. Unused ranges have length 0.
+fn wrapped_ranges(from: u64, to: u64, cap: u64) -> [(usize, usize); 2] {
+    if to <= from {
+        return [(0, 0); 2];
+    }
+    if to - from >= cap {
+        return [(0, cap as usize), (0, 0)];
+    }
+    let a = (from & (cap - 1)) as usize;
+    let b = (to & (cap - 1)) as usize;
+    if a < b {
+        [(a, b - a), (0, 0)]
+    } else {
+        // Wrapped, or ending exactly at the end (b == 0).
+        [(a, cap as usize - a), (0, b)]
     }
 }
 
@@ -660,6 +669,35 @@ impl std::ops::DerefMut for Reservation<'_> {
             self.p
                 .mem
                 .reserved_mut(self.roff + RECORD_HEADER_LEN, self.len)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::wrapped_ranges;
+
+    /// Every span of positions up to two laps long, at every 8-byte start
+    /// over three laps of a small area: the ranges cover exactly the offsets
+    /// of those positions, each once, inside the area.
+    #[test]
+    fn wrapped_ranges_cover_exactly_the_positions() {
+        let cap = 64u64;
+        for from in (0..3 * cap).step_by(8) {
+            for to in (0..from + 2 * cap).step_by(8) {
+                let mut covered = vec![0u32; cap as usize];
+                for (off, len) in wrapped_ranges(from, to, cap) {
+                    assert!(off + len <= cap as usize, "{from}..{to}: {off}+{len}");
+                    for c in &mut covered[off..off + len] {
+                        *c += 1;
+                    }
+                }
+                let mut expected = vec![0u32; cap as usize];
+                for pos in from..to.min(from + cap) {
+                    expected[(pos % cap) as usize] = 1;
+                }
+                assert_eq!(covered, expected, "positions {from}..{to}");
+            }
         }
     }
 }
