@@ -282,6 +282,58 @@ fn reserved_kinds_are_refused() {
     assert_eq!(c.read().unwrap().unwrap().kind(), 0xFFFE);
 }
 
+/// A reservation reads back what was written into it and knows its sequence
+/// number; committed shorter than reserved, its record is that long and the
+/// next one follows it directly; committed longer, it keeps the length
+/// reserved.
+#[test]
+fn a_reservation_reads_back_and_commits_shorter() {
+    let (_dir, mut p, mut c) = fresh();
+    let mut r = p.reserve(100, 3).unwrap();
+    r[..5].copy_from_slice(b"hello");
+    let view: &[u8] = &r;
+    assert_eq!((view.len(), &view[..5]), (100, &b"hello"[..]));
+    let seq = r.seq();
+    assert_eq!(r.commit_len(5), seq);
+    let mut r = p.reserve(8, 4).unwrap();
+    r.copy_from_slice(b"abcdefgh");
+    assert_eq!(r.commit_len(50), seq + 1);
+    assert_eq!(p.push(5, b"next").unwrap(), seq + 2);
+    let mut got = Vec::new();
+    while let Some(rec) = c.read().unwrap() {
+        got.push((rec.seq(), rec.kind(), rec.payload().to_vec()));
+    }
+    assert_eq!(
+        got,
+        [
+            (seq, 3, b"hello".to_vec()),
+            (seq + 1, 4, b"abcdefgh".to_vec()),
+            (seq + 2, 5, b"next".to_vec())
+        ]
+    );
+    // 5 + 16 rounded to 24, 8 + 16, 4 + 16 rounded to 24: nothing between.
+    assert_eq!(c.pending_bytes(), 24 + 24 + 24);
+}
+
+/// Each side counts the attachments to its role, and sees whether the
+/// other side is held.
+#[test]
+fn epochs_and_the_other_side() {
+    let (dir, p, c) = fresh();
+    assert_eq!((p.epoch(), c.epoch(), c.producer_epoch()), (1, 1, 1));
+    assert!(p.consumer_alive().unwrap());
+    assert!(c.producer_alive().unwrap());
+    drop(p);
+    assert!(!c.producer_alive().unwrap());
+    let path = dir.path().join("ring");
+    let p = Producer::open(&path, &OpenOptions::default()).unwrap();
+    assert_eq!((p.epoch(), c.producer_epoch()), (2, 2));
+    drop(c);
+    assert!(!p.consumer_alive().unwrap());
+    let c = Consumer::open(&path, &OpenOptions::default()).unwrap();
+    assert_eq!(c.epoch(), 2);
+}
+
 /// What the sides report of the ring: its data area, and the largest payload
 /// (half the data area less a header, so that any record fits after padding),
 /// which is accepted exactly and refused one byte over.

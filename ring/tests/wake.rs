@@ -72,3 +72,29 @@ fn a_producer_waiting_for_space_is_rung_once_per_wait() {
         assert!(!rx.take_producer_wakeup(), "round {round}: rung awake");
     }
 }
+
+/// A side that announced a sleep or a wait and then gave it up (it found
+/// work, or its wait timed out) is not rung for it afterwards.
+#[test]
+fn a_sleep_or_wait_given_up_is_not_rung() {
+    let ring = HeapRing::new(1 << 12, false).unwrap();
+    let (mut tx, mut rx) = (ring.producer().unwrap(), ring.consumer().unwrap());
+    assert!(rx.sleep_prepare().unwrap());
+    rx.sleep_done();
+    tx.push(1, b"a").unwrap();
+    assert!(
+        !tx.take_consumer_wakeup(),
+        "rang a consumer that gave up sleeping"
+    );
+    while tx.can_reserve(1000).unwrap() {
+        tx.push(1, &[0; 1000]).unwrap();
+    }
+    assert!(tx.space_wait_prepare(1000).unwrap());
+    tx.space_wait_done();
+    while rx.read().unwrap().is_some() {}
+    rx.release();
+    assert!(
+        !rx.take_producer_wakeup(),
+        "rang a producer that gave up waiting"
+    );
+}
