@@ -77,7 +77,10 @@ pub(crate) struct Mem {
     #[cfg(not(loom))]
     tracker: Tracker,
     /// The SIGBUS guard's flag for this mapping (a flag never set, for heap
-    /// memory), looked up once: both sides check it on every record.
+    /// memory), looked up once: both sides check it on every record. The
+    /// guard that owns the flag's slot lives in `backing`, which this `Mem`
+    /// holds, so the slot is not given to another mapping while the address
+    /// is kept.
     #[cfg(not(loom))]
     fault: &'static std::sync::atomic::AtomicBool,
 }
@@ -366,6 +369,10 @@ impl Mem {
     pub(crate) fn faulted(&self) -> bool {
         #[cfg(not(loom))]
         {
+            // The flag is set by a signal handler on this thread, during an
+            // access made before this call: the accesses must not be moved
+            // after the load (a compiler fence: no instruction).
+            std::sync::atomic::compiler_fence(std::sync::atomic::Ordering::SeqCst);
             self.fault.load(std::sync::atomic::Ordering::Relaxed)
         }
         #[cfg(loom)]

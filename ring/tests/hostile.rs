@@ -442,8 +442,11 @@ fn garbage_in_the_data_area_never_panics() {
 #[test]
 fn truncated_by_another_process_while_mapped() {
     let d = tempfile::tempdir().unwrap();
-    for cut in [0u64, 100, HEADER_LEN as u64, HEADER_LEN as u64 + 1024] {
-        let p = fresh(&d, &format!("cut{cut}"));
+    // SAFETY: sysconf reads a constant of the system; no memory is passed.
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) } as u64;
+    let cuts = [0u64, 100, HEADER_LEN as u64, HEADER_LEN as u64 + 1024];
+    for (cut, staged) in cuts.into_iter().flat_map(|c| [(c, false), (c, true)]) {
+        let p = fresh(&d, &format!("cut{cut}-{staged}"));
         let mut prod = open_p(&p).unwrap();
         let mut c = open_c(&p).unwrap();
         for i in 0..40u8 {
@@ -465,29 +468,46 @@ fn truncated_by_another_process_while_mapped() {
         }
         expect_corrupt(&p, got, |x| *x == Corruption::TruncatedWhileMapped);
         c.release();
-        // The producer never crashes. A push that writes into pages the file
-        // no longer reaches (the guard maps zeros there) lands in memory
-        // nobody reads, and every push after it is refused. Cut at or inside
-        // the header page, the first push does; cut within the data area's only
-        // page, the producer never writes beyond what is left, and fills the
-        // ring.
+        // The producer never crashes. Records written into pages the file no
+        // longer reaches (the guard maps zeros there) land in memory nobody
+        // reads; the commit that wrote one, or the publish of a burst that
+        // did, notes the fault, and every push after it is refused. When the
+        // data area lies on pages wholly past the cut, the first record is
+        // written there. Otherwise the producer may only ever write into the
+        // page the cut falls in (past the file's end, but backed while any of
+        // the page is), and then nothing faults.
         let truncated = |r: &Result<u64, PushError>| {
             matches!(r, Err(PushError::Ring(e))
                 if e.corruption() == Some(&Corruption::TruncatedWhileMapped))
         };
-        let pushes: Vec<_> = (0..200u8).map(|i| prod.push(1, &[i; 60])).collect();
+        let pushes: Vec<Result<u64, PushError>> = (0..200u8)
+            .map(|i| {
+                if !staged {
+                    return prod.push(1, &[i; 60]);
+                }
+                // Bursts of four, published together.
+                let mut r = prod.reserve(60, 1)?;
+                r.copy_from_slice(&[i; 60]);
+                let seq = r.stage();
+                if i % 4 == 3 {
+                    prod.publish();
+                }
+                Ok(seq)
+            })
+            .collect();
         let first = pushes.iter().position(truncated);
-        if cut <= HEADER_LEN as u64 {
+        if cut.next_multiple_of(page) <= HEADER_LEN as u64 {
+            let by = if staged { 4 } else { 1 };
             assert!(
-                first.is_some(),
-                "cut {cut}: no push refused: {:?}",
-                &pushes[..20]
+                first.is_some_and(|f| f <= by),
+                "cut {cut}, staged {staged}: not refused by push {by}: {:?}",
+                &pushes[..8]
             );
         }
         if let Some(first) = first {
             if let Some(i) = (first..pushes.len()).find(|&i| !truncated(&pushes[i])) {
                 panic!(
-                    "cut {cut}: push {i} after a refused one gave {:?}",
+                    "cut {cut}, staged {staged}: push {i} after a refused one gave {:?}",
                     pushes[i]
                 );
             }

@@ -354,6 +354,19 @@ impl Producer {
                 .tail
                 .store(self.tail, order::TAIL_PUBLISH);
             self.shared_tail = self.tail;
+            self.note_fault();
+        }
+    }
+
+    /// After records were written: a truncation of the file under us (the
+    /// SIGBUS guard saw a fault) means they went to memory nobody reads;
+    /// from now on every record takes the slow path, whose first check
+    /// reports it.
+    #[inline(always)]
+    fn note_fault(&mut self) {
+        if self.mem.faulted() {
+            self.slow = true;
+            self.fast_below = 0;
         }
     }
 
@@ -589,12 +602,7 @@ impl Reservation<'_> {
         p.shared_tail = new_tail;
         let seq = p.next_seq;
         p.next_seq = p.next_seq.wrapping_add(1);
-        // A truncation of the file under us (the SIGBUS guard saw a fault):
-        // this record went to memory nobody reads, and the next reserve says so.
-        if p.mem.faulted() {
-            p.slow = true;
-            p.fast_below = 0;
-        }
+        p.note_fault();
         seq
     }
 }
