@@ -13,6 +13,7 @@ use sairing_ring::{
 const CAP: u64 = 4096;
 const OFF_TAIL: u64 = 128;
 const OFF_HEAD: u64 = 256;
+const OFF_HEAD_SEQ: u64 = 264;
 
 fn fresh(dir: &tempfile::TempDir, name: &str) -> PathBuf {
     let p = dir.path().join(name);
@@ -514,6 +515,74 @@ fn truncated_by_another_process_while_mapped() {
         }
         expect_corrupt(&p, prod.check(), |x| *x == Corruption::TruncatedWhileMapped);
     }
+}
+
+/// A consumer that died between its two stores of a release left `head_seq`
+/// ahead of the record at its head: the next consumer takes the record's own
+/// sequence number, and reads on without a sequence error.
+#[test]
+fn a_consumer_resumes_at_the_record_at_its_head() {
+    let d = tempfile::tempdir().unwrap();
+    let p = fresh(&d, "resume");
+    let mut prod = open_p(&p).unwrap();
+    for i in 1..=3u8 {
+        prod.push(1, &[i]).unwrap();
+    }
+    let mut c = open_c(&p).unwrap();
+    assert_eq!(c.read().unwrap().unwrap().seq(), 1);
+    c.release();
+    drop(c);
+    poke(&p, OFF_HEAD_SEQ, &5u64.to_le_bytes());
+    let mut c = open_c(&p).unwrap();
+    assert_eq!(c.next_seq(), 2);
+    let seqs: Vec<u64> = std::iter::from_fn(|| c.read().unwrap().map(|r| r.seq())).collect();
+    assert_eq!(seqs, [2, 3]);
+}
+
+/// A tail moved by a foreign writer to one record past the free space (not
+/// far past it) is refused as a bad cursor.
+#[test]
+fn a_tail_just_past_the_free_space_is_refused() {
+    let d = tempfile::tempdir().unwrap();
+    let p = fresh(&d, "tail");
+    let mut prod = open_p(&p).unwrap();
+    let mut c = open_c(&p).unwrap();
+    prod.push(1, b"abc").unwrap();
+    c.read().unwrap().unwrap();
+    c.release(); // head 24, and the consumer has seen the tail at 24
+    let tail = 24 + CAP + 8;
+    poke(&p, OFF_TAIL, &tail.to_le_bytes());
+    expect_corrupt(
+        &p,
+        c.read().map(|_| ()),
+        |x| matches!(x, Corruption::BadCursors { tail: t, .. } if *t == tail),
+    );
+}
+
+/// A record whose header is on a page the file still reaches and whose
+/// payload runs onto a page it no longer does: the copy holds the zeros the
+/// guard mapped there, and is refused, never delivered.
+#[test]
+fn a_record_cut_in_two_by_a_truncation_is_refused() {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path().join("straddle");
+    create(&p, &CreateOptions::with_capacity(4 * CAP)).unwrap();
+    let mut prod = open_p(&p).unwrap();
+    let mut c = open_c(&p).unwrap();
+    // Records of 1,016 bytes at 0, 1016, 2032, 3048 and 4064: the fifth
+    // crosses the data area's offset 4096, a page boundary.
+    for i in 0..5u8 {
+        prod.push(1, &[i + 1; 1000]).unwrap();
+    }
+    for _ in 0..4 {
+        c.read().unwrap().unwrap();
+    }
+    c.release();
+    truncate_by_another_process(&p, HEADER_LEN as u64 + 4096);
+    let got = c.read().map(|r| r.map(|r| r.payload().to_vec()));
+    expect_corrupt(&p, got.map(|_| ()), |x| {
+        *x == Corruption::TruncatedWhileMapped
+    });
 }
 
 #[test]
