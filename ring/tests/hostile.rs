@@ -585,6 +585,28 @@ fn a_record_cut_in_two_by_a_truncation_is_refused() {
     });
 }
 
+/// A record corrupted after the consumer opened (so judged by the read, not
+/// the scan at opening) whose length runs past the producer's tail, though
+/// not past the end of the data area: refused.
+#[test]
+fn a_length_past_the_tail_is_refused_while_reading() {
+    let d = tempfile::tempdir().unwrap();
+    let p = fresh(&d, "pasttail-live");
+    let mut prod = open_p(&p).unwrap();
+    let mut c = open_c(&p).unwrap();
+    for _ in 0..3 {
+        prod.push(1, &[7; 8]).unwrap(); // 24 bytes each: the tail at 72
+    }
+    c.read().unwrap().unwrap();
+    // The second record, at 24, claims 50 bytes: 64 with its header, to 88.
+    poke(&p, HEADER_LEN as u64 + 24, &50u32.to_le_bytes());
+    expect_corrupt(
+        &p,
+        c.read().map(|_| ()),
+        |x| matches!(x, Corruption::BadRecord { why, len: 50, .. } if why.contains("past the producer's tail")),
+    );
+}
+
 #[test]
 fn files_that_are_not_ours() {
     let d = tempfile::tempdir().unwrap();

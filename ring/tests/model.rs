@@ -334,6 +334,76 @@ fn epochs_and_the_other_side() {
     assert_eq!(c.epoch(), 2);
 }
 
+/// `has_next` says whether a record is ready (looking at the producer's
+/// cursor only when the cached one says there is none) and reads nothing;
+/// `pending_bytes` counts what is committed and not released, from the
+/// released position.
+#[test]
+fn has_next_and_pending_bytes() {
+    let (_dir, mut p, mut c) = fresh();
+    assert!(!c.has_next().unwrap());
+    p.push(1, b"abc").unwrap(); // 24 bytes
+    p.push(1, &[0; 30]).unwrap(); // 48 bytes
+    assert!(c.has_next().unwrap());
+    assert!(c.has_next().unwrap(), "has_next read something");
+    assert_eq!(c.pending_bytes(), 72);
+    assert_eq!(c.read().unwrap().unwrap().payload(), b"abc");
+    c.release();
+    assert_eq!(c.pending_bytes(), 48);
+    assert!(c.has_next().unwrap(), "one record is still unread");
+    c.read().unwrap().unwrap();
+    assert!(!c.has_next().unwrap());
+    assert_eq!(c.pending_bytes(), 48, "read but not released");
+    c.release();
+    assert_eq!(c.pending_bytes(), 0);
+}
+
+/// `release_to` releases exactly up to a mark, and refuses (releasing
+/// nothing) a mark behind what is released or ahead of what is read.
+#[test]
+fn release_to_a_mark() {
+    let (_dir, mut p, mut c) = fresh();
+    for i in 0..4u8 {
+        p.push(1, &[i; 8]).unwrap(); // 24 bytes each
+    }
+    let start = c.mark();
+    c.read().unwrap().unwrap();
+    let after_one = c.mark();
+    c.read().unwrap().unwrap();
+    let after_two = c.mark();
+    assert!(c.release_to(after_one));
+    assert_eq!(c.released_seq(), 2);
+    assert_eq!(c.pending_bytes(), 72);
+    assert!(!c.release_to(start), "a mark behind the released position");
+    assert_eq!(c.released_seq(), 2);
+    assert!(c.release_to(after_one), "the released position itself");
+    c.read().unwrap().unwrap();
+    c.read().unwrap().unwrap();
+    let end = c.mark();
+    c.rewind();
+    assert!(!c.release_to(end), "a mark ahead of what is read");
+    assert_eq!(c.released_seq(), 2);
+    c.read().unwrap().unwrap();
+    assert_eq!(c.mark(), after_two);
+    assert!(c.release_to(after_two));
+    assert_eq!((c.released_seq(), c.pending_bytes()), (3, 48));
+}
+
+/// A file ring has an identity of its own, random at creation and the same
+/// for every side that opens that file.
+#[test]
+fn a_file_ring_has_an_identity() {
+    let (dir, _p, c) = fresh();
+    let id = c.ring_id();
+    assert_ne!(id, [0; 16]);
+    assert_ne!(id, [1; 16]);
+    drop(c);
+    let c = Consumer::open(dir.path().join("ring"), &OpenOptions::default()).unwrap();
+    assert_eq!(c.ring_id(), id);
+    let (_other_dir, _q, other) = fresh();
+    assert_ne!(other.ring_id(), id);
+}
+
 /// What the sides report of the ring: its data area, and the largest payload
 /// (half the data area less a header, so that any record fits after padding),
 /// which is accepted exactly and refused one byte over.
