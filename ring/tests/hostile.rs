@@ -468,6 +468,7 @@ fn truncated_by_another_process_while_mapped() {
             }
         }
         expect_corrupt(&p, got, |x| *x == Corruption::TruncatedWhileMapped);
+        expect_corrupt(&p, c.check(), |x| *x == Corruption::TruncatedWhileMapped);
         c.release();
         // The producer never crashes. Records written into pages the file no
         // longer reaches (the guard maps zeros there) land in memory nobody

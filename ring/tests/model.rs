@@ -289,11 +289,15 @@ fn reserved_kinds_are_refused() {
 #[test]
 fn a_reservation_reads_back_and_commits_shorter() {
     let (_dir, mut p, mut c) = fresh();
+    p.push(1, b"first").unwrap();
+    assert_eq!(c.read().unwrap().unwrap().seq(), 1);
+    c.release();
     let mut r = p.reserve(100, 3).unwrap();
     r[..5].copy_from_slice(b"hello");
     let view: &[u8] = &r;
     assert_eq!((view.len(), &view[..5]), (100, &b"hello"[..]));
     let seq = r.seq();
+    assert_eq!(seq, 2);
     assert_eq!(r.commit_len(5), seq);
     let mut r = p.reserve(8, 4).unwrap();
     r.copy_from_slice(b"abcdefgh");

@@ -35,6 +35,10 @@ pub struct Producer {
     sync_on_commit: bool,
     synced_to: u64,
     sticky: Option<std::io::Error>,
+    /// The data-area ranges written through, in order: for tests (an
+    /// msync's effect cannot be seen short of a crash of the machine).
+    #[cfg(test)]
+    synced: Vec<(usize, usize)>,
     epoch: u64,
     /// The consumer's last sleep word this producer rang for.
     rung: u64,
@@ -94,6 +98,7 @@ impl Producer {
         }
         attach_role(&mem, Role::Producer);
         let epoch = mem.ctl().producer_role.epoch.load(Relaxed);
+        let slow = checksum || sync_on_commit;
         Ok(Producer {
             mask: cap - 1,
             extra: extra(checksum),
@@ -102,8 +107,8 @@ impl Producer {
             } else {
                 0
             },
-            slow: checksum || sync_on_commit,
-            fast_below: if checksum || sync_on_commit {
+            slow,
+            fast_below: if slow {
                 0
             } else {
                 max_payload(cap, checksum) + 1
@@ -117,6 +122,8 @@ impl Producer {
             sync_on_commit,
             synced_to: tail,
             sticky: None,
+            #[cfg(test)]
+            synced: Vec::new(),
             epoch,
             rung: 0,
             role,
@@ -486,6 +493,8 @@ impl Producer {
         for (off, len) in wrapped_ranges(from, to, self.mask + 1) {
             if len > 0 {
                 self.mem.sync_data(off, len)?;
+                #[cfg(test)]
+                self.synced.push((off, len));
             }
         }
         self.synced_to = to;
@@ -684,6 +693,30 @@ impl std::ops::DerefMut for Reservation<'_> {
 #[cfg(test)]
 mod tests {
     use super::wrapped_ranges;
+    use crate::{create, CreateOptions, OpenOptions, Producer};
+
+    /// A sync writes through the data committed since the last one, wrapped
+    /// where it wraps, and nothing when nothing was committed.
+    #[test]
+    fn a_sync_writes_through_what_was_committed_since_the_last() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ring");
+        create(&path, &CreateOptions::with_capacity(4096)).unwrap();
+        let mut p = Producer::open(&path, &OpenOptions::default()).unwrap();
+        let mut c = crate::Consumer::open(&path, &OpenOptions::default()).unwrap();
+        p.push(1, &[1; 1000]).unwrap(); // 1,016 bytes at 0
+        p.push(1, &[2; 1000]).unwrap(); // at 1,016
+        p.sync().unwrap();
+        assert_eq!(p.synced, [(0, 2032)]);
+        p.sync().unwrap();
+        assert_eq!(p.synced, [(0, 2032)], "nothing new, nothing written");
+        while c.read().unwrap().is_some() {}
+        c.release();
+        p.push(1, &[3; 1000]).unwrap(); // at 2,032
+        p.push(1, &[4; 2000]).unwrap(); // padding at 3,048, then at 0
+        p.sync().unwrap();
+        assert_eq!(p.synced[1..], [(2032, 4096 - 2032), (0, 2016)]);
+    }
 
     /// Every span of positions up to two laps long, at every 8-byte start
     /// over three laps of a small area: the ranges cover exactly the offsets
