@@ -16,9 +16,8 @@ pub(crate) enum Backing {
     Map {
         // Declared first so that it drops first: the range leaves the SIGBUS
         // table before it is unmapped, never after (the handler would otherwise
-        // "repair" whatever the kernel maps there next). Held for its drop:
-        // the flag it names is read through `Mem::fault`.
-        _guard: crate::sigbus::Guard,
+        // "repair" whatever the kernel maps there next).
+        guard: crate::sigbus::Guard,
         map: memmap2::MmapRaw,
     },
     #[cfg(not(loom))]
@@ -76,13 +75,6 @@ pub(crate) struct Mem {
     path: PathBuf,
     #[cfg(not(loom))]
     tracker: Tracker,
-    /// The SIGBUS guard's flag for this mapping (a flag never set, for heap
-    /// memory), looked up once: both sides check it on every record. The
-    /// guard that owns the flag's slot lives in `backing`, which this `Mem`
-    /// holds, so the slot is not given to another mapping while the address
-    /// is kept.
-    #[cfg(not(loom))]
-    fault: &'static std::sync::atomic::AtomicBool,
 }
 
 // SAFETY: see `Backing`: the pointers are into memory kept alive by `backing`,
@@ -122,8 +114,7 @@ impl Mem {
             ctl,
             data,
             capacity,
-            fault: guard.flag(),
-            backing: Arc::new(Backing::Map { map, _guard: guard }),
+            backing: Arc::new(Backing::Map { map, guard }),
             path: path.to_owned(),
             tracker: Tracker,
         })
@@ -154,7 +145,6 @@ impl Mem {
             backing: Arc::new(Backing::Heap { ptr, layout }),
             path: PathBuf::from("<heap>"),
             tracker: Tracker,
-            fault: &crate::sigbus::NEVER_FAULTED,
         };
         mem.ctl()
             .consumer
@@ -206,8 +196,6 @@ impl Mem {
             path: self.path.clone(),
             #[cfg(not(loom))]
             tracker: Tracker,
-            #[cfg(not(loom))]
-            fault: self.fault,
         }
     }
 
@@ -367,17 +355,15 @@ impl Mem {
     /// Whether the file behind this mapping shrank under us.
     #[inline]
     pub(crate) fn faulted(&self) -> bool {
+        // The flag is set by a signal handler on this thread, during an
+        // access made before this call: the accesses must not be moved after
+        // the load (a compiler fence: no instruction).
         #[cfg(not(loom))]
-        {
-            // The flag is set by a signal handler on this thread, during an
-            // access made before this call: the accesses must not be moved
-            // after the load (a compiler fence: no instruction).
-            std::sync::atomic::compiler_fence(std::sync::atomic::Ordering::SeqCst);
-            self.fault.load(std::sync::atomic::Ordering::Relaxed)
-        }
-        #[cfg(loom)]
-        {
-            false
+        std::sync::atomic::compiler_fence(std::sync::atomic::Ordering::SeqCst);
+        match &*self.backing {
+            #[cfg(not(loom))]
+            Backing::Map { guard, .. } => guard.faulted(),
+            _ => false,
         }
     }
 

@@ -73,18 +73,12 @@ pub(crate) struct Guard {
 }
 
 impl Guard {
-    /// The flag the handler sets when this mapping is hit by a SIGBUS (its
-    /// file shrank): the same one for as long
-    /// as the guard lives (its slot is not given to another mapping before
-    /// the guard drops), so a holder of the guard may keep its address.
-    pub(crate) fn flag(&self) -> &'static AtomicBool {
-        &TABLE[self.slot].faulted
+    /// Whether the mapping has been hit by a SIGBUS (its file shrank).
+    #[inline]
+    pub(crate) fn faulted(&self) -> bool {
+        TABLE[self.slot].faulted.load(Ordering::Relaxed)
     }
 }
-
-/// A flag no handler ever sets: the fault flag of memory that is not a file
-/// mapping (a heap ring cannot shrink).
-pub(crate) static NEVER_FAULTED: AtomicBool = AtomicBool::new(false);
 
 impl Drop for Guard {
     fn drop(&mut self) {
