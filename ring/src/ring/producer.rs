@@ -19,10 +19,9 @@ pub struct Producer {
     extra: u64,
     /// The flags half-word of every record header, in place (`flags << 48`).
     flag_bits: u64,
-    /// Checksums or sync-on-commit: the paths that do more than the common case.
-    slow: bool,
     /// `reserve` takes its fast path for lengths below this: `max_payload + 1`,
-    /// or 0 (no length) while `slow`, so one comparison covers both.
+    /// or 0 (no length) on a ring whose records all take the slow paths
+    /// (checksums, sync on commit, or a fault seen; see `slow`).
     fast_below: usize,
     tail: u64,
     /// The tail as last stored for the consumer: below `tail` while records
@@ -98,7 +97,6 @@ impl Producer {
         }
         attach_role(&mem, Role::Producer);
         let epoch = mem.ctl().producer_role.epoch.load(Relaxed);
-        let slow = checksum || sync_on_commit;
         Ok(Producer {
             mask: cap - 1,
             extra: extra(checksum),
@@ -107,8 +105,7 @@ impl Producer {
             } else {
                 0
             },
-            slow,
-            fast_below: if slow {
+            fast_below: if checksum || sync_on_commit {
                 0
             } else {
                 max_payload(cap, checksum) + 1
@@ -372,9 +369,15 @@ impl Producer {
     #[inline(always)]
     fn note_fault(&mut self) {
         if self.mem.faulted() {
-            self.slow = true;
             self.fast_below = 0;
         }
+    }
+
+    /// Whether every record takes the slow paths: checksums or sync on
+    /// commit (the paths that do more than the common case), or a fault seen.
+    #[inline(always)]
+    fn slow(&self) -> bool {
+        self.fast_below == 0
     }
 
     /// The largest payload this ring accepts.
@@ -564,7 +567,7 @@ impl Reservation<'_> {
     /// ```
     #[inline]
     pub fn stage(self) -> u64 {
-        if self.p.slow {
+        if self.p.slow() {
             return self.commit();
         }
         let Reservation {
@@ -597,7 +600,7 @@ impl Reservation<'_> {
             size = p.shorten(roff, len);
         }
         let new_tail = p.tail + pad + size;
-        if p.slow {
+        if p.slow() {
             p.commit_slow(roff, len.min(reserved), new_tail, _access);
         } else {
             drop(_access);
