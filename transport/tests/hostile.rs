@@ -1036,6 +1036,24 @@ fn the_client_socket_fd_is_the_servers_connection() {
     let mut client = Client::open(&dir, &ClientOptions::default()).unwrap();
     assert_eq!(client.socket_fd(), None, "no server, no handshake");
     let mut server = Server::open(&dir, &ServerOptions::default()).unwrap();
+    // The server has not accepted yet: the client's hello waits in its
+    // backlog, and socket_fd is that handshake's connection (where the
+    // welcome will come). (Attempts are rate-limited: the first may wait.)
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let hs = loop {
+        client.service().unwrap();
+        if let Some(fd) = client.socket_fd() {
+            break fd;
+        }
+        assert!(std::time::Instant::now() < deadline, "no handshake began");
+        std::thread::yield_now();
+    };
+    assert!(!client.connected());
+    assert_eq!(
+        peer_path(hs),
+        channel::Paths::new(&dir).socket,
+        "socket_fd is not the handshake's connection"
+    );
     connect(&mut server, &mut client);
     let fd = client.socket_fd().expect("connected");
     // SAFETY: `fd` is the client's, open while `client` lives (below).
@@ -1054,4 +1072,237 @@ fn the_client_socket_fd_is_the_servers_connection() {
         "the server's hang-up is not seen on socket_fd"
     );
     drop(client);
+}
+
+/// The path of the socket that `fd`'s connection reaches (its peer's address).
+fn peer_path(fd: std::os::fd::RawFd) -> std::path::PathBuf {
+    use nix::sys::socket::{getpeername, UnixAddr};
+    let addr = getpeername::<UnixAddr>(fd)
+        .unwrap_or_else(|e| panic!("descriptor {fd} is not a connected socket: {e}"));
+    addr.path()
+        .unwrap_or_else(|| panic!("descriptor {fd}'s peer has no path"))
+        .to_owned()
+}
+
+/// A server notices a client that hung up, and forgets it: it is no longer
+/// connected, and counts nothing wrong (a hang-up is how a client says it
+/// died).
+#[test]
+fn a_client_that_hangs_up_is_forgotten() {
+    let (_tmp, dir) = fresh_channel(false);
+    let (mut server, client) = connected(&dir, WaitPolicy::default());
+    assert!(server.connected());
+    drop(client);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while server.connected() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the server still holds a client that hung up"
+        );
+        server.service().unwrap();
+    }
+    let stats = server.connection_stats();
+    assert_eq!((stats.admitted, stats.failed), (1, 0), "{stats:?}");
+}
+
+/// The variable that tells this test binary it is the child of
+/// [`a_client_gone_before_its_welcome_raises_no_sigpipe`].
+const SIGPIPE_CHILD: &str = "SAIRING_TEST_SIGPIPE_CHILD";
+
+/// A client that says hello and closes its connection before the welcome:
+/// the server's welcome meets a closed connection. The handshake fails, with
+/// the kernel's reason (a broken pipe), and the server lives on, even in a
+/// process that keeps SIGPIPE's default action (a C or C++ program embedding
+/// the server: Rust's runtime ignores SIGPIPE, so the test runs itself again
+/// in a child that does not).
+#[test]
+fn a_client_gone_before_its_welcome_raises_no_sigpipe() {
+    let name = "a_client_gone_before_its_welcome_raises_no_sigpipe";
+    if std::env::var_os(SIGPIPE_CHILD).is_none() {
+        let out = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([name, "--exact", "--nocapture", "--test-threads=1"])
+            .env(SIGPIPE_CHILD, "1")
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success() && stdout.contains("1 passed"),
+            "the child ({:?}) did not pass:\n{stdout}\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        return;
+    }
+    // SAFETY: setting a signal's disposition to its default has no
+    // preconditions; this process runs only this test.
+    let before = unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+    assert_ne!(before, libc::SIG_ERR);
+    use std::io::Write;
+    let (_tmp, dir, mut server) = server_and_dir();
+    let mut conn =
+        std::os::unix::net::UnixStream::connect(channel::Paths::new(&dir).socket).unwrap();
+    conn.write_all(b"SAIRING-HELLO-2\0").unwrap();
+    drop(conn);
+    server.service().unwrap();
+    let stats = server.connection_stats();
+    assert_eq!((stats.admitted, stats.failed), (0, 1), "{stats:?}");
+    let why = stats.last_failed.unwrap_or_default();
+    assert!(
+        why.contains("send welcome") && why.contains("Broken pipe"),
+        "{why}"
+    );
+}
+
+/// Accepts the one connection `listener` (non-blocking) is to get, servicing
+/// `client` meanwhile (its attempts are rate-limited).
+fn accept_from(
+    listener: &std::os::unix::net::UnixListener,
+    client: &mut Client,
+) -> std::os::unix::net::UnixStream {
+    listener.set_nonblocking(true).unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        match listener.accept() {
+            Ok((s, _)) => {
+                s.set_nonblocking(false).unwrap();
+                s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+                return s;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "the client never connected"
+                );
+                client.service().unwrap();
+                std::thread::yield_now();
+            }
+            Err(e) => panic!("accept: {e}"),
+        }
+    }
+}
+
+/// Something of this uid listening in the server's place that answers the
+/// hello with 16 bytes that are not the welcome: the client does not take
+/// it for its server, and says what it got.
+#[test]
+fn a_reply_that_is_not_the_welcome_is_refused() {
+    use std::io::{Read, Write};
+    let (_tmp, dir) = fresh_channel(false);
+    let listener =
+        std::os::unix::net::UnixListener::bind(channel::Paths::new(&dir).socket).unwrap();
+    let mut client = Client::open(&dir, &ClientOptions::default()).unwrap();
+    let mut conn = accept_from(&listener, &mut client);
+    let mut hello = [0u8; 16];
+    conn.read_exact(&mut hello).unwrap();
+    assert_eq!(&hello, b"SAIRING-HELLO-2\0");
+    conn.write_all(b"SAIRING-GOODBYE\0").unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let err = loop {
+        match client.service() {
+            Err(e) => break e,
+            Ok(()) => {
+                assert!(
+                    !client.connected(),
+                    "the client took a goodbye for a welcome"
+                );
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "the reply was never read"
+                );
+                std::thread::yield_now();
+            }
+        }
+    };
+    assert!(
+        matches!(&err, sairing_transport::Error::Handshake { what, .. } if what.contains("SAIRING-GOODBYE")),
+        "{err}"
+    );
+}
+
+/// A hello of another protocol version is a failed handshake: counted, with
+/// its reason, and the connection closed without a welcome.
+#[test]
+fn a_hello_of_another_version_is_not_welcomed() {
+    use std::io::{Read, Write};
+    let (_tmp, dir, mut server) = server_and_dir();
+    let mut conn =
+        std::os::unix::net::UnixStream::connect(channel::Paths::new(&dir).socket).unwrap();
+    conn.write_all(b"SAIRING-HELLO-1\0").unwrap();
+    server.service().unwrap();
+    let stats = server.connection_stats();
+    assert_eq!((stats.admitted, stats.failed), (0, 1), "{stats:?}");
+    let why = stats.last_failed.unwrap_or_default();
+    assert!(why.contains("unexpected hello"), "{why}");
+    conn.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut reply = Vec::new();
+    conn.read_to_end(&mut reply).unwrap();
+    assert!(reply.is_empty(), "a reply to a wrong hello: {reply:?}");
+}
+
+/// The socket is born with the channel's mode: open to the group when the
+/// channel is (a directory of mode 0770), to its owner alone otherwise.
+#[test]
+fn the_socket_is_open_to_whom_the_channel_is() {
+    use std::os::unix::fs::PermissionsExt;
+    // SAFETY: getegid has no preconditions and cannot fail.
+    let gid = unsafe { libc::getegid() };
+    for (group, want) in [(None, 0o600), (Some(gid), 0o660)] {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("ch");
+        let opts = channel::ChannelOptions {
+            capacity: 1 << 16,
+            group,
+            ..Default::default()
+        };
+        channel::create(&dir, &opts).unwrap();
+        let _server = Server::open(&dir, &ServerOptions::default()).unwrap();
+        let meta = std::fs::metadata(channel::Paths::new(&dir).socket).unwrap();
+        assert_eq!(
+            meta.permissions().mode() & 0o777,
+            want,
+            "socket of a channel with group {group:?}"
+        );
+    }
+}
+
+/// A directory where the socket goes cannot be removed as a stale socket:
+/// the server says so, rather than failing later to bind.
+#[test]
+fn a_directory_in_the_sockets_place_is_reported() {
+    let (_tmp, dir) = fresh_channel(false);
+    std::fs::create_dir(channel::Paths::new(&dir).socket).unwrap();
+    let err = Server::open(&dir, &ServerOptions::default())
+        .err()
+        .expect("a server over a directory in the socket's place");
+    assert!(err.to_string().contains("remove stale socket"), "{err}");
+}
+
+/// A connection that never says hello is dropped once the handshake's time
+/// (2 s) has passed, and not before: at the look that accepted it, it is
+/// merely waiting.
+#[test]
+fn a_silent_connection_is_dropped_after_the_handshake_time() {
+    let (_tmp, dir, mut server) = server_and_dir();
+    let _silent =
+        std::os::unix::net::UnixStream::connect(channel::Paths::new(&dir).socket).unwrap();
+    server.service().unwrap();
+    assert_eq!(
+        server.socket_fds().len(),
+        2,
+        "the listener and the silent one"
+    );
+    assert_eq!(server.connection_stats().failed, 0, "dropped at once");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while server.connection_stats().failed == 0 {
+        assert!(std::time::Instant::now() < deadline, "never dropped");
+        // Waits on the doorbell; nothing rings, so this paces the loop.
+        assert!(server
+            .recv(Some(Duration::from_millis(100)))
+            .unwrap()
+            .is_none());
+    }
+    let why = server.connection_stats().last_failed.unwrap_or_default();
+    assert!(why.contains("no hello within"), "{why}");
+    assert_eq!(server.socket_fds().len(), 1, "only the listener is left");
 }
