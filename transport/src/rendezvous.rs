@@ -294,6 +294,10 @@ pub(crate) enum Accepted {
     },
     /// A client that broke off the handshake (it died, or spoke nonsense).
     Failed(String),
+    /// This process is out of descriptors: new connections wait in the
+    /// kernel's backlog, and the caller stops accepting until its next look
+    /// (asking again at once would fail the same way, for ever).
+    Stalled(String),
 }
 
 /// A connection whose hello has not arrived yet: the server never waits for
@@ -314,7 +318,8 @@ impl AsRawFd for PendingPeer {
 /// then looks once, without waiting, at each pending one: returns the first
 /// that finished its handshake (admitted, refused or failed), or
 /// [`Accepted::Nothing`]. A connection silent for longer than the handshake
-/// timeout, or pushed out by newer ones, fails.
+/// timeout, or pushed out by newer ones, fails. Out of descriptors, it still
+/// looks at the pending ones, then says [`Accepted::Stalled`].
 pub(crate) fn accept(
     paths: &Paths,
     listener: &UnixListener,
@@ -324,6 +329,7 @@ pub(crate) fn accept(
     // While descriptors wait for the closer (stuck on one a peer made slow to
     // close), new connections wait in the kernel's backlog instead of filling
     // our descriptor table.
+    let mut stalled = None;
     while crate::bell::closer_backlog() < 64 {
         match listener.accept() {
             Ok((stream, _)) => {
@@ -348,7 +354,8 @@ pub(crate) fn accept(
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             // Out of descriptors: leave the connection in the backlog for now.
             Err(e) if matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE)) => {
-                return Ok(Accepted::Failed(format!("accept: {e}")));
+                stalled = Some(format!("accept: {e}"));
+                break;
             }
             Err(e) => return Err(io(&paths.socket, "accept")(e)),
         }
@@ -377,7 +384,7 @@ pub(crate) fn accept(
             }
         }
     }
-    Ok(Accepted::Nothing)
+    Ok(stalled.map_or(Accepted::Nothing, Accepted::Stalled))
 }
 
 /// The rest of a handshake once the hello is in: credentials, the hello

@@ -30,7 +30,8 @@ pub struct ConnectionStats {
     pub admitted: u64,
     /// Clients turned away by the credentials check.
     pub refused: u64,
-    /// Handshakes that broke off.
+    /// Handshakes that broke off, and looks at the socket that could not
+    /// accept for want of descriptors (the client waits in the backlog).
     pub failed: u64,
     /// The uid, gid and pid of the last client turned away.
     pub last_refused: Option<(u32, u32, i32)>,
@@ -156,6 +157,11 @@ impl Sockets {
                 Accepted::Failed(why) => {
                     self.stats.failed += 1;
                     self.stats.last_failed = Some(why);
+                }
+                Accepted::Stalled(why) => {
+                    self.stats.failed += 1;
+                    self.stats.last_failed = Some(why);
+                    break;
                 }
             }
         }

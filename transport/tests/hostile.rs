@@ -1105,9 +1105,48 @@ fn a_client_that_hangs_up_is_forgotten() {
     assert_eq!((stats.admitted, stats.failed), (1, 0), "{stats:?}");
 }
 
-/// The variable that tells this test binary it is the child of
-/// [`a_client_gone_before_its_welcome_raises_no_sigpipe`].
-const SIGPIPE_CHILD: &str = "SAIRING_TEST_SIGPIPE_CHILD";
+/// The variable that marks a child run by [`in_child`].
+const CHILD: &str = "SAIRING_TEST_CHILD";
+
+/// For a test that changes what its whole process holds (a signal's
+/// disposition, a resource limit): in the test's own process, runs the test
+/// `name` again in a child process of this test binary, checks that it
+/// passed, and returns `false`; in that child, returns `true`, and the test
+/// goes on to its body.
+fn in_child(name: &str) -> bool {
+    if std::env::var_os(CHILD).is_some() {
+        return true;
+    }
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([name, "--exact", "--nocapture", "--test-threads=1"])
+        .env(CHILD, "1")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // A child that hangs fails the test (well within cargo-mutants' limit).
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() >= deadline {
+            let _ = child.kill();
+            let out = child.wait_with_output().unwrap();
+            panic!(
+                "the child did not finish within 20 s:\n{}",
+                String::from_utf8_lossy(&out.stdout)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("1 passed"),
+        "the child ({:?}) did not pass:\n{stdout}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    false
+}
 
 /// A client that says hello and closes its connection before the welcome:
 /// the server's welcome meets a closed connection. The handshake fails, with
@@ -1117,20 +1156,7 @@ const SIGPIPE_CHILD: &str = "SAIRING_TEST_SIGPIPE_CHILD";
 /// in a child that does not).
 #[test]
 fn a_client_gone_before_its_welcome_raises_no_sigpipe() {
-    let name = "a_client_gone_before_its_welcome_raises_no_sigpipe";
-    if std::env::var_os(SIGPIPE_CHILD).is_none() {
-        let out = std::process::Command::new(std::env::current_exe().unwrap())
-            .args([name, "--exact", "--nocapture", "--test-threads=1"])
-            .env(SIGPIPE_CHILD, "1")
-            .output()
-            .unwrap();
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        assert!(
-            out.status.success() && stdout.contains("1 passed"),
-            "the child ({:?}) did not pass:\n{stdout}\n{}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr)
-        );
+    if !in_child("a_client_gone_before_its_welcome_raises_no_sigpipe") {
         return;
     }
     // SAFETY: setting a signal's disposition to its default has no
@@ -1305,4 +1331,52 @@ fn a_silent_connection_is_dropped_after_the_handshake_time() {
     let why = server.connection_stats().last_failed.unwrap_or_default();
     assert!(why.contains("no hello within"), "{why}");
     assert_eq!(server.socket_fds().len(), 1, "only the listener is left");
+}
+
+/// A server out of descriptors cannot accept: the connection waits in the
+/// kernel's backlog, the server counts a failed handshake and goes on, and
+/// admits the client once a descriptor is free. (In a child process: the
+/// limit on descriptors is the process's.)
+#[test]
+fn a_server_out_of_descriptors_leaves_the_client_waiting() {
+    use std::io::{Read, Write};
+    if !in_child("a_server_out_of_descriptors_leaves_the_client_waiting") {
+        return;
+    }
+    let (_tmp, dir, mut server) = server_and_dir();
+    let mut conn =
+        std::os::unix::net::UnixStream::connect(channel::Paths::new(&dir).socket).unwrap();
+    conn.write_all(b"SAIRING-HELLO-2\0").unwrap();
+    // The lowest free descriptor becomes the limit: the accept's is refused.
+    // SAFETY: dup of a descriptor this process holds; the copy is closed next.
+    let free = unsafe { libc::dup(conn.as_raw_fd()) };
+    assert!(free >= 0);
+    // SAFETY: closes the copy made above, owned by nobody else.
+    unsafe { libc::close(free) };
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes one rlimit into a live value.
+    assert_eq!(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) }, 0);
+    let was = lim.rlim_cur;
+    lim.rlim_cur = free as libc::rlim_t;
+    // SAFETY: setrlimit reads a live rlimit.
+    assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lim) }, 0);
+    let r = server.service();
+    lim.rlim_cur = was;
+    // SAFETY: as above.
+    assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lim) }, 0);
+    r.expect("a server out of descriptors stopped");
+    let stats = server.connection_stats();
+    assert_eq!((stats.admitted, stats.failed), (0, 1), "{stats:?}");
+    let why = stats.last_failed.unwrap_or_default();
+    assert!(why.contains("accept"), "{why}");
+    server.service().unwrap();
+    assert_eq!(server.connection_stats().admitted, 1);
+    conn.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut welcome = [0u8; 16];
+    conn.read_exact(&mut welcome).unwrap();
+    assert_eq!(&welcome, b"SAIRING-WELCOME\0");
 }
