@@ -423,3 +423,34 @@ fn handshake(stream: Conn, msg: [u8; 16], n: usize, policy: AccessPolicy) -> Acc
     }
     Accepted::Peer(Peer { stream })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Read, Write};
+
+    /// A client given time to wait for the reply waits for it: the server
+    /// here answers a tenth of a second after the hello, and the handshake
+    /// still finishes (`channel::probe` waits so; a look without waiting
+    /// would call the server absent).
+    #[test]
+    fn a_handshake_given_time_waits_for_the_reply() {
+        let tmp = tempfile::tempdir().unwrap();
+        let paths = Paths::new(tmp.path());
+        let listener = UnixListener::bind(&paths.socket).unwrap();
+        let server = std::thread::spawn(move || {
+            let (mut conn, _) = listener.accept().unwrap();
+            let mut hello = [0u8; 16];
+            conn.read_exact(&mut hello).unwrap();
+            assert_eq!(&hello, HELLO);
+            // Late on purpose: the client must be waiting by now.
+            std::thread::sleep(Duration::from_millis(100));
+            conn.write_all(WELCOME).unwrap();
+            conn
+        });
+        let hs = connect_start(&paths).unwrap().expect("a listener");
+        let r = connect_finish(&paths, hs, Duration::from_secs(10)).unwrap();
+        assert!(matches!(r, Handshake::Done(_)), "{r:?}");
+        drop(server.join().unwrap());
+    }
+}
