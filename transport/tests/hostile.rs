@@ -11,7 +11,10 @@ use sairing_transport::{
     channel, Body, Client, ClientOptions, Op, Server, ServerOptions, WaitPolicy,
 };
 
-const T: Duration = Duration::from_secs(60);
+/// How long a test waits for what takes milliseconds before it fails: a
+/// broken side fails the test well within cargo-mutants' half-minute limit
+/// (scripts/mutants.sh), rather than hanging past it.
+const T: Duration = Duration::from_secs(15);
 
 /// Every offset of `needle` in the file.
 fn find_all(path: &Path, needle: &[u8]) -> Vec<u64> {
@@ -1379,4 +1382,25 @@ fn a_server_out_of_descriptors_leaves_the_client_waiting() {
     let mut welcome = [0u8; 16];
     conn.read_exact(&mut welcome).unwrap();
     assert_eq!(&welcome, b"SAIRING-WELCOME\0");
+}
+
+/// The server keeps up to `MAX_PENDING` connections waiting for their hello,
+/// and drops the oldest only when one more comes.
+#[test]
+fn the_server_keeps_max_pending_connections_waiting_and_no_more() {
+    let (_tmp, dir, mut server) = server_and_dir();
+    let sock = channel::Paths::new(&dir).socket;
+    let mut silent: Vec<_> = (0..channel::MAX_PENDING)
+        .map(|_| std::os::unix::net::UnixStream::connect(&sock).unwrap())
+        .collect();
+    server.service().unwrap();
+    assert_eq!(server.connection_stats().failed, 0);
+    assert_eq!(server.socket_fds().len(), 1 + channel::MAX_PENDING);
+    silent.push(std::os::unix::net::UnixStream::connect(&sock).unwrap());
+    server.service().unwrap();
+    let stats = server.connection_stats();
+    assert_eq!(stats.failed, 1, "{stats:?}");
+    let why = stats.last_failed.unwrap_or_default();
+    assert!(why.contains("the oldest was dropped"), "{why}");
+    assert_eq!(server.socket_fds().len(), 1 + channel::MAX_PENDING);
 }
