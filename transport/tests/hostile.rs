@@ -1404,3 +1404,37 @@ fn the_server_keeps_max_pending_connections_waiting_and_no_more() {
     assert!(why.contains("the oldest was dropped"), "{why}");
     assert_eq!(server.socket_fds().len(), 1 + channel::MAX_PENDING);
 }
+
+/// A busy-polling server, spinning inside `recv`, still looks at its socket
+/// now and then: a client that connects meanwhile is admitted without
+/// waiting for the spin to end (it never ends before a request comes).
+#[test]
+fn a_busy_polling_server_admits_a_client_while_it_spins() {
+    let (_tmp, dir) = fresh_channel(false);
+    let opts = ServerOptions {
+        wait: WaitPolicy::busy_poll(),
+        ..ServerOptions::default()
+    };
+    let mut server = Server::open(&dir, &opts).unwrap();
+    let srv = std::thread::spawn(move || {
+        let key = server
+            .recv(Some(T))
+            .unwrap()
+            .map(|r| r.request.key.to_owned());
+        (server, key)
+    });
+    let mut client = Client::open(&dir, &ClientOptions::default()).unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !client.connected() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "a spinning server did not admit the client"
+        );
+        client.service().unwrap();
+        std::thread::yield_now();
+    }
+    client.send(Op::Notify, "INIT_VIEW", &Body::EMPTY).unwrap();
+    let (server, key) = srv.join().unwrap();
+    assert_eq!(key.as_deref(), Some("INIT_VIEW"));
+    assert_eq!(server.connection_stats().admitted, 1);
+}
