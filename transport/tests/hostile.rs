@@ -1438,3 +1438,97 @@ fn a_busy_polling_server_admits_a_client_while_it_spins() {
     assert_eq!(key.as_deref(), Some("INIT_VIEW"));
     assert_eq!(server.connection_stats().admitted, 1);
 }
+
+/// Waits until `tx`'s reader has announced that it sleeps (it is asleep, or
+/// about to: anything that happens now ends its sleep).
+fn until_asleep(tx: &mut sairing_ring::Producer) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !tx.take_consumer_wakeup() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the reader never slept"
+        );
+        std::thread::yield_now();
+    }
+}
+
+/// A server with no client: its sleeps end by the short poll, and nothing
+/// else; one woken by a client connecting counts the wake as `other`.
+#[test]
+fn a_server_without_a_client_polls_and_a_connection_wakes_it() {
+    let (_tmp, dir, mut server) = server_and_dir();
+    assert!(server
+        .recv(Some(Duration::from_millis(100)))
+        .unwrap()
+        .is_none());
+    let w = server.wait_stats();
+    assert!(w.polled >= 1, "{w:?}");
+    assert_eq!(
+        (w.rung, w.timed_out, w.other, w.hung_up),
+        (0, 0, 0, 0),
+        "{w:?}"
+    );
+    // This test writes the request ring (the client's role), to see the
+    // server announce its sleep.
+    let paths = channel::Paths::new(&dir);
+    let mut tx = sairing_ring::Producer::open(&paths.request, &Default::default()).unwrap();
+    let mut conns = Vec::new();
+    // A connection made after the announcement ends the server's sleep (of
+    // at most 20 ms: no client); tried again if this thread was held up
+    // past that sleep.
+    for _ in 0..5 {
+        let before = server.wait_stats().other;
+        let srv = std::thread::spawn(move || {
+            let got = server.recv(Some(Duration::from_millis(200))).unwrap();
+            assert!(got.is_none(), "a request from nowhere");
+            server
+        });
+        until_asleep(&mut tx);
+        conns.push(std::os::unix::net::UnixStream::connect(&paths.socket).unwrap());
+        server = srv.join().unwrap();
+        if server.wait_stats().other > before {
+            return;
+        }
+    }
+    panic!(
+        "no wake counted for five connections: {:?}",
+        server.wait_stats()
+    );
+}
+
+/// A client asleep waiting for its server sees the server hang up: the
+/// sleep ends, and is counted as `hung_up`. (The server here is played by
+/// hand: the socket, the handshake and the response ring.)
+#[test]
+fn a_sleeping_client_counts_its_servers_hang_up() {
+    use std::io::{Read, Write};
+    let (_tmp, dir) = fresh_channel(false);
+    let paths = channel::Paths::new(&dir);
+    let listener = std::os::unix::net::UnixListener::bind(&paths.socket).unwrap();
+    let mut client = Client::open(&dir, &ClientOptions::default()).unwrap();
+    let mut conn = accept_from(&listener, &mut client);
+    let mut hello = [0u8; 16];
+    conn.read_exact(&mut hello).unwrap();
+    conn.write_all(b"SAIRING-WELCOME\0").unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !client.connected() {
+        assert!(std::time::Instant::now() < deadline, "never welcomed");
+        client.service().unwrap();
+        std::thread::yield_now();
+    }
+    let mut tx = sairing_ring::Producer::open(&paths.response, &Default::default()).unwrap();
+    let before = client.wait_stats();
+    let cl = std::thread::spawn(move || {
+        let got = client
+            .next_completion(Some(Duration::from_secs(1)))
+            .unwrap();
+        assert!(got.is_none(), "an answer from nowhere");
+        client
+    });
+    until_asleep(&mut tx);
+    drop(conn);
+    let client = cl.join().unwrap();
+    let w = client.wait_stats();
+    assert_eq!(w.hung_up, before.hung_up + 1, "{w:?}");
+    assert_eq!(w.rung, before.rung, "a hang-up taken for a ring: {w:?}");
+}
