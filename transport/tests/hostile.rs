@@ -1532,3 +1532,26 @@ fn a_sleeping_client_counts_its_servers_hang_up() {
     assert_eq!(w.hung_up, before.hung_up + 1, "{w:?}");
     assert_eq!(w.rung, before.rung, "a hang-up taken for a ring: {w:?}");
 }
+
+/// An external event loop that announced a wait and is awake again
+/// (`after_wake`) is not rung for what comes next: the peer rings only a
+/// side that may be asleep.
+#[test]
+fn an_event_loop_awake_again_is_not_rung() {
+    use std::os::fd::AsFd;
+    let (_tmp, dir) = fresh_channel(false);
+    let (mut server, mut client) = connected(&dir, WaitPolicy::default());
+    client.after_wake().unwrap(); // takes the ring of the connection
+    assert!(client.prepare_to_wait().unwrap(), "nothing to read yet");
+    assert!(
+        !readable_within(client.as_fd(), 0),
+        "rung with nothing sent"
+    );
+    client.after_wake().unwrap();
+    server.notify("port_state_change", "[]").unwrap();
+    assert!(
+        !readable_within(client.as_fd(), 0),
+        "a client awake again was rung"
+    );
+    assert_eq!(client.pump().unwrap(), 1);
+}
