@@ -1,0 +1,240 @@
+//! The client's and the server's calls, one at a time, in one process (a
+//! server and a client on one thread; neither waits for the other): what
+//! each call gives back and what it leaves. The process tests (`channel.rs`)
+//! and the hostile ones (`hostile.rs`) cover restarts and bad input.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use sairing_transport::{
+    channel, Client, ClientOptions, Mode, Notification, Op, Outcome, Server, ServerOptions,
+};
+
+const PORT: &str = "SAI_OBJECT_TYPE_PORT:oid:0x1000000000001";
+const SUCCESS: &str = "SAI_STATUS_SUCCESS";
+const FAILURE: &str = "SAI_STATUS_FAILURE";
+
+/// A new channel, its server and its client, connected.
+fn pair() -> (tempfile::TempDir, Server, Client) {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("ch");
+    channel::create(
+        &dir,
+        &channel::ChannelOptions {
+            capacity: 1 << 16,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let (server, client) = open(&dir);
+    (tmp, server, client)
+}
+
+fn open(dir: &Path) -> (Server, Client) {
+    let mut server = Server::open(dir, &ServerOptions::default()).unwrap();
+    let mut client = Client::open(dir, &ClientOptions::default()).unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    while !client.connected() {
+        server.service().unwrap();
+        client.service().unwrap();
+        assert!(std::time::Instant::now() < deadline, "never connected");
+    }
+    (server, client)
+}
+
+/// Answers every request waiting with `status`; returns how many.
+fn answer_all(server: &mut Server, status: &str) -> usize {
+    let mut n = 0;
+    while let Some(mut req) = server.recv(Some(Duration::ZERO)).unwrap() {
+        req.respond_status(status).unwrap();
+        n += 1;
+    }
+    n
+}
+
+fn set_mtu(client: &mut Client) -> Outcome {
+    client.set(PORT, "SAI_PORT_ATTR_MTU", "9100").unwrap()
+}
+
+/// The sequence numbers a client gives out: `next_request_seq` and
+/// `next_seq` name the next one, and each send takes it.
+#[test]
+fn sequence_numbers_are_given_out_in_turn() {
+    let (_tmp, mut server, mut client) = pair();
+    client.set_mode(Mode::Pipelined);
+    let first = client.next_request_seq();
+    assert_eq!(client.next_seq(), first);
+    assert_eq!(set_mtu(&mut client), Outcome::Sent(first));
+    assert_eq!(set_mtu(&mut client), Outcome::Sent(first + 1));
+    assert_eq!(client.next_request_seq(), first + 2);
+    assert_eq!(client.next_seq(), first + 2);
+    assert_eq!(server.next_seq(), first);
+    assert_eq!(answer_all(&mut server, SUCCESS), 2);
+    assert_eq!(server.next_seq(), first + 2);
+    assert_eq!(client.counts(), (2, 0));
+    client.wait_all(None).unwrap();
+    assert_eq!(client.counts(), (2, 2));
+}
+
+/// The mode set is the mode in force, and says which calls wait.
+#[test]
+fn the_mode_set_is_the_mode_in_force() {
+    let (_tmp, mut server, mut client) = pair();
+    assert_eq!(client.mode(), Mode::Sync);
+    for mode in [Mode::Async, Mode::Pipelined, Mode::Sync] {
+        client.set_mode(mode);
+        assert_eq!(client.mode(), mode);
+    }
+    client.set_mode(Mode::Async);
+    let Outcome::Sent(seq) = set_mtu(&mut client) else {
+        panic!("an async set waited")
+    };
+    answer_all(&mut server, SUCCESS);
+    client.wait_all(None).unwrap();
+    // An async call's success is not kept: nobody waits for it.
+    assert!(client.take_failures().is_empty());
+    assert!(client
+        .next_completion(Some(Duration::ZERO))
+        .unwrap()
+        .is_none());
+    assert_eq!(client.counts(), (1, 1), "seq {seq}");
+}
+
+/// A server that answers a request twice: the first answer is delivered, the
+/// repeat is kept aside for `take_duplicates` (once), never delivered.
+#[test]
+fn a_repeated_answer_is_kept_aside_not_delivered() {
+    let (_tmp, mut server, mut client) = pair();
+    client.set_mode(Mode::Pipelined);
+    let Outcome::Sent(seq) = set_mtu(&mut client) else {
+        panic!("a pipelined set waited")
+    };
+    let ticket = server.recv(Some(Duration::ZERO)).unwrap().unwrap().ticket();
+    let none: [(&str, &str); 0] = [];
+    let no_statuses: [&str; 0] = [];
+    server
+        .respond_to(ticket, SUCCESS, &none, &no_statuses)
+        .unwrap();
+    server
+        .respond_to(ticket, FAILURE, &none, &no_statuses)
+        .unwrap();
+    let r = client.next_completion(None).unwrap().expect("the answer");
+    assert_eq!((r.seq, r.status.as_str()), (seq, SUCCESS));
+    client.pump().unwrap(); // the repeat, unless read already
+    assert!(client
+        .next_completion(Some(Duration::ZERO))
+        .unwrap()
+        .is_none());
+    assert_eq!(client.take_duplicates(), vec![(seq, FAILURE.to_owned())]);
+    assert!(client.take_duplicates().is_empty(), "taken twice");
+    assert_eq!(client.counts(), (1, 1));
+}
+
+/// Failed answers to async calls are kept, in order: taken all at once, or
+/// one at a time.
+#[test]
+fn failed_async_answers_are_kept_in_order() {
+    let (_tmp, mut server, mut client) = pair();
+    client.set_mode(Mode::Async);
+    let seqs: Vec<u64> = (0..3)
+        .map(|_| match set_mtu(&mut client) {
+            Outcome::Sent(s) => s,
+            Outcome::Done(r) => panic!("an async set waited: {r:?}"),
+        })
+        .collect();
+    answer_all(&mut server, FAILURE);
+    client.wait_all(None).unwrap();
+    assert_eq!(client.next_failure().map(|r| r.seq), Some(seqs[0]));
+    let rest: Vec<u64> = client.take_failures().iter().map(|r| r.seq).collect();
+    assert_eq!(rest, &seqs[1..]);
+    assert!(client.next_failure().is_none());
+    assert!(client.take_failures().is_empty());
+}
+
+/// Notifications are queued for `take_notifications` (in order, once), or
+/// handed to the callback when one is set (and then not queued).
+#[test]
+fn notifications_are_queued_or_handed_to_the_callback() {
+    let (_tmp, mut server, mut client) = pair();
+    server.notify("port_state_change", "[1]").unwrap();
+    server.notify("port_state_change", "[2]").unwrap();
+    assert_eq!(client.pump().unwrap(), 2);
+    let n: Vec<String> = client
+        .take_notifications()
+        .into_iter()
+        .map(|n| n.payload)
+        .collect();
+    assert_eq!(n, ["[1]", "[2]"]);
+    assert!(client.take_notifications().is_empty());
+
+    let got: Arc<Mutex<Vec<Notification>>> = Arc::default();
+    let sink = Arc::clone(&got);
+    client.on_notification(move |n| sink.lock().unwrap().push(n));
+    server.notify("switch_shutdown_request", "").unwrap();
+    assert_eq!(client.pump().unwrap(), 1);
+    assert!(client.take_notifications().is_empty(), "queued as well");
+    let got = got.lock().unwrap();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].name, "switch_shutdown_request");
+}
+
+/// `next_notification` waits for one (the queued ones first).
+#[test]
+fn next_notification_takes_the_queued_ones_first() {
+    let (_tmp, mut server, mut client) = pair();
+    server.notify("a", "1").unwrap();
+    server.notify("b", "2").unwrap();
+    let t = Duration::from_secs(5);
+    assert_eq!(client.next_notification(t).unwrap().unwrap().name, "a");
+    assert_eq!(client.next_notification(t).unwrap().unwrap().name, "b");
+    assert!(client
+        .next_notification(Duration::from_millis(1))
+        .unwrap()
+        .is_none());
+}
+
+/// Every call of the client sends the request its name says, and the calls
+/// that always wait (get, notify) give the answer.
+#[test]
+fn each_call_sends_its_op() {
+    let (_tmp, mut server, mut client) = pair();
+    client.set_mode(Mode::Pipelined);
+    let attrs = [("SAI_PORT_ATTR_MTU", "9100")];
+    client.create(PORT, &attrs).unwrap();
+    client.remove(PORT).unwrap();
+    set_mtu(&mut client);
+    let objects = [sairing_transport::BulkObject {
+        id: "oid:0x1",
+        attrs: &attrs[..],
+    }];
+    client
+        .bulk(Op::BulkCreate, "SAI_OBJECT_TYPE_PORT", &objects)
+        .unwrap();
+    let mut ops = Vec::new();
+    while let Some(mut req) = server.recv(Some(Duration::ZERO)).unwrap() {
+        ops.push(req.request.op);
+        req.respond_status(SUCCESS).unwrap();
+    }
+    assert_eq!(ops, [Op::Create, Op::Remove, Op::Set, Op::BulkCreate]);
+    client.wait_all(None).unwrap();
+    // get and notify wait whatever the mode: answered from another thread.
+    let srv = std::thread::spawn(move || {
+        let mut ops = Vec::new();
+        while ops.len() < 2 {
+            if let Some(mut req) = server.recv(Some(Duration::from_secs(15))).unwrap() {
+                ops.push(req.request.op);
+                req.respond::<&str, &str>(SUCCESS, &[("SAI_PORT_ATTR_MTU", "9100")], &[])
+                    .unwrap();
+            }
+        }
+        ops
+    });
+    let r = client.get(PORT, &[("SAI_PORT_ATTR_MTU", "0")]).unwrap();
+    assert_eq!(
+        r.attrs,
+        [("SAI_PORT_ATTR_MTU".to_owned(), "9100".to_owned())]
+    );
+    assert!(client.notify_syncd("APPLY_VIEW").unwrap().is_success());
+    assert_eq!(srv.join().unwrap(), [Op::Get, Op::Notify]);
+}
