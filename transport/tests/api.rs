@@ -238,3 +238,117 @@ fn each_call_sends_its_op() {
     assert!(client.notify_syncd("APPLY_VIEW").unwrap().is_success());
     assert_eq!(srv.join().unwrap(), [Op::Get, Op::Notify]);
 }
+
+/// The keys of the requests `recv` returns until nothing is there.
+fn keys_waiting(server: &mut Server) -> Vec<String> {
+    let mut keys = Vec::new();
+    while let Some(req) = server.recv(Some(Duration::ZERO)).unwrap() {
+        keys.push(req.request.key.to_owned());
+    }
+    keys
+}
+
+/// Releasing, seen through `rewind` (which starts again at the first
+/// request not released): without auto-release nothing is released until
+/// the server says, to a mark or all; with it, what was read is released
+/// once nothing new is there.
+#[test]
+fn requests_are_released_as_the_server_says() {
+    let (_tmp, mut server, mut client) = pair();
+    client.set_mode(Mode::Pipelined);
+    let port = |n: u32| format!("SAI_OBJECT_TYPE_PORT:oid:0x100000000000{n}");
+    let send = |client: &mut Client, n: u32| {
+        client.set(&port(n), "SAI_PORT_ATTR_MTU", "9100").unwrap();
+    };
+    assert!(server.auto_release());
+    server.set_auto_release(false);
+    assert!(!server.auto_release());
+    send(&mut client, 1);
+    assert_eq!(keys_waiting(&mut server), [port(1)]);
+    let after_first = server.mark();
+    send(&mut client, 2);
+    assert_eq!(keys_waiting(&mut server), [port(2)]);
+    server.rewind();
+    assert_eq!(
+        keys_waiting(&mut server),
+        [port(1), port(2)],
+        "released early"
+    );
+    assert!(server.release_to(after_first));
+    server.rewind();
+    assert_eq!(keys_waiting(&mut server), [port(2)]);
+    server.release();
+    assert!(
+        !server.release_to(after_first),
+        "a mark behind the released"
+    );
+    server.rewind();
+    assert!(keys_waiting(&mut server).is_empty(), "release() left some");
+
+    server.set_auto_release(true);
+    send(&mut client, 3);
+    assert_eq!(keys_waiting(&mut server), [port(3)]);
+    server.rewind();
+    assert!(
+        keys_waiting(&mut server).is_empty(),
+        "auto-release left some"
+    );
+}
+
+/// The request ring's identity, as lowercase hex: the same for every server
+/// of a channel, another for another channel.
+#[test]
+fn the_ring_id_names_the_channel() {
+    let (tmp, server, _client) = pair();
+    let id = server.ring_id_hex();
+    assert_eq!(id.len(), 32, "{id}");
+    assert!(
+        id.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)),
+        "{id}"
+    );
+    drop(server);
+    let again = Server::open(tmp.path().join("ch"), &ServerOptions::default()).unwrap();
+    assert_eq!(again.ring_id_hex(), id);
+    let (_tmp2, other, _c2) = pair();
+    assert_ne!(other.ring_id_hex(), id);
+}
+
+/// A server that answers in turn (`set_answer_undecodable(false)`) does not
+/// answer a record that does not decode itself: it answers it with the
+/// ticket `undecodable_ticket` gives, which names the record and the
+/// client's incarnation. (The client here is played by hand: the request
+/// ring written directly, the response ring read directly.)
+#[test]
+fn an_undecodable_record_is_answered_in_turn_with_its_ticket() {
+    let (tmp, mut server, client) = pair();
+    drop(client);
+    let paths = channel::Paths::new(tmp.path().join("ch"));
+    let mut tx = sairing_ring::Producer::open(&paths.request, &Default::default()).unwrap();
+    let mut rx = sairing_ring::Consumer::open(&paths.response, &Default::default()).unwrap();
+    // The server reads the client's epoch when it looks at its socket, as
+    // it does when a client connects.
+    server.service().unwrap();
+    server.set_answer_undecodable(false);
+    let seq = tx
+        .push(sairing_transport::codec::KIND_REQUEST, b"not a request")
+        .unwrap();
+    let e = match server.recv(Some(Duration::from_secs(15))) {
+        Err(sairing_transport::Error::Decode(e)) => e,
+        Err(e) => panic!("another error: {e}"),
+        Ok(r) => panic!("decoded: {:?}", r.map(|r| r.record_seq)),
+    };
+    assert_eq!(e.record_seq, seq);
+    assert!(!rx.has_next().unwrap(), "answered at once");
+    let ticket = server.undecodable_ticket(&e);
+    assert_eq!((ticket.seq, ticket.epoch), (seq, tx.epoch() as u32));
+    let none: [(&str, &str); 0] = [];
+    let no_statuses: [&str; 0] = [];
+    server
+        .respond_to(ticket, FAILURE, &none, &no_statuses)
+        .unwrap();
+    let rec = rx.read().unwrap().expect("the answer");
+    let payload = rec.payload().to_vec();
+    let v = sairing_transport::codec::decode_response(&payload, rec.seq()).unwrap();
+    assert_eq!((v.seq, v.epoch, v.status), (seq, ticket.epoch, FAILURE));
+}
