@@ -352,3 +352,45 @@ fn an_undecodable_record_is_answered_in_turn_with_its_ticket() {
     let v = sairing_transport::codec::decode_response(&payload, rec.seq()).unwrap();
     assert_eq!((v.seq, v.epoch, v.status), (seq, ticket.epoch, FAILURE));
 }
+
+/// Repeats are kept up to 16 MiB (8 bytes and the status's length each)
+/// between two takes, so that a server cannot make a client hold an endless
+/// amount: here 40 repeats of a 512 KiB status, of which the first 32 fill
+/// the bound exactly and are kept.
+#[test]
+fn repeats_are_kept_up_to_16_mib() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("ch");
+    let opts = channel::ChannelOptions {
+        capacity: 4 << 20,
+        ..Default::default()
+    };
+    channel::create(&dir, &opts).unwrap();
+    let (mut server, mut client) = open(&dir);
+    client.set_mode(Mode::Pipelined);
+    let Outcome::Sent(seq) = set_mtu(&mut client) else {
+        panic!("a pipelined set waited")
+    };
+    let ticket = server.recv(Some(Duration::ZERO)).unwrap().unwrap().ticket();
+    let none: [(&str, &str); 0] = [];
+    let no_statuses: [&str; 0] = [];
+    server
+        .respond_to(ticket, SUCCESS, &none, &no_statuses)
+        .unwrap();
+    let status = "S".repeat((512 << 10) - 8);
+    for _ in 0..40 {
+        server
+            .respond_to(ticket, &status, &none, &no_statuses)
+            .unwrap();
+        client.pump().unwrap();
+    }
+    let kept = client.take_duplicates();
+    assert_eq!(kept.len(), 32);
+    assert!(kept.iter().all(|(s, st)| *s == seq && *st == status));
+    // Taken, the bound starts again.
+    server
+        .respond_to(ticket, FAILURE, &none, &no_statuses)
+        .unwrap();
+    client.pump().unwrap();
+    assert_eq!(client.take_duplicates(), vec![(seq, FAILURE.to_owned())]);
+}
