@@ -394,3 +394,44 @@ fn repeats_are_kept_up_to_16_mib() {
     client.pump().unwrap();
     assert_eq!(client.take_duplicates(), vec![(seq, FAILURE.to_owned())]);
 }
+
+/// In async mode, an answer the caller waits for is kept even when nobody
+/// would wait for its op (a set waited for by hand), and a get's answer read
+/// before the caller waits for it is kept for that wait.
+#[test]
+fn async_answers_waited_for_are_kept() {
+    let (_tmp, mut server, mut client) = pair();
+    client.set_mode(Mode::Async);
+    let Outcome::Sent(set) = set_mtu(&mut client) else {
+        panic!("an async set waited")
+    };
+    answer_all(&mut server, SUCCESS);
+    let r = client.wait_for(set, Some(Duration::from_secs(5))).unwrap();
+    assert_eq!((r.seq, r.op), (set, Op::Set));
+    let get = client
+        .send(
+            Op::Get,
+            PORT,
+            &sairing_transport::Body::Attrs(&[("SAI_PORT_ATTR_MTU", "0")]),
+        )
+        .unwrap();
+    answer_all(&mut server, SUCCESS);
+    client.pump().unwrap(); // read before anyone waits for it
+    let r = client.wait_for(get, Some(Duration::from_secs(5))).unwrap();
+    assert_eq!((r.seq, r.op), (get, Op::Get));
+}
+
+/// A notification read but not taken stays in the ring: a client that dies
+/// before taking it leaves it to the next client.
+#[test]
+fn a_notification_not_taken_is_left_to_the_next_client() {
+    let (tmp, mut server, mut client) = pair();
+    server.notify("port_state_change", "[1]").unwrap();
+    assert_eq!(client.pump().unwrap(), 1);
+    drop(client);
+    let mut next = Client::open(tmp.path().join("ch"), &ClientOptions::default()).unwrap();
+    next.pump().unwrap();
+    let n = next.take_notifications();
+    assert_eq!(n.len(), 1, "the notification was lost with the client");
+    assert_eq!(n[0].payload, "[1]");
+}
