@@ -1554,4 +1554,41 @@ fn an_event_loop_awake_again_is_not_rung() {
         "a client awake again was rung"
     );
     assert_eq!(client.pump().unwrap(), 1);
+    // Announced again, it is rung for the next one; with one there already,
+    // it is told not to wait.
+    assert!(client.prepare_to_wait().unwrap());
+    server.notify("port_state_change", "[]").unwrap();
+    assert!(
+        readable_within(client.as_fd(), 10_000),
+        "a client about to wait was not rung"
+    );
+    client.after_wake().unwrap();
+    assert!(
+        !client.prepare_to_wait().unwrap(),
+        "told to wait with a notification there"
+    );
+}
+
+/// A client keeps one handshake in flight, however often it is serviced
+/// while the server does not answer: it does not connect again (which would
+/// leave the server a trail of abandoned connections).
+#[test]
+fn a_client_keeps_one_handshake_in_flight() {
+    let (_tmp, dir) = fresh_channel(false);
+    let mut server = Server::open(&dir, &ServerOptions::default()).unwrap();
+    let mut client = Client::open(&dir, &ClientOptions::default()).unwrap();
+    // Longer than a few of the 20 ms between attempts.
+    let until = std::time::Instant::now() + Duration::from_millis(100);
+    while std::time::Instant::now() < until {
+        client.service().unwrap();
+        std::thread::yield_now();
+    }
+    let deadline = std::time::Instant::now() + T;
+    while !client.connected() {
+        server.service().unwrap();
+        client.service().unwrap();
+        assert!(std::time::Instant::now() < deadline, "never connected");
+    }
+    let stats = server.connection_stats();
+    assert_eq!((stats.admitted, stats.failed), (1, 0), "{stats:?}");
 }
