@@ -1592,3 +1592,36 @@ fn a_client_keeps_one_handshake_in_flight() {
     let stats = server.connection_stats();
     assert_eq!((stats.admitted, stats.failed), (1, 0), "{stats:?}");
 }
+
+/// An unconnected client tries to connect at most once every 20 ms, however
+/// often it is serviced: here something of this uid listens in the server's
+/// place and hangs up on every connection, and in 200 ms the client makes
+/// at most 200 / 20 + 1 attempts.
+#[test]
+fn connection_attempts_are_rate_limited() {
+    let (_tmp, dir) = fresh_channel(false);
+    let listener =
+        std::os::unix::net::UnixListener::bind(channel::Paths::new(&dir).socket).unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let start = std::time::Instant::now();
+    let mut client = Client::open(&dir, &ClientOptions::default()).unwrap();
+    let mut attempts = 0u32;
+    while start.elapsed() < Duration::from_millis(200) {
+        let _ = client.service();
+        while let Ok((conn, _)) = listener.accept() {
+            attempts += 1;
+            drop(conn);
+        }
+    }
+    let _ = client.service();
+    while let Ok((conn, _)) = listener.accept() {
+        attempts += 1;
+        drop(conn);
+    }
+    let most = (start.elapsed().as_millis() / 20) as u32 + 1;
+    assert!(attempts >= 1, "the client never tried");
+    assert!(
+        attempts <= most,
+        "{attempts} attempts, at most {most} allowed"
+    );
+}
