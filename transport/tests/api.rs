@@ -435,3 +435,23 @@ fn a_notification_not_taken_is_left_to_the_next_client() {
     assert_eq!(n.len(), 1, "the notification was lost with the client");
     assert_eq!(n[0].payload, "[1]");
 }
+
+/// `Incoming::payload` is the request's record as encoded: decoded again it
+/// is the same request (what a recorder keeps without decoding twice).
+#[test]
+fn an_incoming_payload_is_its_request_encoded() {
+    let (_tmp, mut server, mut client) = pair();
+    client.set_mode(Mode::Pipelined);
+    set_mtu(&mut client);
+    let req = server.recv(Some(Duration::ZERO)).unwrap().unwrap();
+    let payload = req.payload().to_vec();
+    let again = sairing_transport::codec::decode_request(&payload, req.record_seq).unwrap();
+    assert_eq!(
+        (again.op, again.key, again.seq),
+        (Op::Set, PORT, req.request.seq)
+    );
+    assert_eq!(
+        again.attrs.collect::<Vec<_>>(),
+        req.request.attrs.clone().collect::<Vec<_>>()
+    );
+}
