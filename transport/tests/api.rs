@@ -455,3 +455,27 @@ fn an_incoming_payload_is_its_request_encoded() {
         req.request.attrs.clone().collect::<Vec<_>>()
     );
 }
+
+/// A notification a request causes, published while the request is held,
+/// reaches the client before that request's answer.
+#[test]
+fn a_notification_from_a_request_comes_before_its_answer() {
+    let (_tmp, mut server, mut client) = pair();
+    client.set_mode(Mode::Pipelined);
+    let Outcome::Sent(seq) = set_mtu(&mut client) else {
+        panic!("a pipelined set waited")
+    };
+    let mut req = server.recv(Some(Duration::ZERO)).unwrap().unwrap();
+    req.notify("port_state_change", "[7]").unwrap();
+    req.respond_status(SUCCESS).unwrap();
+    let r = client
+        .next_completion(Some(Duration::from_secs(5)))
+        .unwrap();
+    assert_eq!(r.map(|r| r.seq), Some(seq));
+    let n = client.take_notifications();
+    assert_eq!(n.len(), 1);
+    assert_eq!(
+        (n[0].name.as_str(), n[0].payload.as_str()),
+        ("port_state_change", "[7]")
+    );
+}
