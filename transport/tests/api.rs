@@ -479,3 +479,20 @@ fn a_notification_from_a_request_comes_before_its_answer() {
         ("port_state_change", "[7]")
     );
 }
+
+/// Auto-release releases while requests stream only every 64 of them:
+/// between, a `rewind` starts again at the first request read.
+#[test]
+fn auto_release_waits_for_64_requests_or_an_idle_ring() {
+    let (_tmp, mut server, mut client) = pair();
+    client.set_mode(Mode::Pipelined);
+    for _ in 0..3 {
+        set_mtu(&mut client);
+    }
+    let first = server.next_seq();
+    for _ in 0..2 {
+        assert!(server.recv(Some(Duration::ZERO)).unwrap().is_some());
+    }
+    server.rewind();
+    assert_eq!(server.next_seq(), first, "released while requests stream");
+}
