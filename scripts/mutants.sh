@@ -189,11 +189,19 @@ for f in "${files[@]}"; do
         --timeout "$(case "$spec" in *" -E "*) echo 30 ;; *) echo 300 ;; esac)"
     fi
     m="$dir/mutants.out"
-    lines() { if [ -f "$m/$1" ]; then grep -c . "$m/$1" || true; else echo 0; fi; }
+    # A later stage's outcomes count only for the mutants sent to it: `--re`
+    # can match more (cargo-mutants matched a `delete field` mutant the
+    # stage before had caught, and it was counted twice).
+    only() {
+      [ -f "$m/$1" ] || return 0
+      if [ "$i" = 1 ]; then cat "$m/$1"; else grep -Fxf "$left" "$m/$1" || true; fi
+    }
+    lines() { only "$1" | grep -c . || true; }
     c=$((c + $(lines caught.txt))) u=$((u + $(lines unviable.txt))) t=$((t + $(lines timeout.txt)))
-    [ -f "$m/timeout.txt" ] && mapfile -t -O "${#timeout_all[@]}" timeout_all < "$m/timeout.txt"
-    left="$m/missed.txt"
+    mapfile -t -O "${#timeout_all[@]}" timeout_all < <(only timeout.txt)
     [ "$i" = 1 ] || echo "  $f, stage $i ($spec): $(lines caught.txt) more caught" >> "$out/stages.txt"
+    only missed.txt > "$dir/left.txt"
+    left="$dir/left.txt"
   done < <(stages "$f")
   [ -f "$left" ] && mi=$(grep -c . "$left" || true) && mapfile -t -O "${#missed_all[@]}" missed_all < "$left"
   [ $((c + mi + u + t)) -gt 0 ] || continue
