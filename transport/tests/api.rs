@@ -57,6 +57,26 @@ fn set_mtu(client: &mut Client) -> Outcome {
     client.set(PORT, "SAI_PORT_ATTR_MTU", "9100").unwrap()
 }
 
+/// Sends a pipelined set and takes it off the ring, unanswered: its
+/// sequence number and the ticket to answer it with.
+fn a_request_taken(server: &mut Server, client: &mut Client) -> (u64, sairing_transport::Ticket) {
+    client.set_mode(Mode::Pipelined);
+    let Outcome::Sent(seq) = set_mtu(client) else {
+        panic!("a pipelined set waited")
+    };
+    let ticket = server.recv(Some(Duration::ZERO)).unwrap().unwrap().ticket();
+    (seq, ticket)
+}
+
+/// Answers `ticket` with a bare `status` (again, if it was answered).
+fn answer(server: &mut Server, ticket: sairing_transport::Ticket, status: &str) {
+    let none: [(&str, &str); 0] = [];
+    let no_statuses: [&str; 0] = [];
+    server
+        .respond_to(ticket, status, &none, &no_statuses)
+        .unwrap();
+}
+
 /// The sequence numbers a client gives out: `next_request_seq` and
 /// `next_seq` name the next one, and each send takes it.
 #[test]
@@ -106,19 +126,9 @@ fn the_mode_set_is_the_mode_in_force() {
 #[test]
 fn a_repeated_answer_is_kept_aside_not_delivered() {
     let (_tmp, mut server, mut client) = pair();
-    client.set_mode(Mode::Pipelined);
-    let Outcome::Sent(seq) = set_mtu(&mut client) else {
-        panic!("a pipelined set waited")
-    };
-    let ticket = server.recv(Some(Duration::ZERO)).unwrap().unwrap().ticket();
-    let none: [(&str, &str); 0] = [];
-    let no_statuses: [&str; 0] = [];
-    server
-        .respond_to(ticket, SUCCESS, &none, &no_statuses)
-        .unwrap();
-    server
-        .respond_to(ticket, FAILURE, &none, &no_statuses)
-        .unwrap();
+    let (seq, ticket) = a_request_taken(&mut server, &mut client);
+    answer(&mut server, ticket, SUCCESS);
+    answer(&mut server, ticket, FAILURE);
     let r = client.next_completion(None).unwrap().expect("the answer");
     assert_eq!((r.seq, r.status.as_str()), (seq, SUCCESS));
     client.pump().unwrap(); // the repeat, unless read already
@@ -342,11 +352,7 @@ fn an_undecodable_record_is_answered_in_turn_with_its_ticket() {
     assert!(!rx.has_next().unwrap(), "answered at once");
     let ticket = server.undecodable_ticket(&e);
     assert_eq!((ticket.seq, ticket.epoch), (seq, tx.epoch() as u32));
-    let none: [(&str, &str); 0] = [];
-    let no_statuses: [&str; 0] = [];
-    server
-        .respond_to(ticket, FAILURE, &none, &no_statuses)
-        .unwrap();
+    answer(&mut server, ticket, FAILURE);
     let rec = rx.read().unwrap().expect("the answer");
     let payload = rec.payload().to_vec();
     let v = sairing_transport::codec::decode_response(&payload, rec.seq()).unwrap();
@@ -367,30 +373,18 @@ fn repeats_are_kept_up_to_16_mib() {
     };
     channel::create(&dir, &opts).unwrap();
     let (mut server, mut client) = open(&dir);
-    client.set_mode(Mode::Pipelined);
-    let Outcome::Sent(seq) = set_mtu(&mut client) else {
-        panic!("a pipelined set waited")
-    };
-    let ticket = server.recv(Some(Duration::ZERO)).unwrap().unwrap().ticket();
-    let none: [(&str, &str); 0] = [];
-    let no_statuses: [&str; 0] = [];
-    server
-        .respond_to(ticket, SUCCESS, &none, &no_statuses)
-        .unwrap();
+    let (seq, ticket) = a_request_taken(&mut server, &mut client);
+    answer(&mut server, ticket, SUCCESS);
     let status = "S".repeat((512 << 10) - 8);
     for _ in 0..40 {
-        server
-            .respond_to(ticket, &status, &none, &no_statuses)
-            .unwrap();
+        answer(&mut server, ticket, &status);
         client.pump().unwrap();
     }
     let kept = client.take_duplicates();
     assert_eq!(kept.len(), 32);
     assert!(kept.iter().all(|(s, st)| *s == seq && *st == status));
     // Taken, the bound starts again.
-    server
-        .respond_to(ticket, FAILURE, &none, &no_statuses)
-        .unwrap();
+    answer(&mut server, ticket, FAILURE);
     client.pump().unwrap();
     assert_eq!(client.take_duplicates(), vec![(seq, FAILURE.to_owned())]);
 }
