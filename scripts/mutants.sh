@@ -155,6 +155,10 @@ stage() {
   fi
 }
 
+# Whether a stage runs a filtered set of tests (`-E`): seconds unmutated, so
+# half a minute is a hang.
+filtered() { [[ $1 == *" -E "* ]]; }
+
 # The names in a list, as one regex matching exactly them.
 names_re() {
   sed -e 's/[][\.*^$()+?{}|]/\\&/g' "$1" | paste -sd'|' - | sed 's/.*/^(&)$/'
@@ -175,18 +179,16 @@ for f in "${files[@]}"; do
     if [ "$i" = 1 ]; then
       # The first stage's tests take seconds unmutated (a minute is a
       # hang); in a full run, cargo-mutants scales from its baseline.
-      # A filtered set (seconds unmutated) gets half a minute.
       stage "$dir" "$spec" --file "$f" "${diff_args[@]}" "${shard[@]}" \
         $(if [ -n "$in_diff" ]; then echo --timeout 60;
-          elif [[ $spec == *" -E "* ]]; then echo --timeout 30; fi)
+          elif filtered "$spec"; then echo --timeout 30; fi)
     else
       # Only what the stages before missed, without a baseline of its own:
       # the process tests take minutes.
       [ -s "$left" ] || break
-      # (Half a minute for a filtered set: seconds unmutated.)
       stage "$dir" "$spec" --file "$f" --re "$(names_re "$left")" \
         $([ -n "$in_diff" ] || echo --baseline skip) \
-        --timeout "$(case "$spec" in *" -E "*) echo 30 ;; *) echo 300 ;; esac)"
+        --timeout "$(if filtered "$spec"; then echo 30; else echo 300; fi)"
     fi
     m="$dir/mutants.out"
     # A later stage's outcomes count only for the mutants sent to it: `--re`
