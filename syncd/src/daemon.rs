@@ -228,7 +228,6 @@ fn start(cfg: &Config) -> anyhow::Result<Started> {
             profile: Some(cfg.profile.signature()),
             durable: skip_until,
             resync_first,
-            batch_max: 4096,
             linger: MIRROR_LINGER,
         })
     });

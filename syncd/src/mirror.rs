@@ -37,16 +37,16 @@
 //!   Meanwhile `durable()` stands still, which turns into backpressure on the
 //!   client once the ring is full: no state is lost.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
-use std::thread::JoinHandle;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
+use std::thread::{JoinHandle, Thread};
 use std::time::{Duration, Instant};
 
 use crate::asic_db::{
     connect, read_progress, rerr, MirrorError, Progress, ASIC_STATE, PROGRESS_KEY,
 };
 use crate::store::Object;
+use crate::text::Text;
 use crate::vs::{Changed, Switch};
 
 /// Deletes every `ASIC_STATE:*` key and the progress record (`KEYS[1]`): the
@@ -60,14 +60,119 @@ redis.call('DEL', KEYS[1])
 return #ks
 "#;
 
-/// Queues the writing of one object that does not exist in Redis yet.
-/// (`key` is the whole Redis key, `ASIC_STATE:` included.)
-fn put(p: &mut redis::Pipeline, key: &str, o: Object<'_>) {
-    if o.is_bare() {
-        p.hset(key, "NULL", "NULL").ignore();
-    } else {
-        let attrs: Vec<_> = o.attrs().collect();
-        p.hset_multiple(key, &attrs).ignore();
+/// The commands of one MULTI/EXEC, written as RESP into a buffer kept from
+/// commit to commit. (redis-rs's pipeline made a command, a list of
+/// arguments and a string of each key for every object: most of what the
+/// mirror thread spent.)
+#[derive(Default)]
+struct Commands {
+    buf: Vec<u8>,
+    /// Commands queued between MULTI and EXEC.
+    n: usize,
+    /// One argument being put together (a key, a string of the store).
+    arg: Vec<u8>,
+}
+
+impl Commands {
+    /// Starts a transaction: what was written before is dropped.
+    fn begin(&mut self) {
+        self.buf.clear();
+        self.n = 0;
+        self.cmd(&[b"MULTI"]);
+        self.n = 0;
+    }
+
+    fn array(&mut self, len: usize) {
+        self.buf.push(b'*');
+        self.buf
+            .extend_from_slice(itoa::Buffer::new().format(len).as_bytes());
+        self.buf.extend_from_slice(b"\r\n");
+    }
+
+    fn bulk(&mut self, b: &[u8]) {
+        self.buf.push(b'$');
+        self.buf
+            .extend_from_slice(itoa::Buffer::new().format(b.len()).as_bytes());
+        self.buf.extend_from_slice(b"\r\n");
+        self.buf.extend_from_slice(b);
+        self.buf.extend_from_slice(b"\r\n");
+    }
+
+    /// An argument: `prefix` then the store's string `t`.
+    fn text(&mut self, prefix: &[u8], t: Text<'_>) {
+        let mut arg = std::mem::take(&mut self.arg);
+        arg.clear();
+        arg.extend_from_slice(prefix);
+        t.write_to(&mut arg);
+        self.bulk(&arg);
+        self.arg = arg;
+    }
+
+    /// A command of plain arguments.
+    fn cmd(&mut self, args: &[&[u8]]) {
+        self.array(args.len());
+        for a in args {
+            self.bulk(a);
+        }
+        self.n += 1;
+    }
+
+    /// `DEL ASIC_STATE:<key>`
+    fn del(&mut self, key: &str) {
+        self.array(2);
+        self.bulk(b"DEL");
+        self.bulk_key(key);
+        self.n += 1;
+    }
+
+    fn bulk_key(&mut self, key: &str) {
+        let mut arg = std::mem::take(&mut self.arg);
+        arg.clear();
+        arg.extend_from_slice(ASIC_STATE.as_bytes());
+        arg.extend_from_slice(key.as_bytes());
+        self.bulk(&arg);
+        self.arg = arg;
+    }
+
+    /// The writing of object `o` (at `key`, or its own key) where Redis holds
+    /// no hash of it: `HSET ASIC_STATE:<key>` of its attributes, `NULL` `NULL`
+    /// for none.
+    fn put(&mut self, key: Option<&str>, o: Object<'_>) {
+        let n = o.attrs().count();
+        self.array(2 + 2 * n.max(1));
+        self.bulk(b"HSET");
+        match key {
+            Some(k) => self.bulk_key(k),
+            None => self.text(ASIC_STATE.as_bytes(), o.key()),
+        }
+        if n == 0 {
+            self.bulk(b"NULL");
+            self.bulk(b"NULL");
+        }
+        for (name, value) in o.attrs() {
+            self.text(b"", name);
+            self.text(b"", value);
+        }
+        self.n += 1;
+    }
+
+    /// Sends the transaction (EXEC added) and reads its replies: `false` if
+    /// EXEC did nothing (a WATCHed key changed), an error if any command
+    /// failed.
+    fn exec(&mut self, conn: &mut redis::Connection) -> redis::RedisResult<bool> {
+        use redis::ConnectionLike;
+        let queued = self.n;
+        self.cmd(&[b"EXEC"]);
+        // MULTI's OK and a QUEUED for each command, then EXEC's array.
+        match conn.req_packed_commands(&self.buf, queued + 1, 1)?.pop() {
+            Some(redis::Value::Nil) => Ok(false),
+            Some(v @ redis::Value::Array(_)) => v.extract_error().map(|_| true),
+            other => Err(redis::RedisError::from((
+                redis::ErrorKind::ResponseError,
+                "not an answer to EXEC",
+                format!("{other:?}"),
+            ))),
+        }
     }
 }
 
@@ -160,10 +265,36 @@ fn take_changes(s: &SharedSwitch, g: &mut Applied, taken: &mut Changed) {
     s.taken.notify_all();
 }
 
-enum Item {
+/// Where requests are handed over to the mirror thread: the last one, and
+/// whether to stop. Handing one over is an atomic store and an unpark of the
+/// thread (an atomic swap, and a system call only when it sleeps), not a
+/// message through a channel: the apply loop hands over every request.
+#[derive(Default)]
+struct Handoff {
     /// Requests up to this one are applied and may be made durable.
-    Handed(u64),
-    Stop,
+    handed: AtomicU64,
+    /// Stop once everything handed over is written.
+    stop: AtomicBool,
+    /// The mirror thread, to wake (set before anything is handed over).
+    thread: OnceLock<Thread>,
+}
+
+impl Handoff {
+    fn hand(&self, seq: u64) {
+        self.handed.fetch_max(seq, Ordering::Release);
+        self.wake();
+    }
+
+    fn stop(&self) {
+        self.stop.store(true, Ordering::Release);
+        self.wake();
+    }
+
+    fn wake(&self) {
+        if let Some(t) = self.thread.get() {
+            t.unpark();
+        }
+    }
 }
 
 /// Counters of the mirror thread.
@@ -174,7 +305,7 @@ pub struct MirrorStats {
     /// Keys written (each changed key once per commit, however often it
     /// changed in between).
     pub keys_written: u64,
-    /// Requests handed over.
+    /// The last request handed over.
     pub handed: u64,
     /// Full rewrites after Redis came back different.
     pub resyncs: u64,
@@ -190,7 +321,7 @@ pub struct MirrorStats {
 
 /// The handle the apply loop holds.
 pub struct Mirror {
-    tx: Sender<Item>,
+    handoff: Arc<Handoff>,
     durable: Arc<AtomicU64>,
     stats: Arc<Mutex<MirrorStats>>,
     handle: Option<JoinHandle<()>>,
@@ -199,13 +330,13 @@ pub struct Mirror {
 /// Hands requests over to a mirror from another thread.
 #[derive(Clone)]
 pub struct MirrorSender {
-    tx: Sender<Item>,
+    handoff: Arc<Handoff>,
 }
 
 impl MirrorSender {
     /// Requests up to `seq` are applied (and recorded).
     pub fn handed(&self, seq: u64) {
-        let _ = self.tx.send(Item::Handed(seq));
+        self.handoff.hand(seq);
     }
 }
 
@@ -225,9 +356,6 @@ pub struct MirrorConfig {
     pub durable: u64,
     /// Rewrite Redis from the switch before anything else (a cold start).
     pub resync_first: bool,
-    /// Most requests handed over per commit (when Redis keeps up; a commit
-    /// takes every change up to the last request applied).
-    pub batch_max: usize,
     /// While fewer than [`LINGER_BELOW`] requests wait to be written, a
     /// commit waits until this long after the last one, so that requests
     /// arriving one by one (a synchronous client) do not each make a commit
@@ -244,19 +372,25 @@ impl Mirror {
         // What changes from now on is written incrementally; the state so far
         // is what Redis holds, or is rewritten first.
         lock(&cfg.switch).switch.track_changes();
-        let (tx, rx) = mpsc::channel();
+        let handoff = Arc::new(Handoff::default());
+        handoff.handed.store(cfg.durable, Ordering::Relaxed);
         // A mirror that must rewrite Redis first has made nothing durable
         // until that rewrite lands (Redis may hold another state entirely).
         let start = if cfg.resync_first { 0 } else { cfg.durable };
         let durable = Arc::new(AtomicU64::new(start));
         let stats = Arc::new(Mutex::new(MirrorStats::default()));
-        let (d, s) = (Arc::clone(&durable), Arc::clone(&stats));
+        let (d, s, h) = (
+            Arc::clone(&durable),
+            Arc::clone(&stats),
+            Arc::clone(&handoff),
+        );
         let handle = std::thread::Builder::new()
             .name("redis-mirror".into())
-            .spawn(move || Worker::new(cfg, rx, d, s).run())
+            .spawn(move || Worker::new(cfg, h, d, s).run())
             .expect("spawn the mirror thread");
+        let _ = handoff.thread.set(handle.thread().clone());
         Mirror {
-            tx,
+            handoff,
             durable,
             stats,
             handle: Some(handle),
@@ -265,14 +399,14 @@ impl Mirror {
 
     /// Requests up to `seq` are applied (sequence numbers increase).
     pub fn handed(&mut self, seq: u64) {
-        let _ = self.tx.send(Item::Handed(seq));
+        self.handoff.hand(seq);
     }
 
     /// A handle another thread can hand requests over through (the
     /// recorder, which does so only once it has written them).
     pub fn sender(&self) -> MirrorSender {
         MirrorSender {
-            tx: self.tx.clone(),
+            handoff: Arc::clone(&self.handoff),
         }
     }
 
@@ -301,7 +435,7 @@ impl Mirror {
 
 impl Drop for Mirror {
     fn drop(&mut self) {
-        let _ = self.tx.send(Item::Stop);
+        self.handoff.stop();
         if let Some(h) = self.handle.take() {
             let _ = h.join();
         }
@@ -312,7 +446,7 @@ struct Worker {
     url: String,
     ring_id: String,
     switch: SharedSwitch,
-    rx: Receiver<Item>,
+    handoff: Arc<Handoff>,
     /// Stop asked for (then the thread ends once everything is written).
     stopping: bool,
     /// Stop asked for before a commit could land: end now, leaving Redis as
@@ -330,13 +464,14 @@ struct Worker {
     /// start's checkpoint of this ring): from then on it never overwrites
     /// another ring's.
     owned: bool,
-    batch_max: usize,
     linger: Duration,
     /// When the last commit landed (none yet: the first does not linger).
     last_commit: Option<Instant>,
     /// Keys written since memory freed was last handed back to the system.
     since_trim: u64,
     conn: Option<redis::Connection>,
+    /// The buffer commits are written into, kept between them.
+    commands: Commands,
     durable: Arc<AtomicU64>,
     stats: Arc<Mutex<MirrorStats>>,
 }
@@ -344,7 +479,7 @@ struct Worker {
 impl Worker {
     fn new(
         cfg: MirrorConfig,
-        rx: Receiver<Item>,
+        handoff: Arc<Handoff>,
         durable: Arc<AtomicU64>,
         stats: Arc<Mutex<MirrorStats>>,
     ) -> Worker {
@@ -352,7 +487,7 @@ impl Worker {
             url: cfg.url,
             ring_id: cfg.ring_id,
             switch: cfg.switch,
-            rx,
+            handoff,
             stopping: false,
             quit: false,
             profile: cfg.profile,
@@ -361,11 +496,11 @@ impl Worker {
             written: cfg.durable,
             resync: cfg.resync_first,
             owned: !cfg.resync_first,
-            batch_max: cfg.batch_max.max(1),
             linger: cfg.linger,
             last_commit: None,
             since_trim: 0,
             conn: None,
+            commands: Commands::default(),
             durable,
             stats,
         }
@@ -380,22 +515,16 @@ impl Worker {
             if self.quit || (idle && self.stopping) {
                 return;
             }
-            if idle {
-                match self.rx.recv_timeout(Duration::from_millis(100)) {
-                    Ok(item) => self.take(item),
-                    Err(RecvTimeoutError::Timeout) => {
-                        self.trim();
-                        // Idle: still make sure Redis holds what we last wrote
-                        // (it may have restarted empty); if not, resync now.
-                        if last_check.elapsed() >= Duration::from_secs(1) {
-                            last_check = Instant::now();
-                            self.check();
-                        }
-                        if !self.resync {
-                            continue;
-                        }
-                    }
-                    Err(RecvTimeoutError::Disconnected) => self.stopping = true,
+            if idle && !self.wait_for_work(Duration::from_millis(100)) {
+                self.trim();
+                // Idle: still make sure Redis holds what we last wrote
+                // (it may have restarted empty); if not, resync now.
+                if last_check.elapsed() >= Duration::from_secs(1) {
+                    last_check = Instant::now();
+                    self.check();
+                }
+                if !self.resync {
+                    continue;
                 }
             }
             // A few requests to write, and a commit a moment ago: let more
@@ -414,20 +543,7 @@ impl Worker {
                     std::thread::sleep(left);
                 }
             }
-            let mut n = 0;
-            while n < self.batch_max {
-                match self.rx.try_recv() {
-                    Ok(item) => {
-                        self.take(item);
-                        n += 1;
-                    }
-                    Err(mpsc::TryRecvError::Empty) => break,
-                    Err(mpsc::TryRecvError::Disconnected) => {
-                        self.stopping = true;
-                        break;
-                    }
-                }
-            }
+            self.take();
             match self.write() {
                 Ok(()) => backoff = Duration::from_millis(10),
                 Err(e) => {
@@ -480,6 +596,8 @@ impl Worker {
             return;
         }
         self.since_trim = 0;
+        // The commit buffer too: a burst's last commit may have been large.
+        self.commands = Commands::default();
         #[cfg(target_env = "gnu")]
         // SAFETY: malloc_trim only releases free memory of the allocator's
         // arenas; it takes the arenas' locks itself and touches no memory a
@@ -498,32 +616,49 @@ impl Worker {
         }
     }
 
-    /// Takes one item: a request handed over, or a stop.
-    fn take(&mut self, item: Item) {
-        match item {
-            Item::Handed(seq) => {
-                if let Ok(mut s) = self.stats.lock() {
-                    s.handed += 1;
-                }
-                self.handed = seq;
+    /// Takes what was handed over: the last request, and a stop. (The stop
+    /// is read first: whoever stops the mirror has handed over everything
+    /// before, which the handed request read after it then includes.)
+    fn take(&mut self) {
+        if self.handoff.stop.load(Ordering::Acquire) {
+            self.stopping = true;
+        }
+        self.handed = self.handed.max(self.handoff.handed.load(Ordering::Acquire));
+    }
+
+    /// Sleeps until a request is handed over or a stop asked for, up to
+    /// `timeout`; whether either came.
+    fn wait_for_work(&mut self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let before = (self.handed, self.stopping);
+            self.take();
+            if (self.handed, self.stopping) != before {
+                return true;
             }
-            Item::Stop => self.stopping = true,
+            let now = Instant::now();
+            if now >= deadline {
+                return false;
+            }
+            // Woken by a hand-over or a stop, or early for nothing (an
+            // unpark left from while this thread was busy): looked at again.
+            std::thread::park_timeout(deadline - now);
         }
     }
 
-    /// Takes items until request `seq` has been handed over; `false` when
-    /// the apply loop stopped (or went) first.
+    /// Waits until request `seq` has been handed over; `false` when the
+    /// apply loop stopped first.
     fn catch_up(&mut self, seq: u64) -> bool {
-        while self.handed < seq {
+        loop {
+            self.take();
+            if self.handed >= seq {
+                return true;
+            }
             if self.stopping {
                 return false;
             }
-            match self.rx.recv() {
-                Ok(item) => self.take(item),
-                Err(_) => self.stopping = true,
-            }
+            std::thread::park_timeout(Duration::from_millis(100));
         }
-        true
     }
 
     fn conn(&mut self) -> Result<&mut redis::Connection, MirrorError> {
@@ -552,8 +687,8 @@ impl Worker {
         if self.resync {
             return self.resync_all(&url);
         }
-        let mut p = redis::pipe();
-        p.atomic();
+        let mut p = std::mem::take(&mut self.commands);
+        p.begin();
         // Keys written (not those made and removed in between).
         let mut keys = 0u64;
         // The keys changed, and what the switch holds for each after request
@@ -570,19 +705,17 @@ impl Worker {
                     // held it.
                     continue;
                 }
-                let key = format!("{ASIC_STATE}{k}");
                 if !made {
-                    p.del(&key).ignore();
+                    p.del(k);
                 }
                 if let Some(o) = o {
-                    put(&mut p, &key, o);
+                    p.put(Some(k), o);
                 }
                 keys += 1;
             }
             g.seq
         };
-        p.hset_multiple(PROGRESS_KEY, &self.progress_fields(at))
-            .ignore();
+        self.progress(&mut p, at);
         // Every request handed over was applied first (more may be handed
         // over while this commit catches up).
         debug_assert!(
@@ -592,6 +725,7 @@ impl Worker {
         );
         if !self.catch_up(at) {
             self.quit = true;
+            self.commands = p;
             return Ok(());
         }
         // Only on the state this mirror last wrote: the record WATCHed, then
@@ -601,12 +735,10 @@ impl Worker {
             .arg(PROGRESS_KEY)
             .query::<()>(conn)
             .map_err(rerr(&url))?;
+        // (EXEC does nothing when the record changed after WATCH.)
         let ours = progress_is(conn, &url, self.written, &self.ring_id)?
-            && match p.query::<redis::Value>(conn) {
-                Ok(redis::Value::Nil) => false, // changed after WATCH
-                Ok(_) => true,
-                Err(e) => return Err(rerr(&url)(e)),
-            };
+            && p.exec(conn).map_err(rerr(&url))?;
+        self.commands = p;
         if !ours {
             // Someone else changed the record: what Redis holds is not what
             // this mirror wrote. Rewrite it all.
@@ -647,13 +779,14 @@ impl Worker {
                 }
             }
         }
-        let mut p = redis::pipe();
-        p.atomic();
-        p.cmd("EVAL")
-            .arg(CLEAR_SCRIPT)
-            .arg(1)
-            .arg(PROGRESS_KEY)
-            .ignore();
+        let mut p = std::mem::take(&mut self.commands);
+        p.begin();
+        p.cmd(&[
+            b"EVAL",
+            CLEAR_SCRIPT.as_bytes(),
+            b"1",
+            PROGRESS_KEY.as_bytes(),
+        ]);
         // The whole state after request `at`, queued under the switch's lock
         // (the apply loop waits meanwhile: a rewrite is rare). Every change
         // up to `at` is in it.
@@ -661,36 +794,47 @@ impl Worker {
             let mut g = lock(&self.switch);
             take_changes(&self.switch, &mut g, &mut self.taken);
             for o in g.switch.objects().iter() {
-                put(&mut p, &format!("{ASIC_STATE}{}", o.key()), o);
+                p.put(None, o);
             }
             (g.seq, g.switch.len() as u64)
         };
         self.taken.clear();
         if !self.catch_up(at) {
             self.quit = true;
+            self.commands = p;
             return Ok(());
         }
         if let Some(sig) = &self.profile {
-            p.hset(
-                crate::asic_db::PROFILE_KEY,
-                crate::asic_db::PROFILE_FIELD,
-                sig,
-            )
-            .ignore();
+            p.cmd(&[
+                b"HSET",
+                crate::asic_db::PROFILE_KEY.as_bytes(),
+                crate::asic_db::PROFILE_FIELD.as_bytes(),
+                sig.as_bytes(),
+            ]);
         }
-        p.hset_multiple(PROGRESS_KEY, &self.progress_fields(at))
-            .ignore();
+        self.progress(&mut p, at);
         let conn = self.conn.as_mut().expect("connected");
-        p.query::<()>(conn).map_err(rerr(url))?;
+        let done = p.exec(conn);
+        self.commands = p;
+        // Nothing is WATCHed here: EXEC runs.
+        done.map_err(rerr(url))?;
         self.resync = false;
         self.owned = true;
         self.committed(at, n, true);
         Ok(())
     }
 
-    /// The progress record for the state after request `at`: {seq, ring_id}.
-    fn progress_fields(&self, at: u64) -> [(&'static str, String); 2] {
-        [("seq", at.to_string()), ("ring_id", self.ring_id.clone())]
+    /// Queues the progress record for the state after request `at`:
+    /// {seq, ring_id}.
+    fn progress(&self, p: &mut Commands, at: u64) {
+        p.cmd(&[
+            b"HSET",
+            PROGRESS_KEY.as_bytes(),
+            b"seq",
+            itoa::Buffer::new().format(at).as_bytes(),
+            b"ring_id",
+            self.ring_id.as_bytes(),
+        ]);
     }
 
     fn committed(&mut self, at: u64, keys: u64, resync: bool) {
@@ -699,10 +843,106 @@ impl Worker {
         self.durable.store(at, Ordering::Release);
         self.since_trim += keys;
         if let Ok(mut s) = self.stats.lock() {
+            s.handed = self.handed;
             s.transactions += 1;
             s.keys_written += keys;
             s.resyncs += resync as u64;
             s.last_error = None;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Store;
+
+    /// The commit's bytes are what redis-rs writes for the same
+    /// transaction: an object without attributes, attributes whose values
+    /// hold CRLF, non-ASCII text, numbers and object ids, a value past 127
+    /// and past 65,535 bytes (two and three-byte lengths in the store), a
+    /// removal, the progress record.
+    #[test]
+    fn a_commit_is_written_as_redis_rs_writes_it() {
+        let long = "x".repeat(70_000);
+        let objects: Vec<(&str, Vec<(&str, &str)>)> = vec![
+            ("SAI_OBJECT_TYPE_VLAN:oid:0x26000000000001", vec![]),
+            (
+                r#"SAI_OBJECT_TYPE_ROUTE_ENTRY:{"dest":"10.0.0.0/24","vr":"oid:0x3000000000022"}"#,
+                vec![
+                    ("SAI_ROUTE_ENTRY_ATTR_NEXT_HOP_ID", "oid:0x40000000000a1"),
+                    (
+                        "SAI_ROUTE_ENTRY_ATTR_PACKET_ACTION",
+                        "SAI_PACKET_ACTION_FORWARD",
+                    ),
+                ],
+            ),
+            (
+                "SAI_OBJECT_TYPE_HOSTIF:oid:0xd000000000002",
+                vec![
+                    ("SAI_HOSTIF_ATTR_NAME", "Ethernet0\r\nnaïve ☃"),
+                    ("SAI_HOSTIF_ATTR_OPER_STATUS", &long[..200]),
+                    ("SAI_HOSTIF_ATTR_GENETLINK_MCGRP_NAME", &long),
+                ],
+            ),
+        ];
+        let store: Store = objects
+            .iter()
+            .map(|(k, a)| {
+                let a: Vec<(String, String)> = a
+                    .iter()
+                    .map(|(n, v)| (n.to_string(), v.to_string()))
+                    .collect();
+                (*k, a)
+            })
+            .collect();
+        let gone = "SAI_OBJECT_TYPE_NEXT_HOP:oid:0x40000000000a2";
+
+        let mut ours = Commands::default();
+        // A buffer used before: begin drops what it held.
+        ours.cmd(&[b"PING"]);
+        ours.begin();
+        ours.del(gone);
+        let mut theirs = redis::pipe();
+        theirs.atomic();
+        theirs.del(format!("{ASIC_STATE}{gone}")).ignore();
+        for (i, (k, attrs)) in objects.iter().enumerate() {
+            let o = store.get(k).expect("stored");
+            // Both ways of naming the key: given, and read from the object.
+            ours.put((i % 2 == 0).then_some(*k), o);
+            let key = format!("{ASIC_STATE}{k}");
+            if attrs.is_empty() {
+                theirs.hset(&key, "NULL", "NULL").ignore();
+            } else {
+                // (HSET of many fields: redis-rs's hset_multiple writes HMSET.)
+                theirs.cmd("HSET").arg(&key).arg(attrs).ignore();
+            }
+        }
+        let worker_ring = "00112233445566778899aabbccddeeff";
+        ours.cmd(&[
+            b"HSET",
+            PROGRESS_KEY.as_bytes(),
+            b"seq",
+            b"18446744073709551615",
+            b"ring_id",
+            worker_ring.as_bytes(),
+        ]);
+        theirs
+            .cmd("HSET")
+            .arg(PROGRESS_KEY)
+            .arg(&[
+                ("seq", u64::MAX.to_string()),
+                ("ring_id", worker_ring.into()),
+            ])
+            .ignore();
+        assert_eq!(ours.n, 5, "commands counted between MULTI and EXEC");
+        ours.cmd(&[b"EXEC"]);
+        let theirs = theirs.get_packed_pipeline();
+        assert!(
+            ours.buf == theirs,
+            "ours:\n{}\ntheirs:\n{}",
+            String::from_utf8_lossy(&ours.buf[..ours.buf.len().min(600)]),
+            String::from_utf8_lossy(&theirs[..theirs.len().min(600)])
+        );
     }
 }

@@ -386,7 +386,6 @@ fn mirror_config(
         profile: None,
         durable,
         resync_first,
-        batch_max: 16,
         linger: std::time::Duration::ZERO,
     }
 }
@@ -401,7 +400,6 @@ fn a_backlog_of_requests_is_written_without_lingering() {
     let (redis, sw) = redis_and_switch();
     let mut m = Mirror::start(MirrorConfig {
         linger: Duration::from_secs(30),
-        batch_max: 1 << 20,
         ..mirror_config(redis.url(1), sw.clone(), 0, false)
     });
     let route = |i: u64| {
