@@ -4,14 +4,14 @@
 //! strings, a key, a list and two strings per attribute, took about 350 bytes
 //! an object; a route is about 70 this way).
 //!
-//! An object's bytes: the key, then each attribute's name and value, each
-//! string as [`crate::text`] writes it (object ids as 8 bytes, names and
+//! An object's bytes: its key's hash (4 bytes, so that the table grows
+//! without writing every key out again to hash it), the key, then each
+//! attribute's name and value, each string as [`crate::text`] writes it (object ids as 8 bytes, names and
 //! other words by their number in the store's dictionary, numbers as they
 //! are). The number of attributes is where the bytes end. The bytes are
 //! written here from `&str`s and never change (a set writes the object anew),
 //! so they read back as the same strings.
 
-use std::cell::RefCell;
 use std::fmt;
 use std::hash::BuildHasher;
 
@@ -45,11 +45,6 @@ impl Clone for Store {
             scratch: Vec::new(),
         }
     }
-}
-
-thread_local! {
-    /// A stored key written out, to hash it.
-    static KEY: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
 
 impl Store {
@@ -93,29 +88,18 @@ impl Store {
 
     /// A key's hash: of its text, so that a look-up need not write it as
     /// the store does (that takes several times as long as hashing it).
+    /// Its 32 bits are what an object keeps (see [`widen`]).
     fn hash(hasher: &Hasher, key: &str) -> u64 {
-        hasher.hash_one(key.as_bytes())
+        widen(hasher.hash_one(key.as_bytes()) as u32)
     }
 
-    /// A stored object's hash, when the table grows: its key written out.
-    fn rehash(hasher: &Hasher, dict: &Dict, o: &[u8]) -> u64 {
-        KEY.with_borrow_mut(|b| {
-            b.clear();
-            Text::new(key_of(o), dict).write_to(b);
-            let h = hasher.hash_one(&b[..]);
-            b.shrink_to(SCRATCH_KEEP);
-            h
-        })
-    }
-
-    /// The object at `key`.
+    /// The object at `key` (its bytes after the hash).
     fn find(&self, key: &str) -> Option<&[u8]> {
         let dict = &self.dict;
+        let h = Store::hash(&self.hasher, key);
         self.table
-            .find(Store::hash(&self.hasher, key), |o| {
-                Text::new(o, dict).is(key)
-            })
-            .map(|o| &**o)
+            .find(h, |o| hash_of(o) == h && Text::new(body(o), dict).is(key))
+            .map(|o| body(o))
     }
 
     /// The object at `key`.
@@ -134,11 +118,11 @@ impl Store {
     /// Every object, in no particular order.
     pub fn iter(&self) -> impl Iterator<Item = Object<'_>> + '_ {
         let dict = &self.dict;
-        self.table.iter().map(move |o| Object { b: o, dict })
+        self.table.iter().map(move |o| Object { b: body(o), dict })
     }
 
-    /// Writes `key` into the scratch buffer as the store holds it, and
-    /// gives its slot in the table and its hash. (The bytes a key is written
+    /// Writes `key` into the scratch buffer as the store holds it, after
+    /// its hash, and gives its slot in the table and its hash. (The bytes a key is written
     /// as are the same whenever it is written: see `Dict::encode_lookup`.)
     fn entry(&mut self, key: &str) -> (Entry<'_, Box<[u8]>>, u64) {
         let Store {
@@ -147,11 +131,16 @@ impl Store {
             hasher,
             scratch,
         } = self;
-        scratch.clear();
-        dict.encode(key, scratch);
         let h = Store::hash(hasher, key);
-        let (k, dict) = (&scratch[..], &*dict);
-        let e = table.entry(h, |o| key_of(o) == k, |o| Store::rehash(hasher, dict, o));
+        scratch.clear();
+        scratch.extend_from_slice(&(h as u32).to_le_bytes());
+        dict.encode(key, scratch);
+        let k = &scratch[HASH_BYTES..];
+        let e = table.entry(
+            h,
+            |o| hash_of(o) == h && key_of(body(o)) == k,
+            |o| hash_of(o),
+        );
         (e, h)
     }
 
@@ -194,7 +183,7 @@ impl Store {
         };
         let old = old
             .as_deref()
-            .map_or(Vec::new(), |o| raw_attrs(o).collect());
+            .map_or(Vec::new(), |o| raw_attrs(body(o)).collect());
         let attrs = merge(&self.dict, old, attrs);
         self.insert(h, attrs);
         true
@@ -228,17 +217,17 @@ impl Store {
         let o: Box<[u8]> = Box::from(&self.scratch[..]);
         self.scratch.clear();
         self.scratch.shrink_to(SCRATCH_KEEP);
-        let (hasher, dict) = (&self.hasher, &self.dict);
-        self.table
-            .insert_unique(h, o, |o| Store::rehash(hasher, dict, o));
+        self.table.insert_unique(h, o, |o| hash_of(o));
     }
 
     /// Removes the object at `key`; whether there was one.
     pub fn remove(&mut self, key: &str) -> bool {
         let dict = &self.dict;
-        match self.table.find_entry(Store::hash(&self.hasher, key), |o| {
-            Text::new(o, dict).is(key)
-        }) {
+        let h = Store::hash(&self.hasher, key);
+        match self
+            .table
+            .find_entry(h, |o| hash_of(o) == h && Text::new(body(o), dict).is(key))
+        {
             Ok(o) => {
                 o.remove();
                 true
@@ -357,7 +346,29 @@ fn raw_attrs(o: &[u8]) -> RawAttrs<'_> {
     RawAttrs(text::split(o).1)
 }
 
-/// The bytes an object's key is written as.
+/// The bytes of an object's key's hash, at the start of its bytes.
+const HASH_BYTES: usize = 4;
+
+/// A key's 32-bit hash as the table's: the table places an object by the
+/// low bits and tells candidates apart by the top seven, both within these
+/// 32 bits (a table of 2^25 slots and more would use some for both).
+fn widen(h: u32) -> u64 {
+    (u64::from(h) << 32) | u64::from(h)
+}
+
+/// The hash an object keeps, as the table's.
+fn hash_of(o: &[u8]) -> u64 {
+    let mut h = [0u8; HASH_BYTES];
+    h.copy_from_slice(&o[..HASH_BYTES]);
+    widen(u32::from_le_bytes(h))
+}
+
+/// An object's bytes after its hash: its key and attributes.
+fn body(o: &[u8]) -> &[u8] {
+    &o[HASH_BYTES..]
+}
+
+/// The bytes an object's key is written as (from its body).
 fn key_of(o: &[u8]) -> &[u8] {
     text::split(o).0
 }
