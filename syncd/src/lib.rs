@@ -8,6 +8,7 @@
 #![deny(missing_docs)]
 
 pub mod asic_db;
+pub mod changed;
 pub mod daemon;
 pub mod mirror;
 pub mod profile;

@@ -258,9 +258,7 @@ fn take_changes(s: &SharedSwitch, g: &mut Applied, taken: &mut Changed) {
     } else {
         // Keys taken before (a commit that failed) keep what their first
         // change was: Redis still holds the state of the last commit.
-        for (k, made) in c {
-            taken.entry(k).or_insert(made);
-        }
+        taken.merge(&c);
     }
     s.taken.notify_all();
 }
@@ -698,7 +696,7 @@ impl Worker {
             let mut g = lock(&self.switch);
             take_changes(&self.switch, &mut g, &mut self.taken);
             let objects = g.switch.objects();
-            for (k, &made) in &self.taken {
+            for (k, made) in self.taken.iter() {
                 let o = objects.get(k);
                 if made && o.is_none() {
                     // Made and removed since the last commit: Redis never
@@ -750,7 +748,7 @@ impl Worker {
             self.resync = true;
             return self.resync_all(&url);
         }
-        self.taken.clear();
+        self.taken = Changed::default();
         self.committed(at, keys, false);
         Ok(())
     }
@@ -798,7 +796,7 @@ impl Worker {
             }
             (g.seq, g.switch.len() as u64)
         };
-        self.taken.clear();
+        self.taken = Changed::default();
         if !self.catch_up(at) {
             self.quit = true;
             self.commands = p;

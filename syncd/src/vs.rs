@@ -161,11 +161,7 @@ pub type Key = Arc<str>;
 /// for its default objects (the switch's own objects are in a [`Store`]).
 pub type Objects = HashMap<Key, Attrs, foldhash::fast::RandomState>;
 
-/// Keys of objects changed (made, set or removed), each with whether its
-/// first change since the changes were last taken made it: an object that
-/// did not exist then (so Redis, holding the state of that moment, has no
-/// hash of its to clear).
-pub type Changed = hashbrown::HashMap<Key, bool, foldhash::fast::RandomState>;
+pub use crate::changed::Changed;
 
 /// The answer to one request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -362,7 +358,7 @@ impl Switch {
     /// last taken is the one that counts.
     fn changed(&mut self, key: &str, made: bool) {
         if let Some(c) = &mut self.changed {
-            c.entry_ref(key).or_insert(made);
+            c.note(key, made);
         }
     }
 
@@ -606,7 +602,7 @@ mod tests {
     fn create_get_set_remove() {
         let mut s = Switch::new();
         s.track_changes();
-        let route = |made| Changed::from_iter([(Key::from(ROUTE), made)]);
+        let route = |made| Changed::from_iter([(ROUTE, made)]);
         assert_eq!(
             s.create(ROUTE, a(&[("SAI_ROUTE_ENTRY_ATTR_NEXT_HOP_ID", "oid:0x1")]))
                 .status,
@@ -752,7 +748,7 @@ mod tests {
         assert_eq!(changed.len(), 1 + 1480, "each mirrored");
         assert!(changed
             .iter()
-            .all(|(k, &made)| made && s.objects().contains(k)));
+            .all(|(k, made)| made && s.objects().contains(k)));
         assert_eq!(
             s.objects().iter().filter(|o| o.is_bare()).count(),
             1480,
