@@ -214,7 +214,7 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
                 &s,
                 serde_json::json!({
                     "workload": "routes", "count": count, "seed": seed, "mode": mode.name(),
-                    "skipped": skip, "expected_objects": w.expected_state().len(),
+                    "skipped": skip, "expected_objects": w.expected_objects(),
                 }),
             );
             Ok(s.failures == 0)

@@ -260,6 +260,12 @@ impl Routes {
         st
     }
 
+    /// How many objects the whole workload leaves: `expected_state().len()`,
+    /// counted without making it.
+    pub fn expected_objects(&self) -> u64 {
+        1 + RIFS * 3 + GROUPS * (1 + MEMBERS) + self.surviving_routes()
+    }
+
     /// How many routes survive (for quick checks).
     pub fn surviving_routes(&self) -> u64 {
         self.count - self.withdrawn().count() as u64
@@ -289,6 +295,16 @@ mod tests {
         let st = w.expected_state();
         // switch + 32 rif + 32 neigh + 32 nh + 8 groups + 32 members + 900 routes
         assert_eq!(st.len() as u64, 1 + 32 * 3 + 8 * 5 + w.surviving_routes());
+        // Counted without the state, for every size (fewer routes than
+        // update slots included).
+        for n in [0, 1, 3, 7, 8, 10, 11, 17, 1000] {
+            let w = Routes::new(n, 7);
+            assert_eq!(
+                w.expected_objects(),
+                w.expected_state().len() as u64,
+                "{n} routes"
+            );
+        }
         let keys: std::collections::HashSet<_> = (0..1000).map(Routes::route_key).collect();
         assert_eq!(keys.len(), 1000, "route keys are unique");
     }
