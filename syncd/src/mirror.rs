@@ -361,6 +361,9 @@ pub struct MirrorConfig {
     pub linger: Duration,
 }
 
+/// The most memory the commit buffer keeps from one commit to the next.
+const KEEP_COMMANDS: usize = 8 << 20;
+
 /// Requests waiting to be written at which a commit no longer lingers.
 pub const LINGER_BELOW: u64 = 1024;
 
@@ -836,6 +839,13 @@ impl Worker {
     }
 
     fn committed(&mut self, at: u64, keys: u64, resync: bool) {
+        // A large commit's buffer goes back to the system at once (malloc
+        // maps blocks this large on their own): the next commit of a burst
+        // grows it again, and syncd does not hold hundreds of megabytes
+        // between bursts, or at the end of one.
+        if self.commands.buf.capacity() > KEEP_COMMANDS {
+            self.commands = Commands::default();
+        }
         self.last_commit = Some(Instant::now());
         self.written = at;
         self.durable.store(at, Ordering::Release);
