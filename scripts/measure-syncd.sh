@@ -7,6 +7,8 @@
 #  - how long the Redis mirror takes to catch up after orchagent's last answer;
 #  - syncd's resident memory at the end, and its heap (RssAnon: without the
 #    rings' pages) per object, then and once syncd has been idle a second;
+#  - the CPU each took until the mirror caught up: orchagent, syncd's apply
+#    loop and its mirror thread, redis-server (the kernel's schedstat);
 #  - how long `syncd --warm` takes over what Redis then holds, exec to ready,
 #    and its heap per object then (the switch alone).
 # Usage: scripts/measure-syncd.sh [ROUTES]
@@ -38,6 +40,8 @@ start_syncd() { # dir
   until grep -q ready "$1.syncd.log" 2>/dev/null; do sleep 0.01; done
 }
 stop_syncd() { kill -TERM "$spid"; wait "$spid"; }
+# CPU seconds a process or thread has had (/proc/.../schedstat: nanoseconds).
+cpu() { awk '{printf "%.2f", $1 / 1e9}' "$1/schedstat"; }
 
 if [ -n "${REC_DIR:-}" ]; then
   replays=$(cd "$REC_DIR" && ls -- *.rec)
@@ -60,6 +64,7 @@ for mode in ${MODES:-pipelined async sync}; do
   redis-cli -p "$port" -n 1 flushdb >/dev/null
   d="$work/routes-$mode"
   start_syncd "$d"
+  redis0=$(cpu "/proc/$rpid")
   out=$("$bin/orchagent" routes --count "$routes" --channel "$d" --mode "$mode" --quiet --json)
   done_at=$(date +%s.%N)
   total=$(python3 -c "import json,sys; print(json.loads(sys.argv[1])['requests'])" "$out")
@@ -67,6 +72,9 @@ for mode in ${MODES:-pipelined async sync}; do
   # 2 cores it measures, and requests from the Redis it waits on.
   until [ "$(redis-cli -p "$port" -n 1 hget SAIRING_PROGRESS seq)" = "$total" ]; do sleep 0.02; done
   caught=$(date +%s.%N)
+  cpus="orchagent $(python3 -c "import json,sys; c=json.loads(sys.argv[1]).get('cpu_s'); print('?' if c is None else f'{c:.2f}')" "$out") s"
+  for t in /proc/$spid/task/*; do cpus="$cpus, $(cat "$t/comm") $(cpu "$t") s"; done
+  cpus="$cpus, redis-server $(python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.2f}')" "$redis0" "$(cpu "/proc/$rpid")") s"
   rss=$(awk '/VmRSS/{print $2}' "/proc/$spid/status")
   # The heap: resident memory less the rings' shared pages and the binary.
   anon=$(awk '/RssAnon/{print $2}' "/proc/$spid/status")
@@ -94,6 +102,7 @@ anon=int(sys.argv[7]); warm=float(sys.argv[8]); warm_anon=int(sys.argv[9]); idle
 print(f\"routes {sys.argv[6]:9s} {s['requests']} requests in {s['seconds']:.2f} s: {s['requests_per_s']:.0f} requests/s, \"
       f\"latency p50 {s['latency_us']['p50']:.1f} us p99 {s['latency_us']['p99']:.1f} us; mirror caught up {lag*1000:.0f} ms after the last answer; \"
       f\"redis keys {keys}; syncd RSS {rss/1024:.0f} MiB, heap (RssAnon) {anon/1024:.0f} MiB = {anon*1024/objects:.0f} B per object, {idle_anon*1024/objects:.0f} B idle a second later; \"
-      f\"syncd --warm over {objects} objects: {warm:.2f} s to ready ({sys.argv[11]}), heap then {warm_anon*1024/objects:.0f} B per object\")
-" "$out" "$done_at" "$caught" "$rss" "$keys" "$mode" "$anon" "$warm" "$warm_anon" "$idle_anon" "$phases"
+      f\"syncd --warm over {objects} objects: {warm:.2f} s to ready ({sys.argv[11]}), heap then {warm_anon*1024/objects:.0f} B per object; \"
+      f\"CPU until the mirror caught up: {sys.argv[12]}\")
+" "$out" "$done_at" "$caught" "$rss" "$keys" "$mode" "$anon" "$warm" "$warm_anon" "$idle_anon" "$phases" "$cpus"
 done
