@@ -8,7 +8,8 @@
 #  - syncd's resident memory at the end, and its heap (RssAnon: without the
 #    rings' pages) per object, then and once syncd has been idle a second;
 #  - the CPU each took until the mirror caught up: orchagent, syncd's apply
-#    loop and its mirror thread, redis-server (the kernel's schedstat);
+#    loop (its start included: the rings' pages) and its mirror thread,
+#    redis-server (all its threads, from orchagent's start);
 #  - how long `syncd --warm` takes over what Redis then holds, exec to ready,
 #    and its heap per object then (the switch alone).
 # Usage: scripts/measure-syncd.sh [ROUTES]
@@ -40,8 +41,11 @@ start_syncd() { # dir
   until grep -q ready "$1.syncd.log" 2>/dev/null; do sleep 0.01; done
 }
 stop_syncd() { kill -TERM "$spid"; wait "$spid"; }
-# CPU seconds a process or thread has had (/proc/.../schedstat: nanoseconds).
+# CPU seconds a thread has had (/proc/PID/task/TID/schedstat: nanoseconds),
+# and a whole process, all its threads (/proc/PID/stat: clock ticks).
 cpu() { awk '{printf "%.2f", $1 / 1e9}' "$1/schedstat"; }
+tick=$(getconf CLK_TCK)
+process_cpu() { awk -v t="$tick" '{printf "%.2f", ($14 + $15) / t}' "/proc/$1/stat"; }
 
 if [ -n "${REC_DIR:-}" ]; then
   replays=$(cd "$REC_DIR" && ls -- *.rec)
@@ -64,7 +68,7 @@ for mode in ${MODES:-pipelined async sync}; do
   redis-cli -p "$port" -n 1 flushdb >/dev/null
   d="$work/routes-$mode"
   start_syncd "$d"
-  redis0=$(cpu "/proc/$rpid")
+  redis0=$(process_cpu "$rpid")
   out=$("$bin/orchagent" routes --count "$routes" --channel "$d" --mode "$mode" --quiet --json)
   done_at=$(date +%s.%N)
   total=$(python3 -c "import json,sys; print(json.loads(sys.argv[1])['requests'])" "$out")
@@ -74,7 +78,7 @@ for mode in ${MODES:-pipelined async sync}; do
   caught=$(date +%s.%N)
   cpus="orchagent $(python3 -c "import json,sys; c=json.loads(sys.argv[1]).get('cpu_s'); print('?' if c is None else f'{c:.2f}')" "$out") s"
   for t in /proc/$spid/task/*; do cpus="$cpus, $(cat "$t/comm") $(cpu "$t") s"; done
-  cpus="$cpus, redis-server $(python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.2f}')" "$redis0" "$(cpu "/proc/$rpid")") s"
+  cpus="$cpus, redis-server $(python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.2f}')" "$redis0" "$(process_cpu "$rpid")") s"
   rss=$(awk '/VmRSS/{print $2}' "/proc/$spid/status")
   # The heap: resident memory less the rings' shared pages and the binary.
   anon=$(awk '/RssAnon/{print $2}' "/proc/$spid/status")

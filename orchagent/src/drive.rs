@@ -128,6 +128,11 @@ impl InFlight {
         self.len
     }
 
+    /// Sequence numbers from the oldest request held to the newest.
+    fn span(&self) -> usize {
+        self.slots.len()
+    }
+
     fn is_empty(&self) -> bool {
         self.len == 0
     }
@@ -259,7 +264,10 @@ impl Driver {
             self.complete(r);
         }
         self.drain(false)?;
-        while self.pending.len() >= self.window {
+        // The window counts from the oldest request not answered, not the
+        // requests held: one left unanswered stops the sending (and the
+        // queue's growth) a window later, until the timeout says so.
+        while self.pending.span() >= self.window {
             self.drain(true)?;
         }
         Ok(())
@@ -374,6 +382,7 @@ mod tests {
             x % n
         };
         let mut seq = 1_000u64;
+        let mut newest = 0;
         for step in 0..20_000u64 {
             match next(10) {
                 0..=4 => {
@@ -385,6 +394,7 @@ mod tests {
                     };
                     q.insert(s, pending(step));
                     m.insert(s, step);
+                    newest = newest.max(s);
                 }
                 _ => {
                     let s = seq.saturating_sub(next(64));
@@ -393,6 +403,13 @@ mod tests {
                 }
             }
             assert_eq!(q.len(), m.len(), "step {step}");
+            // From the oldest held to the newest sent since the queue was
+            // last empty (answered or not).
+            if m.is_empty() {
+                newest = 0;
+            }
+            let span = m.keys().min().map_or(0, |lo| newest - lo + 1);
+            assert_eq!(q.span() as u64, span, "step {step}");
             assert_eq!(q.is_empty(), m.is_empty());
         }
         for s in 0..seq + 2 {

@@ -530,8 +530,7 @@ impl Worker {
             }
             // A few requests to write, and a commit a moment ago: let more
             // gather first. How many wait is the switch's position less what
-            // is written (those handed over may still sit in the channel, or
-            // be on their way).
+            // is written (requests applied may not be handed over yet).
             if !self.stopping
                 && !self.resync
                 && !self.linger.is_zero()
