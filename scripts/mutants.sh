@@ -41,7 +41,7 @@ export PROPTEST_MAX_SHRINK_ITERS="${PROPTEST_MAX_SHRINK_ITERS:-0}"
 core_files() {
   ls ring/src/ring/*.rs transport/src/codec/{mod,encode,decode}.rs \
      transport/src/{endpoint,bell,client,server,rendezvous,channel}.rs \
-     syncd/src/{mirror,daemon,vs,store,text,snapshot}.rs
+     syncd/src/{mirror,daemon,vs,store,changed,text,snapshot}.rs
 }
 # The transport's tests but the slow one (a ten-second storm of random bytes):
 # a few seconds a mutant; that one runs only against what they missed. No
