@@ -409,6 +409,35 @@ fn merge<'o, 'a: 'o>(
 mod tests {
     use super::*;
 
+    /// Among 300,000 keys some share their 32-bit hash (about ten pairs are
+    /// expected): the kept hash only rules candidates out, the key decides.
+    /// Each key is made once, found as itself, and removed alone.
+    #[test]
+    fn keys_that_share_a_hash_stay_apart() {
+        let n = 300_000u32;
+        let key = |i: u32| format!("SAI_OBJECT_TYPE_VLAN:v{i}");
+        let mut s = Store::new();
+        for i in 0..n {
+            assert!(s.create(&key(i), std::iter::empty()), "{} made", key(i));
+        }
+        assert_eq!(s.len(), n as usize);
+        for i in 0..n {
+            let o = s.get(&key(i)).expect("found");
+            assert!(o.key().is(&key(i)), "{} found as {}", key(i), o.key());
+        }
+        for i in (0..n).step_by(2) {
+            assert!(s.remove(&key(i)), "{} removed", key(i));
+        }
+        for i in 0..n {
+            assert_eq!(
+                s.contains(&key(i)),
+                i % 2 == 1,
+                "{} after the removals",
+                key(i)
+            );
+        }
+    }
+
     fn pairs<'a>(a: &'a [(&'a str, &'a str)]) -> impl Iterator<Item = (&'a str, &'a str)> + 'a {
         a.iter().copied()
     }
@@ -528,6 +557,7 @@ mod tests {
             got(&s, "SAI_OBJECT_TYPE_PORT:oid:0x1"),
             want(&[("SAI_A", "b"), ("SAI_C", "d")])
         );
+        assert!(s.words() > words, "a set that lands numbers its new word");
     }
 
     /// The buffer objects are written in does not keep the memory of a large
