@@ -313,6 +313,12 @@ pub struct MirrorStats {
     pub stale_commits: u64,
     /// Failed attempts (Redis away).
     pub failures: u64,
+    /// Waits of the idle thread that ended early, woken by a hand-over
+    /// or a stop that it then found.
+    pub woken: u64,
+    /// Waits of the idle thread that lasted their tenth of a second (the
+    /// look it takes anyway: a hand-over found only then was not woken for).
+    pub looks: u64,
     /// The last error, if the last attempt failed.
     pub last_error: Option<String>,
 }
@@ -630,15 +636,23 @@ impl Worker {
     /// `timeout`; whether either came.
     fn wait_for_work(&mut self, timeout: Duration) -> bool {
         let deadline = Instant::now() + timeout;
+        let ended = |w: &Worker, work: bool| {
+            let woken = work && Instant::now() < deadline;
+            if let Ok(mut s) = w.stats.lock() {
+                s.woken += woken as u64;
+                s.looks += !woken as u64;
+            }
+            work
+        };
         loop {
             let before = (self.handed, self.stopping);
             self.take();
             if (self.handed, self.stopping) != before {
-                return true;
+                return ended(self, true);
             }
             let now = Instant::now();
             if now >= deadline {
-                return false;
+                return ended(self, false);
             }
             // Woken by a hand-over or a stop, or early for nothing (an
             // unpark left from while this thread was busy): looked at again.

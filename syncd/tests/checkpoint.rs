@@ -390,6 +390,49 @@ fn mirror_config(
     }
 }
 
+/// A request handed over to an idle mirror wakes it: it is written at once,
+/// not at the look the idle thread takes every tenth of a second; and an
+/// idle thread sleeps between its looks.
+#[test]
+fn an_idle_mirror_is_woken_by_a_hand_over_and_sleeps_between_looks() {
+    use sairing_syncd::mirror::{lock, Mirror};
+    use std::time::{Duration, Instant};
+    let (redis, sw) = redis_and_switch();
+    let started = Instant::now();
+    let mut m = Mirror::start(mirror_config(redis.url(1), sw.clone(), 0, false));
+    let rounds = 5;
+    for seq in 1..=rounds {
+        // Idle: it has looked once since the last commit (so it sleeps, or
+        // is about to).
+        let looks = m.stats().looks;
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while m.stats().looks == looks {
+            assert!(Instant::now() < deadline, "an idle mirror never looked");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        {
+            let mut g = lock(&sw);
+            let key = format!("SAI_OBJECT_TYPE_VLAN:oid:0x26{seq:014x}");
+            g.switch.create(&key, std::iter::empty());
+            g.seq = seq;
+        }
+        m.handed(seq);
+        assert!(
+            m.flush_to(seq, Duration::from_secs(20)),
+            "request {seq} written"
+        );
+    }
+    let s = m.stats();
+    let elapsed = started.elapsed();
+    assert_eq!(
+        s.woken, rounds,
+        "each hand-over woke the idle mirror: {s:?}"
+    );
+    // One look a tenth of a second at most (and the one under way).
+    let most = elapsed.as_millis() as u64 / 100 + 1;
+    assert!(s.looks <= most, "{} looks in {elapsed:?}: {s:?}", s.looks);
+}
+
 /// A commit a moment after the last does not linger when many requests wait
 /// (found by review: it looked at those taken off the channel so far, one or
 /// two, not at those applied).
