@@ -69,7 +69,7 @@ struct Commands {
     buf: Vec<u8>,
     /// Commands queued between MULTI and EXEC.
     n: usize,
-    /// One argument being put together (a key, a string of the store).
+    /// A string of the store written out, to know its length.
     arg: Vec<u8>,
 }
 
@@ -77,8 +77,8 @@ impl Commands {
     /// Starts a transaction: what was written before is dropped.
     fn begin(&mut self) {
         self.buf.clear();
-        self.n = 0;
         self.cmd(&[b"MULTI"]);
+        // MULTI is not one of the commands queued.
         self.n = 0;
     }
 
@@ -90,21 +90,29 @@ impl Commands {
     }
 
     fn bulk(&mut self, b: &[u8]) {
+        self.bulk_of(&[b]);
+    }
+
+    /// One argument made of `parts`, one after the other.
+    fn bulk_of(&mut self, parts: &[&[u8]]) {
+        let len: usize = parts.iter().map(|p| p.len()).sum();
         self.buf.push(b'$');
         self.buf
-            .extend_from_slice(itoa::Buffer::new().format(b.len()).as_bytes());
+            .extend_from_slice(itoa::Buffer::new().format(len).as_bytes());
         self.buf.extend_from_slice(b"\r\n");
-        self.buf.extend_from_slice(b);
+        for p in parts {
+            self.buf.extend_from_slice(p);
+        }
         self.buf.extend_from_slice(b"\r\n");
     }
 
-    /// An argument: `prefix` then the store's string `t`.
+    /// An argument: `prefix` then the store's string `t` (written out first:
+    /// its length is not known before).
     fn text(&mut self, prefix: &[u8], t: Text<'_>) {
         let mut arg = std::mem::take(&mut self.arg);
         arg.clear();
-        arg.extend_from_slice(prefix);
         t.write_to(&mut arg);
-        self.bulk(&arg);
+        self.bulk_of(&[prefix, &arg]);
         self.arg = arg;
     }
 
@@ -126,12 +134,7 @@ impl Commands {
     }
 
     fn bulk_key(&mut self, key: &str) {
-        let mut arg = std::mem::take(&mut self.arg);
-        arg.clear();
-        arg.extend_from_slice(ASIC_STATE.as_bytes());
-        arg.extend_from_slice(key.as_bytes());
-        self.bulk(&arg);
-        self.arg = arg;
+        self.bulk_of(&[ASIC_STATE.as_bytes(), key.as_bytes()]);
     }
 
     /// The writing of object `o` (at `key`, or its own key) where Redis holds

@@ -97,9 +97,7 @@ impl Store {
     fn find(&self, key: &str) -> Option<&[u8]> {
         let dict = &self.dict;
         let h = Store::hash(&self.hasher, key);
-        self.table
-            .find(h, |o| hash_of(o) == h && Text::new(body(o), dict).is(key))
-            .map(|o| body(o))
+        self.table.find(h, is_at(dict, h, key)).map(|o| body(o))
     }
 
     /// The object at `key`.
@@ -224,10 +222,7 @@ impl Store {
     pub fn remove(&mut self, key: &str) -> bool {
         let dict = &self.dict;
         let h = Store::hash(&self.hasher, key);
-        match self
-            .table
-            .find_entry(h, |o| hash_of(o) == h && Text::new(body(o), dict).is(key))
-        {
+        match self.table.find_entry(h, is_at(dict, h, key)) {
             Ok(o) => {
                 o.remove();
                 true
@@ -344,6 +339,12 @@ impl<'s> Iterator for RawAttrs<'s> {
 
 fn raw_attrs(o: &[u8]) -> RawAttrs<'_> {
     RawAttrs(text::split(o).1)
+}
+
+/// Whether a stored object is the one at `key`, whose hash is `h` (the
+/// kept hash rules most others out; the key decides).
+fn is_at<'k>(dict: &'k Dict, h: u64, key: &'k str) -> impl Fn(&Box<[u8]>) -> bool + 'k {
+    move |o| hash_of(o) == h && Text::new(body(o), dict).is(key)
 }
 
 /// The bytes of an object's key's hash, at the start of its bytes.

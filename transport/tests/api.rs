@@ -7,8 +7,12 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+mod common;
+use common::{connected, fresh_channel};
+
 use sairing_transport::{
     channel, Client, ClientOptions, Mode, Notification, Op, Outcome, Server, ServerOptions,
+    WaitPolicy,
 };
 
 const PORT: &str = "SAI_OBJECT_TYPE_PORT:oid:0x1000000000001";
@@ -17,30 +21,13 @@ const FAILURE: &str = "SAI_STATUS_FAILURE";
 
 /// A new channel, its server and its client, connected.
 fn pair() -> (tempfile::TempDir, Server, Client) {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("ch");
-    channel::create(
-        &dir,
-        &channel::ChannelOptions {
-            capacity: 1 << 16,
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let (tmp, dir) = fresh_channel(false);
     let (server, client) = open(&dir);
     (tmp, server, client)
 }
 
 fn open(dir: &Path) -> (Server, Client) {
-    let mut server = Server::open(dir, &ServerOptions::default()).unwrap();
-    let mut client = Client::open(dir, &ClientOptions::default()).unwrap();
-    let deadline = std::time::Instant::now() + Duration::from_secs(15);
-    while !client.connected() {
-        server.service().unwrap();
-        client.service().unwrap();
-        assert!(std::time::Instant::now() < deadline, "never connected");
-    }
-    (server, client)
+    connected(dir, WaitPolicy::default())
 }
 
 /// Answers every request waiting with `status`; returns how many.

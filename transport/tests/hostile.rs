@@ -7,6 +7,9 @@ use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::time::Duration;
 
+mod common;
+use common::{connect, connected, fresh_channel};
+
 use sairing_transport::{
     channel, Body, Client, ClientOptions, Op, Server, ServerOptions, WaitPolicy,
 };
@@ -123,22 +126,6 @@ fn a_real_client_is_served(server: &mut Server, dir: &Path) -> std::thread::Join
         "a request from the real client"
     );
     client
-}
-
-/// A new channel of 64 KiB rings in a temporary directory.
-fn fresh_channel(checksums: bool) -> (tempfile::TempDir, std::path::PathBuf) {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("ch");
-    channel::create(
-        &dir,
-        &channel::ChannelOptions {
-            capacity: 1 << 16,
-            checksums,
-            ..Default::default()
-        },
-    )
-    .unwrap();
-    (tmp, dir)
 }
 
 fn server_and_dir() -> (tempfile::TempDir, std::path::PathBuf, Server) {
@@ -574,38 +561,6 @@ fn an_undecodable_request_is_answered_with_a_failure() {
         .recv_timeout(Duration::from_secs(10))
         .expect("the client is still waiting for an answer to the damaged request");
     assert_eq!(status.unwrap(), "SAI_STATUS_FAILURE");
-}
-
-/// Services both sides until `client` is admitted (one thread: neither waits).
-fn connect(server: &mut Server, client: &mut Client) {
-    let deadline = std::time::Instant::now() + T;
-    while !client.connected() {
-        server.service().unwrap();
-        client.service().unwrap();
-        assert!(std::time::Instant::now() < deadline, "never connected");
-    }
-}
-
-/// A server and a client on `dir`, both waiting as `wait` says, connected.
-fn connected(dir: &Path, wait: WaitPolicy) -> (Server, Client) {
-    let mut server = Server::open(
-        dir,
-        &ServerOptions {
-            wait,
-            ..ServerOptions::default()
-        },
-    )
-    .unwrap();
-    let mut client = Client::open(
-        dir,
-        &ClientOptions {
-            wait,
-            ..ClientOptions::default()
-        },
-    )
-    .unwrap();
-    connect(&mut server, &mut client);
-    (server, client)
 }
 
 /// Whether `fd` becomes readable within `ms` milliseconds.

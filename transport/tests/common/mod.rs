@@ -1,0 +1,59 @@
+//! Set-up shared by the transport's test files (each is its own crate, and
+//! includes this with `mod common;`).
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use sairing_transport::{channel, Client, ClientOptions, Server, ServerOptions, WaitPolicy};
+
+/// How long connecting may take before a test fails: well within
+/// cargo-mutants' half-minute limit (scripts/mutants.sh).
+const CONNECT_WITHIN: Duration = Duration::from_secs(15);
+
+/// A new channel of 64 KiB rings in a temporary directory.
+pub fn fresh_channel(checksums: bool) -> (tempfile::TempDir, PathBuf) {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("ch");
+    channel::create(
+        &dir,
+        &channel::ChannelOptions {
+            capacity: 1 << 16,
+            checksums,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    (tmp, dir)
+}
+
+/// Services both sides until `client` is admitted (one thread: neither waits).
+pub fn connect(server: &mut Server, client: &mut Client) {
+    let deadline = Instant::now() + CONNECT_WITHIN;
+    while !client.connected() {
+        server.service().unwrap();
+        client.service().unwrap();
+        assert!(Instant::now() < deadline, "never connected");
+    }
+}
+
+/// A server and a client on `dir`, both waiting as `wait` says, connected.
+pub fn connected(dir: &Path, wait: WaitPolicy) -> (Server, Client) {
+    let mut server = Server::open(
+        dir,
+        &ServerOptions {
+            wait,
+            ..ServerOptions::default()
+        },
+    )
+    .unwrap();
+    let mut client = Client::open(
+        dir,
+        &ClientOptions {
+            wait,
+            ..ClientOptions::default()
+        },
+    )
+    .unwrap();
+    connect(&mut server, &mut client);
+    (server, client)
+}
