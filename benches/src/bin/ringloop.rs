@@ -7,6 +7,11 @@
 //!
 //! Setup costs the same for any N, so the cost of one push+pop is the difference
 //! between two runs divided by the difference in N (`scripts/instructions.sh`).
+//!
+//! `ringloop --stream --rounds R` instead streams the records from one thread
+//! to another, through the ring and then through rtrb, R times in turn, and
+//! prints each run's rate: alternating runs in one process, for comparisons
+//! on a machine whose speed wanders.
 
 use std::hint::black_box;
 use std::time::Instant;
@@ -26,10 +31,47 @@ struct Args {
     /// Ring capacity in bytes.
     #[arg(long, default_value_t = 1 << 20)]
     capacity: u64,
+    /// Stream between two threads, the ring and rtrb in turn (sizes 16, 128
+    /// or 1024).
+    #[arg(long)]
+    stream: bool,
+    /// With --stream: how many runs of each.
+    #[arg(long, default_value_t = 5)]
+    rounds: u32,
+}
+
+fn stream(args: &Args) -> anyhow::Result<()> {
+    use sairing_benches::stream;
+    let dir = sairing_benches::scratch_dir().context("temporary directory")?;
+    let (mut tx, mut rx) = sairing_benches::file_ring(&dir, stream::CAPACITY)?;
+    let rate = |t: std::time::Duration| args.messages as f64 / t.as_secs_f64() / 1e6;
+    let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+    for round in 1..=args.rounds {
+        let a = rate(stream::sairing(&mut tx, &mut rx, args.size, args.messages));
+        let b = rate(stream::rtrb(args.size, args.messages));
+        println!("run {round}: sairing {a:.1} M/s, rtrb {b:.1} M/s");
+        ours.push(a);
+        theirs.push(b);
+    }
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    println!(
+        "{} B, {} records a run, medians: sairing {:.1} M/s, rtrb {:.1} M/s",
+        args.size,
+        args.messages,
+        median(&mut ours),
+        median(&mut theirs)
+    );
+    Ok(())
 }
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    if args.stream {
+        return stream(&args);
+    }
     let dir = sairing_benches::scratch_dir().context("temporary directory")?;
     let (mut tx, mut rx) = sairing_benches::file_ring(&dir, args.capacity)?;
     let payload = vec![0x5Au8; args.size];
