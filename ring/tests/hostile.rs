@@ -931,9 +931,12 @@ fn a_tail_at_the_end_of_a_gap_or_padding_is_an_empty_ring() {
     }
 }
 
+/// A record as delivered: sequence number, kind, payload.
+type Delivered = (u64, u16, Vec<u8>);
+
 /// Everything a file holds, read one record at a time (`batch == 0`) or in
 /// batches of at most `batch`: the records delivered, and how reading ended.
-fn read_all(path: &Path, batch: usize) -> (Vec<(u64, u16, Vec<u8>)>, Option<String>) {
+fn read_all(path: &Path, batch: usize) -> (Vec<Delivered>, Option<String>) {
     let mut got = Vec::new();
     let mut c = match open_c(path) {
         Ok(c) => c,
