@@ -8,12 +8,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 mod common;
-use common::{connected, fresh_channel};
+use common::{client_options, connected, fresh_channel, server_options, test_wait};
 
-use sairing_transport::{
-    channel, Client, ClientOptions, Mode, Notification, Op, Outcome, Server, ServerOptions,
-    WaitPolicy,
-};
+use sairing_transport::{channel, Client, Mode, Notification, Op, Outcome, Server};
 
 const PORT: &str = "SAI_OBJECT_TYPE_PORT:oid:0x1000000000001";
 const SUCCESS: &str = "SAI_STATUS_SUCCESS";
@@ -27,7 +24,7 @@ fn pair() -> (tempfile::TempDir, Server, Client) {
 }
 
 fn open(dir: &Path) -> (Server, Client) {
-    connected(dir, WaitPolicy::default())
+    connected(dir, test_wait())
 }
 
 /// Answers every request waiting with `status`; returns how many.
@@ -305,7 +302,7 @@ fn the_ring_id_names_the_channel() {
         "{id}"
     );
     drop(server);
-    let again = Server::open(tmp.path().join("ch"), &ServerOptions::default()).unwrap();
+    let again = Server::open(tmp.path().join("ch"), &server_options()).unwrap();
     assert_eq!(again.ring_id_hex(), id);
     let (_tmp2, other, _c2) = pair();
     assert_ne!(other.ring_id_hex(), id);
@@ -410,7 +407,7 @@ fn a_notification_not_taken_is_left_to_the_next_client() {
     server.notify("port_state_change", "[1]").unwrap();
     assert_eq!(client.pump().unwrap(), 1);
     drop(client);
-    let mut next = Client::open(tmp.path().join("ch"), &ClientOptions::default()).unwrap();
+    let mut next = Client::open(tmp.path().join("ch"), &client_options()).unwrap();
     next.pump().unwrap();
     let n = next.take_notifications();
     assert_eq!(n.len(), 1, "the notification was lost with the client");

@@ -8,7 +8,7 @@ use std::path::Path;
 use std::time::Duration;
 
 mod common;
-use common::{connect, connected, fresh_channel};
+use common::{client_options, connect, connected, fresh_channel, server_options, test_wait};
 
 use sairing_transport::{
     channel, Body, Client, ClientOptions, Op, Server, ServerOptions, WaitPolicy,
@@ -39,12 +39,12 @@ fn a_decoded_request_is_not_changed_by_a_later_rewrite() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("ch");
     channel::create(&dir, &channel::ChannelOptions::default()).unwrap();
-    let mut server = Server::open(&dir, &ServerOptions::default()).unwrap();
+    let mut server = Server::open(&dir, &server_options()).unwrap();
     let key = "SAI_OBJECT_TYPE_VLAN:oid:0x26000000000aaa";
     let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
     let d2 = dir.clone();
     let client = std::thread::spawn(move || {
-        let mut c = Client::open(&d2, &ClientOptions::default()).unwrap();
+        let mut c = Client::open(&d2, &client_options()).unwrap();
         let attrs = [("SAI_VLAN_ATTR_VLAN_ID", "2730")];
         c.send(Op::Create, key, &Body::Attrs(&attrs)).unwrap();
         // Stay attached until the server is done looking.
@@ -112,7 +112,7 @@ fn within<T: Send + 'static>(
 fn a_real_client_is_served(server: &mut Server, dir: &Path) -> std::thread::JoinHandle<Client> {
     let d2 = dir.to_owned();
     let client = std::thread::spawn(move || {
-        let mut c = Client::open(&d2, &ClientOptions::default()).unwrap();
+        let mut c = Client::open(&d2, &client_options()).unwrap();
         c.send(Op::Notify, "INIT_VIEW", &Body::EMPTY).unwrap();
         c
     });
@@ -130,7 +130,7 @@ fn a_real_client_is_served(server: &mut Server, dir: &Path) -> std::thread::Join
 
 fn server_and_dir() -> (tempfile::TempDir, std::path::PathBuf, Server) {
     let (tmp, dir) = fresh_channel(false);
-    let server = Server::open(&dir, &ServerOptions::default()).unwrap();
+    let server = Server::open(&dir, &server_options()).unwrap();
     (tmp, dir, server)
 }
 
@@ -523,7 +523,7 @@ fn random_bytes_in_both_rings_while_both_sides_run() {
 
 /// A request whose bytes were damaged in the ring (here its op byte) is
 /// answered with SAI_STATUS_FAILURE, so the client waiting for it gets an
-/// error at once instead of waiting out its timeout (30 s) for an answer that
+/// error at once instead of waiting out its timeout (30 s by default) for an answer that
 /// would never come. (Found by the random-bytes test: a pipelined client sat
 /// on a get whose request a flip had destroyed.)
 #[test]
@@ -534,7 +534,7 @@ fn an_undecodable_request_is_answered_with_a_failure() {
     let d2 = dir.clone();
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
-        let mut c = Client::open(&d2, &ClientOptions::default()).unwrap();
+        let mut c = Client::open(&d2, &client_options()).unwrap();
         let _ = tx.send(c.get(key, &[("SAI_PORT_ATTR_MTU", "0")]).map(|r| r.status));
     });
     // The request is the ring's first record: its payload starts after the
@@ -549,7 +549,7 @@ fn an_undecodable_request_is_answered_with_a_failure() {
     }
     let f = std::fs::OpenOptions::new().write(true).open(&ring).unwrap();
     f.write_all_at(&[0xEE], 4096 + 16 + 1).unwrap();
-    let mut server = Server::open(&dir, &ServerOptions::default()).unwrap();
+    let mut server = Server::open(&dir, &server_options()).unwrap();
     match server.recv(Some(T)) {
         Err(sairing_transport::Error::Decode(e)) => assert_eq!(e.record_seq, 1),
         other => panic!(
@@ -618,9 +618,9 @@ fn a_batch_cut_short_by_a_full_ring_still_rings_for_what_it_sent() {
         &ClientOptions {
             wait: WaitPolicy {
                 nonblocking: true,
-                ..WaitPolicy::default()
+                ..test_wait()
             },
-            ..ClientOptions::default()
+            ..client_options()
         },
     )
     .unwrap();
@@ -663,7 +663,7 @@ fn a_batch_cut_short_by_a_full_ring_still_rings_for_what_it_sent() {
 fn a_batch_larger_than_the_ring_wakes_a_sleeping_server_before_waiting() {
     use std::os::fd::AsFd;
     let (_tmp, dir, mut server) = server_and_dir();
-    let mut client = Client::open(&dir, &ClientOptions::default()).unwrap();
+    let mut client = Client::open(&dir, &client_options()).unwrap();
     connect(&mut server, &mut client);
     // The server's loop sleeps on its doorbell; only a ring wakes it.
     assert!(server.prepare_to_wait().unwrap());
@@ -673,7 +673,7 @@ fn a_batch_larger_than_the_ring_wakes_a_sleeping_server_before_waiting() {
         let attrs = [("SAI_PORT_ATTR_MTU", value.as_str())];
         client.set_wait_policy(WaitPolicy {
             timeout: Duration::from_secs(10),
-            ..WaitPolicy::default()
+            ..test_wait()
         });
         let r = client.send_batch((0..n).map(|_| {
             (
@@ -713,7 +713,7 @@ fn a_healthy_channels_sleeps_all_end_with_a_ring() {
     let (_tmp, dir) = fresh_channel(false);
     let no_spin = WaitPolicy {
         spin: Duration::ZERO,
-        ..WaitPolicy::default()
+        ..test_wait()
     };
     let (mut server, mut client) = connected(&dir, no_spin);
     // Round trips go on until the server has slept (and been rung) 50 times:
@@ -853,7 +853,7 @@ fn a_client_whose_answers_come_soon_stops_sleeping_for_them() {
 #[test]
 fn a_wait_policy_set_on_a_client_is_in_force() {
     let (_tmp, dir) = fresh_channel(false);
-    let (_server, mut client) = connected(&dir, WaitPolicy::default());
+    let (_server, mut client) = connected(&dir, test_wait());
     let p = WaitPolicy {
         nonblocking: true,
         timeout: Duration::from_secs(3),
@@ -872,7 +872,7 @@ fn a_wait_policy_set_on_a_client_is_in_force() {
 #[test]
 fn a_client_without_a_server_polls_and_says_so() {
     let (_tmp, dir) = fresh_channel(false);
-    let mut client = Client::open(&dir, &ClientOptions::default()).unwrap();
+    let mut client = Client::open(&dir, &client_options()).unwrap();
     let seq = client
         .send(
             Op::Get,
@@ -906,7 +906,7 @@ fn a_failed_handshake_after_publishing_does_not_fail_the_send() {
         conn
     };
     // Opening connects (the kernel queues it) and leaves the handshake pending.
-    let mut client = Client::open(&dir, &ClientOptions::default()).unwrap();
+    let mut client = Client::open(&dir, &client_options()).unwrap();
     let _first = answer_nonsense();
     let sent = client.send(Op::Remove, "SAI_OBJECT_TYPE_PORT:oid:0x1", &Body::EMPTY);
     assert_eq!(sent.ok(), Some(1), "the request is in the ring");
@@ -1004,9 +1004,9 @@ fn busy_polling_sides_never_sleep() {
 #[test]
 fn the_client_socket_fd_is_the_servers_connection() {
     let (_tmp, dir) = fresh_channel(false);
-    let mut client = Client::open(&dir, &ClientOptions::default()).unwrap();
+    let mut client = Client::open(&dir, &client_options()).unwrap();
     assert_eq!(client.socket_fd(), None, "no server, no handshake");
-    let mut server = Server::open(&dir, &ServerOptions::default()).unwrap();
+    let mut server = Server::open(&dir, &server_options()).unwrap();
     // The server has not accepted yet: the client's hello waits in its
     // backlog, and socket_fd is that handshake's connection (where the
     // welcome will come). (Attempts are rate-limited: the first may wait.)
@@ -1061,7 +1061,7 @@ fn peer_path(fd: std::os::fd::RawFd) -> std::path::PathBuf {
 #[test]
 fn a_client_that_hangs_up_is_forgotten() {
     let (_tmp, dir) = fresh_channel(false);
-    let (mut server, client) = connected(&dir, WaitPolicy::default());
+    let (mut server, client) = connected(&dir, test_wait());
     assert!(server.connected());
     drop(client);
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
@@ -1187,7 +1187,7 @@ fn a_reply_that_is_not_the_welcome_is_refused() {
     let (_tmp, dir) = fresh_channel(false);
     let listener =
         std::os::unix::net::UnixListener::bind(channel::Paths::new(&dir).socket).unwrap();
-    let mut client = Client::open(&dir, &ClientOptions::default()).unwrap();
+    let mut client = Client::open(&dir, &client_options()).unwrap();
     let mut conn = accept_from(&listener, &mut client);
     let mut hello = [0u8; 16];
     conn.read_exact(&mut hello).unwrap();
@@ -1253,7 +1253,7 @@ fn the_socket_is_open_to_whom_the_channel_is() {
             ..Default::default()
         };
         channel::create(&dir, &opts).unwrap();
-        let _server = Server::open(&dir, &ServerOptions::default()).unwrap();
+        let _server = Server::open(&dir, &server_options()).unwrap();
         let meta = std::fs::metadata(channel::Paths::new(&dir).socket).unwrap();
         assert_eq!(
             meta.permissions().mode() & 0o777,
@@ -1269,7 +1269,7 @@ fn the_socket_is_open_to_whom_the_channel_is() {
 fn a_directory_in_the_sockets_place_is_reported() {
     let (_tmp, dir) = fresh_channel(false);
     std::fs::create_dir(channel::Paths::new(&dir).socket).unwrap();
-    let err = Server::open(&dir, &ServerOptions::default())
+    let err = Server::open(&dir, &server_options())
         .err()
         .expect("a server over a directory in the socket's place");
     assert!(err.to_string().contains("remove stale socket"), "{err}");
@@ -1381,7 +1381,7 @@ fn a_busy_polling_server_admits_a_client_while_it_spins() {
     let (_tmp, dir) = fresh_channel(false);
     let opts = ServerOptions {
         wait: WaitPolicy::busy_poll(),
-        ..ServerOptions::default()
+        ..server_options()
     };
     let mut server = Server::open(&dir, &opts).unwrap();
     let srv = std::thread::spawn(move || {
@@ -1391,7 +1391,7 @@ fn a_busy_polling_server_admits_a_client_while_it_spins() {
             .map(|r| r.request.key.to_owned());
         (server, key)
     });
-    let mut client = Client::open(&dir, &ClientOptions::default()).unwrap();
+    let mut client = Client::open(&dir, &client_options()).unwrap();
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     while !client.connected() {
         assert!(
@@ -1473,7 +1473,7 @@ fn a_sleeping_client_counts_its_servers_hang_up() {
     let (_tmp, dir) = fresh_channel(false);
     let paths = channel::Paths::new(&dir);
     let listener = std::os::unix::net::UnixListener::bind(&paths.socket).unwrap();
-    let mut client = Client::open(&dir, &ClientOptions::default()).unwrap();
+    let mut client = Client::open(&dir, &client_options()).unwrap();
     let mut conn = accept_from(&listener, &mut client);
     let mut hello = [0u8; 16];
     conn.read_exact(&mut hello).unwrap();
@@ -1508,7 +1508,7 @@ fn a_sleeping_client_counts_its_servers_hang_up() {
 fn an_event_loop_awake_again_is_not_rung() {
     use std::os::fd::AsFd;
     let (_tmp, dir) = fresh_channel(false);
-    let (mut server, mut client) = connected(&dir, WaitPolicy::default());
+    let (mut server, mut client) = connected(&dir, test_wait());
     client.after_wake().unwrap(); // takes the ring of the connection
     assert!(client.prepare_to_wait().unwrap(), "nothing to read yet");
     assert!(
@@ -1543,8 +1543,8 @@ fn an_event_loop_awake_again_is_not_rung() {
 #[test]
 fn a_client_keeps_one_handshake_in_flight() {
     let (_tmp, dir) = fresh_channel(false);
-    let mut server = Server::open(&dir, &ServerOptions::default()).unwrap();
-    let mut client = Client::open(&dir, &ClientOptions::default()).unwrap();
+    let mut server = Server::open(&dir, &server_options()).unwrap();
+    let mut client = Client::open(&dir, &client_options()).unwrap();
     // Longer than a few of the 20 ms between attempts.
     let until = std::time::Instant::now() + Duration::from_millis(100);
     while std::time::Instant::now() < until {
@@ -1572,7 +1572,7 @@ fn connection_attempts_are_rate_limited() {
         std::os::unix::net::UnixListener::bind(channel::Paths::new(&dir).socket).unwrap();
     listener.set_nonblocking(true).unwrap();
     let start = std::time::Instant::now();
-    let mut client = Client::open(&dir, &ClientOptions::default()).unwrap();
+    let mut client = Client::open(&dir, &client_options()).unwrap();
     let mut attempts = 0u32;
     while start.elapsed() < Duration::from_millis(200) {
         let _ = client.service();

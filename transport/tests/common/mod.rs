@@ -10,6 +10,36 @@ use sairing_transport::{channel, Client, ClientOptions, Server, ServerOptions, W
 /// cargo-mutants' half-minute limit (scripts/mutants.sh).
 const CONNECT_WITHIN: Duration = Duration::from_secs(15);
 
+/// How long a client's or server's wait lasts in these tests before it gives
+/// up (the default is 30 s): a side broken so that it never wakes fails the
+/// test with the library's timeout error, within cargo-mutants' half minute a
+/// mutant, rather than hanging it.
+pub const WAIT_WITHIN: Duration = Duration::from_secs(10);
+
+/// The default wait policy, with [`WAIT_WITHIN`] as its timeout.
+pub fn test_wait() -> WaitPolicy {
+    WaitPolicy {
+        timeout: WAIT_WITHIN,
+        ..WaitPolicy::default()
+    }
+}
+
+/// The default client options, waiting as [`test_wait`] says.
+pub fn client_options() -> ClientOptions {
+    ClientOptions {
+        wait: test_wait(),
+        ..ClientOptions::default()
+    }
+}
+
+/// The default server options, waiting as [`test_wait`] says.
+pub fn server_options() -> ServerOptions {
+    ServerOptions {
+        wait: test_wait(),
+        ..ServerOptions::default()
+    }
+}
+
 /// A new channel of 64 KiB rings in a temporary directory.
 pub fn fresh_channel(checksums: bool) -> (tempfile::TempDir, PathBuf) {
     let tmp = tempfile::tempdir().unwrap();
