@@ -145,6 +145,11 @@ stage() {
     env=(RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=3 CARGO_TARGET_DIR="$loom_target")
     extra=(--profile release)
   fi
+  # The first failing test catches the mutant: the rest are not waited for
+  # (the workspace's nextest profile runs every test, which under a mutant
+  # that makes several tests wait out their deadlines took longer than the
+  # stage's timeout, and a mutant already caught was counted as a timeout).
+  extra+=(--cargo-test-arg=--fail-fast)
   for a in $test_args; do extra+=("--cargo-test-arg=$a"); done
   set +e
   (cd "$tree" && env "${env[@]}" cargo mutants --in-place --test-package "$packages" \
