@@ -162,14 +162,33 @@ impl Commands {
     /// Sends the transaction (EXEC added) and reads its replies: `false` if
     /// EXEC did nothing (a WATCHed key changed), an error if any command
     /// failed.
+    ///
+    /// The replies are read here, one by one, and the first that cannot be
+    /// read (the connection's 10 s read timeout: a Redis that stopped
+    /// answering) ends the reading. redis-rs's own `req_packed_commands` goes
+    /// on to wait for every remaining reply, 10 s each: a stalled Redis held
+    /// a commit of a thousand commands, and the stopping of syncd, for hours.
+    /// After an error the connection is dropped (`Worker::lost`).
     fn exec(&mut self, conn: &mut redis::Connection) -> redis::RedisResult<bool> {
-        use redis::ConnectionLike;
         let queued = self.n;
         self.cmd(&[b"EXEC"]);
-        // MULTI's OK and a QUEUED for each command, then EXEC's array.
-        match conn.req_packed_commands(&self.buf, queued + 1, 1)?.pop() {
-            Some(redis::Value::Nil) => Ok(false),
-            Some(v @ redis::Value::Array(_)) => v.extract_error().map(|_| true),
+        conn.send_packed_command(&self.buf)?;
+        // MULTI's OK and a QUEUED for each command, then EXEC's array. A
+        // command refused while queueing makes EXEC refuse the transaction;
+        // the first refusal is the error reported.
+        let mut refused = None;
+        for _ in 0..=queued {
+            if let redis::Value::ServerError(e) = conn.recv_response()? {
+                refused.get_or_insert(e);
+            }
+        }
+        let reply = conn.recv_response()?;
+        if let Some(e) = refused {
+            return Err(e.into());
+        }
+        match reply {
+            redis::Value::Nil => Ok(false),
+            v @ redis::Value::Array(_) => v.extract_error().map(|_| true),
             other => Err(redis::RedisError::from((
                 redis::ErrorKind::ResponseError,
                 "not an answer to EXEC",

@@ -363,8 +363,6 @@ fn a_recording_begun_mid_stream_cannot_rebuild_from_nothing() {
     assert_eq!(progress(&mut con), None);
 }
 
-/// A mirror of `switch` on the database at `url` (one ring, no profile),
-/// durable at `durable`, rewriting Redis first or not.
 /// A private Redis, and an empty switch shared as the apply loop shares it.
 fn redis_and_switch() -> (PrivateRedis, sairing_syncd::mirror::SharedSwitch) {
     let redis = PrivateRedis::start()
@@ -373,6 +371,8 @@ fn redis_and_switch() -> (PrivateRedis, sairing_syncd::mirror::SharedSwitch) {
     (redis, sw)
 }
 
+/// A mirror of `switch` on the database at `url` (one ring, no profile),
+/// durable at `durable`, rewriting Redis first or not.
 fn mirror_config(
     url: String,
     switch: sairing_syncd::mirror::SharedSwitch,
@@ -475,6 +475,136 @@ fn a_backlog_of_requests_is_written_without_lingering() {
         m.flush_to(last, Duration::from_secs(20)),
         "{LINGER_BELOW} requests waiting, and the commit lingered"
     );
+}
+
+/// A TCP relay to the Redis at `redis_port`, for one client at a time:
+/// it passes everything both ways, but once [`armed`](Relay::armed) it
+/// withholds every reply on the connection from the next MULTI on. To the
+/// client, a Redis that answered the commands before a transaction (the
+/// mirror's WATCH and read of its progress record) and then stopped
+/// answering, in the middle of the transaction.
+struct Relay {
+    port: u16,
+    armed: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Relay {
+    fn start(redis_port: u16) -> Relay {
+        use std::io::{Read, Write};
+        use std::net::{Shutdown, TcpListener, TcpStream};
+        use std::sync::atomic::{AtomicBool, Ordering};
+        use std::sync::Arc;
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let armed = Arc::new(AtomicBool::new(false));
+        let arm = armed.clone();
+        std::thread::spawn(move || {
+            for client in listener.incoming() {
+                let Ok(client) = client else { return };
+                let server = TcpStream::connect(("127.0.0.1", redis_port)).unwrap();
+                let stalled = Arc::new(AtomicBool::new(false));
+                let (mut from, mut to) = (client.try_clone().unwrap(), server.try_clone().unwrap());
+                let (arm, stall) = (arm.clone(), stalled.clone());
+                std::thread::spawn(move || {
+                    let mut buf = vec![0u8; 1 << 16];
+                    while let Ok(n @ 1..) = from.read(&mut buf) {
+                        let multi = buf[..n].windows(7).any(|w| w == b"MULTI\r\n");
+                        if multi && arm.swap(false, Ordering::SeqCst) {
+                            stall.store(true, Ordering::SeqCst);
+                        }
+                        if to.write_all(&buf[..n]).is_err() {
+                            break;
+                        }
+                    }
+                    let _ = to.shutdown(Shutdown::Write);
+                });
+                let (mut from, mut to) = (server, client);
+                std::thread::spawn(move || {
+                    let mut buf = vec![0u8; 1 << 16];
+                    while let Ok(n @ 1..) = from.read(&mut buf) {
+                        if !stalled.load(Ordering::SeqCst) && to.write_all(&buf[..n]).is_err() {
+                            break;
+                        }
+                    }
+                    let _ = to.shutdown(Shutdown::Both);
+                });
+            }
+        });
+        Relay { port, armed }
+    }
+
+    /// Withholds the replies on the connection that sends the next MULTI.
+    fn arm(&self) {
+        self.armed.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    fn armed(&self) -> bool {
+        self.armed.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+/// A Redis that stops answering in the middle of a commit fails that commit
+/// once, when the first reply is late by the connection's read timeout
+/// (10 s), and everything is written once it answers again. (Found by
+/// review: redis-rs's `req_packed_commands` waits out the timeout for every
+/// one of a transaction's replies, 10 s each, before it reports the first:
+/// a commit of 200 keys held the mirror, and the stopping of syncd, for
+/// more than half an hour.)
+#[test]
+fn a_redis_that_stops_answering_mid_commit_fails_it_once_and_loses_nothing() {
+    use sairing_syncd::mirror::{lock, Mirror};
+    use std::time::{Duration, Instant};
+    let (redis, sw) = redis_and_switch();
+    let relay = Relay::start(redis.port());
+    let url = format!("redis://127.0.0.1:{}/1", relay.port);
+    let mut m = Mirror::start(mirror_config(url, sw.clone(), 0, false));
+    let route = |i: u64| {
+        format!(
+            r#"SAI_OBJECT_TYPE_ROUTE_ENTRY:{{"dest":"10.{}.{}.0/24"}}"#,
+            i >> 8,
+            i & 255
+        )
+    };
+    let apply = |from: u64, to: u64| {
+        let mut g = lock(&sw);
+        for seq in from..=to {
+            g.switch.create(&route(seq), std::iter::empty());
+            g.seq = seq;
+        }
+    };
+    // Connected, and one commit made.
+    apply(1, 1);
+    m.handed(1);
+    assert!(m.flush_to(1, Duration::from_secs(20)), "{:?}", m.stats());
+    // A commit of 199 keys whose transaction is never answered.
+    relay.arm();
+    let last = 200;
+    apply(2, last);
+    m.handed(last);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while m.stats().failures == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "a commit whose replies stopped never failed: {:?}",
+            m.stats()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(
+        !relay.armed(),
+        "the failure was not the withheld transaction's"
+    );
+    // The transaction ran in Redis, unanswered: the mirror, connected again,
+    // finds a progress record it did not see written, and rewrites it all.
+    assert!(
+        m.flush_to(last, Duration::from_secs(60)),
+        "written once Redis answers: {:?}",
+        m.stats()
+    );
+    let keys: Vec<String> = conn(&redis.url(1))
+        .keys("ASIC_STATE:SAI_OBJECT_TYPE_ROUTE_ENTRY:*")
+        .unwrap();
+    assert_eq!(keys.len() as u64, last, "every route in Redis");
 }
 
 /// A key of another type written by hand where syncd then makes an object:
