@@ -474,3 +474,69 @@ fn auto_release_waits_for_64_requests_or_an_idle_ring() {
     server.rewind();
     assert_eq!(server.next_seq(), first, "released while requests stream");
 }
+
+/// Runs `f` on a thread of its own and returns what it returns; fails the
+/// test if it has not returned within 10 s. A wait whose timeout is broken
+/// never returns: here that fails with a message, rather than hanging the
+/// test until something kills it.
+fn returns<R: Send + 'static>(what: &str, f: impl FnOnce() -> R + Send + 'static) -> R {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(f());
+    });
+    rx.recv_timeout(Duration::from_secs(10))
+        .unwrap_or_else(|_| panic!("{what} never returned: its timeout did not end the wait"))
+}
+
+/// Every wait with a timeout ends when nothing comes, with the error (or
+/// the nothing) that says so: a client waiting for answers the server never
+/// gives, a call in sync mode waiting for its answer, a client whose policy
+/// times out, and a server waiting for a request, sleeping or spinning.
+#[test]
+fn waits_with_a_timeout_end_when_nothing_comes() {
+    use sairing_transport::{Error, WaitPolicy};
+    let (_tmp, mut server, client) = pair();
+    let short = Duration::from_millis(100);
+    let client = returns("a client's wait_all", move || {
+        let mut client = client;
+        client.set_mode(Mode::Pipelined);
+        set_mtu(&mut client);
+        let r = client.wait_all(Some(short));
+        assert!(matches!(r, Err(Error::Timeout { .. })), "{r:?}");
+        client
+    });
+    let client = returns("a call in sync mode", move || {
+        let mut client = client;
+        client.set_mode(Mode::Sync);
+        for wait in [
+            WaitPolicy {
+                timeout: short,
+                ..WaitPolicy::default()
+            },
+            WaitPolicy {
+                timeout: short,
+                ..WaitPolicy::busy_poll()
+            },
+        ] {
+            client.set_wait_policy(wait);
+            let r = client.set(PORT, "SAI_PORT_ATTR_MTU", "9100");
+            assert!(matches!(r, Err(Error::Timeout { .. })), "{r:?}");
+        }
+        client
+    });
+    // The requests sent are there; once taken, the server waits for more,
+    // sleeping, then (a server of its own) spinning.
+    while server.recv(Some(Duration::ZERO)).unwrap().is_some() {}
+    let dir = _tmp.path().join("ch");
+    returns("a server's recv", move || {
+        assert!(server.recv(Some(short)).unwrap().is_none());
+        drop(server);
+        let opts = sairing_transport::ServerOptions {
+            wait: WaitPolicy::busy_poll(),
+            ..server_options()
+        };
+        let mut busy = Server::open(&dir, &opts).unwrap();
+        assert!(busy.recv(Some(short)).unwrap().is_none());
+    });
+    drop(client);
+}

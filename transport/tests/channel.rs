@@ -20,7 +20,7 @@ use sairing_transport::{
 /// How long a test waits for what takes milliseconds before it fails: a
 /// broken side fails the test well within cargo-mutants' half-minute limit
 /// (scripts/mutants.sh), rather than hanging past it.
-const T: Duration = Duration::from_secs(20);
+const T: Duration = Duration::from_secs(10);
 
 struct Peer {
     child: Child,

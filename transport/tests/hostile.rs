@@ -17,7 +17,7 @@ use sairing_transport::{
 /// How long a test waits for what takes milliseconds before it fails: a
 /// broken side fails the test well within cargo-mutants' half-minute limit
 /// (scripts/mutants.sh), rather than hanging past it.
-const T: Duration = Duration::from_secs(15);
+const T: Duration = Duration::from_secs(10);
 
 /// Every offset of `needle` in the file.
 fn find_all(path: &Path, needle: &[u8]) -> Vec<u64> {

@@ -8,7 +8,7 @@ use sairing_transport::{channel, Client, ClientOptions, Server, ServerOptions, W
 
 /// How long connecting may take before a test fails: well within
 /// cargo-mutants' half-minute limit (scripts/mutants.sh).
-const CONNECT_WITHIN: Duration = Duration::from_secs(15);
+const CONNECT_WITHIN: Duration = Duration::from_secs(10);
 
 /// How long a client's or server's wait lasts in these tests before it gives
 /// up (the default is 30 s): a side broken so that it never wakes fails the
