@@ -438,27 +438,14 @@ fn an_idle_mirror_is_woken_by_a_hand_over_and_sleeps_between_looks() {
 /// two, not at those applied).
 #[test]
 fn a_backlog_of_requests_is_written_without_lingering() {
-    use sairing_syncd::mirror::{lock, Mirror, MirrorConfig, LINGER_BELOW};
+    use sairing_syncd::mirror::{Mirror, MirrorConfig, LINGER_BELOW};
     use std::time::Duration;
     let (redis, sw) = redis_and_switch();
     let mut m = Mirror::start(MirrorConfig {
         linger: Duration::from_secs(30),
         ..mirror_config(redis.url(1), sw.clone(), 0, false)
     });
-    let route = |i: u64| {
-        format!(
-            r#"SAI_OBJECT_TYPE_ROUTE_ENTRY:{{"dest":"10.{}.{}.0/24"}}"#,
-            i >> 8,
-            i & 255
-        )
-    };
-    let apply = |from: u64, to: u64| {
-        let mut g = lock(&sw);
-        for seq in from..=to {
-            g.switch.create(&route(seq), std::iter::empty());
-            g.seq = seq;
-        }
-    };
+    let apply = |from: u64, to: u64| apply_routes(&sw, from, to);
     apply(1, 1);
     m.handed(1);
     assert!(
@@ -475,6 +462,20 @@ fn a_backlog_of_requests_is_written_without_lingering() {
         m.flush_to(last, Duration::from_secs(20)),
         "{LINGER_BELOW} requests waiting, and the commit lingered"
     );
+}
+
+/// Requests `from..=to` applied to the switch: each makes route number `seq`.
+fn apply_routes(sw: &sairing_syncd::mirror::SharedSwitch, from: u64, to: u64) {
+    let mut g = sairing_syncd::mirror::lock(sw);
+    for seq in from..=to {
+        let route = format!(
+            r#"SAI_OBJECT_TYPE_ROUTE_ENTRY:{{"dest":"10.{}.{}.0/24"}}"#,
+            seq >> 8,
+            seq & 255
+        );
+        g.switch.create(&route, std::iter::empty());
+        g.seq = seq;
+    }
 }
 
 /// A TCP relay to the Redis at `redis_port`, for one client at a time:
@@ -552,26 +553,13 @@ impl Relay {
 /// more than half an hour.)
 #[test]
 fn a_redis_that_stops_answering_mid_commit_fails_it_once_and_loses_nothing() {
-    use sairing_syncd::mirror::{lock, Mirror};
+    use sairing_syncd::mirror::Mirror;
     use std::time::{Duration, Instant};
     let (redis, sw) = redis_and_switch();
     let relay = Relay::start(redis.port());
     let url = format!("redis://127.0.0.1:{}/1", relay.port);
     let mut m = Mirror::start(mirror_config(url, sw.clone(), 0, false));
-    let route = |i: u64| {
-        format!(
-            r#"SAI_OBJECT_TYPE_ROUTE_ENTRY:{{"dest":"10.{}.{}.0/24"}}"#,
-            i >> 8,
-            i & 255
-        )
-    };
-    let apply = |from: u64, to: u64| {
-        let mut g = lock(&sw);
-        for seq in from..=to {
-            g.switch.create(&route(seq), std::iter::empty());
-            g.seq = seq;
-        }
-    };
+    let apply = |from: u64, to: u64| apply_routes(&sw, from, to);
     // Connected, and one commit made.
     apply(1, 1);
     m.handed(1);
