@@ -478,9 +478,10 @@ fn apply_routes(sw: &sairing_syncd::mirror::SharedSwitch, from: u64, to: u64) {
     }
 }
 
-/// A TCP relay to the Redis at `redis_port`, for one client at a time:
-/// it passes everything both ways, but once [`armed`](Relay::armed) it
-/// withholds every reply on the connection from the next MULTI on. To the
+/// A TCP relay to the Redis at `redis_port`, for any number of clients: it
+/// passes everything both ways, but once [`armed`](Relay::armed) it
+/// withholds every reply on the connection that sends the next MULTI, from
+/// that MULTI on. To the
 /// client, a Redis that answered the commands before a transaction (the
 /// mirror's WATCH and read of its progress record) and then stopped
 /// answering, in the middle of the transaction.

@@ -484,8 +484,15 @@ fn returns<R: Send + 'static>(what: &str, f: impl FnOnce() -> R + Send + 'static
     std::thread::spawn(move || {
         let _ = tx.send(f());
     });
-    rx.recv_timeout(Duration::from_secs(10))
-        .unwrap_or_else(|_| panic!("{what} never returned: its timeout did not end the wait"))
+    match rx.recv_timeout(Duration::from_secs(10)) {
+        Ok(r) => r,
+        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+            panic!("{what} never returned: its timeout did not end the wait")
+        }
+        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+            panic!("{what} failed (its thread panicked: see above)")
+        }
+    }
 }
 
 /// Every wait with a timeout ends when nothing comes, with the error (or
