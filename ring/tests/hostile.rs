@@ -390,16 +390,21 @@ fn checksum_catches_a_torn_record() {
     });
 }
 
+/// A xorshift generator of 64-bit numbers from `seed` (not 0): the same
+/// "random" files on every run.
+fn xorshift(mut seed: u64) -> impl FnMut() -> u64 {
+    move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    }
+}
+
 #[test]
 fn garbage_in_the_data_area_never_panics() {
     let d = tempfile::tempdir().unwrap();
-    let mut rng = 0x1234_5678_9abc_def0u64;
-    let mut next = || {
-        rng ^= rng << 13;
-        rng ^= rng >> 7;
-        rng ^= rng << 17;
-        rng
-    };
+    let mut next = xorshift(0x1234_5678_9abc_def0u64);
     let mut errors = 0;
     for round in 0..300 {
         let p = fresh(&d, &format!("g{round}"));
@@ -974,13 +979,7 @@ fn read_all(path: &Path, batch: usize) -> (Vec<Delivered>, Option<String>) {
 fn a_batch_reads_a_file_as_single_reads_do() {
     let d = tempfile::tempdir().unwrap();
     let cap = 1u64 << 15;
-    let mut rng = 0x9e37_79b9_7f4a_7c15u64;
-    let mut next = move || {
-        rng ^= rng << 13;
-        rng ^= rng >> 7;
-        rng ^= rng << 17;
-        rng
-    };
+    let mut next = xorshift(0x9e37_79b9_7f4a_7c15u64);
     let mut corrupt_seen = 0;
     for round in 0..200 {
         let p = d.path().join(format!("b{round}"));
@@ -1024,7 +1023,7 @@ fn a_batch_reads_a_file_as_single_reads_do() {
         drop(prod);
         if round % 4 != 0 {
             // Corrupt: a few bytes flipped, or the tail moved.
-            if next() % 5 == 0 {
+            if next().is_multiple_of(5) {
                 let tail = u64::from_le_bytes(peek(&p, OFF_TAIL, 8).try_into().unwrap());
                 let moved = tail.wrapping_add((next() % 64) * 8).wrapping_sub(256);
                 poke(&p, OFF_TAIL, &moved.to_le_bytes());

@@ -8,7 +8,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 mod common;
-use common::{client_options, connected, fresh_channel, server_options, test_wait};
+use common::{
+    client_options, connected, fresh_channel, server_options, test_wait, within, WAIT_WITHIN,
+};
 
 use sairing_transport::{channel, Client, Mode, Notification, Op, Outcome, Server};
 
@@ -475,26 +477,6 @@ fn auto_release_waits_for_64_requests_or_an_idle_ring() {
     assert_eq!(server.next_seq(), first, "released while requests stream");
 }
 
-/// Runs `f` on a thread of its own and returns what it returns; fails the
-/// test if it has not returned within 10 s. A wait whose timeout is broken
-/// never returns: here that fails with a message, rather than hanging the
-/// test until something kills it.
-fn returns<R: Send + 'static>(what: &str, f: impl FnOnce() -> R + Send + 'static) -> R {
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(f());
-    });
-    match rx.recv_timeout(Duration::from_secs(10)) {
-        Ok(r) => r,
-        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
-            panic!("{what} never returned: its timeout did not end the wait")
-        }
-        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
-            panic!("{what} failed (its thread panicked: see above)")
-        }
-    }
-}
-
 /// Every wait with a timeout ends when nothing comes, with the error (or
 /// the nothing) that says so: a client waiting for answers the server never
 /// gives, a call in sync mode waiting for its answer, a client whose policy
@@ -502,9 +484,9 @@ fn returns<R: Send + 'static>(what: &str, f: impl FnOnce() -> R + Send + 'static
 #[test]
 fn waits_with_a_timeout_end_when_nothing_comes() {
     use sairing_transport::{Error, WaitPolicy};
-    let (_tmp, mut server, client) = pair();
+    let (tmp, mut server, client) = pair();
     let short = Duration::from_millis(100);
-    let client = returns("a client's wait_all", move || {
+    let client = within(WAIT_WITHIN, "a client's wait_all", move || {
         let mut client = client;
         client.set_mode(Mode::Pipelined);
         set_mtu(&mut client);
@@ -512,7 +494,7 @@ fn waits_with_a_timeout_end_when_nothing_comes() {
         assert!(matches!(r, Err(Error::Timeout { .. })), "{r:?}");
         client
     });
-    let client = returns("a call in sync mode", move || {
+    let client = within(WAIT_WITHIN, "a call in sync mode", move || {
         let mut client = client;
         client.set_mode(Mode::Sync);
         for wait in [
@@ -538,8 +520,8 @@ fn waits_with_a_timeout_end_when_nothing_comes() {
     // The requests sent are there; once taken, the server waits for more,
     // sleeping, then (a server of its own) spinning.
     while server.recv(Some(Duration::ZERO)).unwrap().is_some() {}
-    let dir = _tmp.path().join("ch");
-    returns("a server's recv", move || {
+    let dir = tmp.path().join("ch");
+    within(WAIT_WITHIN, "a server's recv", move || {
         assert!(server.recv(Some(short)).unwrap().is_none());
         drop(server);
         let opts = sairing_transport::ServerOptions {

@@ -8,7 +8,9 @@ use std::path::Path;
 use std::time::Duration;
 
 mod common;
-use common::{client_options, connect, connected, fresh_channel, server_options, test_wait};
+use common::{
+    client_options, connect, connected, fresh_channel, server_options, test_wait, within,
+};
 
 use sairing_transport::{
     channel, Body, Client, ClientOptions, Op, Server, ServerOptions, WaitPolicy,
@@ -90,21 +92,6 @@ fn hello_with(
         None,
     );
     (s, r)
-}
-
-/// Runs `f` on another thread and fails the test if it has not returned within
-/// `limit` (the thread is left behind: the test is failing anyway).
-fn within<T: Send + 'static>(
-    limit: Duration,
-    what: &str,
-    f: impl FnOnce() -> T + Send + 'static,
-) -> T {
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(f());
-    });
-    rx.recv_timeout(limit)
-        .unwrap_or_else(|_| panic!("{what} did not return within {limit:?}"))
 }
 
 /// A real client (on another thread) sends INIT_VIEW and the server receives

@@ -87,3 +87,26 @@ pub fn connected(dir: &Path, wait: WaitPolicy) -> (Server, Client) {
     connect(&mut server, &mut client);
     (server, client)
 }
+
+/// Runs `f` on a thread of its own and returns what it returns; fails the
+/// test if it has not returned within `limit` (a wait whose timeout is broken
+/// never returns: that fails here with a message, rather than hanging the
+/// test). The thread is left behind: the test is failing anyway.
+pub fn within<T: Send + 'static>(
+    limit: Duration,
+    what: &str,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> T {
+    use std::sync::mpsc::RecvTimeoutError;
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(f());
+    });
+    match rx.recv_timeout(limit) {
+        Ok(r) => r,
+        Err(RecvTimeoutError::Timeout) => panic!("{what} did not return within {limit:?}"),
+        Err(RecvTimeoutError::Disconnected) => {
+            panic!("{what} failed (its thread panicked: see above)")
+        }
+    }
+}
